@@ -1,0 +1,16 @@
+//! Fieldloop's shared core. `model` holds the record documents and their rules and does no IO;
+//! `wire` is the sync protocol; with the `device` feature, `store` keeps a device's records in
+//! one SQLite file and `sync` talks to the server.
+
+pub mod model;
+pub mod wire;
+
+#[cfg(feature = "device")]
+pub mod store;
+#[cfg(feature = "device")]
+pub mod sync;
+
+#[cfg(feature = "device")]
+mod error;
+#[cfg(feature = "device")]
+pub use error::{Error, Result};

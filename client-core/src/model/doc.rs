@@ -1,0 +1,397 @@
+//! [`RecordDoc`]: a typed view over one Automerge record document. Every write goes through the
+//! field table, so what a device writes is what the server will accept.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::fields::{self, FieldType};
+use super::ownership::{Author, Refusal, RefusalCode, check_value, may_write};
+use super::{DocKind, ModelError, Result, SCHEMA_VERSION};
+
+/// A field's value as the API sees it: text, or a whole number (money in fen, counts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Int(i64),
+    Text(String),
+}
+
+impl FieldValue {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(s) => Some(s),
+            FieldValue::Int(_) => None,
+        }
+    }
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            FieldValue::Int(n) => Some(*n),
+            FieldValue::Text(_) => None,
+        }
+    }
+    fn to_scalar(&self) -> ScalarValue {
+        match self {
+            FieldValue::Int(n) => ScalarValue::Int(*n),
+            FieldValue::Text(s) => ScalarValue::Str(s.as_str().into()),
+        }
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::Text(s.to_string())
+    }
+}
+impl From<String> for FieldValue {
+    fn from(s: String) -> Self {
+        FieldValue::Text(s)
+    }
+}
+impl From<i64> for FieldValue {
+    fn from(n: i64) -> Self {
+        FieldValue::Int(n)
+    }
+}
+
+/// The root of a record document, as read from its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub kind: DocKind,
+    pub schema: i64,
+    pub id: Uuid,
+    pub region: String,
+}
+
+/// One record document: a service visit, a take-back receipt, a complaint or a feedback.
+#[derive(Debug, Clone)]
+pub struct RecordDoc {
+    doc: Automerge,
+    root: Root,
+}
+
+fn damaged(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Damaged(e.to_string())
+}
+
+/// Reads and checks a document's root: `type`, `schema`, `id`, `region`.
+pub fn read_root(doc: &Automerge) -> std::result::Result<Root, Refusal> {
+    let bad = |m: &str| Refusal::new(RefusalCode::BadRoot, "", m.to_string());
+    let text = |key: &str| -> Option<String> {
+        match doc.get(ROOT, key).ok().flatten() {
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Str(t) => Some(t.to_string()),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let kind_text = text("type").ok_or_else(|| bad("the document has no 'type'"))?;
+    let kind: DocKind = kind_text
+        .parse()
+        .map_err(|e: String| Refusal::new(RefusalCode::BadRoot, "type", e))?;
+    let schema = match doc.get(ROOT, "schema").ok().flatten() {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(n) => *n,
+            _ => return Err(bad("'schema' is not a number")),
+        },
+        _ => return Err(bad("the document has no 'schema'")),
+    };
+    if schema > SCHEMA_VERSION {
+        return Err(Refusal::new(
+            RefusalCode::SchemaUnsupported,
+            "schema",
+            format!("schema {schema} is newer than this server's {SCHEMA_VERSION}; update the server"),
+        ));
+    }
+    if schema < 1 {
+        return Err(bad("'schema' must be 1 or more"));
+    }
+    let id = text("id")
+        .and_then(|s| Uuid::parse_str(&s).ok())
+        .ok_or_else(|| bad("'id' is missing or not a UUID"))?;
+    let region = text("region").ok_or_else(|| bad("the document has no 'region'"))?;
+    Ok(Root {
+        kind,
+        schema,
+        id,
+        region,
+    })
+}
+
+impl RecordDoc {
+    /// Creates a new record with its root and every section, in one change by `actor`.
+    pub fn create(kind: DocKind, id: Uuid, region: &str, actor: ActorId, unix_time: i64) -> Result<Self> {
+        let mut doc = Automerge::new().with_actor(actor);
+        doc.transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| CommitOptions::default().with_time(unix_time).with_message("create"),
+            |tx| {
+                tx.put(ROOT, "type", kind.code())?;
+                tx.put(ROOT, "schema", SCHEMA_VERSION)?;
+                tx.put(ROOT, "id", id.to_string())?;
+                tx.put(ROOT, "region", region)?;
+                for section in fields::sections(kind) {
+                    let obj = tx.put_object(ROOT, section, ObjType::Map)?;
+                    for spec in fields::fields(kind) {
+                        if spec.ty == FieldType::Notes {
+                            if let Some(key) = spec.path.strip_prefix(section).and_then(|r| r.strip_prefix('.')) {
+                                tx.put_object(&obj, key, ObjType::Text)?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            },
+        )
+        .map_err(|f| damaged(f.error))?;
+        let root = Root {
+            kind,
+            schema: SCHEMA_VERSION,
+            id,
+            region: region.to_string(),
+        };
+        Ok(RecordDoc { doc, root })
+    }
+
+    /// Wraps an Automerge document after checking its root.
+    pub fn from_automerge(doc: Automerge) -> Result<Self> {
+        let root = read_root(&doc)?;
+        Ok(RecordDoc { doc, root })
+    }
+
+    /// Loads a document from saved bytes (a snapshot, possibly followed by incremental chunks).
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let doc = Automerge::load(bytes).map_err(damaged)?;
+        Self::from_automerge(doc)
+    }
+
+    pub fn kind(&self) -> DocKind {
+        self.root.kind
+    }
+    pub fn id(&self) -> Uuid {
+        self.root.id
+    }
+    pub fn region(&self) -> &str {
+        &self.root.region
+    }
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+    pub fn automerge_mut(&mut self) -> &mut Automerge {
+        &mut self.doc
+    }
+    pub fn into_automerge(self) -> Automerge {
+        self.doc
+    }
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    fn section(&self, section: &str) -> Option<ObjId> {
+        match self.doc.get(ROOT, section).ok().flatten() {
+            Some((Value::Object(ObjType::Map), id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn split(path: &str) -> Option<(&str, &str)> {
+        path.split_once('.')
+    }
+
+    fn read(&self, value: Value<'_>, id: &ObjId) -> Option<FieldValue> {
+        match value {
+            Value::Object(ObjType::Text) => self.doc.text(id).ok().map(FieldValue::Text),
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(t) => Some(FieldValue::Text(t.to_string())),
+                ScalarValue::Int(n) => Some(FieldValue::Int(*n)),
+                ScalarValue::Uint(n) => i64::try_from(*n).ok().map(FieldValue::Int),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The current value of a field (the winning one where devices wrote concurrently).
+    pub fn get(&self, path: &str) -> Option<FieldValue> {
+        let (section, key) = Self::split(path)?;
+        let obj = self.section(section)?;
+        let (value, id) = self.doc.get(&obj, key).ok().flatten()?;
+        self.read(value, &id)
+    }
+
+    /// Every concurrent value of a field: one when there is no conflict, several when devices
+    /// wrote it concurrently. The first is the one [`get`](Self::get) returns.
+    pub fn get_all(&self, path: &str) -> Vec<FieldValue> {
+        let Some((section, key)) = Self::split(path) else {
+            return Vec::new();
+        };
+        let Some(obj) = self.section(section) else {
+            return Vec::new();
+        };
+        let mut all: Vec<FieldValue> = self
+            .doc
+            .get_all(&obj, key)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, id)| self.read(v, &id))
+            .collect();
+        // `get_all` lists in op order and the winner is the last; show the winner first.
+        all.reverse();
+        all
+    }
+
+    /// Every field that has a value, in table order.
+    pub fn values(&self) -> Vec<(&'static str, FieldValue)> {
+        fields::fields(self.kind())
+            .iter()
+            .filter_map(|s| self.get(s.path).map(|v| (s.path, v)))
+            .filter(|(_, v)| !matches!(v, FieldValue::Text(t) if t.is_empty()))
+            .collect()
+    }
+
+    /// Checks a set of writes without making them.
+    pub fn check(&self, author: Author, writes: &[(&str, FieldValue)]) -> Result<()> {
+        for (path, value) in writes {
+            let spec = may_write(self.kind(), author, path)?;
+            if spec.ty != FieldType::Notes {
+                check_value(spec, &value.to_scalar())?;
+            } else if value.as_text().is_none() {
+                return Err(ModelError::InvalidValue {
+                    path: path.to_string(),
+                    reason: "free text expected".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes fields as one change. Nothing is written if any field is refused.
+    pub fn set_many(&mut self, author: Author, writes: &[(&str, FieldValue)], unix_time: i64) -> Result<Option<ChangeHash>> {
+        self.check(author, writes)?;
+        let mut targets = Vec::with_capacity(writes.len());
+        for (path, value) in writes {
+            let (section, key) = Self::split(path).ok_or_else(|| damaged(format!("bad path {path}")))?;
+            let obj = self
+                .section(section)
+                .ok_or_else(|| damaged(format!("section '{section}' is missing")))?;
+            targets.push((obj, key, value));
+        }
+        let kind = self.kind();
+        let writes_paths: Vec<&str> = writes.iter().map(|(p, _)| *p).collect();
+        let outcome = self.doc.transact_with::<_, _, automerge::AutomergeError, _>(
+            |_| CommitOptions::default().with_time(unix_time),
+            |tx| {
+                for ((obj, key, value), path) in targets.iter().zip(&writes_paths) {
+                    let notes = fields::spec(kind, path).map(|s| s.ty) == Some(FieldType::Notes);
+                    if notes {
+                        let text_obj = match tx.get(obj, *key)? {
+                            Some((Value::Object(ObjType::Text), id)) => id,
+                            _ => tx.put_object(obj, *key, ObjType::Text)?,
+                        };
+                        tx.update_text(&text_obj, value.as_text().unwrap_or_default())?;
+                    } else {
+                        tx.put(obj, *key, value.to_scalar())?;
+                    }
+                }
+                Ok(())
+            },
+        );
+        match outcome {
+            Ok(success) => Ok(success.hash),
+            Err(f) => Err(damaged(f.error)),
+        }
+    }
+
+    /// Writes one field.
+    pub fn set(&mut self, author: Author, path: &str, value: impl Into<FieldValue>, unix_time: i64) -> Result<Option<ChangeHash>> {
+        self.set_many(author, &[(path, value.into())], unix_time)
+    }
+
+    /// The digest of what a customer signs: every field of the signed sections, in table order.
+    /// Stored with the signature; a later edit of any signed field changes it.
+    pub fn signed_digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for spec in fields::fields(self.kind()) {
+            let section = spec.path.split('.').next().unwrap_or_default();
+            if !SIGNED_SECTIONS.contains(&section) {
+                continue;
+            }
+            let value = match self.get(spec.path) {
+                Some(FieldValue::Text(t)) => t,
+                Some(FieldValue::Int(n)) => n.to_string(),
+                None => String::new(),
+            };
+            hasher.update(spec.path.as_bytes());
+            hasher.update([0]);
+            hasher.update(value.as_bytes());
+            hasher.update([0]);
+        }
+        hex::encode(hasher.finalize())
+    }
+
+    /// True when a signature exists and a signed field has changed since it was given.
+    pub fn changed_after_signing(&self) -> bool {
+        match self.get("signature.signed_digest") {
+            Some(FieldValue::Text(d)) if !d.is_empty() => d != self.signed_digest(),
+            _ => false,
+        }
+    }
+}
+
+/// Sections a customer's signature covers.
+pub const SIGNED_SECTIONS: &[&str] = &["request", "form", "fee", "receipt"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Role;
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from([n; 16])
+    }
+
+    #[test]
+    fn create_sets_root_and_sections() {
+        let id = Uuid::from_u128(7);
+        let doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0).unwrap();
+        let reloaded = RecordDoc::load(&doc.automerge().save()).unwrap();
+        assert_eq!(reloaded.kind(), DocKind::Visit);
+        assert_eq!(reloaded.id(), id);
+        assert_eq!(reloaded.region(), "wuhan");
+        assert_eq!(reloaded.get("form.diagnosis"), Some(FieldValue::Text(String::new())));
+    }
+
+    #[test]
+    fn device_cannot_write_server_fields_or_bad_values() {
+        let mut doc = RecordDoc::create(DocKind::Visit, Uuid::from_u128(1), "r", actor(1), 0).unwrap();
+        let tech = Author::Device(Role::Technician);
+        // Tried: a server path, an unknown path, a clerk path, negative money, a bad choice, a bad date.
+        assert!(doc.set(tech, "dispatch.technician", "x", 0).is_err());
+        assert!(doc.set(tech, "form.nonsense", "x", 0).is_err());
+        assert!(doc.set(tech, "request.customer_name", "x", 0).is_err());
+        assert!(doc.set(tech, "form.travel_fen", -5i64, 0).is_err());
+        assert!(doc.set(tech, "form.outcome", "gone", 0).is_err());
+        assert!(doc.set(Author::Device(Role::Clerk), "request.purchase_date", "2026-13-01", 0).is_err());
+        let heads = doc.heads();
+        assert!(doc.set(tech, "form.travel_fen", 12_000i64, 0).is_ok());
+        assert_ne!(heads, doc.heads());
+        assert_eq!(doc.get("form.travel_fen"), Some(FieldValue::Int(12_000)));
+    }
+
+    #[test]
+    fn signature_digest_notices_later_edits() {
+        let mut doc = RecordDoc::create(DocKind::Visit, Uuid::from_u128(2), "r", actor(1), 0).unwrap();
+        let tech = Author::Device(Role::Technician);
+        doc.set(tech, "form.diagnosis", "worn belt", 0).unwrap();
+        let digest = doc.signed_digest();
+        doc.set(tech, "signature.signed_digest", digest, 0).unwrap();
+        assert!(!doc.changed_after_signing());
+        doc.set(tech, "form.diagnosis", "worn belt and bearing", 0).unwrap();
+        assert!(doc.changed_after_signing());
+    }
+}

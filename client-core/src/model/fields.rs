@@ -1,0 +1,218 @@
+//! The field table: every path a record document may hold, what values it takes, and who may
+//! write it. The device checks it before writing and the server checks it on every incoming
+//! change, so both sides read the same table.
+
+use serde::{Deserialize, Serialize};
+
+use super::DocKind;
+
+/// Who may write a path. Device classes are the people who record things on a phone or an office
+/// laptop; `Server` paths are decided by head office (numbers, dispatch, workflow, approvals) and
+/// are written only by the server's own actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Writer {
+    /// Office clerks (市场部内勤, 办事处服务组): registration of requests.
+    Clerk,
+    /// Technicians (技术人员) on site: the feedback form, fees, take-back receipts, signatures.
+    Technician,
+    /// Salespeople (业务人员): complaint forms.
+    Sales,
+    /// Any device user who may see the record (customer feedback is taken by whoever is there).
+    AnyDevice,
+    /// Head office decisions, written by the server only.
+    Server,
+}
+
+/// The shape a field's value must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldType {
+    /// A short single-line string (names, models, phone numbers).
+    Short,
+    /// Free text, kept as an Automerge `Text` so concurrent edits interleave.
+    Notes,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An instant, RFC 3339 with offset.
+    Instant,
+    /// Money in integer fen (1 yuan = 100 fen), never negative.
+    Money,
+    /// A whole count, never negative.
+    Count,
+    /// One of a fixed set of codes.
+    Choice(&'static [&'static str]),
+    /// A SHA-256 in lowercase hex (a blob reference or a digest).
+    Sha256,
+    /// A user or record id (UUID).
+    Id,
+}
+
+/// One row of the field table.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldSpec {
+    /// Dotted path below the root: `section.field`.
+    pub path: &'static str,
+    pub ty: FieldType,
+    pub writer: Writer,
+    /// Shown to people: zh-CN first, English second.
+    pub label_zh: &'static str,
+    pub label_en: &'static str,
+}
+
+const fn f(
+    path: &'static str,
+    ty: FieldType,
+    writer: Writer,
+    label_zh: &'static str,
+    label_en: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        path,
+        ty,
+        writer,
+        label_zh,
+        label_en,
+    }
+}
+
+use FieldType::*;
+use Writer::*;
+
+/// §2.1 service categories: A paid, B contract, C free, D other.
+pub const CATEGORIES: &[&str] = &["A", "B", "C", "D"];
+/// §2.3/§2.5 what came of a visit.
+pub const OUTCOMES: &[&str] = &["fixed_on_site", "taken_back", "another_visit"];
+/// §2.4 how a paid job's fee is settled.
+pub const FEE_METHODS: &[&str] = &["cash_on_site", "invoice_later"];
+/// §2.2 how the request arrived.
+pub const CHANNELS: &[&str] = &["phone", "letter", "on_site"];
+
+/// 售后服务信息反馈表 and 售后服务记录: the service visit.
+pub const VISIT_FIELDS: &[FieldSpec] = &[
+    // §2.2 registration (售后服务记录)
+    f("request.customer_name", Short, Clerk, "客户名称", "Customer name"),
+    f("request.customer_address", Short, Clerk, "地址", "Address"),
+    f("request.customer_phone", Short, Clerk, "电话", "Phone"),
+    f("request.product_name", Short, Clerk, "产品名称", "Product name"),
+    f("request.product_model", Short, Clerk, "型号", "Model"),
+    f("request.product_spec", Short, Clerk, "规格", "Specification"),
+    f("request.product_serial", Short, Clerk, "出厂编号", "Serial number"),
+    f("request.purchase_date", Date, Clerk, "购买日期", "Purchase date"),
+    f("request.purchase_place", Short, Clerk, "购买地点", "Purchase place"),
+    f("request.category", Choice(CATEGORIES), Clerk, "服务类别", "Service category"),
+    f("request.contract_ref", Short, Clerk, "合同编号", "Contract reference"),
+    f("request.warranty_reason", Short, Clerk, "保修期外免费理由", "Reason for free service out of warranty"),
+    f("request.channel", Choice(CHANNELS), Clerk, "来源", "Channel"),
+    f("request.received_at", Instant, Clerk, "受理时间", "Received at"),
+    f("request.description", Notes, Clerk, "客户要求", "Customer's request"),
+    // §2.2 dispatch (派工): the factory director's decision
+    f("dispatch.technician", Id, Server, "派工技术员", "Assigned technician"),
+    f("dispatch.dispatched_at", Instant, Server, "派工时间", "Dispatched at"),
+    f("dispatch.dispatched_by", Id, Server, "派工人", "Dispatched by"),
+    f("dispatch.priority", Choice(&["normal", "priority"]), Server, "优先级", "Priority"),
+    // §2.3 on site (售后服务信息反馈表)
+    f("form.arrived_at", Instant, Technician, "到达时间", "Arrived at"),
+    f("form.departed_at", Instant, Technician, "离开时间", "Departed at"),
+    f("form.diagnosis", Notes, Technician, "故障诊断", "Diagnosis"),
+    f("form.work_done", Notes, Technician, "处理情况", "Work done"),
+    f("form.outcome", Choice(OUTCOMES), Technician, "处理结果", "Outcome"),
+    f("form.travel_fen", Money, Technician, "差旅费", "Travel cost"),
+    f("form.allowance_fen", Money, Technician, "补贴费", "Allowance"),
+    f("form.parts_fen", Money, Technician, "更换零件费", "Parts cost"),
+    f("form.parts_used", Notes, Technician, "更换零件", "Parts used"),
+    // §2.4 fees
+    f("fee.amount_fen", Money, Technician, "收费金额", "Fee"),
+    f("fee.method", Choice(FEE_METHODS), Technician, "收费方式", "Fee settlement"),
+    f("fee.collected_at", Instant, Technician, "收款时间", "Collected at"),
+    // §2.3 the customer's signature on the form
+    f("signature.blob_sha256", Sha256, Technician, "签名图像", "Signature image"),
+    f("signature.blob_bytes", Count, Technician, "签名图像大小", "Signature image size"),
+    f("signature.blob_mime", Short, Technician, "签名图像类型", "Signature image type"),
+    f("signature.signer_name", Short, Technician, "签字人", "Signed by"),
+    f("signature.signed_at", Instant, Technician, "签字时间(设备)", "Signed at (device time)"),
+    f("signature.signed_digest", Sha256, Technician, "签字内容摘要", "Digest of the signed fields"),
+    // head office's record of the voucher
+    f("status.state", Short, Server, "状态", "State"),
+    f("status.logged_at", Instant, Server, "登记时间", "Logged at"),
+    f("status.archived_at", Instant, Server, "归档时间", "Archived at"),
+];
+
+/// 收据 and 客户产品进出登记簿: a product taken back for repair (§2.5-2.6).
+pub const RECEIPT_FIELDS: &[FieldSpec] = &[
+    f("receipt.number", Short, Technician, "收据编号", "Receipt number"),
+    f("receipt.visit_id", Id, Technician, "服务单", "Service visit"),
+    f("receipt.customer_name", Short, Technician, "客户名称", "Customer name"),
+    f("receipt.product_name", Short, Technician, "产品名称", "Product name"),
+    f("receipt.product_model", Short, Technician, "型号", "Model"),
+    f("receipt.product_serial", Short, Technician, "出厂编号", "Serial number"),
+    f("receipt.condition", Notes, Technician, "产品状况", "Condition"),
+    f("receipt.accessories", Notes, Technician, "随附配件", "Accessories"),
+    f("receipt.promised_date", Date, Technician, "承诺修复日期", "Promised date"),
+    f("receipt.issued_at", Instant, Technician, "开具时间", "Issued at"),
+    f("signature.blob_sha256", Sha256, Technician, "签名图像", "Signature image"),
+    f("signature.blob_bytes", Count, Technician, "签名图像大小", "Signature image size"),
+    f("signature.blob_mime", Short, Technician, "签名图像类型", "Signature image type"),
+    f("signature.signer_name", Short, Technician, "签字人", "Signed by"),
+    f("signature.signed_at", Instant, Technician, "签字时间(设备)", "Signed at (device time)"),
+    f("signature.signed_digest", Sha256, Technician, "签字内容摘要", "Digest of the signed fields"),
+    f("custody.location", Short, Server, "所在位置", "Location"),
+    f("custody.voided_at", Instant, Server, "作废时间", "Voided at"),
+];
+
+/// 客户投诉处理单: the complaint form a salesperson fills (§4.6.1).
+pub const COMPLAINT_FIELDS: &[FieldSpec] = &[
+    f("form.customer_name", Short, Sales, "客户名称", "Customer name"),
+    f("form.order_number", Short, Sales, "订单号码", "Order number"),
+    f("form.product_model", Short, Sales, "产品型号", "Product model"),
+    f("form.product_spec", Short, Sales, "规格", "Specification"),
+    f("form.quantity", Count, Sales, "数量", "Quantity"),
+    f("form.delivery_date", Date, Sales, "交货日期", "Delivery date"),
+    f("form.defect", Notes, Sales, "不良原因", "Defect"),
+    f("form.customer_demand", Notes, Sales, "客户要求", "Customer's demand"),
+    f("form.claimed_fen", Money, Sales, "索赔金额", "Amount claimed"),
+    f("form.submitted_at", Instant, Sales, "提交时间", "Submitted at"),
+    f("form.original_case", Id, Sales, "原投诉单", "Original complaint"),
+    f("case.number", Short, Server, "投诉编号", "Complaint number"),
+    f("case.state", Short, Server, "状态", "State"),
+    f("case.accepted_at", Instant, Server, "受理时间", "Accepted at"),
+];
+
+/// Customer feedback (客户意见): a suggestion, a complaint or a rating of the technician (§3.2).
+pub const FEEDBACK_FIELDS: &[FieldSpec] = &[
+    f("answer.kind", Choice(&["suggestion", "complaint", "rating"]), AnyDevice, "意见类别", "Kind"),
+    f("answer.visit_id", Id, AnyDevice, "服务单", "Service visit"),
+    f("answer.technician", Id, AnyDevice, "技术员", "Technician"),
+    f("answer.customer_name", Short, AnyDevice, "客户名称", "Customer name"),
+    f("answer.rating", Choice(&["1", "2", "3", "4", "5"]), AnyDevice, "评分", "Rating"),
+    f("answer.comment", Notes, AnyDevice, "意见内容", "Comment"),
+    f("answer.severity", Choice(&["general", "severe"]), AnyDevice, "严重程度", "Severity"),
+    f("answer.answered_at", Instant, AnyDevice, "填写时间", "Answered at"),
+    f("handling.state", Short, Server, "处理状态", "Handling state"),
+];
+
+/// The field table of one record kind.
+pub fn fields(kind: DocKind) -> &'static [FieldSpec] {
+    match kind {
+        DocKind::Visit => VISIT_FIELDS,
+        DocKind::Receipt => RECEIPT_FIELDS,
+        DocKind::Complaint => COMPLAINT_FIELDS,
+        DocKind::Feedback => FEEDBACK_FIELDS,
+    }
+}
+
+/// The spec of one dotted path, if the kind has it.
+pub fn spec(kind: DocKind, path: &str) -> Option<&'static FieldSpec> {
+    fields(kind).iter().find(|s| s.path == path)
+}
+
+/// The child maps a new document of this kind creates at once, in table order.
+pub fn sections(kind: DocKind) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for s in fields(kind) {
+        let section = s.path.split_once('.').map(|(a, _)| a).unwrap_or(s.path);
+        if !out.contains(&section) {
+            out.push(section);
+        }
+    }
+    out
+}

@@ -1,0 +1,296 @@
+//! Field ownership: which writer may touch which path. The server runs [`check_patches`] over the
+//! diff of every incoming batch (applied to a fork first) and refuses the whole batch for that
+//! document on the first path the device's user may not write.
+
+use automerge::{Prop, Value};
+use automerge::{Patch, PatchAction};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::fields::{self, FieldType};
+use super::{DocKind, Role};
+
+/// Why a document's changes were refused. The code is stable and machine-readable; the message
+/// is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    /// The dotted path concerned, empty when the refusal is about the whole document.
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    /// The path belongs to another writer (usually the server).
+    ForbiddenPath,
+    /// The path is not in the field table of this document type.
+    UnknownPath,
+    /// `type`, `schema`, `id`, `region` and the sections are set once, at creation.
+    Immutable,
+    /// The value does not fit the field.
+    InvalidValue,
+    /// The document says a schema version newer than this server knows.
+    SchemaUnsupported,
+    /// The document's root is missing or contradicts itself.
+    BadRoot,
+    /// A change was made by an actor that is not the sending device's.
+    ForeignActor,
+    /// The user may not see or write this document.
+    NotVisible,
+    /// The change bytes could not be read, or depend on changes nobody sent.
+    Malformed,
+    /// A referenced blob is missing on the server.
+    MissingBlob,
+    /// A rule of the regulation forbids this state (e.g. completion without signature).
+    RuleBroken,
+}
+
+impl RefusalCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::ForbiddenPath => "forbidden_path",
+            RefusalCode::UnknownPath => "unknown_path",
+            RefusalCode::Immutable => "immutable",
+            RefusalCode::InvalidValue => "invalid_value",
+            RefusalCode::SchemaUnsupported => "schema_unsupported",
+            RefusalCode::BadRoot => "bad_root",
+            RefusalCode::ForeignActor => "foreign_actor",
+            RefusalCode::NotVisible => "not_visible",
+            RefusalCode::Malformed => "malformed",
+            RefusalCode::MissingBlob => "missing_blob",
+            RefusalCode::RuleBroken => "rule_broken",
+        }
+    }
+}
+
+impl Refusal {
+    pub fn new(code: RefusalCode, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.code.as_str(), self.message)
+        } else {
+            write!(f, "{} at '{}': {}", self.code.as_str(), self.path, self.message)
+        }
+    }
+}
+
+/// Root keys a document carries besides its sections.
+pub const ROOT_KEYS: &[&str] = &["type", "schema", "id", "region"];
+
+/// Who is writing: a device user with a role, or the server itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Device(Role),
+    Server,
+}
+
+/// May `author` write the dotted `path` of a document of `kind`? Checks the field table only;
+/// values are checked by [`check_value`].
+pub fn may_write(kind: DocKind, author: Author, path: &str) -> Result<&'static fields::FieldSpec, Refusal> {
+    let spec = fields::spec(kind, path).ok_or_else(|| {
+        Refusal::new(
+            RefusalCode::UnknownPath,
+            path,
+            format!("a {kind} document has no field '{path}'"),
+        )
+    })?;
+    let allowed = match author {
+        Author::Server => true,
+        Author::Device(role) => role.writes(spec.writer),
+    };
+    if allowed {
+        Ok(spec)
+    } else {
+        let who = match author {
+            Author::Device(role) => role.code(),
+            Author::Server => "server",
+        };
+        Err(Refusal::new(
+            RefusalCode::ForbiddenPath,
+            path,
+            format!("'{path}' is written by {:?}, not by a {who}", spec.writer).to_lowercase(),
+        ))
+    }
+}
+
+/// Checks one scalar against its field type.
+pub fn check_value(spec: &fields::FieldSpec, value: &automerge::ScalarValue) -> Result<(), Refusal> {
+    use automerge::ScalarValue as S;
+    let bad = |why: String| Err(Refusal::new(RefusalCode::InvalidValue, spec.path, why));
+    match (spec.ty, value) {
+        (FieldType::Money | FieldType::Count, S::Int(n)) if *n >= 0 => Ok(()),
+        (FieldType::Money, S::Int(n)) => bad(format!("amount {n} fen is negative")),
+        (FieldType::Count, S::Int(n)) => bad(format!("count {n} is negative")),
+        (FieldType::Money | FieldType::Count, other) => {
+            bad(format!("expected a whole number, got {other}"))
+        }
+        (FieldType::Notes, _) => bad("free text is kept as text, not a single value".into()),
+        (ty, S::Str(s)) => check_text(ty, s).or_else(bad),
+        (_, other) => bad(format!("expected text, got {other}")),
+    }
+}
+
+fn check_text(ty: FieldType, s: &str) -> Result<(), String> {
+    match ty {
+        FieldType::Short => {
+            if s.chars().count() > 500 {
+                Err("longer than 500 characters".into())
+            } else if s.contains(['\n', '\r']) {
+                Err("must be a single line".into())
+            } else {
+                Ok(())
+            }
+        }
+        FieldType::Date => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(|_| ())
+            .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)")),
+        FieldType::Instant => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|_| ())
+            .map_err(|_| format!("'{s}' is not an RFC 3339 time")),
+        FieldType::Choice(options) => {
+            if options.contains(&s) {
+                Ok(())
+            } else {
+                Err(format!("'{s}' is not one of {}", options.join(", ")))
+            }
+        }
+        FieldType::Sha256 => {
+            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                Ok(())
+            } else {
+                Err(format!("'{s}' is not a lowercase SHA-256 hex digest"))
+            }
+        }
+        FieldType::Id => uuid::Uuid::parse_str(s)
+            .map(|_| ())
+            .map_err(|_| format!("'{s}' is not an id")),
+        FieldType::Money | FieldType::Count | FieldType::Notes => Err("unexpected text".into()),
+    }
+}
+
+/// The dotted path of a patch's target: the path to its object plus the key it touches.
+/// Sequence positions are written `*`.
+fn patch_path(patch: &Patch) -> (Vec<String>, Option<String>) {
+    let mut parts: Vec<String> = patch
+        .path
+        .iter()
+        .map(|(_, prop)| match prop {
+            Prop::Map(k) => k.clone(),
+            Prop::Seq(_) => "*".to_string(),
+        })
+        .collect();
+    let key = match &patch.action {
+        PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => Some(key.clone()),
+        PatchAction::Increment { prop, .. } | PatchAction::Conflict { prop } => match prop {
+            Prop::Map(k) => Some(k.clone()),
+            Prop::Seq(_) => Some("*".into()),
+        },
+        _ => None,
+    };
+    if let Some(k) = &key {
+        parts.push(k.clone());
+    }
+    (parts, key)
+}
+
+/// Checks every patch of an incoming batch. `is_new` is true when the server had nothing of this
+/// document before the batch: then, and only then, the root keys and the empty sections may be
+/// written.
+pub fn check_patches(kind: DocKind, author: Author, is_new: bool, patches: &[Patch]) -> Result<(), Refusal> {
+    let sections = fields::sections(kind);
+    for patch in patches {
+        let (parts, _) = patch_path(patch);
+        let dotted = parts.join(".");
+        match parts.len() {
+            0 => {
+                return Err(Refusal::new(
+                    RefusalCode::UnknownPath,
+                    "",
+                    "unexpected change at the document root",
+                ));
+            }
+            1 => {
+                let key = parts[0].as_str();
+                let known = ROOT_KEYS.contains(&key) || sections.contains(&key);
+                if !known {
+                    return Err(Refusal::new(
+                        RefusalCode::UnknownPath,
+                        dotted,
+                        format!("a {kind} document has no root key '{key}'"),
+                    ));
+                }
+                if !is_new || author == Author::Server {
+                    return Err(Refusal::new(
+                        RefusalCode::Immutable,
+                        dotted,
+                        format!("'{key}' is set once, when the document is created"),
+                    ));
+                }
+                if let PatchAction::PutMap { value: (value, _), .. } = &patch.action {
+                    let is_section = sections.contains(&key);
+                    let is_map = matches!(value, Value::Object(automerge::ObjType::Map));
+                    if is_section != is_map {
+                        return Err(Refusal::new(
+                            RefusalCode::BadRoot,
+                            dotted,
+                            "sections are maps and root keys are values",
+                        ));
+                    }
+                }
+            }
+            2 => {
+                let spec = may_write(kind, author, &dotted)?;
+                match &patch.action {
+                    PatchAction::PutMap { value: (Value::Scalar(v), _), .. } => check_value(spec, v)?,
+                    PatchAction::PutMap { value: (Value::Object(obj), _), .. } => {
+                        let wanted = spec.ty == FieldType::Notes && *obj == automerge::ObjType::Text;
+                        if !wanted || !is_new {
+                            return Err(Refusal::new(
+                                RefusalCode::InvalidValue,
+                                dotted,
+                                "this field holds a value, not an object",
+                            ));
+                        }
+                    }
+                    PatchAction::DeleteMap { .. } if spec.ty == FieldType::Notes => {
+                        return Err(Refusal::new(
+                            RefusalCode::Immutable,
+                            dotted,
+                            "free text is edited, never removed",
+                        ));
+                    }
+                    PatchAction::DeleteMap { .. } | PatchAction::Conflict { .. } => {}
+                    // Splices inside a notes text object name the text's path.
+                    PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. } | PatchAction::Mark { .. }
+                        if spec.ty == FieldType::Notes => {}
+                    _ => {
+                        return Err(Refusal::new(
+                            RefusalCode::InvalidValue,
+                            dotted,
+                            "unsupported kind of edit for this field",
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err(Refusal::new(
+                    RefusalCode::UnknownPath,
+                    dotted,
+                    "documents hold sections of fields, nothing deeper",
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! People and places (SPEC.md "People and places"): the roles users hold and what each role may
+//! write on a device.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::fields::Writer;
+
+/// A user's role. One role per account; a person with two jobs has two accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 技术人员
+    Technician,
+    /// 市场部内勤 / 办事处服务组
+    Clerk,
+    /// 业务人员
+    Salesperson,
+    /// 市场部部长
+    MarketingHead,
+    /// 厂长
+    FactoryDirector,
+    /// 品质部
+    Quality,
+    /// 质检员
+    QcInspector,
+    /// 生产部 / 生产管理组
+    Production,
+    /// 研发部
+    RnD,
+    /// 总经理室
+    GmOffice,
+    /// 总经理
+    GeneralManager,
+    /// 董事长
+    Chairman,
+    /// 财务部
+    Finance,
+    /// 货仓 / 成品仓
+    Warehouse,
+    /// Keeps accounts and devices; sees everything.
+    Admin,
+}
+
+pub const ALL_ROLES: &[Role] = &[
+    Role::Technician,
+    Role::Clerk,
+    Role::Salesperson,
+    Role::MarketingHead,
+    Role::FactoryDirector,
+    Role::Quality,
+    Role::QcInspector,
+    Role::Production,
+    Role::RnD,
+    Role::GmOffice,
+    Role::GeneralManager,
+    Role::Chairman,
+    Role::Finance,
+    Role::Warehouse,
+    Role::Admin,
+];
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Clerk => "clerk",
+            Role::Salesperson => "salesperson",
+            Role::MarketingHead => "marketing_head",
+            Role::FactoryDirector => "factory_director",
+            Role::Quality => "quality",
+            Role::QcInspector => "qc_inspector",
+            Role::Production => "production",
+            Role::RnD => "rnd",
+            Role::GmOffice => "gm_office",
+            Role::GeneralManager => "general_manager",
+            Role::Chairman => "chairman",
+            Role::Finance => "finance",
+            Role::Warehouse => "warehouse",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The device writer classes this role records as.
+    pub fn writes(self, writer: Writer) -> bool {
+        match writer {
+            Writer::Server => false,
+            Writer::AnyDevice => true,
+            Writer::Clerk => matches!(self, Role::Clerk | Role::MarketingHead | Role::Admin),
+            Writer::Technician => matches!(self, Role::Technician | Role::Admin),
+            Writer::Sales => matches!(
+                self,
+                Role::Salesperson | Role::MarketingHead | Role::Admin
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL_ROLES
+            .iter()
+            .copied()
+            .find(|r| r.code() == s)
+            .ok_or_else(|| format!("unknown role '{s}'"))
+    }
+}

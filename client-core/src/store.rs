@@ -1,0 +1,448 @@
+//! The device's local store: one SQLite file holding documents (snapshot plus incremental
+//! chunks), content-addressed blobs, the outbox (documents with unacknowledged changes) and
+//! settings. Every call that returns `Ok` has committed with `synchronous=FULL`, so a process
+//! killed right after loses nothing it was told was saved.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use automerge::{ActorId, Automerge, Change, ChangeHash};
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::model::ownership::Author;
+use crate::model::{DocKind, FieldValue, RecordDoc, Refusal};
+use crate::{Error, Result};
+
+/// How many incremental chunks a document gathers before they are folded into its snapshot.
+const COMPACT_AFTER_CHUNKS: i64 = 32;
+
+/// A document waiting in the outbox, as the sync engine needs it.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: Uuid,
+    pub synced_heads: Vec<ChangeHash>,
+}
+
+/// A document the server refused, kept on the device with the server's reason.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub refusal: Refusal,
+}
+
+/// A stored blob.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub sha256: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    actor: ActorId,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn heads_to_text(heads: &[ChangeHash]) -> String {
+    heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
+}
+
+pub fn heads_from_text(text: &str) -> Vec<ChangeHash> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| ChangeHash::from_str(s).ok())
+        .collect()
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`. The device's actor id is made on first open and
+    /// kept for the life of the file.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        // One connection: a phone writes little, and one writer never waits on itself.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        sqlx::raw_sql(include_str!("../../migrations/client/0001_device.sql"))
+            .execute(&pool)
+            .await?;
+        let actor = match Self::meta_get_in(&pool, "actor_id").await? {
+            Some(hex) => ActorId::from_str(&hex).map_err(|e| Error::Storage(e.to_string()))?,
+            None => {
+                let bytes: [u8; 16] = rand::random();
+                let actor = ActorId::from(bytes);
+                Self::meta_set_in(&pool, "actor_id", &actor.to_hex_string()).await?;
+                actor
+            }
+        };
+        Ok(Store { pool, actor })
+    }
+
+    /// Closes the file cleanly (the app going to the background may call this).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The Automerge actor id every change from this device carries.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    async fn meta_get_in(pool: &SqlitePool, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    async fn meta_set_in(pool: &SqlitePool, key: &str, value: &str) -> Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>> {
+        Self::meta_get_in(&self.pool, key).await
+    }
+
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<()> {
+        Self::meta_set_in(&self.pool, key, value).await
+    }
+
+    pub async fn meta_delete(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM meta WHERE key = $1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Creates a new record, stores it and puts it in the outbox.
+    pub async fn create(&self, kind: DocKind, region: &str, unix_time: i64) -> Result<RecordDoc> {
+        let id = Uuid::now_v7();
+        let doc = RecordDoc::create(kind, id, region, self.actor.clone(), unix_time)?;
+        sqlx::query(
+            "INSERT INTO documents (id, kind, snapshot, dirty, updated_at) VALUES ($1, $2, $3, 1, $4)",
+        )
+        .bind(id.to_string())
+        .bind(kind.code())
+        .bind(doc.automerge().save())
+        .bind(unix_time)
+        .execute(&self.pool)
+        .await?;
+        Ok(doc)
+    }
+
+    /// Loads a record, or `None` if the device does not have it.
+    pub async fn load(&self, id: Uuid) -> Result<Option<RecordDoc>> {
+        let Some(row) = sqlx::query("SELECT snapshot FROM documents WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let snapshot: Vec<u8> = row.get(0);
+        let mut doc = Automerge::load(&snapshot).map_err(|e| Error::Storage(e.to_string()))?;
+        let chunks = sqlx::query("SELECT bytes FROM chunks WHERE doc_id = $1 ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        for chunk in chunks {
+            let bytes: Vec<u8> = chunk.get(0);
+            doc.load_incremental(&bytes).map_err(|e| Error::Storage(e.to_string()))?;
+        }
+        doc.set_actor(self.actor.clone());
+        Ok(Some(RecordDoc::from_automerge(doc)?))
+    }
+
+    async fn load_required(&self, id: Uuid) -> Result<RecordDoc> {
+        self.load(id).await?.ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// Writes fields of a record as the device's user and stores the change before returning.
+    pub async fn edit(&self, id: Uuid, author: Author, writes: &[(&str, FieldValue)], unix_time: i64) -> Result<RecordDoc> {
+        let mut doc = self.load_required(id).await?;
+        let before = doc.heads();
+        doc.set_many(author, writes, unix_time)?;
+        self.append(&doc, &before, true).await?;
+        Ok(doc)
+    }
+
+    /// Stores what `doc` has beyond `before` as one chunk; `dirty` puts it in the outbox.
+    async fn append(&self, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
+        let bytes = doc.automerge().save_after(before);
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let id = doc.id().to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
+            .bind(&id)
+            .bind(bytes)
+            .execute(&mut *tx)
+            .await?;
+        if dirty {
+            sqlx::query("UPDATE documents SET dirty = 1 WHERE id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
+            .bind(&id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        if count >= COMPACT_AFTER_CHUNKS {
+            sqlx::query("UPDATE documents SET snapshot = $1 WHERE id = $2")
+                .bind(doc.automerge().save())
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM chunks WHERE doc_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ids of all records on the device, optionally of one kind.
+    pub async fn list(&self, kind: Option<DocKind>) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM documents WHERE ($1 IS NULL OR kind = $1) ORDER BY id")
+            .bind(kind.map(|k| k.code()))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Uuid::parse_str(&r.get::<String, _>(0)).ok())
+            .collect())
+    }
+
+    /// The outbox: documents with changes the server has not acknowledged, quarantined ones left out.
+    pub async fn pending(&self) -> Result<Vec<Pending>> {
+        let rows = sqlx::query("SELECT id, synced_heads FROM documents WHERE dirty = 1 AND refusal IS NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let id = Uuid::parse_str(&r.get::<String, _>(0)).ok()?;
+                Some(Pending {
+                    id,
+                    synced_heads: heads_from_text(&r.get::<String, _>(1)),
+                })
+            })
+            .collect())
+    }
+
+    /// The server heads last acknowledged for a document (empty if never synced or unknown).
+    pub async fn synced_heads(&self, id: Uuid) -> Result<Vec<ChangeHash>> {
+        let row = sqlx::query("SELECT synced_heads FROM documents WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| heads_from_text(&r.get::<String, _>(0))).unwrap_or_default())
+    }
+
+    /// Takes in what the server sent for a document and records its heads. The document leaves
+    /// the outbox only if the device has nothing the server lacks (an edit made while the sync
+    /// was under way keeps it in).
+    pub async fn apply_server(&self, id: Uuid, kind_hint: Option<DocKind>, changes: Vec<Change>, server_heads: &[ChangeHash]) -> Result<()> {
+        let existing = self.load(id).await?;
+        let (mut am, before) = match existing {
+            Some(doc) => {
+                let before = doc.heads();
+                (doc.into_automerge(), before)
+            }
+            None => (Automerge::new().with_actor(self.actor.clone()), Vec::new()),
+        };
+        am.apply_changes(changes).map_err(|e| Error::Storage(e.to_string()))?;
+        let mut local_heads = am.get_heads();
+        local_heads.sort();
+        let mut server_sorted = server_heads.to_vec();
+        server_sorted.sort();
+        let in_step = local_heads == server_sorted;
+        let id_text = id.to_string();
+        if before.is_empty() {
+            // A document new to this device: store it whole.
+            if am.get_heads().is_empty() {
+                return Ok(());
+            }
+            let doc = RecordDoc::from_automerge(am)?;
+            let kind = kind_hint.unwrap_or(doc.kind());
+            sqlx::query(
+                "INSERT INTO documents (id, kind, snapshot, synced_heads, dirty, updated_at) VALUES ($1, $2, $3, $4, $5, 0)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&id_text)
+            .bind(kind.code())
+            .bind(doc.automerge().save())
+            .bind(heads_to_text(server_heads))
+            .bind(i64::from(!in_step))
+            .execute(&self.pool)
+            .await?;
+            return Ok(());
+        }
+        let doc = RecordDoc::from_automerge(am)?;
+        let mut tx = self.pool.begin().await?;
+        let bytes = doc.automerge().save_after(&before);
+        if !bytes.is_empty() {
+            sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
+                .bind(&id_text)
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
+            .bind(heads_to_text(server_heads))
+            .bind(i64::from(!in_step))
+            .bind(&id_text)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks a document as refused by the server. Its data stays readable on the device.
+    pub async fn quarantine(&self, id: Uuid, refusal: &Refusal) -> Result<()> {
+        let json = serde_json::to_string(refusal).map_err(|e| Error::Storage(e.to_string()))?;
+        sqlx::query("UPDATE documents SET refusal = $1 WHERE id = $2")
+            .bind(json)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Documents the server refused, with its reasons.
+    pub async fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        let rows = sqlx::query("SELECT id, kind, refusal FROM documents WHERE refusal IS NOT NULL ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id = Uuid::parse_str(&r.get::<String, _>(0)).map_err(|e| Error::Storage(e.to_string()))?;
+            let kind = DocKind::from_str(&r.get::<String, _>(1)).map_err(Error::Storage)?;
+            let refusal: Refusal =
+                serde_json::from_str(&r.get::<String, _>(2)).map_err(|e| Error::Storage(e.to_string()))?;
+            out.push(Quarantined { id, kind, refusal });
+        }
+        Ok(out)
+    }
+
+    /// Replaces a quarantined document with the server's version plus the user's edits that the
+    /// field table allows, made anew as fresh changes. Nothing the user typed is dropped silently:
+    /// the edits that cannot be re-applied are returned.
+    pub async fn rebuild_from_server(
+        &self,
+        id: Uuid,
+        server_changes: Vec<Change>,
+        server_heads: &[ChangeHash],
+        author: Author,
+        unix_time: i64,
+    ) -> Result<Vec<(String, FieldValue)>> {
+        let local = self.load_required(id).await?;
+        let mut server = Automerge::new().with_actor(self.actor.clone());
+        server.apply_changes(server_changes).map_err(|e| Error::Storage(e.to_string()))?;
+        let mut rebuilt = if server.get_heads().is_empty() {
+            RecordDoc::create(local.kind(), id, local.region(), self.actor.clone(), unix_time)?
+        } else {
+            RecordDoc::from_automerge(server)?
+        };
+        let mut kept = Vec::new();
+        let mut lost = Vec::new();
+        for (path, value) in local.values() {
+            if rebuilt.get(path).as_ref() == Some(&value) {
+                continue;
+            }
+            if rebuilt.check(author, &[(path, value.clone())]).is_ok() {
+                kept.push((path, value));
+            } else {
+                lost.push((path.to_string(), value));
+            }
+        }
+        if !kept.is_empty() {
+            rebuilt.set_many(author, &kept, unix_time)?;
+        }
+        let dirty = rebuilt.heads() != server_heads;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM chunks WHERE doc_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE documents SET snapshot = $1, synced_heads = $2, dirty = $3, refusal = NULL WHERE id = $4")
+            .bind(rebuilt.automerge().save())
+            .bind(heads_to_text(server_heads))
+            .bind(i64::from(dirty))
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(lost)
+    }
+
+    /// Stores a blob by its SHA-256 and queues it for upload. Storing the same bytes twice is harmless.
+    pub async fn put_blob(&self, bytes: &[u8], mime: &str) -> Result<String> {
+        if bytes.is_empty() {
+            return Err(Error::Invalid("an empty image cannot be stored".into()));
+        }
+        if bytes.len() > crate::wire::MAX_BLOB_BYTES {
+            return Err(Error::Invalid(format!(
+                "the image is {} bytes, more than the {} allowed",
+                bytes.len(),
+                crate::wire::MAX_BLOB_BYTES
+            )));
+        }
+        let sha = sha256_hex(bytes);
+        sqlx::query("INSERT INTO blobs (sha256, mime, bytes) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING")
+            .bind(&sha)
+            .bind(mime)
+            .bind(bytes)
+            .execute(&self.pool)
+            .await?;
+        Ok(sha)
+    }
+
+    pub async fn blob(&self, sha256: &str) -> Result<Option<Blob>> {
+        let row = sqlx::query("SELECT sha256, mime, bytes FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Blob {
+            sha256: r.get(0),
+            mime: r.get(1),
+            bytes: r.get(2),
+        }))
+    }
+
+    /// Blobs not yet uploaded.
+    pub async fn pending_blobs(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT sha256 FROM blobs WHERE uploaded = 0 ORDER BY sha256")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    pub async fn mark_blob_uploaded(&self, sha256: &str) -> Result<()> {
+        sqlx::query("UPDATE blobs SET uploaded = 1 WHERE sha256 = $1")
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

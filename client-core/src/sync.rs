@@ -1,0 +1,465 @@
+//! The sync engine: signs in, registers the device, uploads blobs before the changes that
+//! reference them, pulls the feed, and exchanges changes in batches. Each acknowledged batch is
+//! stored before the next is sent, so a sync cut at any point resumes where it stopped and
+//! re-sending is harmless (changes are content addressed).
+
+use std::io::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
+
+use automerge::{Change, ChangeHash, ReadDoc};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::model::ownership::Author;
+use crate::model::{DocKind, Refusal};
+use crate::store::{Store, heads_from_text};
+use crate::wire::{
+    Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice, SyncRequest,
+    SyncResponse, TokenPair, UserInfo, Verdict,
+};
+use crate::{Error, Result};
+
+/// How far a sync has come; reported after every batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub docs_done: u64,
+    pub docs_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub blobs_uploaded: usize,
+    pub refused: Vec<(Uuid, Refusal)>,
+}
+
+/// Tuning for a sync client.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Documents per request.
+    pub batch_docs: usize,
+    /// Attempts per request when the network or server fails.
+    pub attempts: u32,
+    /// First back-off delay; doubled after each failed attempt.
+    pub backoff: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            batch_docs: 200,
+            attempts: 4,
+            backoff: Duration::from_millis(200),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Talks to one server on behalf of one device store.
+#[derive(Debug, Clone)]
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    store: Store,
+    options: SyncOptions,
+}
+
+fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>> {
+    heads
+        .iter()
+        .map(|h| ChangeHash::from_str(h).map_err(|e| Error::Refused {
+            code: "bad_heads".into(),
+            message: e.to_string(),
+        }))
+        .collect()
+}
+
+fn parse_changes(changes: Vec<Bytes>) -> Result<Vec<Change>> {
+    changes
+        .into_iter()
+        .map(|b| {
+            Change::from_bytes(b.0).map_err(|e| Error::Refused {
+                code: "bad_change".into(),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 3), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+impl SyncClient {
+    pub fn new(base_url: &str, store: Store) -> Result<Self> {
+        Self::with_options(base_url, store, SyncOptions::default())
+    }
+
+    pub fn with_options(base_url: &str, store: Store, options: SyncOptions) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(SyncClient {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            store,
+            options,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signed-in user, as the server described them at login.
+    pub async fn user(&self) -> Result<Option<UserInfo>> {
+        match self.store.meta_get("user").await? {
+            Some(json) => Ok(Some(serde_json::from_str(&json).map_err(|e| Error::Storage(e.to_string()))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The author to write as: the signed-in user's role.
+    pub async fn author(&self) -> Result<Author> {
+        let user = self.user().await?.ok_or_else(|| Error::Unauthorized {
+            code: "not_signed_in".into(),
+            message: "sign in first".into(),
+        })?;
+        Ok(Author::Device(user.role))
+    }
+
+    async fn error_from(resp: reqwest::Response) -> Error {
+        let status = resp.status();
+        let body: Option<ErrorBody> = resp.json().await.ok();
+        let (code, message) = body
+            .map(|b| (b.error.code, b.error.message))
+            .unwrap_or_else(|| ("http_error".into(), status.to_string()));
+        if status == StatusCode::UNAUTHORIZED {
+            Error::Unauthorized { code, message }
+        } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            Error::ServerBusy {
+                status: status.as_u16(),
+                message,
+            }
+        } else {
+            Error::Refused { code, message }
+        }
+    }
+
+    async fn store_tokens(&self, pair: &TokenPair) -> Result<()> {
+        self.store.meta_set("access_token", &pair.access_token).await?;
+        self.store.meta_set("refresh_token", &pair.refresh_token).await?;
+        let user = serde_json::to_string(&pair.user).map_err(|e| Error::Storage(e.to_string()))?;
+        self.store.meta_set("user", &user).await
+    }
+
+    /// Signs in and keeps the tokens in the store.
+    pub async fn login(&self, username: &str, password: &str) -> Result<UserInfo> {
+        let resp = self
+            .http
+            .post(format!("{}/api/auth/login", self.base))
+            .json(&LoginRequest {
+                username: username.into(),
+                password: password.into(),
+            })
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp).await);
+        }
+        let pair: TokenPair = resp.json().await?;
+        self.store_tokens(&pair).await?;
+        Ok(pair.user)
+    }
+
+    /// Trades the refresh token for a new pair (the old refresh token stops working).
+    pub async fn refresh(&self) -> Result<()> {
+        let token = self.store.meta_get("refresh_token").await?.ok_or_else(|| Error::Unauthorized {
+            code: "not_signed_in".into(),
+            message: "sign in first".into(),
+        })?;
+        let resp = self
+            .http
+            .post(format!("{}/api/auth/refresh", self.base))
+            .json(&RefreshRequest { refresh_token: token })
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp).await);
+        }
+        let pair: TokenPair = resp.json().await?;
+        self.store_tokens(&pair).await
+    }
+
+    async fn access_token(&self) -> Result<String> {
+        self.store.meta_get("access_token").await?.ok_or_else(|| Error::Unauthorized {
+            code: "not_signed_in".into(),
+            message: "sign in first".into(),
+        })
+    }
+
+    /// Registers this device to the signed-in user, binding the store's actor id. Idempotent for
+    /// a device that already registered.
+    pub async fn register_device(&self, name: &str) -> Result<Uuid> {
+        if let Some(id) = self.store.meta_get("device_id").await? {
+            return Uuid::parse_str(&id).map_err(|e| Error::Storage(e.to_string()));
+        }
+        let body = RegisterDevice {
+            name: name.into(),
+            actor_id: self.store.actor().to_hex_string(),
+        };
+        let info: DeviceInfo = self
+            .send_json(|c, token| c.post(format!("{}/api/devices", self.base)).bearer_auth(token).json(&body))
+            .await?;
+        self.store.meta_set("device_id", &info.id.to_string()).await?;
+        Ok(info.id)
+    }
+
+    /// Sends a request with the access token, refreshing it once if it has expired, retrying with
+    /// back-off when the network or the server fails.
+    async fn send(&self, build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        let mut delay = self.options.backoff;
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self.access_token().await?;
+            let outcome = match build(&self.http, &token).send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => Self::error_from(resp).await,
+                Err(e) => Error::from(e),
+            };
+            match outcome {
+                Error::Unauthorized { ref code, .. } if code == "token_expired" && !refreshed => {
+                    refreshed = true;
+                    self.refresh().await?;
+                }
+                e if e.retryable() && attempt < self.options.attempts => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                e => return Err(e),
+            }
+        }
+    }
+
+    async fn send_json<T: serde::de::DeserializeOwned>(
+        &self,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let resp = self.send(build).await?;
+        resp.json::<T>().await.map_err(Error::from)
+    }
+
+    async fn device_id(&self) -> Result<Uuid> {
+        let id = self.store.meta_get("device_id").await?.ok_or_else(|| Error::Refused {
+            code: "device_not_registered".into(),
+            message: "register this device first".into(),
+        })?;
+        Uuid::parse_str(&id).map_err(|e| Error::Storage(e.to_string()))
+    }
+
+    async fn upload_blobs(&self) -> Result<usize> {
+        let pending = self.store.pending_blobs().await?;
+        for sha in &pending {
+            let Some(blob) = self.store.blob(sha).await? else { continue };
+            self.send(|c, token| {
+                c.put(format!("{}/api/blobs/{}", self.base, blob.sha256))
+                    .bearer_auth(token)
+                    .header("content-type", blob.mime.clone())
+                    .body(blob.bytes.clone())
+            })
+            .await?;
+            self.store.mark_blob_uploaded(sha).await?;
+        }
+        Ok(pending.len())
+    }
+
+    /// Reads the feed from the stored cursor; returns the documents to pull and the new cursor.
+    async fn read_feed(&self) -> Result<(Vec<(Uuid, DocKind)>, i64)> {
+        let mut cursor: i64 = self
+            .store
+            .meta_get("feed_cursor")
+            .await?
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let mut wanted = Vec::new();
+        loop {
+            let page: FeedPage = self
+                .send_json(|c, token| {
+                    c.get(format!("{}/api/feed?after={cursor}&limit=1000", self.base))
+                        .bearer_auth(token)
+                })
+                .await?;
+            for item in &page.items {
+                let local = self.store.load(item.id).await?.map(|d| d.heads()).unwrap_or_default();
+                let mut server = parse_heads(&item.heads)?;
+                server.sort();
+                let mut local_sorted = local;
+                local_sorted.sort();
+                if local_sorted != server {
+                    wanted.push((item.id, item.kind));
+                }
+            }
+            cursor = page.cursor;
+            if !page.more {
+                break;
+            }
+        }
+        Ok((wanted, cursor))
+    }
+
+    /// Syncs everything: blobs, the outbox and the feed. `progress` is called after each batch.
+    pub async fn sync(&self, mut progress: impl FnMut(Progress)) -> Result<SyncReport> {
+        let device_id = self.device_id().await?;
+        let mut report = SyncReport {
+            blobs_uploaded: self.upload_blobs().await?,
+            ..SyncReport::default()
+        };
+        let (to_pull, new_cursor) = self.read_feed().await?;
+
+        // Build the work list: the outbox with its changes, then the pulls.
+        let mut work: Vec<(DocPush, Option<DocKind>)> = Vec::new();
+        for pending in self.store.pending().await? {
+            let Some(doc) = self.store.load(pending.id).await? else { continue };
+            let am = doc.automerge();
+            let known: Vec<ChangeHash> = pending
+                .synced_heads
+                .iter()
+                .copied()
+                .filter(|h| am.get_change_by_hash(h).is_some())
+                .collect();
+            let changes = am.get_changes(&known);
+            work.push((
+                DocPush {
+                    id: pending.id,
+                    heads: doc.heads().iter().map(|h| h.to_string()).collect(),
+                    changes: changes.iter().map(|c| Bytes(c.raw_bytes().to_vec())).collect(),
+                },
+                None,
+            ));
+        }
+        for (id, kind) in to_pull {
+            if work.iter().any(|(p, _)| p.id == id) {
+                continue;
+            }
+            let heads = match self.store.load(id).await? {
+                Some(doc) => doc.heads().iter().map(|h| h.to_string()).collect(),
+                None => Vec::new(),
+            };
+            work.push((
+                DocPush {
+                    id,
+                    heads,
+                    changes: Vec::new(),
+                },
+                Some(kind),
+            ));
+        }
+
+        let mut state = Progress {
+            docs_total: work.len() as u64,
+            bytes_total: work
+                .iter()
+                .map(|(p, _)| p.changes.iter().map(|c| c.0.len() as u64).sum::<u64>())
+                .sum(),
+            ..Progress::default()
+        };
+        progress(state);
+        for batch in work.chunks(self.options.batch_docs.max(1)) {
+            let request = SyncRequest {
+                device_id,
+                docs: batch.iter().map(|(p, _)| p.clone()).collect(),
+            };
+            let body = gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
+            let response: SyncResponse = self
+                .send_json(|c, token| {
+                    c.post(format!("{}/api/sync", self.base))
+                        .bearer_auth(token)
+                        .header("content-type", "application/json")
+                        .header("content-encoding", "gzip")
+                        .body(body.clone())
+                })
+                .await?;
+            for (reply, (push, kind)) in response.docs.into_iter().zip(batch) {
+                match reply.verdict {
+                    Verdict::Accepted => {
+                        let heads = parse_heads(&reply.heads)?;
+                        let changes = parse_changes(reply.changes)?;
+                        if push.changes.is_empty() {
+                            report.pulled += 1;
+                        } else {
+                            report.pushed += 1;
+                        }
+                        self.store.apply_server(reply.id, *kind, changes, &heads).await?;
+                    }
+                    Verdict::Rejected { refusal } => {
+                        self.store.quarantine(reply.id, &refusal).await?;
+                        report.refused.push((reply.id, refusal));
+                    }
+                }
+                state.docs_done += 1;
+                state.bytes_done += push.changes.iter().map(|c| c.0.len() as u64).sum::<u64>();
+            }
+            progress(state);
+        }
+        self.store.meta_set("feed_cursor", &new_cursor.to_string()).await?;
+        Ok(report)
+    }
+
+    /// Recovers a refused document: takes the server's version and re-applies the user's edits
+    /// that the rules allow as new changes. Returns the edits that could not be kept.
+    pub async fn recover(&self, id: Uuid) -> Result<Vec<(String, crate::model::FieldValue)>> {
+        let device_id = self.device_id().await?;
+        let author = self.author().await?;
+        let request = SyncRequest {
+            device_id,
+            docs: vec![DocPush {
+                id,
+                heads: Vec::new(),
+                changes: Vec::new(),
+            }],
+        };
+        let response: SyncResponse = self
+            .send_json(|c, token| c.post(format!("{}/api/sync", self.base)).bearer_auth(token).json(&request))
+            .await?;
+        let reply = response.docs.into_iter().next().ok_or_else(|| Error::ServerBusy {
+            status: 0,
+            message: "empty answer".into(),
+        })?;
+        let (changes, heads) = match reply.verdict {
+            Verdict::Accepted => (parse_changes(reply.changes)?, parse_heads(&reply.heads)?),
+            // The server never had it (a refused creation): start again from nothing.
+            Verdict::Rejected { .. } => (Vec::new(), Vec::new()),
+        };
+        let now = chrono::Utc::now().timestamp();
+        self.store.rebuild_from_server(id, changes, &heads, author, now).await
+    }
+
+    /// A stored access token, for callers that talk to the rest of the API directly.
+    pub async fn bearer(&self) -> Result<String> {
+        self.access_token().await
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Heads text helper for callers that read `synced_heads` themselves.
+    pub fn heads_from_text(text: &str) -> Vec<ChangeHash> {
+        heads_from_text(text)
+    }
+}
