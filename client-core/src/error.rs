@@ -40,7 +40,9 @@ impl From<ModelError> for Error {
     fn from(e: ModelError) -> Self {
         match e {
             ModelError::Refused(r) => Error::Invalid(r.to_string()),
-            ModelError::InvalidValue { path, reason } => Error::Invalid(format!("{path}: {reason}")),
+            ModelError::InvalidValue { path, reason } => {
+                Error::Invalid(format!("{path}: {reason}"))
+            }
             ModelError::Damaged(m) => Error::Storage(m),
         }
     }

@@ -7,13 +7,15 @@ use std::path::Path;
 use std::str::FromStr;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash};
-use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use uuid::Uuid;
 
 use crate::model::ownership::Author;
 use crate::model::{DocKind, FieldValue, RecordDoc, Refusal};
+pub use crate::wire::{heads_from_text, heads_to_text, sha256_hex};
 use crate::{Error, Result};
 
 /// How many incremental chunks a document gathers before they are folded into its snapshot.
@@ -48,21 +50,6 @@ pub struct Store {
     actor: ActorId,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-pub fn heads_to_text(heads: &[ChangeHash]) -> String {
-    heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",")
-}
-
-pub fn heads_from_text(text: &str) -> Vec<ChangeHash> {
-    text.split(',')
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| ChangeHash::from_str(s).ok())
-        .collect()
-}
-
 impl Store {
     /// Opens (or creates) the store at `path`. The device's actor id is made on first open and
     /// kept for the life of the file.
@@ -74,7 +61,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(10));
         // One connection: a phone writes little, and one writer never waits on itself.
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
         sqlx::raw_sql(include_str!("../../migrations/client/0001_device.sql"))
             .execute(&pool)
             .await?;
@@ -126,7 +116,10 @@ impl Store {
     }
 
     pub async fn meta_delete(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM meta WHERE key = $1").bind(key).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM meta WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -163,21 +156,32 @@ impl Store {
             .await?;
         for chunk in chunks {
             let bytes: Vec<u8> = chunk.get(0);
-            doc.load_incremental(&bytes).map_err(|e| Error::Storage(e.to_string()))?;
+            doc.load_incremental(&bytes)
+                .map_err(|e| Error::Storage(e.to_string()))?;
         }
         doc.set_actor(self.actor.clone());
         Ok(Some(RecordDoc::from_automerge(doc)?))
     }
 
     async fn load_required(&self, id: Uuid) -> Result<RecordDoc> {
-        self.load(id).await?.ok_or_else(|| Error::NotFound(id.to_string()))
+        self.load(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))
     }
 
     /// Writes fields of a record as the device's user and stores the change before returning.
-    pub async fn edit(&self, id: Uuid, author: Author, writes: &[(&str, FieldValue)], unix_time: i64) -> Result<RecordDoc> {
+    pub async fn edit(
+        &self,
+        id: Uuid,
+        author: Author,
+        writes: &[(&str, FieldValue)],
+        unix_time: i64,
+    ) -> Result<RecordDoc> {
         let mut doc = self.load_required(id).await?;
         let before = doc.heads();
         doc.set_many(author, writes, unix_time)?;
+        // The server runs the same rules; refusing here keeps an honest device out of quarantine.
+        crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
         self.append(&doc, &before, true).await?;
         Ok(doc)
     }
@@ -223,10 +227,11 @@ impl Store {
 
     /// Ids of all records on the device, optionally of one kind.
     pub async fn list(&self, kind: Option<DocKind>) -> Result<Vec<Uuid>> {
-        let rows = sqlx::query("SELECT id FROM documents WHERE ($1 IS NULL OR kind = $1) ORDER BY id")
-            .bind(kind.map(|k| k.code()))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id FROM documents WHERE ($1 IS NULL OR kind = $1) ORDER BY id")
+                .bind(kind.map(|k| k.code()))
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .iter()
             .filter_map(|r| Uuid::parse_str(&r.get::<String, _>(0)).ok())
@@ -256,13 +261,21 @@ impl Store {
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| heads_from_text(&r.get::<String, _>(0))).unwrap_or_default())
+        Ok(row
+            .map(|r| heads_from_text(&r.get::<String, _>(0)))
+            .unwrap_or_default())
     }
 
     /// Takes in what the server sent for a document and records its heads. The document leaves
     /// the outbox only if the device has nothing the server lacks (an edit made while the sync
     /// was under way keeps it in).
-    pub async fn apply_server(&self, id: Uuid, kind_hint: Option<DocKind>, changes: Vec<Change>, server_heads: &[ChangeHash]) -> Result<()> {
+    pub async fn apply_server(
+        &self,
+        id: Uuid,
+        kind_hint: Option<DocKind>,
+        changes: Vec<Change>,
+        server_heads: &[ChangeHash],
+    ) -> Result<()> {
         let existing = self.load(id).await?;
         let (mut am, before) = match existing {
             Some(doc) => {
@@ -271,7 +284,8 @@ impl Store {
             }
             None => (Automerge::new().with_actor(self.actor.clone()), Vec::new()),
         };
-        am.apply_changes(changes).map_err(|e| Error::Storage(e.to_string()))?;
+        am.apply_changes(changes)
+            .map_err(|e| Error::Storage(e.to_string()))?;
         let mut local_heads = am.get_heads();
         local_heads.sort();
         let mut server_sorted = server_heads.to_vec();
@@ -308,12 +322,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
-            .bind(heads_to_text(server_heads))
-            .bind(i64::from(!in_step))
-            .bind(&id_text)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3",
+        )
+        .bind(heads_to_text(server_heads))
+        .bind(i64::from(!in_step))
+        .bind(&id_text)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -331,15 +347,18 @@ impl Store {
 
     /// Documents the server refused, with its reasons.
     pub async fn quarantined(&self) -> Result<Vec<Quarantined>> {
-        let rows = sqlx::query("SELECT id, kind, refusal FROM documents WHERE refusal IS NOT NULL ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, kind, refusal FROM documents WHERE refusal IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = Vec::new();
         for r in rows {
-            let id = Uuid::parse_str(&r.get::<String, _>(0)).map_err(|e| Error::Storage(e.to_string()))?;
+            let id = Uuid::parse_str(&r.get::<String, _>(0))
+                .map_err(|e| Error::Storage(e.to_string()))?;
             let kind = DocKind::from_str(&r.get::<String, _>(1)).map_err(Error::Storage)?;
-            let refusal: Refusal =
-                serde_json::from_str(&r.get::<String, _>(2)).map_err(|e| Error::Storage(e.to_string()))?;
+            let refusal: Refusal = serde_json::from_str(&r.get::<String, _>(2))
+                .map_err(|e| Error::Storage(e.to_string()))?;
             out.push(Quarantined { id, kind, refusal });
         }
         Ok(out)
@@ -358,9 +377,17 @@ impl Store {
     ) -> Result<Vec<(String, FieldValue)>> {
         let local = self.load_required(id).await?;
         let mut server = Automerge::new().with_actor(self.actor.clone());
-        server.apply_changes(server_changes).map_err(|e| Error::Storage(e.to_string()))?;
+        server
+            .apply_changes(server_changes)
+            .map_err(|e| Error::Storage(e.to_string()))?;
         let mut rebuilt = if server.get_heads().is_empty() {
-            RecordDoc::create(local.kind(), id, local.region(), self.actor.clone(), unix_time)?
+            RecordDoc::create(
+                local.kind(),
+                id,
+                local.region(),
+                self.actor.clone(),
+                unix_time,
+            )?
         } else {
             RecordDoc::from_automerge(server)?
         };

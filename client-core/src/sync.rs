@@ -17,8 +17,8 @@ use crate::model::ownership::Author;
 use crate::model::{DocKind, Refusal};
 use crate::store::{Store, heads_from_text};
 use crate::wire::{
-    Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice, SyncRequest,
-    SyncResponse, TokenPair, UserInfo, Verdict,
+    Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice,
+    SyncRequest, SyncResponse, TokenPair, UserInfo, Verdict,
 };
 use crate::{Error, Result};
 
@@ -75,10 +75,12 @@ pub struct SyncClient {
 fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>> {
     heads
         .iter()
-        .map(|h| ChangeHash::from_str(h).map_err(|e| Error::Refused {
-            code: "bad_heads".into(),
-            message: e.to_string(),
-        }))
+        .map(|h| {
+            ChangeHash::from_str(h).map_err(|e| Error::Refused {
+                code: "bad_heads".into(),
+                message: e.to_string(),
+            })
+        })
         .collect()
 }
 
@@ -127,7 +129,9 @@ impl SyncClient {
     /// The signed-in user, as the server described them at login.
     pub async fn user(&self) -> Result<Option<UserInfo>> {
         match self.store.meta_get("user").await? {
-            Some(json) => Ok(Some(serde_json::from_str(&json).map_err(|e| Error::Storage(e.to_string()))?)),
+            Some(json) => Ok(Some(
+                serde_json::from_str(&json).map_err(|e| Error::Storage(e.to_string()))?,
+            )),
             None => Ok(None),
         }
     }
@@ -160,8 +164,12 @@ impl SyncClient {
     }
 
     async fn store_tokens(&self, pair: &TokenPair) -> Result<()> {
-        self.store.meta_set("access_token", &pair.access_token).await?;
-        self.store.meta_set("refresh_token", &pair.refresh_token).await?;
+        self.store
+            .meta_set("access_token", &pair.access_token)
+            .await?;
+        self.store
+            .meta_set("refresh_token", &pair.refresh_token)
+            .await?;
         let user = serde_json::to_string(&pair.user).map_err(|e| Error::Storage(e.to_string()))?;
         self.store.meta_set("user", &user).await
     }
@@ -187,14 +195,20 @@ impl SyncClient {
 
     /// Trades the refresh token for a new pair (the old refresh token stops working).
     pub async fn refresh(&self) -> Result<()> {
-        let token = self.store.meta_get("refresh_token").await?.ok_or_else(|| Error::Unauthorized {
-            code: "not_signed_in".into(),
-            message: "sign in first".into(),
-        })?;
+        let token =
+            self.store
+                .meta_get("refresh_token")
+                .await?
+                .ok_or_else(|| Error::Unauthorized {
+                    code: "not_signed_in".into(),
+                    message: "sign in first".into(),
+                })?;
         let resp = self
             .http
             .post(format!("{}/api/auth/refresh", self.base))
-            .json(&RefreshRequest { refresh_token: token })
+            .json(&RefreshRequest {
+                refresh_token: token,
+            })
             .send()
             .await?;
         if !resp.status().is_success() {
@@ -205,10 +219,13 @@ impl SyncClient {
     }
 
     async fn access_token(&self) -> Result<String> {
-        self.store.meta_get("access_token").await?.ok_or_else(|| Error::Unauthorized {
-            code: "not_signed_in".into(),
-            message: "sign in first".into(),
-        })
+        self.store
+            .meta_get("access_token")
+            .await?
+            .ok_or_else(|| Error::Unauthorized {
+                code: "not_signed_in".into(),
+                message: "sign in first".into(),
+            })
     }
 
     /// Registers this device to the signed-in user, binding the store's actor id. Idempotent for
@@ -222,15 +239,24 @@ impl SyncClient {
             actor_id: self.store.actor().to_hex_string(),
         };
         let info: DeviceInfo = self
-            .send_json(|c, token| c.post(format!("{}/api/devices", self.base)).bearer_auth(token).json(&body))
+            .send_json(|c, token| {
+                c.post(format!("{}/api/devices", self.base))
+                    .bearer_auth(token)
+                    .json(&body)
+            })
             .await?;
-        self.store.meta_set("device_id", &info.id.to_string()).await?;
+        self.store
+            .meta_set("device_id", &info.id.to_string())
+            .await?;
         Ok(info.id)
     }
 
     /// Sends a request with the access token, refreshing it once if it has expired, retrying with
     /// back-off when the network or the server fails.
-    async fn send(&self, build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    async fn send(
+        &self,
+        build: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
         let mut delay = self.options.backoff;
         let mut refreshed = false;
         let mut attempt = 0;
@@ -265,17 +291,23 @@ impl SyncClient {
     }
 
     async fn device_id(&self) -> Result<Uuid> {
-        let id = self.store.meta_get("device_id").await?.ok_or_else(|| Error::Refused {
-            code: "device_not_registered".into(),
-            message: "register this device first".into(),
-        })?;
+        let id = self
+            .store
+            .meta_get("device_id")
+            .await?
+            .ok_or_else(|| Error::Refused {
+                code: "device_not_registered".into(),
+                message: "register this device first".into(),
+            })?;
         Uuid::parse_str(&id).map_err(|e| Error::Storage(e.to_string()))
     }
 
     async fn upload_blobs(&self) -> Result<usize> {
         let pending = self.store.pending_blobs().await?;
         for sha in &pending {
-            let Some(blob) = self.store.blob(sha).await? else { continue };
+            let Some(blob) = self.store.blob(sha).await? else {
+                continue;
+            };
             self.send(|c, token| {
                 c.put(format!("{}/api/blobs/{}", self.base, blob.sha256))
                     .bearer_auth(token)
@@ -305,7 +337,12 @@ impl SyncClient {
                 })
                 .await?;
             for item in &page.items {
-                let local = self.store.load(item.id).await?.map(|d| d.heads()).unwrap_or_default();
+                let local = self
+                    .store
+                    .load(item.id)
+                    .await?
+                    .map(|d| d.heads())
+                    .unwrap_or_default();
                 let mut server = parse_heads(&item.heads)?;
                 server.sort();
                 let mut local_sorted = local;
@@ -334,7 +371,9 @@ impl SyncClient {
         // Build the work list: the outbox with its changes, then the pulls.
         let mut work: Vec<(DocPush, Option<DocKind>)> = Vec::new();
         for pending in self.store.pending().await? {
-            let Some(doc) = self.store.load(pending.id).await? else { continue };
+            let Some(doc) = self.store.load(pending.id).await? else {
+                continue;
+            };
             let am = doc.automerge();
             let known: Vec<ChangeHash> = pending
                 .synced_heads
@@ -347,7 +386,10 @@ impl SyncClient {
                 DocPush {
                     id: pending.id,
                     heads: doc.heads().iter().map(|h| h.to_string()).collect(),
-                    changes: changes.iter().map(|c| Bytes(c.raw_bytes().to_vec())).collect(),
+                    changes: changes
+                        .iter()
+                        .map(|c| Bytes(c.raw_bytes().to_vec()))
+                        .collect(),
                 },
                 None,
             ));
@@ -384,7 +426,8 @@ impl SyncClient {
                 device_id,
                 docs: batch.iter().map(|(p, _)| p.clone()).collect(),
             };
-            let body = gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
+            let body =
+                gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
             let response: SyncResponse = self
                 .send_json(|c, token| {
                     c.post(format!("{}/api/sync", self.base))
@@ -404,7 +447,9 @@ impl SyncClient {
                         } else {
                             report.pushed += 1;
                         }
-                        self.store.apply_server(reply.id, *kind, changes, &heads).await?;
+                        self.store
+                            .apply_server(reply.id, *kind, changes, &heads)
+                            .await?;
                     }
                     Verdict::Rejected { refusal } => {
                         self.store.quarantine(reply.id, &refusal).await?;
@@ -416,7 +461,9 @@ impl SyncClient {
             }
             progress(state);
         }
-        self.store.meta_set("feed_cursor", &new_cursor.to_string()).await?;
+        self.store
+            .meta_set("feed_cursor", &new_cursor.to_string())
+            .await?;
         Ok(report)
     }
 
@@ -434,19 +481,29 @@ impl SyncClient {
             }],
         };
         let response: SyncResponse = self
-            .send_json(|c, token| c.post(format!("{}/api/sync", self.base)).bearer_auth(token).json(&request))
+            .send_json(|c, token| {
+                c.post(format!("{}/api/sync", self.base))
+                    .bearer_auth(token)
+                    .json(&request)
+            })
             .await?;
-        let reply = response.docs.into_iter().next().ok_or_else(|| Error::ServerBusy {
-            status: 0,
-            message: "empty answer".into(),
-        })?;
+        let reply = response
+            .docs
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::ServerBusy {
+                status: 0,
+                message: "empty answer".into(),
+            })?;
         let (changes, heads) = match reply.verdict {
             Verdict::Accepted => (parse_changes(reply.changes)?, parse_heads(&reply.heads)?),
             // The server never had it (a refused creation): start again from nothing.
             Verdict::Rejected { .. } => (Vec::new(), Vec::new()),
         };
         let now = chrono::Utc::now().timestamp();
-        self.store.rebuild_from_server(id, changes, &heads, author, now).await
+        self.store
+            .rebuild_from_server(id, changes, &heads, author, now)
+            .await
     }
 
     /// A stored access token, for callers that talk to the rest of the API directly.

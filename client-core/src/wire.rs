@@ -1,9 +1,12 @@
 //! What travels between a device and the server. Every type here is part of the sync protocol:
 //! change it only together with both sides, and keep old fields readable.
 
+use automerge::ChangeHash;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::model::{DocKind, Refusal};
@@ -35,6 +38,7 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 /// `POST /api/sync`: one batch from one device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncRequest {
     pub device_id: Uuid,
@@ -43,16 +47,19 @@ pub struct SyncRequest {
 
 /// One document in a batch: the device's heads and the changes the server may lack. A pull is a
 /// push with no changes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocPush {
     pub id: Uuid,
     /// The device's heads, hex.
     pub heads: Vec<String>,
     /// Raw Automerge changes.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub changes: Vec<Bytes>,
 }
 
 /// The server's answer: a verdict per document, in request order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncResponse {
     pub docs: Vec<DocReply>,
@@ -60,6 +67,7 @@ pub struct SyncResponse {
     pub server_time: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocReply {
     pub id: Uuid,
@@ -67,9 +75,11 @@ pub struct DocReply {
     /// The server's heads after the batch, hex.
     pub heads: Vec<String>,
     /// Changes the device lacks.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub changes: Vec<Bytes>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Verdict {
@@ -78,6 +88,7 @@ pub enum Verdict {
 }
 
 /// `GET /api/feed?after=cursor`: documents visible to the user that changed on the server.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FeedPage {
     pub items: Vec<FeedItem>,
@@ -87,6 +98,7 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FeedItem {
     pub id: Uuid,
@@ -96,11 +108,13 @@ pub struct FeedItem {
 }
 
 /// The one JSON shape of every error the server sends.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_input`, `unauthorized`, `token_expired`, ...
@@ -112,6 +126,7 @@ pub struct ErrorDetail {
 }
 
 /// `POST /api/auth/login`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,
@@ -119,12 +134,14 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/auth/refresh` and `/api/auth/logout`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 /// The answer to a login or a refresh.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenPair {
     pub access_token: String,
@@ -134,6 +151,7 @@ pub struct TokenPair {
     pub user: UserInfo,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct UserInfo {
     pub id: Uuid,
@@ -145,6 +163,7 @@ pub struct UserInfo {
 }
 
 /// `POST /api/devices`: binds an Automerge actor to the user's new device.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegisterDevice {
     pub name: String,
@@ -152,9 +171,32 @@ pub struct RegisterDevice {
     pub actor_id: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceInfo {
     pub id: Uuid,
     pub name: String,
     pub actor_id: String,
+}
+
+/// Lowercase hex SHA-256: the name of a blob.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Heads as stored: hex hashes joined by commas.
+pub fn heads_to_text(heads: &[ChangeHash]) -> String {
+    heads
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The inverse of [`heads_to_text`]; unreadable entries are skipped.
+pub fn heads_from_text(text: &str) -> Vec<ChangeHash> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| ChangeHash::from_str(s).ok())
+        .collect()
 }

@@ -1,1 +1,60 @@
-pub fn x(){}
+//! Fieldloop's server: accounts and devices, the sync endpoint that merges devices' Automerge
+//! changes under field ownership, the feed, blobs, and the back-office API.
+//!
+//! `app(state)` builds the whole router; tests call it in process or bind it to port 0.
+
+pub mod access;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod merge;
+pub mod records;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+pub use config::Config;
+pub use db::Db;
+
+/// Everything a request handler needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<auth::Keys>,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Connects, migrates and loads the signing secret (made once per database, so every server
+    /// instance on one PostgreSQL signs alike).
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let fresh: [u8; 32] = rand::random();
+        let secret = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => {
+                db.setting_or_init("jwt_secret", &hex::encode(fresh))
+                    .await?
+            }
+        };
+        Ok(AppState {
+            db,
+            keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    http::router(state).0
+}
+
+/// The OpenAPI description of [`app`], generated from the same route table.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    http::api_description()
+}

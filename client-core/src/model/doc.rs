@@ -2,7 +2,9 @@
 //! field table, so what a device writes is what the server will accept.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -12,6 +14,7 @@ use super::ownership::{Author, Refusal, RefusalCode, check_value, may_write};
 use super::{DocKind, ModelError, Result, SCHEMA_VERSION};
 
 /// A field's value as the API sees it: text, or a whole number (money in fen, counts).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FieldValue {
@@ -103,7 +106,9 @@ pub fn read_root(doc: &Automerge) -> std::result::Result<Root, Refusal> {
         return Err(Refusal::new(
             RefusalCode::SchemaUnsupported,
             "schema",
-            format!("schema {schema} is newer than this server's {SCHEMA_VERSION}; update the server"),
+            format!(
+                "schema {schema} is newer than this server's {SCHEMA_VERSION}; update the server"
+            ),
         ));
     }
     if schema < 1 {
@@ -123,10 +128,20 @@ pub fn read_root(doc: &Automerge) -> std::result::Result<Root, Refusal> {
 
 impl RecordDoc {
     /// Creates a new record with its root and every section, in one change by `actor`.
-    pub fn create(kind: DocKind, id: Uuid, region: &str, actor: ActorId, unix_time: i64) -> Result<Self> {
+    pub fn create(
+        kind: DocKind,
+        id: Uuid,
+        region: &str,
+        actor: ActorId,
+        unix_time: i64,
+    ) -> Result<Self> {
         let mut doc = Automerge::new().with_actor(actor);
         doc.transact_with::<_, _, automerge::AutomergeError, _>(
-            |_| CommitOptions::default().with_time(unix_time).with_message("create"),
+            |_| {
+                CommitOptions::default()
+                    .with_time(unix_time)
+                    .with_message("create")
+            },
             |tx| {
                 tx.put(ROOT, "type", kind.code())?;
                 tx.put(ROOT, "schema", SCHEMA_VERSION)?;
@@ -136,7 +151,11 @@ impl RecordDoc {
                     let obj = tx.put_object(ROOT, section, ObjType::Map)?;
                     for spec in fields::fields(kind) {
                         if spec.ty == FieldType::Notes {
-                            if let Some(key) = spec.path.strip_prefix(section).and_then(|r| r.strip_prefix('.')) {
+                            if let Some(key) = spec
+                                .path
+                                .strip_prefix(section)
+                                .and_then(|r| r.strip_prefix('.'))
+                            {
                                 tx.put_object(&obj, key, ObjType::Text)?;
                             }
                         }
@@ -271,11 +290,17 @@ impl RecordDoc {
     }
 
     /// Writes fields as one change. Nothing is written if any field is refused.
-    pub fn set_many(&mut self, author: Author, writes: &[(&str, FieldValue)], unix_time: i64) -> Result<Option<ChangeHash>> {
+    pub fn set_many(
+        &mut self,
+        author: Author,
+        writes: &[(&str, FieldValue)],
+        unix_time: i64,
+    ) -> Result<Option<ChangeHash>> {
         self.check(author, writes)?;
         let mut targets = Vec::with_capacity(writes.len());
         for (path, value) in writes {
-            let (section, key) = Self::split(path).ok_or_else(|| damaged(format!("bad path {path}")))?;
+            let (section, key) =
+                Self::split(path).ok_or_else(|| damaged(format!("bad path {path}")))?;
             let obj = self
                 .section(section)
                 .ok_or_else(|| damaged(format!("section '{section}' is missing")))?;
@@ -283,24 +308,27 @@ impl RecordDoc {
         }
         let kind = self.kind();
         let writes_paths: Vec<&str> = writes.iter().map(|(p, _)| *p).collect();
-        let outcome = self.doc.transact_with::<_, _, automerge::AutomergeError, _>(
-            |_| CommitOptions::default().with_time(unix_time),
-            |tx| {
-                for ((obj, key, value), path) in targets.iter().zip(&writes_paths) {
-                    let notes = fields::spec(kind, path).map(|s| s.ty) == Some(FieldType::Notes);
-                    if notes {
-                        let text_obj = match tx.get(obj, *key)? {
-                            Some((Value::Object(ObjType::Text), id)) => id,
-                            _ => tx.put_object(obj, *key, ObjType::Text)?,
-                        };
-                        tx.update_text(&text_obj, value.as_text().unwrap_or_default())?;
-                    } else {
-                        tx.put(obj, *key, value.to_scalar())?;
+        let outcome = self
+            .doc
+            .transact_with::<_, _, automerge::AutomergeError, _>(
+                |_| CommitOptions::default().with_time(unix_time),
+                |tx| {
+                    for ((obj, key, value), path) in targets.iter().zip(&writes_paths) {
+                        let notes =
+                            fields::spec(kind, path).map(|s| s.ty) == Some(FieldType::Notes);
+                        if notes {
+                            let text_obj = match tx.get(obj, *key)? {
+                                Some((Value::Object(ObjType::Text), id)) => id,
+                                _ => tx.put_object(obj, *key, ObjType::Text)?,
+                            };
+                            tx.update_text(&text_obj, value.as_text().unwrap_or_default())?;
+                        } else {
+                            tx.put(obj, *key, value.to_scalar())?;
+                        }
                     }
-                }
-                Ok(())
-            },
-        );
+                    Ok(())
+                },
+            );
         match outcome {
             Ok(success) => Ok(success.hash),
             Err(f) => Err(damaged(f.error)),
@@ -308,7 +336,13 @@ impl RecordDoc {
     }
 
     /// Writes one field.
-    pub fn set(&mut self, author: Author, path: &str, value: impl Into<FieldValue>, unix_time: i64) -> Result<Option<ChangeHash>> {
+    pub fn set(
+        &mut self,
+        author: Author,
+        path: &str,
+        value: impl Into<FieldValue>,
+        unix_time: i64,
+    ) -> Result<Option<ChangeHash>> {
         self.set_many(author, &[(path, value.into())], unix_time)
     }
 
@@ -363,12 +397,16 @@ mod tests {
         assert_eq!(reloaded.kind(), DocKind::Visit);
         assert_eq!(reloaded.id(), id);
         assert_eq!(reloaded.region(), "wuhan");
-        assert_eq!(reloaded.get("form.diagnosis"), Some(FieldValue::Text(String::new())));
+        assert_eq!(
+            reloaded.get("form.diagnosis"),
+            Some(FieldValue::Text(String::new()))
+        );
     }
 
     #[test]
     fn device_cannot_write_server_fields_or_bad_values() {
-        let mut doc = RecordDoc::create(DocKind::Visit, Uuid::from_u128(1), "r", actor(1), 0).unwrap();
+        let mut doc =
+            RecordDoc::create(DocKind::Visit, Uuid::from_u128(1), "r", actor(1), 0).unwrap();
         let tech = Author::Device(Role::Technician);
         // Tried: a server path, an unknown path, a clerk path, negative money, a bad choice, a bad date.
         assert!(doc.set(tech, "dispatch.technician", "x", 0).is_err());
@@ -376,7 +414,15 @@ mod tests {
         assert!(doc.set(tech, "request.customer_name", "x", 0).is_err());
         assert!(doc.set(tech, "form.travel_fen", -5i64, 0).is_err());
         assert!(doc.set(tech, "form.outcome", "gone", 0).is_err());
-        assert!(doc.set(Author::Device(Role::Clerk), "request.purchase_date", "2026-13-01", 0).is_err());
+        assert!(
+            doc.set(
+                Author::Device(Role::Clerk),
+                "request.purchase_date",
+                "2026-13-01",
+                0
+            )
+            .is_err()
+        );
         let heads = doc.heads();
         assert!(doc.set(tech, "form.travel_fen", 12_000i64, 0).is_ok());
         assert_ne!(heads, doc.heads());
@@ -385,13 +431,15 @@ mod tests {
 
     #[test]
     fn signature_digest_notices_later_edits() {
-        let mut doc = RecordDoc::create(DocKind::Visit, Uuid::from_u128(2), "r", actor(1), 0).unwrap();
+        let mut doc =
+            RecordDoc::create(DocKind::Visit, Uuid::from_u128(2), "r", actor(1), 0).unwrap();
         let tech = Author::Device(Role::Technician);
         doc.set(tech, "form.diagnosis", "worn belt", 0).unwrap();
         let digest = doc.signed_digest();
         doc.set(tech, "signature.signed_digest", digest, 0).unwrap();
         assert!(!doc.changed_after_signing());
-        doc.set(tech, "form.diagnosis", "worn belt and bearing", 0).unwrap();
+        doc.set(tech, "form.diagnosis", "worn belt and bearing", 0)
+            .unwrap();
         assert!(doc.changed_after_signing());
     }
 }

@@ -7,6 +7,7 @@ pub mod fields;
 pub mod money;
 pub mod ownership;
 pub mod roles;
+pub mod rules;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -22,6 +23,7 @@ pub use roles::Role;
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// The kinds of record, one Automerge document each.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocKind {

@@ -2,8 +2,8 @@
 //! diff of every incoming batch (applied to a fork first) and refuses the whole batch for that
 //! document on the first path the device's user may not write.
 
-use automerge::{Prop, Value};
 use automerge::{Patch, PatchAction};
+use automerge::{Prop, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -12,6 +12,7 @@ use super::{DocKind, Role};
 
 /// Why a document's changes were refused. The code is stable and machine-readable; the message
 /// is for people.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
     pub code: RefusalCode,
@@ -20,6 +21,7 @@ pub struct Refusal {
     pub message: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalCode {
@@ -80,7 +82,13 @@ impl fmt::Display for Refusal {
         if self.path.is_empty() {
             write!(f, "{}: {}", self.code.as_str(), self.message)
         } else {
-            write!(f, "{} at '{}': {}", self.code.as_str(), self.path, self.message)
+            write!(
+                f,
+                "{} at '{}': {}",
+                self.code.as_str(),
+                self.path,
+                self.message
+            )
         }
     }
 }
@@ -97,7 +105,11 @@ pub enum Author {
 
 /// May `author` write the dotted `path` of a document of `kind`? Checks the field table only;
 /// values are checked by [`check_value`].
-pub fn may_write(kind: DocKind, author: Author, path: &str) -> Result<&'static fields::FieldSpec, Refusal> {
+pub fn may_write(
+    kind: DocKind,
+    author: Author,
+    path: &str,
+) -> Result<&'static fields::FieldSpec, Refusal> {
     let spec = fields::spec(kind, path).ok_or_else(|| {
         Refusal::new(
             RefusalCode::UnknownPath,
@@ -125,7 +137,10 @@ pub fn may_write(kind: DocKind, author: Author, path: &str) -> Result<&'static f
 }
 
 /// Checks one scalar against its field type.
-pub fn check_value(spec: &fields::FieldSpec, value: &automerge::ScalarValue) -> Result<(), Refusal> {
+pub fn check_value(
+    spec: &fields::FieldSpec,
+    value: &automerge::ScalarValue,
+) -> Result<(), Refusal> {
     use automerge::ScalarValue as S;
     let bad = |why: String| Err(Refusal::new(RefusalCode::InvalidValue, spec.path, why));
     match (spec.ty, value) {
@@ -166,7 +181,10 @@ fn check_text(ty: FieldType, s: &str) -> Result<(), String> {
             }
         }
         FieldType::Sha256 => {
-            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 Ok(())
             } else {
                 Err(format!("'{s}' is not a lowercase SHA-256 hex digest"))
@@ -207,7 +225,12 @@ fn patch_path(patch: &Patch) -> (Vec<String>, Option<String>) {
 /// Checks every patch of an incoming batch. `is_new` is true when the server had nothing of this
 /// document before the batch: then, and only then, the root keys and the empty sections may be
 /// written.
-pub fn check_patches(kind: DocKind, author: Author, is_new: bool, patches: &[Patch]) -> Result<(), Refusal> {
+pub fn check_patches(
+    kind: DocKind,
+    author: Author,
+    is_new: bool,
+    patches: &[Patch],
+) -> Result<(), Refusal> {
     let sections = fields::sections(kind);
     for patch in patches {
         let (parts, _) = patch_path(patch);
@@ -237,7 +260,10 @@ pub fn check_patches(kind: DocKind, author: Author, is_new: bool, patches: &[Pat
                         format!("'{key}' is set once, when the document is created"),
                     ));
                 }
-                if let PatchAction::PutMap { value: (value, _), .. } = &patch.action {
+                if let PatchAction::PutMap {
+                    value: (value, _), ..
+                } = &patch.action
+                {
                     let is_section = sections.contains(&key);
                     let is_map = matches!(value, Value::Object(automerge::ObjType::Map));
                     if is_section != is_map {
@@ -252,9 +278,16 @@ pub fn check_patches(kind: DocKind, author: Author, is_new: bool, patches: &[Pat
             2 => {
                 let spec = may_write(kind, author, &dotted)?;
                 match &patch.action {
-                    PatchAction::PutMap { value: (Value::Scalar(v), _), .. } => check_value(spec, v)?,
-                    PatchAction::PutMap { value: (Value::Object(obj), _), .. } => {
-                        let wanted = spec.ty == FieldType::Notes && *obj == automerge::ObjType::Text;
+                    PatchAction::PutMap {
+                        value: (Value::Scalar(v), _),
+                        ..
+                    } => check_value(spec, v)?,
+                    PatchAction::PutMap {
+                        value: (Value::Object(obj), _),
+                        ..
+                    } => {
+                        let wanted =
+                            spec.ty == FieldType::Notes && *obj == automerge::ObjType::Text;
                         if !wanted || !is_new {
                             return Err(Refusal::new(
                                 RefusalCode::InvalidValue,
@@ -272,7 +305,9 @@ pub fn check_patches(kind: DocKind, author: Author, is_new: bool, patches: &[Pat
                     }
                     PatchAction::DeleteMap { .. } | PatchAction::Conflict { .. } => {}
                     // Splices inside a notes text object name the text's path.
-                    PatchAction::SpliceText { .. } | PatchAction::DeleteSeq { .. } | PatchAction::Mark { .. }
+                    PatchAction::SpliceText { .. }
+                    | PatchAction::DeleteSeq { .. }
+                    | PatchAction::Mark { .. }
                         if spec.ty == FieldType::Notes => {}
                     _ => {
                         return Err(Refusal::new(

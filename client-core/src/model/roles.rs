@@ -8,6 +8,7 @@ use std::str::FromStr;
 use super::fields::Writer;
 
 /// A user's role. One role per account; a person with two jobs has two accounts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -89,10 +90,7 @@ impl Role {
             Writer::AnyDevice => true,
             Writer::Clerk => matches!(self, Role::Clerk | Role::MarketingHead | Role::Admin),
             Writer::Technician => matches!(self, Role::Technician | Role::Admin),
-            Writer::Sales => matches!(
-                self,
-                Role::Salesperson | Role::MarketingHead | Role::Admin
-            ),
+            Writer::Sales => matches!(self, Role::Salesperson | Role::MarketingHead | Role::Admin),
         }
     }
 }

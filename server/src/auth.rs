@@ -1,0 +1,226 @@
+//! Accounts: argon2 password hashes, short-lived JWT access tokens, rotating refresh tokens with
+//! replay detection, and the extractor that turns a bearer token into a [`Principal`].
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fieldloop_client_core::model::Role;
+use fieldloop_client_core::wire::{TokenPair, UserInfo};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::access::Principal;
+use crate::db::accounts::User;
+use crate::db::now_ms;
+use crate::error::{ApiError, ApiResult};
+
+/// Signing keys for access tokens.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(..)")
+    }
+}
+
+impl Keys {
+    pub fn from_secret(secret: &[u8]) -> Self {
+        Keys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: Role,
+    region: Option<String>,
+    iat: i64,
+    exp: i64,
+}
+
+/// Hashes a password with argon2id and a fresh salt. Slow on purpose: call off the async threads.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let hash = Argon2::default()
+        .hash_password(password.as_bytes())
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    Ok(hash.to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Checks a new password against the house rule: at least 8 characters.
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < 8 {
+        Err("a password needs at least 8 characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+        region: user.region.clone(),
+    }
+}
+
+/// Issues an access token and a refresh token in `family` (a new family at login).
+pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> ApiResult<TokenPair> {
+    let now = chrono::Utc::now().timestamp();
+    let ttl = state.config.access_ttl_secs;
+    let claims = Claims {
+        sub: user.id.to_string(),
+        role: user.role,
+        region: user.region.clone(),
+        iat: now,
+        exp: now + ttl,
+    };
+    let access = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &state.keys.encoding,
+    )
+    .map_err(ApiError::internal)?;
+    let refresh_bytes: [u8; 32] = rand::random();
+    let refresh = URL_SAFE_NO_PAD.encode(refresh_bytes);
+    let expires_at = now_ms() + state.config.refresh_ttl_secs * 1000;
+    state
+        .db
+        .insert_refresh(&token_hash(&refresh), user.id, family, expires_at)
+        .await?;
+    Ok(TokenPair {
+        access_token: access,
+        refresh_token: refresh,
+        expires_in: ttl,
+        user: user_info(user),
+    })
+}
+
+/// Trades a refresh token for a new pair. A token used twice revokes its whole family: whoever
+/// holds a copy (a thief, or the rightful device) must sign in again.
+pub async fn rotate(state: &AppState, refresh: &str) -> ApiResult<TokenPair> {
+    let Some((row, won)) = state.db.use_refresh(&token_hash(refresh)).await? else {
+        return Err(ApiError::unauthorized(
+            "invalid_refresh_token",
+            "this refresh token is not known",
+        ));
+    };
+    if row.revoked {
+        return Err(ApiError::unauthorized(
+            "refresh_token_revoked",
+            "this session was revoked; sign in again",
+        ));
+    }
+    if row.used || !won {
+        state.db.revoke_family(&row.family).await?;
+        return Err(ApiError::unauthorized(
+            "refresh_token_replayed",
+            "this refresh token was already used; the session is revoked, sign in again",
+        ));
+    }
+    if row.expires_at < now_ms() {
+        return Err(ApiError::unauthorized(
+            "refresh_token_expired",
+            "the session has expired; sign in again",
+        ));
+    }
+    let user = state
+        .db
+        .user_by_id(row.user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| ApiError::unauthorized("account_disabled", "this account is disabled"))?;
+    issue_pair(state, &user, &row.family).await
+}
+
+pub async fn logout(state: &AppState, refresh: &str) -> ApiResult<()> {
+    if let Some((row, _)) = state.db.use_refresh(&token_hash(refresh)).await? {
+        state.db.revoke_family(&row.family).await?;
+    }
+    Ok(())
+}
+
+/// Decodes an access token.
+pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principal> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &validation).map_err(|e| {
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                    "token_expired",
+                    "the access token has expired; refresh it",
+                ),
+                _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+            }
+        })?;
+    let user_id = Uuid::parse_str(&data.claims.sub)
+        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+    Ok(Principal {
+        user_id,
+        role: data.claims.role,
+        region: data.claims.region,
+    })
+}
+
+/// The signed-in user of a request (from `Authorization: Bearer ...`).
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized("missing_token", "sign in: no bearer token was sent")
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
+        principal_from_token(state, token.trim()).map(Auth)
+    }
+}
+
+/// A server user's Automerge actor: a marker byte then the user id, 17 bytes, so it can never
+/// equal a device's 16-byte actor.
+pub fn server_actor(user_id: Uuid) -> automerge::ActorId {
+    let mut bytes = vec![0x5e];
+    bytes.extend_from_slice(user_id.as_bytes());
+    automerge::ActorId::from(bytes)
+}

@@ -1,0 +1,69 @@
+//! Server configuration, from the environment with sensible defaults.
+
+use std::path::PathBuf;
+
+use crate::db::Db;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Where to listen, default `127.0.0.1:8080`.
+    pub addr: String,
+    /// The company's time zone: month boundaries, "the next day", "before the 10th".
+    pub timezone: chrono_tz::Tz,
+    /// Lifetime of access tokens.
+    pub access_ttl_secs: i64,
+    /// Lifetime of refresh tokens (technicians are offline for days).
+    pub refresh_ttl_secs: i64,
+    /// A fixed signing secret; by default one is made and kept in the database.
+    pub jwt_secret: Option<String>,
+}
+
+impl Config {
+    /// Reads `DATABASE_URL` (default: SQLite in `FIELDLOOP_DATA`, itself default `./data`),
+    /// `FIELDLOOP_ADDR`, `FIELDLOOP_TIMEZONE`, `FIELDLOOP_ACCESS_TTL_SECS`,
+    /// `FIELDLOOP_REFRESH_TTL_DAYS` and `FIELDLOOP_JWT_SECRET`.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let database_url = match var("DATABASE_URL") {
+            Some(url) => url,
+            None => {
+                let dir = PathBuf::from(var("FIELDLOOP_DATA").unwrap_or_else(|| "data".into()));
+                Db::sqlite_url_in(&dir)?
+            }
+        };
+        let timezone = var("FIELDLOOP_TIMEZONE")
+            .unwrap_or_else(|| "Asia/Shanghai".into())
+            .parse::<chrono_tz::Tz>()
+            .map_err(|e| anyhow::anyhow!("FIELDLOOP_TIMEZONE: {e}"))?;
+        let number = |name: &str, default: i64| -> anyhow::Result<i64> {
+            match var(name) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{name} must be a whole number, got '{v}'")),
+                None => Ok(default),
+            }
+        };
+        Ok(Config {
+            database_url,
+            addr: var("FIELDLOOP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            timezone,
+            access_ttl_secs: number("FIELDLOOP_ACCESS_TTL_SECS", 15 * 60)?,
+            refresh_ttl_secs: number("FIELDLOOP_REFRESH_TTL_DAYS", 30)? * 86_400,
+            jwt_secret: var("FIELDLOOP_JWT_SECRET"),
+        })
+    }
+
+    /// A configuration for tests and tools: the given database, defaults otherwise.
+    pub fn for_database(database_url: &str) -> Config {
+        Config {
+            database_url: database_url.to_string(),
+            addr: "127.0.0.1:0".into(),
+            timezone: chrono_tz::Asia::Shanghai,
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 86_400,
+            jwt_secret: None,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Users, devices and refresh tokens.
+
+use std::str::FromStr;
+
+use fieldloop_client_core::model::Role;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Db, now_ms};
+
+/// A user account as stored.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub region: Option<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub actor_id: String,
+    pub revoked: bool,
+}
+
+/// A refresh token row.
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub user_id: Uuid,
+    pub family: String,
+    pub expires_at: i64,
+    pub used: bool,
+    pub revoked: bool,
+}
+
+fn uuid_of(row: &AnyRow, i: usize) -> sqlx::Result<Uuid> {
+    let text: String = row.try_get(i)?;
+    Uuid::parse_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn user_of(row: &AnyRow) -> sqlx::Result<User> {
+    let role: String = row.try_get(4)?;
+    Ok(User {
+        id: uuid_of(row, 0)?,
+        username: row.try_get(1)?,
+        display_name: row.try_get(2)?,
+        password_hash: row.try_get(3)?,
+        role: Role::from_str(&role).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        region: row.try_get(5)?,
+        active: row.try_get::<i64, _>(6)? != 0,
+    })
+}
+
+const USER_COLUMNS: &str = "id, username, display_name, password_hash, role, region, active";
+
+impl Db {
+    pub async fn create_user(&self, user: &User) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, role, region, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(user.id.to_string())
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(&user.password_hash)
+        .bind(user.role.code())
+        .bind(user.region.clone())
+        .bind(i64::from(user.active))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> sqlx::Result<Option<User>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_of).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> sqlx::Result<Option<User>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_of).transpose()
+    }
+
+    pub async fn list_users(&self) -> sqlx::Result<Vec<User>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(user_of).collect()
+    }
+
+    pub async fn register_device(&self, device: &Device) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO devices (id, user_id, name, actor_id, registered_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(device.id.to_string())
+            .bind(device.user_id.to_string())
+            .bind(&device.name)
+            .bind(&device.actor_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn device(&self, id: Uuid) -> sqlx::Result<Option<Device>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, name, actor_id, revoked_at FROM devices WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Device {
+                id: uuid_of(&r, 0)?,
+                user_id: uuid_of(&r, 1)?,
+                name: r.try_get(2)?,
+                actor_id: r.try_get(3)?,
+                revoked: r.try_get::<Option<i64>, _>(4)?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn device_by_actor(&self, actor_id: &str) -> sqlx::Result<Option<Uuid>> {
+        let row = sqlx::query("SELECT id FROM devices WHERE actor_id = $1")
+            .bind(actor_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| uuid_of(&r, 0)).transpose()
+    }
+
+    pub async fn insert_refresh(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        family: &str,
+        expires_at: i64,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user_id.to_string())
+        .bind(family)
+        .bind(now_ms())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a refresh token used, if it was not already. Returns the row as it was before, and
+    /// whether this call was the one that used it (two concurrent refreshes: one wins).
+    pub async fn use_refresh(&self, token_hash: &str) -> sqlx::Result<Option<(RefreshRow, bool)>> {
+        let row = sqlx::query(
+            "SELECT user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let found = RefreshRow {
+            user_id: uuid_of(&r, 0)?,
+            family: r.try_get(1)?,
+            expires_at: r.try_get(2)?,
+            used: r.try_get::<Option<i64>, _>(3)?.is_some(),
+            revoked: r.try_get::<Option<i64>, _>(4)?.is_some(),
+        };
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1;
+        Ok(Some((found, won)))
+    }
+
+    /// Revokes every token of a family (a replayed token means the family leaked).
+    pub async fn revoke_family(&self, family: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(family)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,350 @@
+//! Documents: the append-only change table, snapshots, the feed and the field projection.
+
+use fieldloop_client_core::model::DocKind;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use super::{Db, Tx, now_ms};
+use crate::access::Scope;
+
+/// A document's row: who may see it and its latest snapshot.
+#[derive(Debug, Clone)]
+pub struct DocRow {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub region: String,
+    pub created_by: Uuid,
+    pub assignee: Option<Uuid>,
+    pub snapshot: Vec<u8>,
+    pub heads: String,
+    pub seq: i64,
+}
+
+/// One accepted change, as the audit trail keeps it.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    pub hash: String,
+    pub actor: String,
+    pub actor_seq: i64,
+    pub bytes: Vec<u8>,
+    pub user_id: Uuid,
+    pub device_id: Option<Uuid>,
+    pub device_time: i64,
+}
+
+/// A projected field value.
+#[derive(Debug, Clone)]
+pub struct FieldRow {
+    pub path: String,
+    pub value: String,
+    pub value_int: Option<i64>,
+}
+
+/// A listed document.
+#[derive(Debug, Clone)]
+pub struct DocSummary {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub region: String,
+    pub assignee: Option<Uuid>,
+    pub seq: i64,
+    pub heads: String,
+    pub updated_at: i64,
+}
+
+fn parse_uuid(text: &str) -> sqlx::Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn parse_kind(text: &str) -> sqlx::Result<DocKind> {
+    text.parse()
+        .map_err(|e: String| sqlx::Error::Decode(e.into()))
+}
+
+fn doc_row(r: &AnyRow) -> sqlx::Result<DocRow> {
+    Ok(DocRow {
+        id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+        kind: parse_kind(&r.try_get::<String, _>(1)?)?,
+        region: r.try_get(2)?,
+        created_by: parse_uuid(&r.try_get::<String, _>(3)?)?,
+        assignee: r
+            .try_get::<Option<String>, _>(4)?
+            .map(|s| parse_uuid(&s))
+            .transpose()?,
+        snapshot: r.try_get(5)?,
+        heads: r.try_get(6)?,
+        seq: r.try_get(7)?,
+    })
+}
+
+fn summary_row(r: &AnyRow) -> sqlx::Result<DocSummary> {
+    Ok(DocSummary {
+        id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+        kind: parse_kind(&r.try_get::<String, _>(1)?)?,
+        region: r.try_get(2)?,
+        assignee: r
+            .try_get::<Option<String>, _>(3)?
+            .map(|s| parse_uuid(&s))
+            .transpose()?,
+        seq: r.try_get(4)?,
+        heads: r.try_get(5)?,
+        updated_at: r.try_get(6)?,
+    })
+}
+
+/// The visibility filter, as SQL over `documents`, with the scope in $1/$2 of the caller's
+/// parameters shifted by `SCOPE_PARAMS`.
+const VISIBLE: &str = "($1 = 'all' OR ($1 = 'region' AND region = $2) OR ($1 = 'person' AND (created_by = $2 OR assignee = $2)))";
+
+fn scope_params(scope: &Scope) -> (&'static str, String) {
+    match scope {
+        Scope::All => ("all", String::new()),
+        Scope::Region(r) => ("region", r.clone()),
+        Scope::Person(id) => ("person", id.to_string()),
+    }
+}
+
+pub async fn load_doc(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<DocRow>> {
+    let row = sqlx::query(
+        "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(doc_row).transpose()
+}
+
+/// Everything a merge writes for one document, in the caller's transaction.
+#[derive(Debug)]
+pub struct DocWrite<'a> {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub region: &'a str,
+    pub created_by: Uuid,
+    pub assignee: Option<Uuid>,
+    pub snapshot: Vec<u8>,
+    pub heads: String,
+    pub seq: i64,
+    pub is_new: bool,
+    pub changes: Vec<ChangeRow>,
+    pub fields: Vec<FieldRow>,
+}
+
+pub async fn write_doc(tx: &mut Tx, w: DocWrite<'_>) -> sqlx::Result<()> {
+    let now = now_ms();
+    let id = w.id.to_string();
+    if w.is_new {
+        sqlx::query(
+            "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, heads, seq, change_count, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(w.kind.code())
+        .bind(w.region)
+        .bind(w.created_by.to_string())
+        .bind(w.assignee.map(|a| a.to_string()))
+        .bind(w.snapshot)
+        .bind(&w.heads)
+        .bind(w.seq)
+        .bind(w.changes.len() as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE documents SET assignee = $2, snapshot = $3, heads = $4, seq = $5,
+             change_count = change_count + $6, updated_at = $7 WHERE id = $1",
+        )
+        .bind(&id)
+        .bind(w.assignee.map(|a| a.to_string()))
+        .bind(w.snapshot)
+        .bind(&w.heads)
+        .bind(w.seq)
+        .bind(w.changes.len() as i64)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for c in w.changes {
+        sqlx::query(
+            "INSERT INTO changes (hash, doc_id, actor, actor_seq, bytes, user_id, device_id, device_time, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(c.hash)
+        .bind(&id)
+        .bind(c.actor)
+        .bind(c.actor_seq)
+        .bind(c.bytes)
+        .bind(c.user_id.to_string())
+        .bind(c.device_id.map(|d| d.to_string()))
+        .bind(c.device_time)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM doc_fields WHERE doc_id = $1")
+        .bind(&id)
+        .execute(&mut **tx)
+        .await?;
+    for f in w.fields {
+        sqlx::query(
+            "INSERT INTO doc_fields (doc_id, path, value, value_int) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(f.path)
+        .bind(f.value)
+        .bind(f.value_int)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn blob_exists(tx: &mut Tx, sha256: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query("SELECT 1 FROM blobs WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some())
+}
+
+impl Db {
+    /// Documents visible in `scope` that changed after `after`, oldest change first.
+    pub async fn feed(
+        &self,
+        scope: &Scope,
+        after: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<DocSummary>> {
+        let (mode, value) = scope_params(scope);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, region, assignee, seq, heads, updated_at FROM documents
+             WHERE {VISIBLE} AND seq > $3 ORDER BY seq LIMIT $4"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(mode)
+            .bind(value)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_row).collect()
+    }
+
+    /// Visible documents of one kind (or all kinds), newest first.
+    pub async fn list_docs(
+        &self,
+        scope: &Scope,
+        kind: Option<DocKind>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<DocSummary>> {
+        let (mode, value) = scope_params(scope);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, region, assignee, seq, heads, updated_at FROM documents
+             WHERE {VISIBLE} AND ($3 = '' OR kind = $3) ORDER BY updated_at DESC, id LIMIT $4"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(mode)
+            .bind(value)
+            .bind(kind.map(|k| k.code()).unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(summary_row).collect()
+    }
+
+    /// One document's row if it exists, visible or not (callers check visibility).
+    pub async fn doc(&self, id: Uuid) -> sqlx::Result<Option<DocRow>> {
+        let row = sqlx::query(
+            "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(doc_row).transpose()
+    }
+
+    pub async fn doc_changes(&self, id: Uuid) -> sqlx::Result<Vec<ChangeRow>> {
+        let rows = sqlx::query(
+            "SELECT hash, actor, actor_seq, bytes, user_id, device_id, device_time FROM changes
+             WHERE doc_id = $1 ORDER BY received_at, actor, actor_seq",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChangeRow {
+                    hash: r.try_get(0)?,
+                    actor: r.try_get(1)?,
+                    actor_seq: r.try_get(2)?,
+                    bytes: r.try_get(3)?,
+                    user_id: parse_uuid(&r.try_get::<String, _>(4)?)?,
+                    device_id: r
+                        .try_get::<Option<String>, _>(5)?
+                        .map(|s| parse_uuid(&s))
+                        .transpose()?,
+                    device_time: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn change_count(&self) -> sqlx::Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM changes")
+            .fetch_one(&self.pool)
+            .await?
+            .get(0))
+    }
+
+    pub async fn doc_fields(&self, id: Uuid) -> sqlx::Result<Vec<FieldRow>> {
+        let rows = sqlx::query(
+            "SELECT path, value, value_int FROM doc_fields WHERE doc_id = $1 ORDER BY path",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FieldRow {
+                    path: r.try_get(0)?,
+                    value: r.try_get(1)?,
+                    value_int: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a blob; storing the same bytes again is harmless.
+    pub async fn put_blob(
+        &self,
+        sha256: &str,
+        mime: &str,
+        bytes: &[u8],
+        user: Uuid,
+    ) -> sqlx::Result<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO blobs (sha256, mime, size, bytes, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (sha256) DO NOTHING",
+        )
+        .bind(sha256)
+        .bind(mime)
+        .bind(bytes.len() as i64)
+        .bind(bytes)
+        .bind(user.to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    pub async fn blob(&self, sha256: &str) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+        let row = sqlx::query("SELECT mime, bytes FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+}

@@ -1,0 +1,179 @@
+//! The only module that speaks SQL. One code path for both engines through `sqlx::Any`: every
+//! column is TEXT, BIGINT or bytes, times are unix milliseconds and money is integer fen, so
+//! the same statements run unchanged on SQLite and PostgreSQL (see ARCHITECTURE.md).
+
+pub mod accounts;
+pub mod docs;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+/// Which engine the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub engine: Engine,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+/// Migrations, oldest first: (version, SQLite text, PostgreSQL text).
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    include_str!("../../../migrations/sqlite/0001_foundation.sql"),
+    include_str!("../../../migrations/postgres/0001_foundation.sql"),
+)];
+
+/// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a
+/// power cut, not only a process crash.
+pub const SQLITE_SYNCHRONOUS: &str = "FULL";
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`). For SQLite the file is created if
+    /// missing and runs in WAL mode.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        install_default_drivers();
+        let engine = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:, got '{url}'");
+        };
+        let url = if engine == Engine::Sqlite && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_string()
+        };
+        let mut options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        if engine == Engine::Sqlite {
+            options = options.max_connections(8).after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            });
+        } else {
+            options = options.max_connections(16);
+        }
+        let pool = options.connect(&url).await?;
+        Ok(Db { pool, engine })
+    }
+
+    /// The SQLite URL of a data folder, creating the folder.
+    pub fn sqlite_url_in(dir: &Path) -> anyhow::Result<String> {
+        std::fs::create_dir_all(dir)?;
+        Ok(format!(
+            "sqlite://{}",
+            dir.join("fieldloop.sqlite").display()
+        ))
+    }
+
+    /// Applies the migrations this build has and the database lacks. Safe when several server
+    /// instances start at once on PostgreSQL (an advisory lock serialises them).
+    pub async fn migrate(&self) -> anyhow::Result<usize> {
+        let mut applied = 0;
+        let mut tx = self.pool.begin().await?;
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7340059)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await?;
+        for (version, sqlite, postgres) in MIGRATIONS {
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if done {
+                continue;
+            }
+            let text = match self.engine {
+                Engine::Sqlite => *sqlite,
+                Engine::Postgres => *postgres,
+            };
+            sqlx::raw_sql(text).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            applied += 1;
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once, so a transaction
+    /// never fails half-way trying to upgrade a read lock.
+    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Reads a setting, or stores `default` if none exists yet (first writer wins).
+    pub async fn setting_or_init(&self, name: &str, default: &str) -> sqlx::Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(default)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The engine's own version string, for `/healthz`.
+    pub async fn engine_version(&self) -> sqlx::Result<String> {
+        let sql = match self.engine {
+            Engine::Sqlite => "SELECT sqlite_version()",
+            Engine::Postgres => "SELECT current_setting('server_version')",
+        };
+        let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+        Ok(row.get(0))
+    }
+}
+
+/// Takes the next value of a named counter inside `tx`. On both engines the row stays locked
+/// until `tx` ends, so counter order is commit order.
+pub async fn next_counter(tx: &mut Tx, name: &str) -> sqlx::Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.get(0))
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

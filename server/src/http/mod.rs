@@ -1,0 +1,84 @@
+//! The HTTP API: one module per resource, each adding its routes to one OpenAPI-aware router,
+//! so the API description is generated from the same table that serves requests.
+
+mod accounts;
+mod blobs;
+mod docs;
+mod health;
+mod sync;
+mod visits;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Fieldloop",
+        description = "After-sales service and complaint handling (BC-DIR-059): sync for devices and the back-office API. Errors are always {\"error\": {code, message, retryable}}."
+    ),
+    components(schemas(fieldloop_client_core::wire::ErrorBody))
+)]
+struct ApiDoc;
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(accounts::routes())
+        .merge(sync::routes())
+        .merge(blobs::routes())
+        .merge(docs::routes())
+        .merge(visits::routes())
+}
+
+/// The OpenAPI description of every route.
+pub fn api_description() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// Bodies larger than this (after decompression) are refused with `body_too_large`.
+pub const MAX_BODY_BYTES: usize = fieldloop_client_core::wire::MAX_SYNC_BODY;
+
+async fn no_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "there is no such endpoint",
+    )
+}
+
+/// Maps an unreadable or oversized body to the API's error shape.
+pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than the {MAX_BODY_BYTES} bytes allowed"),
+        )
+    } else {
+        ApiError::invalid(format!("the request body cannot be read: {rejection}"))
+    }
+}
+
+/// Builds the router and its description.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (router, api) = routes().split_for_parts();
+    let router = router
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    (router, api)
+}

@@ -1,0 +1,76 @@
+//! Back-office actions on service visits (§2.2): dispatch.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use fieldloop_client_core::model::{DocKind, FieldValue, Role};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::docs::{FieldView, field_views};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::records::server_edit;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(dispatch))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DispatchRequest {
+    pub technician_id: Uuid,
+    /// Mark as priority (carried over from a previous day, §2.8).
+    #[serde(default)]
+    pub priority: bool,
+}
+
+/// Dispatches a visit to a technician (派工, the factory director's decision). The technician's
+/// device receives the job on its next sync.
+#[utoipa::path(post, path = "/api/visits/{id}/dispatch", params(("id" = Uuid, Path)), request_body = DispatchRequest,
+    responses((status = 200, body = Vec<FieldView>), (status = 403, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
+async fn dispatch(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<DispatchRequest>,
+) -> ApiResult<Json<Vec<FieldView>>> {
+    if !matches!(p.role, Role::FactoryDirector | Role::Admin) {
+        return Err(ApiError::forbidden(
+            "only the factory director dispatches service work (§2.2)",
+        ));
+    }
+    let tech = state
+        .db
+        .user_by_id(body.technician_id)
+        .await?
+        .filter(|u| u.role == Role::Technician && u.active)
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{} is not an active technician",
+                body.technician_id
+            ))
+        })?;
+    let now = chrono::Utc::now().to_rfc3339();
+    let doc = server_edit(&state, &p, id, |doc| {
+        if doc.kind() != DocKind::Visit {
+            return Err(ApiError::invalid("only service visits are dispatched"));
+        }
+        Ok(vec![
+            ("dispatch.technician", FieldValue::Text(tech.id.to_string())),
+            ("dispatch.dispatched_at", FieldValue::Text(now)),
+            (
+                "dispatch.dispatched_by",
+                FieldValue::Text(p.user_id.to_string()),
+            ),
+            (
+                "dispatch.priority",
+                FieldValue::Text(if body.priority { "priority" } else { "normal" }.into()),
+            ),
+        ])
+    })
+    .await?;
+    Ok(Json(field_views(&doc)))
+}

@@ -1,0 +1,221 @@
+//! Planning a merge: given the server's copy of a document and a device's incoming changes,
+//! decide to accept or refuse them, without IO. The caller loads and stores.
+//!
+//! Changes are applied to a fork first and the fork is diffed against the stored heads, so a
+//! refused batch leaves nothing behind: either every new change of a document is accepted or
+//! none is.
+
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use fieldloop_client_core::model::doc::read_root;
+use fieldloop_client_core::model::ownership::{Author, check_patches};
+use fieldloop_client_core::model::{RecordDoc, Refusal, RefusalCode, rules};
+use uuid::Uuid;
+
+/// What to do with one document of a batch.
+#[derive(Debug)]
+pub enum Plan {
+    /// Nothing new arrived (a pull, or a resend of what the server has).
+    Unchanged,
+    /// The new changes are accepted; `doc` is the merged document.
+    Accept {
+        doc: Box<RecordDoc>,
+        new_changes: Vec<Change>,
+        is_new: bool,
+    },
+    Reject(Refusal),
+}
+
+fn refuse(code: RefusalCode, path: &str, message: impl Into<String>) -> Plan {
+    Plan::Reject(Refusal::new(code, path, message))
+}
+
+/// Decides on `incoming` raw changes for document `id`, sent by a device whose bound actor is
+/// `device_actor`, written as `author`.
+pub fn plan(
+    id: Uuid,
+    existing: Option<&Automerge>,
+    incoming: &[Vec<u8>],
+    device_actor: &ActorId,
+    author: Author,
+) -> Plan {
+    let mut changes = Vec::with_capacity(incoming.len());
+    for (i, bytes) in incoming.iter().enumerate() {
+        match Change::from_bytes(bytes.clone()) {
+            Ok(c) => changes.push(c),
+            Err(e) => {
+                return refuse(
+                    RefusalCode::Malformed,
+                    "",
+                    format!("change {i} cannot be read: {e}"),
+                );
+            }
+        }
+    }
+    let empty = Automerge::new();
+    let base = existing.unwrap_or(&empty);
+    let mut seen: Vec<ChangeHash> = Vec::new();
+    let new_changes: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| {
+            let hash = c.hash();
+            let fresh = base.get_change_by_hash(&hash).is_none() && !seen.contains(&hash);
+            seen.push(hash);
+            fresh
+        })
+        .collect();
+    if new_changes.is_empty() {
+        return Plan::Unchanged;
+    }
+    if let Some(foreign) = new_changes.iter().find(|c| c.actor_id() != device_actor) {
+        return refuse(
+            RefusalCode::ForeignActor,
+            "",
+            format!(
+                "a change was made by actor {}, which is not this device's actor",
+                foreign.actor_id().to_hex_string()
+            ),
+        );
+    }
+    let mut merged = base.clone();
+    if let Err(e) = merged.apply_changes(new_changes.clone()) {
+        return refuse(
+            RefusalCode::Malformed,
+            "",
+            format!("the changes cannot be applied: {e}"),
+        );
+    }
+    let missing = merged.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        return refuse(
+            RefusalCode::Malformed,
+            "",
+            format!(
+                "the changes depend on {} change(s) the server does not have; send the whole history",
+                missing.len()
+            ),
+        );
+    }
+    let is_new = base.get_heads().is_empty();
+    let root = match read_root(&merged) {
+        Ok(root) => root,
+        Err(refusal) => return Plan::Reject(refusal),
+    };
+    if root.id != id {
+        return refuse(
+            RefusalCode::BadRoot,
+            "id",
+            format!("the document says id {}, but was sent as {id}", root.id),
+        );
+    }
+    let patches = merged.diff(&base.get_heads(), &merged.get_heads());
+    if let Err(refusal) = check_patches(root.kind, author, is_new, &patches) {
+        return Plan::Reject(refusal);
+    }
+    let doc = match RecordDoc::from_automerge(merged) {
+        Ok(doc) => doc,
+        Err(e) => return refuse(RefusalCode::BadRoot, "", e.to_string()),
+    };
+    if let Err(refusal) = rules::check(&doc) {
+        return Plan::Reject(refusal);
+    }
+    Plan::Accept {
+        doc: Box::new(doc),
+        new_changes,
+        is_new,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldloop_client_core::model::{DocKind, Role};
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from([n; 16])
+    }
+
+    fn raw(doc: &Automerge, since: &[ChangeHash]) -> Vec<Vec<u8>> {
+        doc.get_changes(since)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_document_is_accepted_and_a_resend_changes_nothing() {
+        let id = Uuid::from_u128(5);
+        let doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0).unwrap();
+        let tech = Author::Device(Role::Technician);
+        let incoming = raw(doc.automerge(), &[]);
+        let Plan::Accept {
+            doc: merged,
+            is_new,
+            ..
+        } = plan(id, None, &incoming, &actor(1), tech)
+        else {
+            panic!("a fresh visit should be accepted");
+        };
+        assert!(is_new);
+        assert!(matches!(
+            plan(id, Some(merged.automerge()), &incoming, &actor(1), tech),
+            Plan::Unchanged
+        ));
+    }
+
+    #[test]
+    fn refusals_name_their_reason() {
+        let id = Uuid::from_u128(6);
+        let tech = Author::Device(Role::Technician);
+        let doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0).unwrap();
+        let incoming = raw(doc.automerge(), &[]);
+        // Another device's actor.
+        let Plan::Reject(r) = plan(id, None, &incoming, &actor(2), tech) else {
+            panic!()
+        };
+        assert_eq!(r.code, RefusalCode::ForeignActor);
+        // Sent under another id.
+        let Plan::Reject(r) = plan(Uuid::from_u128(7), None, &incoming, &actor(1), tech) else {
+            panic!()
+        };
+        assert_eq!(r.code, RefusalCode::BadRoot);
+        // Garbage bytes.
+        let Plan::Reject(r) = plan(id, None, &[vec![1, 2, 3]], &actor(1), tech) else {
+            panic!()
+        };
+        assert_eq!(r.code, RefusalCode::Malformed);
+        // A change whose parent was never sent.
+        let mut later = doc.clone();
+        let before = later.heads();
+        later.set(tech, "form.diagnosis", "noise", 0).unwrap();
+        let Plan::Reject(r) = plan(id, None, &raw(later.automerge(), &before), &actor(1), tech)
+        else {
+            panic!()
+        };
+        assert_eq!(r.code, RefusalCode::Malformed);
+    }
+
+    #[test]
+    fn a_server_path_written_by_a_device_is_refused_with_its_path() {
+        let id = Uuid::from_u128(8);
+        let tech = Author::Device(Role::Technician);
+        let doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0).unwrap();
+        let stored = doc.automerge().clone();
+        // A tampering app writes straight into Automerge, past the model's checks.
+        let mut am = doc.into_automerge();
+        let before = am.get_heads();
+        let dispatch = match am.get(automerge::ROOT, "dispatch").unwrap() {
+            Some((_, obj)) => obj,
+            None => panic!(),
+        };
+        use automerge::transaction::Transactable;
+        let mut tx = am.transaction();
+        tx.put(&dispatch, "technician", Uuid::from_u128(9).to_string())
+            .unwrap();
+        tx.commit();
+        let Plan::Reject(r) = plan(id, Some(&stored), &raw(&am, &before), &actor(1), tech) else {
+            panic!()
+        };
+        assert_eq!(r.code, RefusalCode::ForbiddenPath);
+        assert_eq!(r.path, "dispatch.technician");
+    }
+}
