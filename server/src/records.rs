@@ -203,16 +203,17 @@ pub async fn sync_batch(
     let mut stored_any = false;
     for push in request.docs {
         let row = load_doc(&mut tx, push.id).await?;
-        if let Some(row) = &row {
-            if !principal.sees(&row.region, row.created_by, row.assignee) {
-                let refusal = Refusal::new(
-                    RefusalCode::NotVisible,
-                    "",
-                    "this record is not yours to see or change",
-                );
-                replies.push(reply(push.id, Verdict::Rejected { refusal }, None, &[]));
-                continue;
-            }
+        let hidden = row
+            .as_ref()
+            .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee));
+        if hidden {
+            let refusal = Refusal::new(
+                RefusalCode::NotVisible,
+                "",
+                "this record is not yours to see or change",
+            );
+            replies.push(reply(push.id, Verdict::Rejected { refusal }, None, &[]));
+            continue;
         }
         let existing = row.as_ref().map(load_automerge).transpose()?;
         let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();

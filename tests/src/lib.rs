@@ -1,1 +1,328 @@
+//! Test harness: a real server on a loopback port over a real database (a SQLite file in a
+//! temporary folder, or a fresh PostgreSQL database), and real devices with their own SQLite
+//! stores talking HTTP to it.
 
+pub mod proxy;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use fieldloop_client_core::model::Role;
+use fieldloop_client_core::store::Store;
+use fieldloop_client_core::sync::{SyncClient, SyncOptions};
+use fieldloop_client_core::wire::UserInfo;
+use fieldloop_server::auth::{hash_password, user_info};
+use fieldloop_server::db::accounts::User;
+use fieldloop_server::{AppState, Config, app};
+use sqlx::Executor;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The database engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the suite uses (`FIELDLOOP_TEST_PG`, default the local one).
+pub fn pg_admin_url() -> String {
+    std::env::var("FIELDLOOP_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn pg_url_for(db: &str) -> String {
+    let admin = pg_admin_url();
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{db}"),
+        None => format!("{admin}/{db}"),
+    }
+}
+
+/// Makes a fresh PostgreSQL database, or says why it cannot. Under CI an unreachable
+/// PostgreSQL is a failure, never a skip.
+pub async fn fresh_pg_database() -> anyhow::Result<Option<String>> {
+    sqlx::any::install_default_drivers();
+    let admin = match sqlx::AnyPool::connect(&pg_admin_url()).await {
+        Ok(pool) => pool,
+        Err(e) if std::env::var("CI").is_err() => {
+            eprintln!("PostgreSQL unreachable ({e}); skipping the PostgreSQL variant outside CI");
+            return Ok(None);
+        }
+        Err(e) => return Err(e).context("PostgreSQL must be reachable under CI"),
+    };
+    let name = format!("fl_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
+    admin.close().await;
+    Ok(Some(name))
+}
+
+async fn drop_pg_database(name: &str) {
+    if let Ok(admin) = sqlx::AnyPool::connect(&pg_admin_url()).await {
+        let _ = admin
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await;
+        admin.close().await;
+    }
+}
+
+/// A running server.
+pub struct TestServer {
+    pub state: AppState,
+    pub addr: SocketAddr,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    pg_database: Option<String>,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    /// Starts a server on a new database of `engine`; `None` if PostgreSQL is not available
+    /// outside CI.
+    pub async fn start(engine: Engine) -> anyhow::Result<Option<TestServer>> {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    pub async fn start_with(
+        engine: Engine,
+        tweak: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Option<TestServer>> {
+        let dir = tempfile::tempdir()?;
+        let (url, pg) = match engine {
+            Engine::Sqlite => (
+                fieldloop_server::Db::sqlite_url_in(&dir.path().join("server"))?,
+                None,
+            ),
+            Engine::Postgres => match fresh_pg_database().await? {
+                Some(name) => (pg_url_for(&name), Some(name)),
+                None => return Ok(None),
+            },
+        };
+        let mut config = Config::for_database(&url);
+        tweak(&mut config);
+        let mut server = Self::serve(config, "127.0.0.1:0".parse()?, dir).await?;
+        server.pg_database = pg;
+        Ok(Some(server))
+    }
+
+    /// A second server instance on the same database (several instances behind a balancer).
+    pub async fn another_instance(&self) -> anyhow::Result<TestServer> {
+        Self::serve(
+            Config::for_database(&self.database_url),
+            "127.0.0.1:0".parse()?,
+            tempfile::tempdir()?,
+        )
+        .await
+    }
+
+    async fn serve(config: Config, addr: SocketAddr, dir: TempDir) -> anyhow::Result<TestServer> {
+        let database_url = config.database_url.clone();
+        let state = AppState::open(config).await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = app(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(TestServer {
+            state,
+            addr,
+            database_url,
+            shutdown: Some(tx),
+            task: Some(task),
+            pg_database: None,
+            dir,
+        })
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the server and starts it again on the same address and database.
+    pub async fn restart(mut self) -> anyhow::Result<TestServer> {
+        self.stop().await;
+        self.state.db.pool.close().await;
+        let config = Config::for_database(&self.database_url);
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
+        let mut next = Self::serve(config, self.addr, dir).await?;
+        next.pg_database = self.pg_database.take();
+        Ok(next)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    /// Creates an account straight in the database.
+    pub async fn user(
+        &self,
+        username: &str,
+        role: Role,
+        region: Option<&str>,
+    ) -> anyhow::Result<UserInfo> {
+        let user = User {
+            id: uuid::Uuid::now_v7(),
+            username: username.into(),
+            display_name: username.into(),
+            password_hash: hash_password(&format!("{username}-password"))?,
+            role,
+            region: region.map(str::to_string),
+            active: true,
+        };
+        self.state.db.create_user(&user).await?;
+        Ok(user_info(&user))
+    }
+
+    /// A signed-in device with its own store file, registered to `username` (password is
+    /// `<username>-password`).
+    pub async fn device(&self, username: &str) -> anyhow::Result<TestDevice> {
+        self.device_at(&self.base(), username).await
+    }
+
+    /// A device that reaches the server through `base` (a proxy, another instance).
+    pub async fn device_at(&self, base: &str, username: &str) -> anyhow::Result<TestDevice> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("device.sqlite");
+        let store = Store::open(&path).await?;
+        let client = SyncClient::with_options(base, store, fast_options())?;
+        client
+            .login(username, &format!("{username}-password"))
+            .await?;
+        client
+            .register_device(&format!("{username}'s phone"))
+            .await?;
+        Ok(TestDevice {
+            client,
+            path,
+            _dir: dir,
+        })
+    }
+
+    /// Stops the server and drops its PostgreSQL database.
+    pub async fn finish(mut self) {
+        self.stop().await;
+        self.state.db.pool.close().await;
+        if let Some(name) = self.pg_database.take() {
+            drop_pg_database(&name).await;
+        }
+    }
+}
+
+/// Sync options for tests: quick back-off.
+pub fn fast_options() -> SyncOptions {
+    SyncOptions {
+        backoff: std::time::Duration::from_millis(20),
+        ..SyncOptions::default()
+    }
+}
+
+/// A device: a store file and its sync client.
+pub struct TestDevice {
+    pub client: SyncClient,
+    pub path: PathBuf,
+    _dir: TempDir,
+}
+
+impl TestDevice {
+    pub fn store(&self) -> &Store {
+        self.client.store()
+    }
+
+    /// Syncs until nothing is left to send (at most a few rounds).
+    pub async fn sync(&self) -> anyhow::Result<fieldloop_client_core::sync::SyncReport> {
+        Ok(self.client.sync(|_| {}).await?)
+    }
+
+    /// Closes the store and opens it again from its file, as after the app was killed.
+    pub async fn reopen(&mut self, base: &str) -> anyhow::Result<()> {
+        self.store().close().await;
+        let store = Store::open(&self.path).await?;
+        self.client = SyncClient::with_options(base, store, fast_options())?;
+        Ok(())
+    }
+}
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! both_engines {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                match $crate::TestServer::start($crate::Engine::Sqlite).await? {
+                    Some(server) => super::$body(server).await,
+                    None => Ok(()),
+                }
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                match $crate::TestServer::start($crate::Engine::Postgres).await? {
+                    Some(server) => super::$body(server).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Signs in over HTTP and returns the access token.
+pub async fn login_token(base: &str, username: &str) -> anyhow::Result<String> {
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(
+            &serde_json::json!({"username": username, "password": format!("{username}-password")}),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(resp["access_token"]
+        .as_str()
+        .context("no access token")?
+        .to_string())
+}
+
+/// A JSON request with a bearer token; returns the status and the JSON body (or Null).
+pub async fn call(
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut req = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    ))
+}

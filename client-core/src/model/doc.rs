@@ -149,15 +149,16 @@ impl RecordDoc {
                 tx.put(ROOT, "region", region)?;
                 for section in fields::sections(kind) {
                     let obj = tx.put_object(ROOT, section, ObjType::Map)?;
-                    for spec in fields::fields(kind) {
-                        if spec.ty == FieldType::Notes {
-                            if let Some(key) = spec
-                                .path
-                                .strip_prefix(section)
-                                .and_then(|r| r.strip_prefix('.'))
-                            {
-                                tx.put_object(&obj, key, ObjType::Text)?;
-                            }
+                    let notes = fields::fields(kind)
+                        .iter()
+                        .filter(|s| s.ty == FieldType::Notes);
+                    for spec in notes {
+                        let key = spec
+                            .path
+                            .strip_prefix(section)
+                            .and_then(|r| r.strip_prefix('.'));
+                        if let Some(key) = key {
+                            tx.put_object(&obj, key, ObjType::Text)?;
                         }
                     }
                 }

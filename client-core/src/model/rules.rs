@@ -24,9 +24,9 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
     // §2.3: a job fixed on site is completed only with the customer's signature on the form;
     // §2.5: a product taken back needs the customer's signature too.
     let outcome = text(doc, "form.outcome");
-    if matches!(outcome.as_str(), "fixed_on_site" | "taken_back") {
-        if text(doc, "signature.blob_sha256").is_empty()
-            || text(doc, "signature.signer_name").is_empty()
+    let signed = !text(doc, "signature.blob_sha256").is_empty()
+        && !text(doc, "signature.signer_name").is_empty();
+    if matches!(outcome.as_str(), "fixed_on_site" | "taken_back") && !signed {
         {
             return Err(Refusal::new(
                 RefusalCode::RuleBroken,

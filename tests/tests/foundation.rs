@@ -1,0 +1,773 @@
+//! The foundation end to end: real server, real devices, both engines.
+
+use std::time::Duration;
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ROOT, ReadDoc};
+use fieldloop_client_core::model::ownership::Author;
+use fieldloop_client_core::model::{DocKind, FieldValue, RefusalCode, Role};
+use fieldloop_e2e::proxy::CutProxy;
+use fieldloop_e2e::{TestDevice, TestServer, both_engines, call, login_token, now};
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+const TECH: Author = Author::Device(Role::Technician);
+
+fn text(v: &str) -> FieldValue {
+    FieldValue::Text(v.to_string())
+}
+
+async fn device_id(dev: &TestDevice) -> anyhow::Result<String> {
+    Ok(dev
+        .store()
+        .meta_get("device_id")
+        .await?
+        .expect("registered"))
+}
+
+/// The server's view of a record, through the API, as `username`.
+async fn server_doc(
+    server: &TestServer,
+    username: &str,
+    id: Uuid,
+) -> anyhow::Result<(u16, serde_json::Value)> {
+    let token = login_token(&server.base(), username).await?;
+    call(
+        Method::GET,
+        &format!("{}/api/docs/{id}", server.base()),
+        &token,
+        None,
+    )
+    .await
+}
+
+async fn heads_of(dev: &TestDevice, id: Uuid) -> anyhow::Result<Vec<String>> {
+    let doc = dev.store().load(id).await?.expect("document on device");
+    let mut heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
+    heads.sort();
+    Ok(heads)
+}
+
+async fn server_heads(server: &TestServer, id: Uuid) -> anyhow::Result<Vec<String>> {
+    let (status, body) = server_doc(server, "director", id).await?;
+    assert_eq!(status, 200, "{body}");
+    let mut heads: Vec<String> = body["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_string())
+        .collect();
+    heads.sort();
+    Ok(heads)
+}
+
+/// Two technicians on one visit, editing offline, syncing in any order, converge; the
+/// concurrent value is resolved the same everywhere and visible as a conflict.
+async fn concurrent_edits_converge(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server
+        .user("tech_a", Role::Technician, Some("wuhan"))
+        .await?;
+    let b = server
+        .user("tech_b", Role::Technician, Some("wuhan"))
+        .await?;
+    let dev_a = server.device("tech_a").await?;
+    let dev_b = server.device("tech_b").await?;
+
+    let visit = dev_a.store().create(DocKind::Visit, "wuhan", now()).await?;
+    let id = visit.id();
+    dev_a
+        .store()
+        .edit(id, TECH, &[("form.diagnosis", text("noise"))], now())
+        .await?;
+    dev_a.sync().await?;
+
+    // The factory director dispatches the visit to B, whose device gets it on its next sync.
+    let token = login_token(&server.base(), "director").await?;
+    let (status, body) = call(
+        Method::POST,
+        &format!("{}/api/visits/{id}/dispatch", server.base()),
+        &token,
+        Some(json!({"technician_id": b.id})),
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    let report = dev_b.sync().await?;
+    assert_eq!(report.pulled, 1);
+    dev_a.sync().await?;
+
+    // Offline: different fields, and the same field.
+    dev_a
+        .store()
+        .edit(
+            id,
+            TECH,
+            &[
+                ("form.travel_fen", FieldValue::Int(12_000)),
+                ("form.arrived_at", text("2026-11-27T09:00:00+08:00")),
+            ],
+            now(),
+        )
+        .await?;
+    dev_b
+        .store()
+        .edit(
+            id,
+            TECH,
+            &[
+                ("form.work_done", text("replaced the bearing")),
+                ("form.arrived_at", text("2026-11-27T09:05:00+08:00")),
+            ],
+            now(),
+        )
+        .await?;
+
+    dev_b.sync().await?;
+    dev_a.sync().await?;
+    dev_b.sync().await?;
+
+    let expected = server_heads(&server, id).await?;
+    assert_eq!(heads_of(&dev_a, id).await?, expected);
+    assert_eq!(heads_of(&dev_b, id).await?, expected);
+
+    let on_a = dev_a.store().load(id).await?.unwrap();
+    let on_b = dev_b.store().load(id).await?.unwrap();
+    assert_eq!(on_a.get("form.travel_fen"), Some(FieldValue::Int(12_000)));
+    assert_eq!(
+        on_b.get("form.work_done"),
+        Some(text("replaced the bearing"))
+    );
+    assert_eq!(on_a.get("form.arrived_at"), on_b.get("form.arrived_at"));
+    assert_eq!(
+        on_a.get_all("form.arrived_at").len(),
+        2,
+        "the conflict is visible"
+    );
+    assert_eq!(
+        on_a.get_all("form.arrived_at"),
+        on_b.get_all("form.arrived_at")
+    );
+
+    // The server shows the same conflict through the API.
+    let (_, body) = server_doc(&server, "director", id).await?;
+    let arrived = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "form.arrived_at")
+        .unwrap()
+        .clone();
+    assert_eq!(arrived["conflicts"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        arrived["value"],
+        json!(on_a.get("form.arrived_at").unwrap().as_text().unwrap())
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(concurrent_edits_converge_test, concurrent_edits_converge);
+
+/// A sync whose answers are lost (the server stored the batch, the device never heard), and a
+/// sync whose future is dropped half-way, both resume: nothing lost, nothing doubled.
+async fn cut_sync_resumes(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let proxy = CutProxy::start(server.addr).await?;
+    let dev = server.device_at(&proxy.base(), "tech").await?;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let doc = dev.store().create(DocKind::Visit, "wuhan", now()).await?;
+        dev.store()
+            .edit(
+                doc.id(),
+                TECH,
+                &[("form.parts_used", text(&format!("belt #{i}")))],
+                now(),
+            )
+            .await?;
+        ids.push(doc.id());
+    }
+    proxy.cut_sync_answers(true);
+    let cut = dev.client.sync(|_| {}).await;
+    assert!(
+        cut.is_err(),
+        "the answer was swallowed, so the sync must fail"
+    );
+    assert!(cut.unwrap_err().retryable());
+    assert!(proxy.cuts.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert_eq!(
+        dev.store().pending().await?.len(),
+        30,
+        "nothing is acknowledged without an answer"
+    );
+    proxy.cut_sync_answers(false);
+
+    // Drop sync futures at random points.
+    for ms in [1u64, 3, 7, 15] {
+        let _ = tokio::time::timeout(Duration::from_millis(ms), dev.sync()).await;
+    }
+    dev.sync().await?;
+    assert!(dev.store().pending().await?.is_empty());
+    // Each visit has two changes (create, edit): exactly 60 on the server, none doubled.
+    assert_eq!(server.state.db.change_count().await?, 60);
+    for id in ids {
+        assert_eq!(heads_of(&dev, id).await?, server_heads(&server, id).await?);
+    }
+    server.finish().await;
+    Ok(())
+}
+both_engines!(cut_sync_resumes_test, cut_sync_resumes);
+
+/// The server restarted between syncs loses nothing.
+async fn restart_loses_nothing(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let mut dev = server.device("tech").await?;
+    let first = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store()
+        .edit(
+            first,
+            TECH,
+            &[("form.diagnosis", text("before restart"))],
+            now(),
+        )
+        .await?;
+    dev.sync().await?;
+
+    let server = server.restart().await?;
+    let second = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store()
+        .edit(
+            first,
+            TECH,
+            &[("form.work_done", text("after restart"))],
+            now(),
+        )
+        .await?;
+    // The app was killed and started again too.
+    dev.reopen(&server.base()).await?;
+    dev.sync().await?;
+
+    let office = server.device("clerk").await?;
+    let report = office.sync().await?;
+    assert_eq!(report.pulled, 2);
+    let doc = office.store().load(first).await?.unwrap();
+    assert_eq!(doc.get("form.diagnosis"), Some(text("before restart")));
+    assert_eq!(doc.get("form.work_done"), Some(text("after restart")));
+    assert!(office.store().load(second).await?.is_some());
+    assert_eq!(
+        heads_of(&office, first).await?,
+        heads_of(&dev, first).await?
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(restart_loses_nothing_test, restart_loses_nothing);
+
+/// A tampered device writes a server-owned field: that document is refused with the path
+/// named and quarantined with the user's data kept; the device's other documents sync; recovery
+/// keeps the permitted edits.
+async fn server_field_refused(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    let tech = server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let good = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    let bad = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store()
+        .edit(bad, TECH, &[("form.diagnosis", text("keep me"))], now())
+        .await?;
+
+    // Write straight into Automerge, past the model's checks, as an old or tampered app would.
+    let doc = dev.store().load(bad).await?.unwrap();
+    let before = doc.heads();
+    let mut am = doc.into_automerge();
+    let dispatch = am.get(ROOT, "dispatch")?.unwrap().1;
+    let mut tx = am.transaction();
+    tx.put(&dispatch, "technician", tech.id.to_string())?;
+    tx.commit();
+    let tampered = am.get_changes(&before);
+    dev.store().apply_server(bad, None, tampered, &[]).await?;
+
+    let report = dev.sync().await?;
+    assert_eq!(report.pushed, 1, "the good document still syncs");
+    assert_eq!(report.refused.len(), 1);
+    let (id, refusal) = &report.refused[0];
+    assert_eq!(*id, bad);
+    assert_eq!(refusal.code, RefusalCode::ForbiddenPath);
+    assert_eq!(refusal.path, "dispatch.technician");
+    assert_eq!(server_doc(&server, "director", good).await?.0, 200);
+    assert_eq!(
+        server_doc(&server, "director", bad).await?.0,
+        404,
+        "nothing of the refused document is stored"
+    );
+
+    let quarantined = dev.store().quarantined().await?;
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].refusal.path, "dispatch.technician");
+    let kept = dev.store().load(bad).await?.unwrap();
+    assert_eq!(kept.get("form.diagnosis"), Some(text("keep me")));
+
+    // Recovery re-applies what the technician may write and reports what it could not keep.
+    let lost = dev.client.recover(bad).await?;
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].0, "dispatch.technician");
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    let (status, body) = server_doc(&server, "director", bad).await?;
+    assert_eq!(status, 200);
+    assert!(
+        body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "form.diagnosis" && f["value"] == "keep me")
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(server_field_refused_test, server_field_refused);
+
+/// A technician cannot pull, list or write a record outside their visibility.
+async fn visibility_enforced(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server
+        .user("tech_a", Role::Technician, Some("wuhan"))
+        .await?;
+    server
+        .user("tech_b", Role::Technician, Some("wuhan"))
+        .await?;
+    server.user("clerk_x", Role::Clerk, Some("xian")).await?;
+    let dev_a = server.device("tech_a").await?;
+    let dev_b = server.device("tech_b").await?;
+    let id = dev_a
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev_a
+        .store()
+        .edit(id, TECH, &[("form.diagnosis", text("private"))], now())
+        .await?;
+    dev_a.sync().await?;
+
+    // Not in B's feed, so B's sync pulls nothing.
+    assert_eq!(dev_b.sync().await?.pulled, 0);
+    assert!(dev_b.store().load(id).await?.is_none());
+    // Asking for it by id is refused.
+    let token_b = dev_b.client.bearer().await?;
+    let pull = json!({"device_id": device_id(&dev_b).await?, "docs": [{"id": id, "heads": [], "changes": []}]});
+    let (status, body) = call(
+        Method::POST,
+        &format!("{}/api/sync", server.base()),
+        &token_b,
+        Some(pull),
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["docs"][0]["verdict"]["status"], "rejected");
+    assert_eq!(body["docs"][0]["verdict"]["refusal"]["code"], "not_visible");
+    assert!(
+        body["docs"][0]["changes"].as_array().unwrap().is_empty(),
+        "nothing leaks"
+    );
+    // The API agrees, for B and for another region's office.
+    assert_eq!(server_doc(&server, "tech_b", id).await?.0, 404);
+    assert_eq!(server_doc(&server, "clerk_x", id).await?.0, 404);
+    let (_, list) = call(
+        Method::GET,
+        &format!("{}/api/docs", server.base()),
+        &token_b,
+        None,
+    )
+    .await?;
+    assert!(list.as_array().unwrap().is_empty());
+
+    // Writing: B's changes on top of A's document are refused too.
+    let doc = dev_a.store().load(id).await?.unwrap();
+    let mut am = doc.automerge().clone();
+    am.set_actor(dev_b.store().actor().clone());
+    let before = am.get_heads();
+    let form = am.get(ROOT, "form")?.unwrap().1;
+    let mut tx = am.transaction();
+    tx.put(&form, "outcome", "another_visit")?;
+    tx.commit();
+    let changes: Vec<String> = am
+        .get_changes(&before)
+        .iter()
+        .map(|c| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c.raw_bytes()))
+        .collect();
+    let push = json!({"device_id": device_id(&dev_b).await?, "docs": [{"id": id, "heads": [], "changes": changes}]});
+    let count = server.state.db.change_count().await?;
+    let (_, body) = call(
+        Method::POST,
+        &format!("{}/api/sync", server.base()),
+        &token_b,
+        Some(push),
+    )
+    .await?;
+    assert_eq!(body["docs"][0]["verdict"]["refusal"]["code"], "not_visible");
+    assert_eq!(server.state.db.change_count().await?, count);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(visibility_enforced_test, visibility_enforced);
+
+/// A blob referenced before it is uploaded is refused; a blob whose bytes do not match its
+/// hash is refused.
+async fn blob_rules(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let id = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    let image = b"\x89PNG\r\n\x1a\n signature strokes".to_vec();
+    let sha = dev.store().put_blob(&image, "image/png").await?;
+    // Pretend it went up, so the device sends the reference without the bytes.
+    dev.store().mark_blob_uploaded(&sha).await?;
+    dev.store()
+        .edit(
+            id,
+            TECH,
+            &[
+                ("signature.blob_sha256", text(&sha)),
+                ("signature.signer_name", text("Wang")),
+            ],
+            now(),
+        )
+        .await?;
+    let report = dev.sync().await?;
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].1.code, RefusalCode::MissingBlob);
+    assert_eq!(report.refused[0].1.path, "signature.blob_sha256");
+
+    // Bytes that do not hash to the name.
+    let token = dev.client.bearer().await?;
+    let wrong = reqwest::Client::new()
+        .put(format!("{}/api/blobs/{sha}", server.base()))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(b"other bytes".to_vec())
+        .send()
+        .await?;
+    assert_eq!(wrong.status().as_u16(), 400);
+    let body: serde_json::Value = wrong.json().await?;
+    assert_eq!(body["error"]["code"], "hash_mismatch");
+    assert!(server.state.db.blob(&sha).await?.is_none());
+
+    // The right bytes go up; after recovery the reference is accepted.
+    let ok = reqwest::Client::new()
+        .put(format!("{}/api/blobs/{sha}", server.base()))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(image.clone())
+        .send()
+        .await?;
+    assert_eq!(ok.status().as_u16(), 201);
+    let lost = dev.client.recover(id).await?;
+    assert!(lost.is_empty());
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(blob_rules_test, blob_rules);
+
+/// Two server instances on one database, two devices pushing the same document at once: no
+/// change is lost.
+async fn two_instances_lose_nothing(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server
+        .user("tech_a", Role::Technician, Some("wuhan"))
+        .await?;
+    let b = server
+        .user("tech_b", Role::Technician, Some("wuhan"))
+        .await?;
+    let second = server.another_instance().await?;
+    let dev_a = server.device("tech_a").await?;
+    let dev_b = server.device_at(&second.base(), "tech_b").await?;
+    let mut ids = Vec::new();
+    let token = login_token(&server.base(), "director").await?;
+    for _ in 0..5 {
+        let id = dev_a
+            .store()
+            .create(DocKind::Visit, "wuhan", now())
+            .await?
+            .id();
+        ids.push(id);
+    }
+    dev_a.sync().await?;
+    for id in &ids {
+        let (status, _) = call(
+            Method::POST,
+            &format!("{}/api/visits/{id}/dispatch", second.base()),
+            &token,
+            Some(json!({"technician_id": b.id})),
+        )
+        .await?;
+        assert_eq!(status, 200);
+    }
+    dev_a.sync().await?;
+    dev_b.sync().await?;
+    for round in 0..5 {
+        for id in &ids {
+            dev_a
+                .store()
+                .edit(
+                    *id,
+                    TECH,
+                    &[("form.parts_used", text(&format!("a{round}")))],
+                    now(),
+                )
+                .await?;
+            dev_b
+                .store()
+                .edit(
+                    *id,
+                    TECH,
+                    &[("form.diagnosis", text(&format!("b{round}")))],
+                    now(),
+                )
+                .await?;
+        }
+        let (ra, rb) = tokio::join!(dev_a.sync(), dev_b.sync());
+        ra?;
+        rb?;
+    }
+    dev_a.sync().await?;
+    dev_b.sync().await?;
+    dev_a.sync().await?;
+    // Per document: 1 create + 1 dispatch + 5 edits from each device.
+    assert_eq!(server.state.db.change_count().await?, 5 * 12);
+    for id in &ids {
+        let expected = server_heads(&server, *id).await?;
+        assert_eq!(heads_of(&dev_a, *id).await?, expected);
+        assert_eq!(heads_of(&dev_b, *id).await?, expected);
+    }
+    second.finish().await;
+    server.finish().await;
+    Ok(())
+}
+both_engines!(two_instances_lose_nothing_test, two_instances_lose_nothing);
+
+fn raw_doc(actor: &ActorId, id: Uuid, kind: &str, schema: i64) -> Automerge {
+    let mut am = Automerge::new().with_actor(actor.clone());
+    let mut tx = am.transaction();
+    tx.put(ROOT, "type", kind).unwrap();
+    tx.put(ROOT, "schema", schema).unwrap();
+    tx.put(ROOT, "id", id.to_string()).unwrap();
+    tx.put(ROOT, "region", "wuhan").unwrap();
+    tx.commit();
+    am
+}
+
+fn b64_changes(am: &Automerge) -> Vec<String> {
+    am.get_changes(&[])
+        .iter()
+        .map(|c| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c.raw_bytes()))
+        .collect()
+}
+
+/// Bad input of every kind gets a clear code and stores nothing. Tried: a body that is not
+/// JSON, invalid base64, unreadable change bytes, an unknown document type, a schema from the
+/// future, a body over the limit, a forged token, a missing token, a replayed refresh token,
+/// changes signed by another device's actor, an unregistered device id.
+async fn bad_input_refused(server: TestServer) -> anyhow::Result<()> {
+    server
+        .user("tech_a", Role::Technician, Some("wuhan"))
+        .await?;
+    server
+        .user("tech_b", Role::Technician, Some("wuhan"))
+        .await?;
+    let dev_a = server.device("tech_a").await?;
+    let dev_b = server.device("tech_b").await?;
+    let token = dev_b.client.bearer().await?;
+    let device = device_id(&dev_b).await?;
+    let url = format!("{}/api/sync", server.base());
+    let http = reqwest::Client::new();
+    let count = server.state.db.change_count().await?;
+
+    let not_json = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body("\u{1}\u{2}garbage")
+        .send()
+        .await?;
+    assert_eq!(not_json.status().as_u16(), 400);
+    assert_eq!(
+        not_json.json::<serde_json::Value>().await?["error"]["code"],
+        "malformed_body"
+    );
+
+    let bad_b64 = json!({"device_id": device, "docs": [{"id": Uuid::now_v7(), "heads": [], "changes": ["%%%"]}]});
+    let (status, body) = call(Method::POST, &url, &token, Some(bad_b64)).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("malformed_body"))
+    );
+
+    let garbage = json!({"device_id": device, "docs": [{"id": Uuid::now_v7(), "heads": [], "changes": ["AAECAwQ="]}]});
+    let (status, body) = call(Method::POST, &url, &token, Some(garbage)).await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["docs"][0]["verdict"]["refusal"]["code"], "malformed");
+
+    let actor_b = dev_b.store().actor().clone();
+    let id = Uuid::now_v7();
+    let unknown = json!({"device_id": device, "docs": [{"id": id, "heads": [], "changes": b64_changes(&raw_doc(&actor_b, id, "invoice", 1))}]});
+    let (_, body) = call(Method::POST, &url, &token, Some(unknown)).await?;
+    assert_eq!(body["docs"][0]["verdict"]["refusal"]["code"], "bad_root");
+    assert_eq!(body["docs"][0]["verdict"]["refusal"]["path"], "type");
+
+    let id = Uuid::now_v7();
+    let future = json!({"device_id": device, "docs": [{"id": id, "heads": [], "changes": b64_changes(&raw_doc(&actor_b, id, "visit", 99))}]});
+    let (_, body) = call(Method::POST, &url, &token, Some(future)).await?;
+    assert_eq!(
+        body["docs"][0]["verdict"]["refusal"]["code"],
+        "schema_unsupported"
+    );
+
+    let id = Uuid::now_v7();
+    let actor_a = dev_a.store().actor().clone();
+    let foreign = json!({"device_id": device, "docs": [{"id": id, "heads": [], "changes": b64_changes(&raw_doc(&actor_a, id, "visit", 1))}]});
+    let (_, body) = call(Method::POST, &url, &token, Some(foreign)).await?;
+    assert_eq!(
+        body["docs"][0]["verdict"]["refusal"]["code"],
+        "foreign_actor"
+    );
+
+    let someone_elses = json!({"device_id": device_id(&dev_a).await?, "docs": []});
+    let (status, body) = call(Method::POST, &url, &token, Some(someone_elses)).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("forbidden"))
+    );
+
+    let huge = vec![b'x'; fieldloop_server::http::MAX_BODY_BYTES + 1];
+    let too_big = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body(huge)
+        .send()
+        .await?;
+    assert_eq!(too_big.status().as_u16(), 413);
+    assert_eq!(
+        too_big.json::<serde_json::Value>().await?["error"]["code"],
+        "body_too_large"
+    );
+
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, body) = call(
+        Method::GET,
+        &format!("{}/api/feed", server.base()),
+        &forged,
+        None,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("invalid_token"))
+    );
+    let resp = http
+        .get(format!("{}/api/feed", server.base()))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // Nothing of any of that was stored.
+    assert_eq!(server.state.db.change_count().await?, count);
+
+    // A refresh token works once; a replay revokes the whole session.
+    let old = dev_b.store().meta_get("refresh_token").await?.unwrap();
+    dev_b.client.refresh().await?;
+    let replay = http
+        .post(format!("{}/api/auth/refresh", server.base()))
+        .json(&json!({"refresh_token": old}))
+        .send()
+        .await?;
+    assert_eq!(replay.status().as_u16(), 401);
+    assert_eq!(
+        replay.json::<serde_json::Value>().await?["error"]["code"],
+        "refresh_token_replayed"
+    );
+    let err = dev_b.client.refresh().await.unwrap_err();
+    assert!(
+        matches!(err, fieldloop_client_core::Error::Unauthorized { ref code, .. } if code == "refresh_token_revoked"),
+        "{err}"
+    );
+    assert!(!err.retryable());
+
+    // Wrong password.
+    let resp = http
+        .post(format!("{}/api/auth/login", server.base()))
+        .json(&json!({"username": "tech_a", "password": "nope"}))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(
+        resp.json::<serde_json::Value>().await?["error"]["code"],
+        "bad_credentials"
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(bad_input_refused_test, bad_input_refused);
+
+/// An expired access token is refused as expired, and the client refreshes by itself.
+async fn expired_token(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
+    let Some(server) = TestServer::start_with(engine, |c| c.access_ttl_secs = 1).await? else {
+        return Ok(());
+    };
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let token = dev.client.bearer().await?;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = call(
+        Method::GET,
+        &format!("{}/api/feed", server.base()),
+        &token,
+        None,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("token_expired"))
+    );
+    dev.store().create(DocKind::Visit, "wuhan", now()).await?;
+    let report = dev.sync().await?;
+    assert_eq!(report.pushed, 1);
+    assert_ne!(dev.client.bearer().await?, token);
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn expired_token_sqlite() -> anyhow::Result<()> {
+    expired_token(fieldloop_e2e::Engine::Sqlite).await
+}
+
+#[tokio::test]
+async fn expired_token_postgres() -> anyhow::Result<()> {
+    expired_token(fieldloop_e2e::Engine::Postgres).await
+}
