@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash};
 use sqlx::Row;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -34,6 +35,23 @@ pub struct Quarantined {
     pub id: Uuid,
     pub kind: DocKind,
     pub refusal: Refusal,
+}
+
+/// What the server sent back for one document.
+#[derive(Debug, Clone)]
+pub struct ServerUpdate {
+    pub id: Uuid,
+    /// The kind the feed announced, for documents new to the device.
+    pub kind: Option<DocKind>,
+    pub changes: Vec<Change>,
+    pub heads: Vec<ChangeHash>,
+}
+
+/// Heads as stored on the device: sorted, so two sets compare as text.
+fn sorted_text(heads: &[ChangeHash]) -> String {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    heads_to_text(&sorted)
 }
 
 /// A stored blob.
@@ -128,11 +146,12 @@ impl Store {
         let id = Uuid::now_v7();
         let doc = RecordDoc::create(kind, id, region, self.actor.clone(), unix_time)?;
         sqlx::query(
-            "INSERT INTO documents (id, kind, snapshot, dirty, updated_at) VALUES ($1, $2, $3, 1, $4)",
+            "INSERT INTO documents (id, kind, snapshot, heads, dirty, updated_at) VALUES ($1, $2, $3, $4, 1, $5)",
         )
         .bind(id.to_string())
         .bind(kind.code())
         .bind(doc.automerge().save())
+        .bind(sorted_text(&doc.heads()))
         .bind(unix_time)
         .execute(&self.pool)
         .await?;
@@ -141,9 +160,14 @@ impl Store {
 
     /// Loads a record, or `None` if the device does not have it.
     pub async fn load(&self, id: Uuid) -> Result<Option<RecordDoc>> {
+        let mut conn = self.pool.acquire().await?;
+        self.load_in(&mut conn, id).await
+    }
+
+    async fn load_in(&self, conn: &mut SqliteConnection, id: Uuid) -> Result<Option<RecordDoc>> {
         let Some(row) = sqlx::query("SELECT snapshot FROM documents WHERE id = $1")
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await?
         else {
             return Ok(None);
@@ -152,7 +176,7 @@ impl Store {
         let mut doc = Automerge::load(&snapshot).map_err(|e| Error::Storage(e.to_string()))?;
         let chunks = sqlx::query("SELECT bytes FROM chunks WHERE doc_id = $1 ORDER BY seq")
             .bind(id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?;
         for chunk in chunks {
             let bytes: Vec<u8> = chunk.get(0);
@@ -188,40 +212,45 @@ impl Store {
 
     /// Stores what `doc` has beyond `before` as one chunk; `dirty` puts it in the outbox.
     async fn append(&self, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        Self::append_in(&mut tx, doc, before, dirty).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn append_in(conn: &mut SqliteConnection, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
         let bytes = doc.automerge().save_after(before);
         if bytes.is_empty() {
             return Ok(());
         }
         let id = doc.id().to_string();
-        let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
             .bind(&id)
             .bind(bytes)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        if dirty {
-            sqlx::query("UPDATE documents SET dirty = 1 WHERE id = $1")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query("UPDATE documents SET heads = $1, dirty = MAX(dirty, $2) WHERE id = $3")
+            .bind(sorted_text(&doc.heads()))
+            .bind(i64::from(dirty))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
         let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
             .bind(&id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?
             .get(0);
         if count >= COMPACT_AFTER_CHUNKS {
             sqlx::query("UPDATE documents SET snapshot = $1 WHERE id = $2")
                 .bind(doc.automerge().save())
                 .bind(&id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             sqlx::query("DELETE FROM chunks WHERE doc_id = $1")
                 .bind(&id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -266,71 +295,94 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Takes in what the server sent for a document and records its heads. The document leaves
-    /// the outbox only if the device has nothing the server lacks (an edit made while the sync
-    /// was under way keeps it in).
+    /// Takes in what the server sent for one document; see [`apply_server_batch`](Self::apply_server_batch).
     pub async fn apply_server(
         &self,
         id: Uuid,
-        kind_hint: Option<DocKind>,
+        kind: Option<DocKind>,
         changes: Vec<Change>,
-        server_heads: &[ChangeHash],
+        heads: &[ChangeHash],
     ) -> Result<()> {
-        let existing = self.load(id).await?;
-        let (mut am, before) = match existing {
-            Some(doc) => {
-                let before = doc.heads();
-                (doc.into_automerge(), before)
-            }
-            None => (Automerge::new().with_actor(self.actor.clone()), Vec::new()),
-        };
-        am.apply_changes(changes)
-            .map_err(|e| Error::Storage(e.to_string()))?;
-        let mut local_heads = am.get_heads();
-        local_heads.sort();
-        let mut server_sorted = server_heads.to_vec();
-        server_sorted.sort();
-        let in_step = local_heads == server_sorted;
-        let id_text = id.to_string();
-        if before.is_empty() {
-            // A document new to this device: store it whole.
-            if am.get_heads().is_empty() {
-                return Ok(());
-            }
-            let doc = RecordDoc::from_automerge(am)?;
-            let kind = kind_hint.unwrap_or(doc.kind());
-            sqlx::query(
-                "INSERT INTO documents (id, kind, snapshot, synced_heads, dirty, updated_at) VALUES ($1, $2, $3, $4, $5, 0)
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&id_text)
-            .bind(kind.code())
-            .bind(doc.automerge().save())
-            .bind(heads_to_text(server_heads))
-            .bind(i64::from(!in_step))
-            .execute(&self.pool)
-            .await?;
-            return Ok(());
-        }
-        let doc = RecordDoc::from_automerge(am)?;
+        self.apply_server_batch(vec![ServerUpdate {
+            id,
+            kind,
+            changes,
+            heads: heads.to_vec(),
+        }])
+        .await
+    }
+
+    /// Takes in what the server sent for a batch of documents, in one transaction, and records
+    /// the server's heads. A document leaves the outbox only if the device has nothing the
+    /// server lacks (an edit made while the sync was under way keeps it in).
+    pub async fn apply_server_batch(&self, updates: Vec<ServerUpdate>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let bytes = doc.automerge().save_after(&before);
-        if !bytes.is_empty() {
-            sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
-                .bind(&id_text)
-                .bind(bytes)
-                .execute(&mut *tx)
-                .await?;
+        for update in updates {
+            self.apply_one(&mut tx, update).await?;
         }
-        sqlx::query(
-            "UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3",
-        )
-        .bind(heads_to_text(server_heads))
-        .bind(i64::from(!in_step))
-        .bind(&id_text)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_one(&self, conn: &mut SqliteConnection, update: ServerUpdate) -> Result<()> {
+        let id_text = update.id.to_string();
+        let server_text = sorted_text(&update.heads);
+        let local: Option<String> = sqlx::query("SELECT heads FROM documents WHERE id = $1")
+            .bind(&id_text)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.get(0));
+        match local {
+            // Nothing new from the server: only the acknowledgement to record.
+            Some(local_heads) if update.changes.is_empty() => {
+                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
+                    .bind(&server_text)
+                    .bind(i64::from(local_heads != server_text))
+                    .bind(&id_text)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Some(_) => {
+                let mut doc = self
+                    .load_in(conn, update.id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(id_text.clone()))?;
+                let before = doc.heads();
+                doc.automerge_mut()
+                    .apply_changes(update.changes)
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                Self::append_in(conn, &doc, &before, false).await?;
+                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
+                    .bind(&server_text)
+                    .bind(i64::from(sorted_text(&doc.heads()) != server_text))
+                    .bind(&id_text)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            // A document new to this device: store it whole.
+            None => {
+                if update.changes.is_empty() {
+                    return Ok(());
+                }
+                let mut am = Automerge::new().with_actor(self.actor.clone());
+                am.apply_changes(update.changes)
+                    .map_err(|e| Error::Storage(e.to_string()))?;
+                let doc = RecordDoc::from_automerge(am)?;
+                let local_text = sorted_text(&doc.heads());
+                sqlx::query(
+                    "INSERT INTO documents (id, kind, snapshot, heads, synced_heads, dirty, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                )
+                .bind(&id_text)
+                .bind(update.kind.unwrap_or(doc.kind()).code())
+                .bind(doc.automerge().save())
+                .bind(&local_text)
+                .bind(&server_text)
+                .bind(i64::from(local_text != server_text))
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
         Ok(())
     }
 
@@ -412,11 +464,14 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE documents SET snapshot = $1, synced_heads = $2, dirty = $3, refusal = NULL WHERE id = $4")
+        sqlx::query(
+            "UPDATE documents SET snapshot = $1, heads = $5, synced_heads = $2, dirty = $3, refusal = NULL WHERE id = $4",
+        )
             .bind(rebuilt.automerge().save())
             .bind(heads_to_text(server_heads))
             .bind(i64::from(dirty))
             .bind(id.to_string())
+            .bind(sorted_text(&rebuilt.heads()))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::model::ownership::Author;
 use crate::model::{DocKind, Refusal};
-use crate::store::{Store, heads_from_text};
+use crate::store::{ServerUpdate, Store, heads_from_text};
 use crate::wire::{
     Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice,
     SyncRequest, SyncResponse, TokenPair, UserInfo, Verdict,
@@ -437,19 +437,21 @@ impl SyncClient {
                         .body(body.clone())
                 })
                 .await?;
+            let mut updates = Vec::with_capacity(batch.len());
             for (reply, (push, kind)) in response.docs.into_iter().zip(batch) {
                 match reply.verdict {
                     Verdict::Accepted => {
-                        let heads = parse_heads(&reply.heads)?;
-                        let changes = parse_changes(reply.changes)?;
                         if push.changes.is_empty() {
                             report.pulled += 1;
                         } else {
                             report.pushed += 1;
                         }
-                        self.store
-                            .apply_server(reply.id, *kind, changes, &heads)
-                            .await?;
+                        updates.push(ServerUpdate {
+                            id: reply.id,
+                            kind: *kind,
+                            changes: parse_changes(reply.changes)?,
+                            heads: parse_heads(&reply.heads)?,
+                        });
                     }
                     Verdict::Rejected { refusal } => {
                         self.store.quarantine(reply.id, &refusal).await?;
@@ -459,6 +461,8 @@ impl SyncClient {
                 state.docs_done += 1;
                 state.bytes_done += push.changes.iter().map(|c| c.0.len() as u64).sum::<u64>();
             }
+            // One transaction per acknowledged batch.
+            self.store.apply_server_batch(updates).await?;
             progress(state);
         }
         self.store

@@ -3,6 +3,8 @@ CREATE TABLE IF NOT EXISTS documents (
     id           TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
     snapshot     BLOB NOT NULL,
+    -- the device's own heads, hex, sorted, comma separated
+    heads        TEXT NOT NULL DEFAULT '',
     -- the server's heads as last acknowledged, hex, comma separated ('' = never synced)
     synced_heads TEXT NOT NULL DEFAULT '',
     -- 1 while the device holds changes the server has not acknowledged

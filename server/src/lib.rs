@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod merge;
 pub mod records;
+pub mod workflow;
 
 use std::sync::Arc;
 

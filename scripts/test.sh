@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the project. PostgreSQL at 127.0.0.1:5432 is used when it runs; under CI
+# (CI=true) it must, and it is started if it is installed but stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_up() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -h 127.0.0.1 -p 5432 -q
+    else
+        (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+    fi
+}
+
+if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+fi
+if ! pg_up; then
+    if [ "${CI:-}" = "true" ]; then
+        echo "PostgreSQL is not reachable at 127.0.0.1:5432; CI runs the server suite on it" >&2
+        exit 1
+    fi
+    echo "note: PostgreSQL is not reachable; its test variants will be skipped"
+fi
+
+cargo test --workspace
