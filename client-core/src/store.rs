@@ -164,6 +164,55 @@ impl Store {
         self.load_in(&mut conn, id).await
     }
 
+    /// Loads several records with two queries (snapshots, then chunks), in the order of `ids`;
+    /// missing ids are skipped.
+    pub async fn load_many(&self, ids: &[Uuid]) -> Result<Vec<RecordDoc>> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut conn = self.pool.acquire().await?;
+        for chunk in ids.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT id, snapshot FROM documents WHERE id IN ({marks})"
+            ));
+            let mut q = sqlx::query(sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            let snapshots = q.fetch_all(&mut *conn).await?;
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT doc_id, bytes FROM chunks WHERE doc_id IN ({marks}) ORDER BY doc_id, seq"
+            ));
+            let mut q = sqlx::query(sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            let mut chunks: std::collections::HashMap<String, Vec<Vec<u8>>> =
+                std::collections::HashMap::new();
+            for row in q.fetch_all(&mut *conn).await? {
+                chunks.entry(row.get(0)).or_default().push(row.get(1));
+            }
+            for row in snapshots {
+                let id: String = row.get(0);
+                let snapshot: Vec<u8> = row.get(1);
+                let mut doc =
+                    Automerge::load(&snapshot).map_err(|e| Error::Storage(e.to_string()))?;
+                for bytes in chunks.remove(&id).unwrap_or_default() {
+                    doc.load_incremental(&bytes)
+                        .map_err(|e| Error::Storage(e.to_string()))?;
+                }
+                doc.set_actor(self.actor.clone());
+                out.push(RecordDoc::from_automerge(doc)?);
+            }
+        }
+        let position: std::collections::HashMap<Uuid, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        out.sort_by_key(|d| position.get(&d.id()).copied().unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
     async fn load_in(&self, conn: &mut SqliteConnection, id: Uuid) -> Result<Option<RecordDoc>> {
         let Some(row) = sqlx::query("SELECT snapshot FROM documents WHERE id = $1")
             .bind(id.to_string())
@@ -218,7 +267,12 @@ impl Store {
         Ok(())
     }
 
-    async fn append_in(conn: &mut SqliteConnection, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
+    async fn append_in(
+        conn: &mut SqliteConnection,
+        doc: &RecordDoc,
+        before: &[ChangeHash],
+        dirty: bool,
+    ) -> Result<()> {
         let bytes = doc.automerge().save_after(before);
         if bytes.is_empty() {
             return Ok(());
@@ -317,7 +371,29 @@ impl Store {
     /// server lacks (an edit made while the sync was under way keeps it in).
     pub async fn apply_server_batch(&self, updates: Vec<ServerUpdate>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for update in updates {
+        // Acknowledgements without new changes (the usual answer to an upload) are recorded
+        // together: one statement per few hundred documents.
+        let (acks, full): (Vec<ServerUpdate>, Vec<ServerUpdate>) =
+            updates.into_iter().partition(|u| u.changes.is_empty());
+        for chunk in acks.chunks(300) {
+            let rows = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = sqlx::AssertSqlSafe(format!(
+                "WITH ack(id, server_heads) AS (VALUES {rows})
+                 UPDATE documents SET synced_heads = ack.server_heads,
+                     dirty = CASE WHEN documents.heads = ack.server_heads THEN 0 ELSE 1 END,
+                     refusal = NULL
+                 FROM ack WHERE documents.id = ack.id"
+            ));
+            let mut q = sqlx::query(sql);
+            for u in chunk {
+                q = q.bind(u.id.to_string()).bind(sorted_text(&u.heads));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for update in full {
             self.apply_one(&mut tx, update).await?;
         }
         tx.commit().await?;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::model::ownership::Author;
 use crate::model::{DocKind, Refusal};
-use crate::store::{ServerUpdate, Store, heads_from_text};
+use crate::store::{Pending, ServerUpdate, Store, heads_from_text};
 use crate::wire::{
     Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice,
     SyncRequest, SyncResponse, TokenPair, UserInfo, Verdict,
@@ -370,8 +370,13 @@ impl SyncClient {
 
         // Build the work list: the outbox with its changes, then the pulls.
         let mut work: Vec<(DocPush, Option<DocKind>)> = Vec::new();
-        for pending in self.store.pending().await? {
-            let Some(doc) = self.store.load(pending.id).await? else {
+        let pending = self.store.pending().await?;
+        let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
+        let docs = self.store.load_many(&ids).await?;
+        let by_id: std::collections::HashMap<Uuid, &Pending> =
+            pending.iter().map(|p| (p.id, p)).collect();
+        for doc in &docs {
+            let Some(pending) = by_id.get(&doc.id()) else {
                 continue;
             };
             let am = doc.automerge();

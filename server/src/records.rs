@@ -2,18 +2,20 @@
 //! transaction (changes, snapshot, projection and feed position together), using the pure
 //! planner in [`crate::merge`] for every decision.
 
-use automerge::{Automerge, Change, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
 use fieldloop_client_core::wire::heads_to_text;
-use fieldloop_client_core::wire::{Bytes, DocReply, SyncRequest, SyncResponse, Verdict};
+use fieldloop_client_core::wire::{Bytes, DocPush, DocReply, SyncRequest, SyncResponse, Verdict};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::access::Principal;
 use crate::auth::server_actor;
 use crate::db::accounts::Device;
-use crate::db::docs::{ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, write_doc};
+use crate::db::docs::{
+    ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, load_docs, write_docs,
+};
 use crate::db::{Tx, next_counter};
 use crate::error::{ApiError, ApiResult};
 use crate::merge::{Plan, plan};
@@ -87,36 +89,144 @@ async fn check_blobs(
     }
 }
 
-/// Stores an accepted merge.
-#[allow(clippy::too_many_arguments)]
-async fn store(
-    tx: &mut Tx,
+/// The rows an accepted merge writes.
+fn prepare(
     existing: Option<&DocRow>,
     doc: &RecordDoc,
     new_changes: &[Change],
     user: Uuid,
     device: Option<Uuid>,
     seq: i64,
-) -> ApiResult<()> {
-    let created_by = existing.map(|r| r.created_by).unwrap_or(user);
-    write_doc(
-        tx,
-        DocWrite {
-            id: doc.id(),
-            kind: doc.kind(),
-            region: doc.region(),
-            created_by,
-            assignee: assignee_of(doc),
-            snapshot: doc.automerge().save(),
-            heads: heads_to_text(&doc.heads()),
-            seq,
-            is_new: existing.is_none(),
-            changes: change_rows(new_changes, user, device),
-            fields: projection(doc),
-        },
-    )
-    .await?;
-    Ok(())
+) -> DocWrite {
+    DocWrite {
+        id: doc.id(),
+        kind: doc.kind(),
+        region: doc.region().to_string(),
+        created_by: existing.map(|r| r.created_by).unwrap_or(user),
+        assignee: assignee_of(doc),
+        snapshot: doc.automerge().save(),
+        heads: heads_to_text(&doc.heads()),
+        seq,
+        changes: change_rows(new_changes, user, device),
+        fields: projection(doc),
+    }
+}
+
+/// What was decided for one document of a batch, before blobs are checked and rows written.
+enum Decided {
+    Reply(DocReply),
+    Accept {
+        doc: Box<RecordDoc>,
+        new_changes: Vec<Change>,
+        before: Option<RecordDoc>,
+        existing: Option<Automerge>,
+        row: Option<DocRow>,
+        heads: Vec<String>,
+    },
+}
+
+/// Decides one document: visibility, then the pure merge plan. CPU only.
+fn decide(
+    push: DocPush,
+    row: Option<DocRow>,
+    principal: &Principal,
+    actor: &ActorId,
+    author: Author,
+) -> Result<Decided, ApiError> {
+    if row
+        .as_ref()
+        .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee))
+    {
+        let refusal = Refusal::new(
+            RefusalCode::NotVisible,
+            "",
+            "this record is not yours to see or change",
+        );
+        return Ok(Decided::Reply(reply(
+            push.id,
+            Verdict::Rejected { refusal },
+            None,
+            &[],
+        )));
+    }
+    let existing = row.as_ref().map(load_automerge).transpose()?;
+    let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
+    let refusal = match plan(push.id, existing.as_ref(), &raw, actor, author) {
+        Plan::Unchanged if existing.is_none() => {
+            Refusal::new(RefusalCode::NotVisible, "", "no such record")
+        }
+        Plan::Unchanged => {
+            return Ok(Decided::Reply(reply(
+                push.id,
+                Verdict::Accepted,
+                existing.as_ref(),
+                &push.heads,
+            )));
+        }
+        Plan::Reject(refusal) => refusal,
+        Plan::Accept {
+            doc,
+            new_changes,
+            is_new,
+        } => {
+            if is_new && !principal.may_create_in(doc.region()) {
+                Refusal::new(
+                    RefusalCode::NotVisible,
+                    "region",
+                    format!(
+                        "you may create records in your own region only, not in '{}'",
+                        doc.region()
+                    ),
+                )
+            } else {
+                let before = existing
+                    .clone()
+                    .and_then(|am| RecordDoc::from_automerge(am).ok());
+                return Ok(Decided::Accept {
+                    doc,
+                    new_changes,
+                    before,
+                    existing,
+                    row,
+                    heads: push.heads,
+                });
+            }
+        }
+    };
+    tracing::info!(doc = %push.id, %refusal, "document refused");
+    Ok(Decided::Reply(reply(
+        push.id,
+        Verdict::Rejected { refusal },
+        existing.as_ref(),
+        &push.heads,
+    )))
+}
+
+/// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
+/// the CPU-heavy part of a sync). Results keep the request's order.
+async fn decide_all(
+    jobs: Vec<(DocPush, Option<DocRow>)>,
+    principal: &Principal,
+    actor: &ActorId,
+    author: Author,
+) -> ApiResult<Vec<Decided>> {
+    let half = jobs.len().div_ceil(2).max(8);
+    let mut tasks = Vec::new();
+    let mut jobs = jobs.into_iter().peekable();
+    while jobs.peek().is_some() {
+        let part: Vec<_> = jobs.by_ref().take(half).collect();
+        let (p, a) = (principal.clone(), actor.clone());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            part.into_iter()
+                .map(|(push, row)| decide(push, row, &p, &a, author))
+                .collect::<Result<Vec<_>, _>>()
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.extend(task.await.map_err(ApiError::internal)??);
+    }
+    Ok(out)
 }
 
 fn reply(id: Uuid, verdict: Verdict, doc: Option<&Automerge>, client_heads: &[String]) -> DocReply {
@@ -199,95 +309,60 @@ pub async fn sync_batch(
     } else {
         0
     };
-    let mut replies = Vec::with_capacity(request.docs.len());
-    let mut stored_any = false;
-    for push in request.docs {
-        let row = load_doc(&mut tx, push.id).await?;
-        let hidden = row
-            .as_ref()
-            .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee));
-        if hidden {
-            let refusal = Refusal::new(
-                RefusalCode::NotVisible,
-                "",
-                "this record is not yours to see or change",
-            );
-            replies.push(reply(push.id, Verdict::Rejected { refusal }, None, &[]));
-            continue;
-        }
-        let existing = row.as_ref().map(load_automerge).transpose()?;
-        let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
-        let verdict = match plan(push.id, existing.as_ref(), &raw, &actor, author) {
-            Plan::Unchanged if existing.is_none() => {
-                let refusal = Refusal::new(RefusalCode::NotVisible, "", "no such record");
-                replies.push(reply(push.id, Verdict::Rejected { refusal }, None, &[]));
-                continue;
-            }
-            Plan::Unchanged => {
-                replies.push(reply(
-                    push.id,
-                    Verdict::Accepted,
-                    existing.as_ref(),
-                    &push.heads,
-                ));
-                continue;
-            }
-            Plan::Reject(refusal) => Err(refusal),
-            Plan::Accept {
+    let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
+    let mut rows = load_docs(&mut tx, &ids).await?;
+    let jobs: Vec<(DocPush, Option<DocRow>)> = request
+        .docs
+        .into_iter()
+        .map(|push| {
+            let row = rows.remove(&push.id);
+            (push, row)
+        })
+        .collect();
+    let decided = decide_all(jobs, principal, &actor, author).await?;
+    let mut replies = Vec::with_capacity(decided.len());
+    let mut writes = Vec::new();
+    for d in decided {
+        match d {
+            Decided::Reply(r) => replies.push(r),
+            Decided::Accept {
                 doc,
                 new_changes,
-                is_new,
+                before,
+                existing,
+                row,
+                heads,
             } => {
-                let before = existing
-                    .clone()
-                    .map(RecordDoc::from_automerge)
-                    .transpose()
-                    .ok()
-                    .flatten();
-                if is_new && !principal.may_create_in(doc.region()) {
-                    Err(Refusal::new(
-                        RefusalCode::NotVisible,
-                        "region",
-                        format!(
-                            "you may create records in your own region only, not in '{}'",
-                            doc.region()
-                        ),
-                    ))
-                } else if let Some(refusal) = check_blobs(&mut tx, before.as_ref(), &doc).await? {
-                    Err(refusal)
+                if let Some(refusal) = check_blobs(&mut tx, before.as_ref(), &doc).await? {
+                    tracing::info!(doc = %doc.id(), %refusal, "document refused");
+                    replies.push(reply(
+                        doc.id(),
+                        Verdict::Rejected { refusal },
+                        existing.as_ref(),
+                        &heads,
+                    ));
                 } else {
-                    store(
-                        &mut tx,
+                    writes.push(prepare(
                         row.as_ref(),
                         &doc,
                         &new_changes,
                         principal.user_id,
                         Some(device.id),
                         seq,
-                    )
-                    .await?;
-                    stored_any = true;
-                    Ok(doc)
+                    ));
+                    replies.push(reply(
+                        doc.id(),
+                        Verdict::Accepted,
+                        Some(doc.automerge()),
+                        &heads,
+                    ));
                 }
             }
-        };
-        match verdict {
-            Ok(doc) => replies.push(reply(
-                push.id,
-                Verdict::Accepted,
-                Some(doc.automerge()),
-                &push.heads,
-            )),
-            Err(refusal) => {
-                tracing::info!(doc = %push.id, %refusal, "document refused");
-                replies.push(reply(
-                    push.id,
-                    Verdict::Rejected { refusal },
-                    existing.as_ref(),
-                    &push.heads,
-                ));
-            }
         }
+    }
+    let stored_any = !writes.is_empty();
+    if stored_any {
+        write_docs(&mut tx, writes).await?;
     }
     if stored_any {
         tx.commit().await?;
@@ -322,16 +397,8 @@ pub async fn server_edit(
     doc.set_many(Author::Server, &writes, chrono::Utc::now().timestamp())
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
-    store(
-        &mut tx,
-        Some(&row),
-        &doc,
-        &new_changes,
-        principal.user_id,
-        None,
-        seq,
-    )
-    .await?;
+    let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
+    write_docs(&mut tx, vec![write]).await?;
     tx.commit().await?;
     Ok(doc)
 }

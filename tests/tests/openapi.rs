@@ -5,8 +5,13 @@ use fieldloop_e2e::{Engine, TestServer};
 
 #[tokio::test]
 async fn openapi_matches_routes() -> anyhow::Result<()> {
-    let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite always starts");
-    let doc: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", server.base())).await?.json().await?;
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let doc: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", server.base()))
+        .await?
+        .json()
+        .await?;
     let paths = doc["paths"].as_object().expect("paths");
     let http = reqwest::Client::new();
     let mut operations = 0;
@@ -20,11 +25,17 @@ async fn openapi_matches_routes() -> anyhow::Result<()> {
             }
             operations += 1;
             let m: reqwest::Method = method.to_uppercase().parse()?;
-            let resp = http.request(m, format!("{}{concrete}", server.base())).send().await?;
+            let resp = http
+                .request(m, format!("{}{concrete}", server.base()))
+                .send()
+                .await?;
             let status = resp.status().as_u16();
             let body: serde_json::Value = resp.json().await.unwrap_or_default();
             assert_ne!(status, 405, "{method} {path} is documented but not routed");
-            assert_ne!(body["error"]["code"], "no_route", "{method} {path} is documented but not routed");
+            assert_ne!(
+                body["error"]["code"], "no_route",
+                "{method} {path} is documented but not routed"
+            );
         }
     }
     // Every documented handler in the source made it into the description.
@@ -34,9 +45,15 @@ async fn openapi_matches_routes() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(entry?.path())?;
         in_source += text.matches("#[utoipa::path(").count();
     }
-    assert_eq!(operations, in_source, "handlers documented in the source vs operations in /api/openapi.json");
+    assert_eq!(
+        operations, in_source,
+        "handlers documented in the source vs operations in /api/openapi.json"
+    );
     // An unknown route answers with the one error shape.
-    let resp = http.get(format!("{}/api/nothing-here", server.base())).send().await?;
+    let resp = http
+        .get(format!("{}/api/nothing-here", server.base()))
+        .send()
+        .await?;
     assert_eq!(resp.status().as_u16(), 404);
     let body: serde_json::Value = resp.json().await?;
     assert_eq!(body["error"]["code"], "no_route");

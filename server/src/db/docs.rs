@@ -1,5 +1,7 @@
 //! Documents: the append-only change table, snapshots, the feed and the field projection.
 
+use std::collections::HashMap;
+
 use fieldloop_client_core::model::DocKind;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -115,88 +117,144 @@ pub async fn load_doc(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<DocRow>> {
     row.as_ref().map(doc_row).transpose()
 }
 
+/// Loads several documents' rows in one query.
+pub async fn load_docs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, DocRow>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let row = doc_row(&row)?;
+            out.insert(row.id, row);
+        }
+    }
+    Ok(out)
+}
+
 /// Everything a merge writes for one document, in the caller's transaction.
 #[derive(Debug)]
-pub struct DocWrite<'a> {
+pub struct DocWrite {
     pub id: Uuid,
     pub kind: DocKind,
-    pub region: &'a str,
+    pub region: String,
     pub created_by: Uuid,
     pub assignee: Option<Uuid>,
     pub snapshot: Vec<u8>,
     pub heads: String,
     pub seq: i64,
-    pub is_new: bool,
     pub changes: Vec<ChangeRow>,
     pub fields: Vec<FieldRow>,
 }
 
-pub async fn write_doc(tx: &mut Tx, w: DocWrite<'_>) -> sqlx::Result<()> {
+/// `$first, $first+1, ...` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `($1, $2, $3), ($4, $5, $6), ...` for `rows` rows of `cols` parameters.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * cols + 1, cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// Stores merged documents: upserts their rows, appends their new changes (a change already
+/// stored is skipped: content addressed) and replaces their field projection. A few statements
+/// per batch, whatever its size.
+pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>) -> sqlx::Result<()> {
     let now = now_ms();
-    let id = w.id.to_string();
-    if w.is_new {
-        sqlx::query(
+    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+        let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, heads, seq, change_count, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        )
-        .bind(&id)
-        .bind(w.kind.code())
-        .bind(w.region)
-        .bind(w.created_by.to_string())
-        .bind(w.assignee.map(|a| a.to_string()))
-        .bind(w.snapshot)
-        .bind(&w.heads)
-        .bind(w.seq)
-        .bind(w.changes.len() as i64)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    } else {
-        sqlx::query(
-            "UPDATE documents SET assignee = $2, snapshot = $3, heads = $4, seq = $5,
-             change_count = change_count + $6, updated_at = $7 WHERE id = $1",
-        )
-        .bind(&id)
-        .bind(w.assignee.map(|a| a.to_string()))
-        .bind(w.snapshot)
-        .bind(&w.heads)
-        .bind(w.seq)
-        .bind(w.changes.len() as i64)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+             VALUES {} ON CONFLICT (id) DO UPDATE SET assignee = excluded.assignee, snapshot = excluded.snapshot,
+             heads = excluded.heads, seq = excluded.seq, change_count = documents.change_count + excluded.change_count,
+             updated_at = excluded.updated_at",
+            value_rows(chunk.len(), 11)
+        ));
+        let mut q = sqlx::query(sql);
+        for w in chunk {
+            q = q
+                .bind(w.id.to_string())
+                .bind(w.kind.code())
+                .bind(w.region.clone())
+                .bind(w.created_by.to_string())
+                .bind(w.assignee.map(|a| a.to_string()))
+                .bind(w.snapshot.clone())
+                .bind(w.heads.clone())
+                .bind(w.seq)
+                .bind(w.changes.len() as i64)
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
     }
-    for c in w.changes {
-        sqlx::query(
+    let changes: Vec<(String, &ChangeRow)> = writes
+        .iter()
+        .flat_map(|w| w.changes.iter().map(move |c| (w.id.to_string(), c)))
+        .collect();
+    for chunk in changes.chunks(ROWS_PER_STATEMENT) {
+        let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO changes (hash, doc_id, actor, actor_seq, bytes, user_id, device_id, device_time, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
-        )
-        .bind(c.hash)
-        .bind(&id)
-        .bind(c.actor)
-        .bind(c.actor_seq)
-        .bind(c.bytes)
-        .bind(c.user_id.to_string())
-        .bind(c.device_id.map(|d| d.to_string()))
-        .bind(c.device_time)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+             VALUES {} ON CONFLICT (hash) DO NOTHING",
+            value_rows(chunk.len(), 9)
+        ));
+        let mut q = sqlx::query(sql);
+        for (doc_id, c) in chunk {
+            q = q
+                .bind(c.hash.clone())
+                .bind(doc_id.clone())
+                .bind(c.actor.clone())
+                .bind(c.actor_seq)
+                .bind(c.bytes.clone())
+                .bind(c.user_id.to_string())
+                .bind(c.device_id.map(|d| d.to_string()))
+                .bind(c.device_time)
+                .bind(now);
+        }
+        q.execute(&mut **tx).await?;
     }
-    sqlx::query("DELETE FROM doc_fields WHERE doc_id = $1")
-        .bind(&id)
-        .execute(&mut **tx)
-        .await?;
-    for f in w.fields {
-        sqlx::query(
-            "INSERT INTO doc_fields (doc_id, path, value, value_int) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&id)
-        .bind(f.path)
-        .bind(f.value)
-        .bind(f.value_int)
-        .execute(&mut **tx)
-        .await?;
+    for chunk in writes.chunks(ROWS_PER_STATEMENT) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "DELETE FROM doc_fields WHERE doc_id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut q = sqlx::query(sql);
+        for w in chunk {
+            q = q.bind(w.id.to_string());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    let fields: Vec<(String, &FieldRow)> = writes
+        .iter()
+        .flat_map(|w| w.fields.iter().map(move |f| (w.id.to_string(), f)))
+        .collect();
+    for chunk in fields.chunks(ROWS_PER_STATEMENT) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO doc_fields (doc_id, path, value, value_int) VALUES {}",
+            value_rows(chunk.len(), 4)
+        ));
+        let mut q = sqlx::query(sql);
+        for (doc_id, f) in chunk {
+            q = q
+                .bind(doc_id.clone())
+                .bind(f.path.clone())
+                .bind(f.value.clone())
+                .bind(f.value_int);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }

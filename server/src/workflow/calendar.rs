@@ -19,7 +19,9 @@ pub fn start_of_day(tz: Tz, date: NaiveDate) -> DateTime<Utc> {
     let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     // Asia/Shanghai has no DST; for zones that do, take the earliest valid instant.
     match tz.from_local_datetime(&midnight) {
-        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => {
+            t.with_timezone(&Utc)
+        }
         chrono::LocalResult::None => tz
             .from_local_datetime(&(midnight + chrono::Duration::hours(1)))
             .earliest()
@@ -48,13 +50,21 @@ pub fn year_month(tz: Tz, at: DateTime<Utc>) -> (i32, u32) {
 
 /// The month before (year, month).
 pub fn previous_month(year: i32, month: u32) -> (i32, u32) {
-    if month == 1 { (year - 1, 12) } else { (year, month - 1) }
+    if month == 1 {
+        (year - 1, 12)
+    } else {
+        (year, month - 1)
+    }
 }
 
 /// First instant of a month and of the month after, in the company's zone.
 pub fn month_bounds(tz: Tz, year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let first = NaiveDate::from_ymd_opt(year, month, 1)?;
-    let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (ny, nm) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
     let next = NaiveDate::from_ymd_opt(ny, nm, 1)?;
     Some((start_of_day(tz, first), start_of_day(tz, next)))
 }
@@ -72,9 +82,18 @@ mod tests {
     fn start_day_not_counted_and_period_ends_at_midnight() {
         // Accepted 3 Nov 15:00 Beijing time: 1 day is due at 24:00 on 4 Nov (16:00 UTC on 4 Nov).
         let start = utc("2026-11-03T15:00:00+08:00");
-        assert_eq!(due_after(Shanghai, start, 1), utc("2026-11-05T00:00:00+08:00"));
-        assert_eq!(due_after(Shanghai, start, 2), utc("2026-11-06T00:00:00+08:00"));
-        assert_eq!(due_after(Shanghai, start, 6), utc("2026-11-10T00:00:00+08:00"));
+        assert_eq!(
+            due_after(Shanghai, start, 1),
+            utc("2026-11-05T00:00:00+08:00")
+        );
+        assert_eq!(
+            due_after(Shanghai, start, 2),
+            utc("2026-11-06T00:00:00+08:00")
+        );
+        assert_eq!(
+            due_after(Shanghai, start, 6),
+            utc("2026-11-10T00:00:00+08:00")
+        );
         let due = due_after(Shanghai, start, 2);
         assert!(!is_overdue(due, utc("2026-11-05T23:59:59+08:00")));
         assert!(is_overdue(due, utc("2026-11-06T00:00:00+08:00")));
@@ -85,7 +104,10 @@ mod tests {
         // 00:30 on 1 Dec in Beijing is still 30 Nov in UTC.
         let at = utc("2026-12-01T00:30:00+08:00");
         assert_eq!(year_month(Shanghai, at), (2026, 12));
-        assert_eq!(local_date(Shanghai, at), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+        assert_eq!(
+            local_date(Shanghai, at),
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+        );
         let late = utc("2026-11-30T23:30:00+08:00");
         assert_eq!(year_month(Shanghai, late), (2026, 11));
     }

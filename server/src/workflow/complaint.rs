@@ -254,7 +254,9 @@ pub enum Action {
         joint_visit: bool,
     },
     /// Quality's investigation report to the GM (§4.6.3).
-    SubmitReport { text: String },
+    SubmitReport {
+        text: String,
+    },
     Determine {
         cause_class: CauseClass,
         valid: bool,
@@ -270,7 +272,9 @@ pub enum Action {
         production_date: NaiveDate,
         countermeasure: String,
     },
-    RndOpinion { text: String },
+    RndOpinion {
+        text: String,
+    },
     Consolidate {
         text: String,
         #[serde(default)]
@@ -284,8 +288,13 @@ pub enum Action {
         #[serde(default)]
         penalty: Option<String>,
     },
-    ProposeAmount { kind: MoneyKind, amount_fen: i64 },
-    Approve { decision: u32 },
+    ProposeAmount {
+        kind: MoneyKind,
+        amount_fen: i64,
+    },
+    Approve {
+        decision: u32,
+    },
     ApprovePenalty,
     Communicate {
         result: String,
@@ -296,10 +305,16 @@ pub enum Action {
         #[serde(default)]
         note: String,
     },
-    RecordHeadVisit { visitor: String },
+    RecordHeadVisit {
+        visitor: String,
+    },
     WrittenReportToHead,
-    InvolveExternal { party: String },
-    Petition { text: String },
+    InvolveExternal {
+        party: String,
+    },
+    Petition {
+        text: String,
+    },
     Close,
 }
 
@@ -337,18 +352,31 @@ pub struct Actor {
 /// Why an action is refused. Each has a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WorkflowError {
-    #[error("this case is closed; a customer who rejects the conclusion gets a new linked case (§4.6.8)")]
+    #[error(
+        "this case is closed; a customer who rejects the conclusion gets a new linked case (§4.6.8)"
+    )]
     Closed,
     #[error("the case is already accepted and numbered {0}")]
     AlreadyAccepted(String),
     #[error("the case has not been accepted by quality yet")]
     NotAccepted,
     #[error("{action} is done by {wanted}, not by a {role}")]
-    WrongDepartment { action: &'static str, wanted: String, role: String },
+    WrongDepartment {
+        action: &'static str,
+        wanted: String,
+        role: String,
+    },
     #[error("the step '{0}' is not the current step")]
     WrongStep(String),
-    #[error("an amount of {amount_fen} fen needs {needed} approval; a {role} approves up to {own} only (§4.7.3)")]
-    AboveAuthority { amount_fen: i64, needed: &'static str, own: String, role: String },
+    #[error(
+        "an amount of {amount_fen} fen needs {needed} approval; a {role} approves up to {own} only (§4.7.3)"
+    )]
+    AboveAuthority {
+        amount_fen: i64,
+        needed: &'static str,
+        own: String,
+        role: String,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("the case cannot close yet: {0}")]
@@ -379,7 +407,15 @@ pub struct Rules {
 
 impl Case {
     /// A case as the salesperson files it (§4.6.1).
-    pub fn filed(id: Uuid, region: &str, by: Uuid, at: DateTime<Utc>, claimed_fen: i64, severe: bool, original: Option<Uuid>) -> Case {
+    pub fn filed(
+        id: Uuid,
+        region: &str,
+        by: Uuid,
+        at: DateTime<Utc>,
+        claimed_fen: i64,
+        severe: bool,
+        original: Option<Uuid>,
+    ) -> Case {
         Case {
             id,
             region: region.to_string(),
@@ -423,7 +459,10 @@ impl Case {
     }
 
     /// Steps and the case itself that are overdue at `now`.
-    pub fn overdue(&self, now: DateTime<Utc>) -> Vec<(Option<StepKind>, Department, DateTime<Utc>)> {
+    pub fn overdue(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Vec<(Option<StepKind>, Department, DateTime<Utc>)> {
         let mut out = Vec::new();
         if self.state != CaseState::Open {
             return out;
@@ -459,7 +498,13 @@ impl Case {
         });
     }
 
-    fn finish_step(&mut self, kind: StepKind, actor: Actor, now: DateTime<Utc>, note: String) -> Result<(), WorkflowError> {
+    fn finish_step(
+        &mut self,
+        kind: StepKind,
+        actor: Actor,
+        now: DateTime<Utc>,
+        note: String,
+    ) -> Result<(), WorkflowError> {
         let step = self
             .steps
             .iter_mut()
@@ -508,7 +553,12 @@ impl Case {
     }
 }
 
-fn need(role: Role, wanted: &[Role], action: &'static str, label: &str) -> Result<(), WorkflowError> {
+fn need(
+    role: Role,
+    wanted: &[Role],
+    action: &'static str,
+    label: &str,
+) -> Result<(), WorkflowError> {
     if wanted.contains(&role) {
         Ok(())
     } else {
@@ -543,7 +593,14 @@ fn non_empty(text: &str, what: &str) -> Result<String, WorkflowError> {
 
 /// Applies an action. `number` is the number the database assigned, used by `Accept` only.
 /// Returns the new case; the old one is untouched when an error is returned.
-pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rules: &Rules, number: Option<&str>) -> Result<Case, WorkflowError> {
+pub fn apply(
+    case: &Case,
+    action: &Action,
+    actor: Actor,
+    now: DateTime<Utc>,
+    rules: &Rules,
+    number: Option<&str>,
+) -> Result<Case, WorkflowError> {
     let mut c = case.clone();
     if c.state == CaseState::Closed {
         return Err(WorkflowError::Closed);
@@ -555,7 +612,8 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
             if let Some(n) = &c.number {
                 return Err(WorkflowError::AlreadyAccepted(n.clone()));
             }
-            let number = number.ok_or_else(|| WorkflowError::Invalid("no number was assigned".into()))?;
+            let number =
+                number.ok_or_else(|| WorkflowError::Invalid("no number was assigned".into()))?;
             c.number = Some(number.to_string());
             c.state = CaseState::Open;
             c.accepted_at = Some(now);
@@ -569,7 +627,10 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
     }
     match action {
         Action::Accept => unreachable!("handled above"),
-        Action::Investigate { findings, joint_visit } => {
+        Action::Investigate {
+            findings,
+            joint_visit,
+        } => {
             dept(role, Department::Marketing, "investigate")?;
             let findings = non_empty(findings, "the investigation's findings")?;
             c.finish_step(StepKind::Investigation, actor, now, findings)?;
@@ -594,7 +655,9 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
         } => {
             dept(role, Department::Quality, "determine")?;
             if *valid && *fault_ours && responsible_department.is_none() {
-                return Err(WorkflowError::Invalid("when the fault is ours, name the responsible department".into()));
+                return Err(WorkflowError::Invalid(
+                    "when the fault is ours, name the responsible department".into(),
+                ));
             }
             c.finish_step(StepKind::Responsibility, actor, now, note.clone())?;
             c.cause_class = Some(*cause_class);
@@ -640,10 +703,14 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
             need(role, &[Role::GmOffice], "consolidate", "总经理室")?;
             let text = non_empty(text, "the consolidated decision")?;
             if *loss_fen < 0 {
-                return Err(WorkflowError::Invalid("a loss amount cannot be negative".into()));
+                return Err(WorkflowError::Invalid(
+                    "a loss amount cannot be negative".into(),
+                ));
             }
             if c.fault_ours == Some(true) && remedy.trim().is_empty() {
-                return Err(WorkflowError::Invalid("the fault is ours: decide the remedy (§4.6.6)".into()));
+                return Err(WorkflowError::Invalid(
+                    "the fault is ours: decide the remedy (§4.6.6)".into(),
+                ));
             }
             c.finish_step(StepKind::Consolidation, actor, now, text.clone())?;
             c.decision = Some(Decision {
@@ -653,15 +720,25 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
                 track_improvement: *track_improvement && !*human_error,
                 human_error: *human_error,
                 loss_fen: *loss_fen,
-                penalty: penalty.as_ref().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()),
+                penalty: penalty
+                    .as_ref()
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty()),
                 penalty_approved_by: None,
             });
             c.advance(StepKind::Consolidation, now, rules.tz);
         }
         Action::ProposeAmount { kind, amount_fen } => {
-            need(role, &[Role::Salesperson, Role::MarketingHead, Role::GmOffice], "propose_amount", "市场部或总经理室")?;
+            need(
+                role,
+                &[Role::Salesperson, Role::MarketingHead, Role::GmOffice],
+                "propose_amount",
+                "市场部或总经理室",
+            )?;
             if *amount_fen <= 0 {
-                return Err(WorkflowError::Invalid("an amount must be more than zero".into()));
+                return Err(WorkflowError::Invalid(
+                    "an amount must be more than zero".into(),
+                ));
             }
             let id = c.money.iter().map(|m| m.id).max().unwrap_or(0) + 1;
             c.money.push(MoneyDecision {
@@ -680,16 +757,22 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
                 .money
                 .iter_mut()
                 .find(|m| m.id == *decision)
-                .ok_or_else(|| WorkflowError::Invalid(format!("no amount #{decision} on this case")))?;
+                .ok_or_else(|| {
+                    WorkflowError::Invalid(format!("no amount #{decision} on this case"))
+                })?;
             if m.approved_by.is_some() {
-                return Err(WorkflowError::Invalid(format!("amount #{decision} is already approved")));
+                return Err(WorkflowError::Invalid(format!(
+                    "amount #{decision} is already approved"
+                )));
             }
             let own = ApprovalLevel::of_role(role);
             if !thresholds.may_approve(role, m.amount_fen) {
                 return Err(WorkflowError::AboveAuthority {
                     amount_fen: m.amount_fen,
                     needed: m.required.label_zh(),
-                    own: own.map(|l| l.label_zh().to_string()).unwrap_or_else(|| "nothing".into()),
+                    own: own
+                        .map(|l| l.label_zh().to_string())
+                        .unwrap_or_else(|| "nothing".into()),
                     role: role.code().into(),
                 });
             }
@@ -705,12 +788,22 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
                 .ok_or_else(|| WorkflowError::Invalid("there is no penalty to approve".into()))?;
             d.penalty_approved_by = Some(actor.user);
         }
-        Action::Communicate { result, promised_fen } => {
-            need(role, &[Role::Salesperson, Role::MarketingHead], "communicate", "业务人员")?;
+        Action::Communicate {
+            result,
+            promised_fen,
+        } => {
+            need(
+                role,
+                &[Role::Salesperson, Role::MarketingHead],
+                "communicate",
+                "业务人员",
+            )?;
             let result = non_empty(result, "what the customer was told")?;
             if let Some(p) = promised_fen {
                 if *p < 0 {
-                    return Err(WorkflowError::Invalid("a promised amount cannot be negative".into()));
+                    return Err(WorkflowError::Invalid(
+                        "a promised amount cannot be negative".into(),
+                    ));
                 }
                 let ceiling = c.approved_ceiling(&rules.thresholds);
                 if *p > ceiling {
@@ -732,11 +825,21 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
             c.finish_step(StepKind::HeadReview, actor, now, note.clone())?;
         }
         Action::RecordHeadVisit { visitor } => {
-            need(role, &[Role::MarketingHead], "record_head_visit", "市场部部长")?;
+            need(
+                role,
+                &[Role::MarketingHead],
+                "record_head_visit",
+                "市场部部长",
+            )?;
             c.head_visit = Some((actor.user, non_empty(visitor, "who visited the customer")?));
         }
         Action::WrittenReportToHead => {
-            need(role, &[Role::Salesperson, Role::Clerk, Role::MarketingHead], "written_report_to_head", "市场部")?;
+            need(
+                role,
+                &[Role::Salesperson, Role::Clerk, Role::MarketingHead],
+                "written_report_to_head",
+                "市场部",
+            )?;
             c.written_report_to_head = true;
         }
         Action::InvolveExternal { party } => {
@@ -744,11 +847,12 @@ pub fn apply(case: &Case, action: &Action, actor: Actor, now: DateTime<Utc>, rul
             c.external_party = Some(non_empty(party, "the other company or supplier")?);
         }
         Action::Petition { text } => {
-            let department = Department::of_role(role).ok_or_else(|| WorkflowError::WrongDepartment {
-                action: "petition",
-                wanted: "a department".into(),
-                role: role.code().into(),
-            })?;
+            let department =
+                Department::of_role(role).ok_or_else(|| WorkflowError::WrongDepartment {
+                    action: "petition",
+                    wanted: "a department".into(),
+                    role: role.code().into(),
+                })?;
             c.petitions.push(Petition {
                 department,
                 by: actor.user,
@@ -796,7 +900,12 @@ pub fn close_blockers(c: &Case) -> Vec<String> {
     }
     for m in &c.money {
         if m.approved_by.is_none() {
-            missing.push(format!("amount #{} ({} fen) waits for {}", m.id, m.amount_fen, m.required.label_zh()));
+            missing.push(format!(
+                "amount #{} ({} fen) waits for {}",
+                m.id,
+                m.amount_fen,
+                m.required.label_zh()
+            ));
         }
     }
     if let Some(d) = &c.decision {
@@ -805,7 +914,8 @@ pub fn close_blockers(c: &Case) -> Vec<String> {
         }
     }
     if c.head_visit.is_none() {
-        missing.push("the department head, or a delegate, has not visited the customer (§3.5)".into());
+        missing
+            .push("the department head, or a delegate, has not visited the customer (§3.5)".into());
     }
     if c.severe && !c.written_report_to_head {
         missing.push("severe feedback needs a written report to the department head (§3.3)".into());
@@ -839,18 +949,49 @@ mod tests {
     }
 
     fn run(case: &Case, role: Role, action: Action, now: DateTime<Utc>) -> Case {
-        apply(case, &action, actor(role), now, &rules(), Some("2026-11-0001")).unwrap_or_else(|e| panic!("{action:?}: {e}"))
+        apply(
+            case,
+            &action,
+            actor(role),
+            now,
+            &rules(),
+            Some("2026-11-0001"),
+        )
+        .unwrap_or_else(|e| panic!("{action:?}: {e}"))
     }
 
     /// A quality case from filing to closing, with an amount the general manager approves.
     fn closed_case() -> Case {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let mut c = Case::filed(Uuid::from_u128(1), "wuhan", Uuid::from_u128(2), t0, 300_000, false, None);
+        let mut c = Case::filed(
+            Uuid::from_u128(1),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            300_000,
+            false,
+            None,
+        );
         c = run(&c, Role::Quality, Action::Accept, t0);
         assert_eq!(c.number.as_deref(), Some("2026-11-0001"));
         assert_eq!(c.due_at, Some(at("2026-11-10T00:00:00+08:00")));
-        c = run(&c, Role::Salesperson, Action::Investigate { findings: "cracked weld".into(), joint_visit: true }, t0);
-        c = run(&c, Role::Quality, Action::SubmitReport { text: "report".into() }, t0);
+        c = run(
+            &c,
+            Role::Salesperson,
+            Action::Investigate {
+                findings: "cracked weld".into(),
+                joint_visit: true,
+            },
+            t0,
+        );
+        c = run(
+            &c,
+            Role::Quality,
+            Action::SubmitReport {
+                text: "report".into(),
+            },
+            t0,
+        );
         c = run(
             &c,
             Role::Quality,
@@ -864,7 +1005,10 @@ mod tests {
             t0,
         );
         assert_eq!(c.current_step().unwrap().kind, StepKind::Countermeasure);
-        assert_eq!(c.current_step().unwrap().due_at, at("2026-11-06T00:00:00+08:00"));
+        assert_eq!(
+            c.current_step().unwrap().due_at,
+            at("2026-11-06T00:00:00+08:00")
+        );
         c = run(
             &c,
             Role::Production,
@@ -877,7 +1021,14 @@ mod tests {
             },
             t0,
         );
-        c = run(&c, Role::RnD, Action::RndOpinion { text: "agree".into() }, t0);
+        c = run(
+            &c,
+            Role::RnD,
+            Action::RndOpinion {
+                text: "agree".into(),
+            },
+            t0,
+        );
         c = run(
             &c,
             Role::GmOffice,
@@ -891,12 +1042,47 @@ mod tests {
             },
             t0,
         );
-        c = run(&c, Role::Salesperson, Action::ProposeAmount { kind: MoneyKind::Compensation, amount_fen: 300_000 }, t0);
-        c = run(&c, Role::GeneralManager, Action::Approve { decision: 1 }, t0);
+        c = run(
+            &c,
+            Role::Salesperson,
+            Action::ProposeAmount {
+                kind: MoneyKind::Compensation,
+                amount_fen: 300_000,
+            },
+            t0,
+        );
+        c = run(
+            &c,
+            Role::GeneralManager,
+            Action::Approve { decision: 1 },
+            t0,
+        );
         c = run(&c, Role::FactoryDirector, Action::ApprovePenalty, t0);
-        c = run(&c, Role::Salesperson, Action::Communicate { result: "accepted".into(), promised_fen: Some(300_000) }, t0);
-        c = run(&c, Role::MarketingHead, Action::HeadReview { note: String::new() }, t0);
-        c = run(&c, Role::MarketingHead, Action::RecordHeadVisit { visitor: "head in person".into() }, t0);
+        c = run(
+            &c,
+            Role::Salesperson,
+            Action::Communicate {
+                result: "accepted".into(),
+                promised_fen: Some(300_000),
+            },
+            t0,
+        );
+        c = run(
+            &c,
+            Role::MarketingHead,
+            Action::HeadReview {
+                note: String::new(),
+            },
+            t0,
+        );
+        c = run(
+            &c,
+            Role::MarketingHead,
+            Action::RecordHeadVisit {
+                visitor: "head in person".into(),
+            },
+            t0,
+        );
         run(&c, Role::GmOffice, Action::Close, t0)
     }
 
@@ -906,36 +1092,131 @@ mod tests {
         assert_eq!(c.state, CaseState::Closed);
         assert_eq!(c.distribution.len(), 5);
         // Anything on a closed case is refused.
-        let err = apply(&c, &Action::Petition { text: "x".into() }, actor(Role::Production), Utc::now(), &rules(), None);
+        let err = apply(
+            &c,
+            &Action::Petition { text: "x".into() },
+            actor(Role::Production),
+            Utc::now(),
+            &rules(),
+            None,
+        );
         assert_eq!(err.unwrap_err(), WorkflowError::Closed);
     }
 
     #[test]
     fn wrong_department_second_number_and_promise_above_authority_are_refused() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let c = Case::filed(Uuid::from_u128(1), "wuhan", Uuid::from_u128(2), t0, 0, false, None);
+        let c = Case::filed(
+            Uuid::from_u128(1),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        );
         // Tried: acceptance by sales, a step before acceptance, a second number.
-        assert_eq!(apply(&c, &Action::Accept, actor(Role::Salesperson), t0, &rules(), Some("n")).unwrap_err().code(), "wrong_department");
-        assert_eq!(apply(&c, &Action::Close, actor(Role::GmOffice), t0, &rules(), None).unwrap_err().code(), "not_accepted");
+        assert_eq!(
+            apply(
+                &c,
+                &Action::Accept,
+                actor(Role::Salesperson),
+                t0,
+                &rules(),
+                Some("n")
+            )
+            .unwrap_err()
+            .code(),
+            "wrong_department"
+        );
+        assert_eq!(
+            apply(
+                &c,
+                &Action::Close,
+                actor(Role::GmOffice),
+                t0,
+                &rules(),
+                None
+            )
+            .unwrap_err()
+            .code(),
+            "not_accepted"
+        );
         let c = run(&c, Role::Quality, Action::Accept, t0);
-        assert_eq!(apply(&c, &Action::Accept, actor(Role::Quality), t0, &rules(), Some("x")).unwrap_err().code(), "already_numbered");
+        assert_eq!(
+            apply(
+                &c,
+                &Action::Accept,
+                actor(Role::Quality),
+                t0,
+                &rules(),
+                Some("x")
+            )
+            .unwrap_err()
+            .code(),
+            "already_numbered"
+        );
         // Approval above authority, and a negative amount.
-        let c = run(&c, Role::Salesperson, Action::ProposeAmount { kind: MoneyKind::Allowance, amount_fen: 100_001 }, t0);
-        assert_eq!(apply(&c, &Action::Approve { decision: 1 }, actor(Role::MarketingHead), t0, &rules(), None).unwrap_err().code(), "above_authority");
-        assert!(apply(&c, &Action::ProposeAmount { kind: MoneyKind::Allowance, amount_fen: -1 }, actor(Role::Salesperson), t0, &rules(), None).is_err());
+        let c = run(
+            &c,
+            Role::Salesperson,
+            Action::ProposeAmount {
+                kind: MoneyKind::Allowance,
+                amount_fen: 100_001,
+            },
+            t0,
+        );
+        assert_eq!(
+            apply(
+                &c,
+                &Action::Approve { decision: 1 },
+                actor(Role::MarketingHead),
+                t0,
+                &rules(),
+                None
+            )
+            .unwrap_err()
+            .code(),
+            "above_authority"
+        );
+        assert!(
+            apply(
+                &c,
+                &Action::ProposeAmount {
+                    kind: MoneyKind::Allowance,
+                    amount_fen: -1
+                },
+                actor(Role::Salesperson),
+                t0,
+                &rules(),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn steps_are_overdue_exactly_when_due() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let c = Case::filed(Uuid::from_u128(1), "wuhan", Uuid::from_u128(2), t0, 0, false, None);
+        let c = Case::filed(
+            Uuid::from_u128(1),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        );
         let c = run(&c, Role::Quality, Action::Accept, t0);
         // Investigation: 1 day, due 24:00 on 4 Nov.
         assert!(c.overdue(at("2026-11-04T23:59:59+08:00")).is_empty());
         assert_eq!(c.overdue(at("2026-11-05T00:00:00+08:00")).len(), 1);
         // The whole case: 6 days, due 24:00 on 9 Nov.
         let all = c.overdue(at("2026-11-10T00:00:00+08:00"));
-        assert!(all.iter().any(|(step, d, _)| step.is_none() && *d == Department::GmOffice));
+        assert!(
+            all.iter()
+                .any(|(step, d, _)| step.is_none() && *d == Department::GmOffice)
+        );
     }
 
     const ROLES: &[Role] = &[
@@ -953,10 +1234,17 @@ mod tests {
     fn action(i: u8, amount: i64, decision: u32) -> Action {
         match i % 14 {
             0 => Action::Accept,
-            1 => Action::Investigate { findings: "f".into(), joint_visit: false },
+            1 => Action::Investigate {
+                findings: "f".into(),
+                joint_visit: false,
+            },
             2 => Action::SubmitReport { text: "r".into() },
             3 => Action::Determine {
-                cause_class: if amount % 2 == 0 { CauseClass::Quality } else { CauseClass::NonQuality },
+                cause_class: if amount % 2 == 0 {
+                    CauseClass::Quality
+                } else {
+                    CauseClass::NonQuality
+                },
                 valid: amount % 3 != 0,
                 fault_ours: true,
                 responsible_department: Some(Department::Production),
@@ -978,11 +1266,21 @@ mod tests {
                 loss_fen: 0,
                 penalty: None,
             },
-            7 => Action::ProposeAmount { kind: MoneyKind::Compensation, amount_fen: amount },
+            7 => Action::ProposeAmount {
+                kind: MoneyKind::Compensation,
+                amount_fen: amount,
+            },
             8 => Action::Approve { decision },
-            9 => Action::Communicate { result: "ok".into(), promised_fen: Some(amount) },
-            10 => Action::HeadReview { note: String::new() },
-            11 => Action::RecordHeadVisit { visitor: "v".into() },
+            9 => Action::Communicate {
+                result: "ok".into(),
+                promised_fen: Some(amount),
+            },
+            10 => Action::HeadReview {
+                note: String::new(),
+            },
+            11 => Action::RecordHeadVisit {
+                visitor: "v".into(),
+            },
             12 => Action::Close,
             _ => Action::Petition { text: "p".into() },
         }

@@ -38,8 +38,12 @@ mod tests {
 
     #[test]
     fn month_by_company_time() {
-        let late = DateTime::parse_from_rfc3339("2026-11-30T23:30:00+08:00").unwrap().with_timezone(&Utc);
-        let early = DateTime::parse_from_rfc3339("2026-12-01T00:30:00+08:00").unwrap().with_timezone(&Utc);
+        let late = DateTime::parse_from_rfc3339("2026-11-30T23:30:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let early = DateTime::parse_from_rfc3339("2026-12-01T00:30:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(format_number(Shanghai, late, 7), "2026-11-0007");
         assert_eq!(format_number(Shanghai, early, 1), "2026-12-0001");
         assert_eq!(counter_name(Shanghai, early), "complaint-2026-12");

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 /// Why finance or the warehouse refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettlementError {
-    #[error("finance posts a return only when the approved quantity ({approved}) equals the quantity actually returned ({received}) (§4.9.4)")]
+    #[error(
+        "finance posts a return only when the approved quantity ({approved}) equals the quantity actually returned ({received}) (§4.9.4)"
+    )]
     QuantityMismatch { approved: i64, received: i64 },
     #[error("{0}")]
     NotReady(String),
@@ -36,7 +38,9 @@ pub struct ReturnForm {
 impl ReturnForm {
     pub fn new(approved_quantity: i64) -> Result<ReturnForm, SettlementError> {
         if approved_quantity <= 0 {
-            return Err(SettlementError::Invalid("a return covers at least one piece".into()));
+            return Err(SettlementError::Invalid(
+                "a return covers at least one piece".into(),
+            ));
         }
         Ok(ReturnForm {
             approved_quantity,
@@ -50,13 +54,19 @@ impl ReturnForm {
     /// The warehouse signs for what actually arrived; a difference needs a note (§4.9.5).
     pub fn receive(&self, quantity: i64, note: &str) -> Result<ReturnForm, SettlementError> {
         if !self.manager_approved {
-            return Err(SettlementError::NotReady("the manager has not approved the return form".into()));
+            return Err(SettlementError::NotReady(
+                "the manager has not approved the return form".into(),
+            ));
         }
         if self.received_quantity.is_some() {
-            return Err(SettlementError::Invalid("the warehouse has already signed for this return".into()));
+            return Err(SettlementError::Invalid(
+                "the warehouse has already signed for this return".into(),
+            ));
         }
         if quantity < 0 {
-            return Err(SettlementError::Invalid("a received quantity cannot be negative".into()));
+            return Err(SettlementError::Invalid(
+                "a received quantity cannot be negative".into(),
+            ));
         }
         if quantity != self.approved_quantity && note.trim().is_empty() {
             return Err(SettlementError::Invalid(format!(
@@ -75,9 +85,9 @@ impl ReturnForm {
         if self.posted {
             return Err(SettlementError::Invalid("already posted".into()));
         }
-        let received = self
-            .received_quantity
-            .ok_or_else(|| SettlementError::NotReady("the warehouse has not signed for the goods".into()))?;
+        let received = self.received_quantity.ok_or_else(|| {
+            SettlementError::NotReady("the warehouse has not signed for the goods".into())
+        })?;
         if received != self.approved_quantity {
             return Err(SettlementError::QuantityMismatch {
                 approved: self.approved_quantity,
@@ -124,10 +134,15 @@ mod tests {
         let mut form = ReturnForm::new(10).unwrap();
         form.manager_approved = true;
         assert!(form.receive(9, "").is_err(), "a difference needs a note");
-        let short = form.receive(9, "one crate missing, asked marketing").unwrap();
+        let short = form
+            .receive(9, "one crate missing, asked marketing")
+            .unwrap();
         assert_eq!(
             short.post(),
-            Err(SettlementError::QuantityMismatch { approved: 10, received: 9 })
+            Err(SettlementError::QuantityMismatch {
+                approved: 10,
+                received: 9
+            })
         );
         let full = form.receive(10, "").unwrap();
         assert!(full.post().unwrap().posted);

@@ -17,8 +17,14 @@ fn load_average() -> String {
 }
 
 fn line(scenario: &str, ours: f64, unit: &str, reference: f64, ref_unit: &str, target: &str) {
-    let ratio = if reference > 0.0 { ours / reference } else { f64::NAN };
-    println!("bench {scenario}: ours={ours:.1} {unit} ref={reference:.1} {ref_unit} ratio={ratio:.2} target={target}");
+    let ratio = if reference > 0.0 {
+        ours / reference
+    } else {
+        f64::NAN
+    };
+    println!(
+        "bench {scenario}: ours={ours:.1} {unit} ref={reference:.1} {ref_unit} ratio={ratio:.2} target={target}"
+    );
 }
 
 /// Single-row commits per second on a fresh SQLite file with the server's settings
@@ -57,9 +63,15 @@ async fn upload_one_device(docs: usize) -> anyhow::Result<()> {
                 doc.id(),
                 tech,
                 &[
-                    ("form.diagnosis", FieldValue::Text(format!("hydraulic leak at fitting {i}"))),
+                    (
+                        "form.diagnosis",
+                        FieldValue::Text(format!("hydraulic leak at fitting {i}")),
+                    ),
                     ("form.travel_fen", FieldValue::Int(8_000 + i as i64)),
-                    ("form.arrived_at", FieldValue::Text("2026-11-27T09:00:00+08:00".into())),
+                    (
+                        "form.arrived_at",
+                        FieldValue::Text("2026-11-27T09:00:00+08:00".into()),
+                    ),
                 ],
                 now(),
             )
