@@ -78,7 +78,11 @@ async fn upload_one_device(docs: usize) -> anyhow::Result<()> {
             .await?;
     }
     let started = Instant::now();
-    let report = dev.sync().await?;
+    let mut marks = Vec::new();
+    let report = dev.client.sync(|p| marks.push((p.docs_done, started.elapsed()))).await?;
+    if std::env::var("BENCH_VERBOSE").is_ok() {
+        eprintln!("progress marks: {marks:?}");
+    }
     let ours = report.pushed as f64 / started.elapsed().as_secs_f64();
     assert_eq!(report.pushed, docs, "every document acknowledged");
     let reference = sqlite_commit_rate(server.dir.path(), docs).await?;
