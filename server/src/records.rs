@@ -16,7 +16,7 @@ use crate::db::accounts::Device;
 use crate::db::docs::{
     ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, load_docs, write_docs,
 };
-use crate::db::{Tx, next_counter};
+use crate::db::next_counter;
 use crate::error::{ApiError, ApiResult};
 use crate::merge::{Plan, plan};
 
@@ -63,32 +63,6 @@ fn assignee_of(doc: &RecordDoc) -> Option<Uuid> {
         .and_then(|v| v.as_text().and_then(|t| Uuid::parse_str(t).ok()))
 }
 
-/// Blobs a document refers to that changed in this merge must already be on the server.
-async fn check_blobs(
-    tx: &mut Tx,
-    before: Option<&RecordDoc>,
-    after: &RecordDoc,
-) -> ApiResult<Option<Refusal>> {
-    let path = "signature.blob_sha256";
-    let Some(FieldValue::Text(sha)) = after.get(path) else {
-        return Ok(None);
-    };
-    if sha.is_empty() || before.and_then(|b| b.get(path)) == Some(FieldValue::Text(sha.clone())) {
-        return Ok(None);
-    }
-    if blob_exists(tx, &sha).await? {
-        Ok(None)
-    } else {
-        Ok(Some(Refusal::new(
-            RefusalCode::MissingBlob,
-            path,
-            format!(
-                "blob {sha} has not been uploaded; upload it before the change that refers to it"
-            ),
-        )))
-    }
-}
-
 /// The rows an accepted merge writes.
 fn prepare(
     existing: Option<&DocRow>,
@@ -116,13 +90,37 @@ fn prepare(
 enum Decided {
     Reply(DocReply),
     Accept {
-        doc: Box<RecordDoc>,
-        new_changes: Vec<Change>,
-        before: Option<RecordDoc>,
+        /// A blob the merge newly refers to, to check before storing.
+        new_blob: Option<String>,
+        write: Box<DocWrite>,
+        accepted: DocReply,
         existing: Option<Automerge>,
-        row: Option<DocRow>,
         heads: Vec<String>,
     },
+}
+
+/// Who is writing a batch, as its rows record it.
+#[derive(Debug, Clone, Copy)]
+struct Writer {
+    user: Uuid,
+    device: Option<Uuid>,
+    seq: i64,
+}
+
+/// A blob reference the merge adds or changes.
+fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Option<String> {
+    let path = "signature.blob_sha256";
+    let Some(FieldValue::Text(sha)) = after.get(path) else {
+        return None;
+    };
+    let before = before
+        .cloned()
+        .and_then(|am| RecordDoc::from_automerge(am).ok());
+    if sha.is_empty() || before.and_then(|b| b.get(path)) == Some(FieldValue::Text(sha.clone())) {
+        None
+    } else {
+        Some(sha)
+    }
 }
 
 /// Decides one document: visibility, then the pure merge plan. CPU only.
@@ -132,6 +130,7 @@ fn decide(
     principal: &Principal,
     actor: &ActorId,
     author: Author,
+    writer: Writer,
 ) -> Result<Decided, ApiError> {
     if row
         .as_ref()
@@ -179,15 +178,24 @@ fn decide(
                     ),
                 )
             } else {
-                let before = existing
-                    .clone()
-                    .and_then(|am| RecordDoc::from_automerge(am).ok());
+                let write = prepare(
+                    row.as_ref(),
+                    &doc,
+                    &new_changes,
+                    writer.user,
+                    writer.device,
+                    writer.seq,
+                );
                 return Ok(Decided::Accept {
-                    doc,
-                    new_changes,
-                    before,
+                    new_blob: new_blob_ref(existing.as_ref(), &doc),
+                    write: Box::new(write),
+                    accepted: reply(
+                        push.id,
+                        Verdict::Accepted,
+                        Some(doc.automerge()),
+                        &push.heads,
+                    ),
                     existing,
-                    row,
                     heads: push.heads,
                 });
             }
@@ -209,6 +217,7 @@ async fn decide_all(
     principal: &Principal,
     actor: &ActorId,
     author: Author,
+    writer: Writer,
 ) -> ApiResult<Vec<Decided>> {
     let half = jobs.len().div_ceil(2).max(8);
     let mut tasks = Vec::new();
@@ -218,7 +227,7 @@ async fn decide_all(
         let (p, a) = (principal.clone(), actor.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(push, row)| decide(push, row, &p, &a, author))
+                .map(|(push, row)| decide(push, row, &p, &a, author, writer))
                 .collect::<Result<Vec<_>, _>>()
         }));
     }
@@ -309,6 +318,7 @@ pub async fn sync_batch(
     } else {
         0
     };
+    let t0 = std::time::Instant::now();
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     let mut rows = load_docs(&mut tx, &ids).await?;
     let jobs: Vec<(DocPush, Option<DocRow>)> = request
@@ -319,53 +329,70 @@ pub async fn sync_batch(
             (push, row)
         })
         .collect();
-    let decided = decide_all(jobs, principal, &actor, author).await?;
+    let t1 = t0.elapsed();
+    let writer = Writer {
+        user: principal.user_id,
+        device: Some(device.id),
+        seq,
+    };
+    let decided = decide_all(jobs, principal, &actor, author, writer).await?;
+    let t2 = t0.elapsed();
     let mut replies = Vec::with_capacity(decided.len());
     let mut writes = Vec::new();
     for d in decided {
         match d {
             Decided::Reply(r) => replies.push(r),
             Decided::Accept {
-                doc,
-                new_changes,
-                before,
+                new_blob,
+                write,
+                accepted,
                 existing,
-                row,
                 heads,
             } => {
-                if let Some(refusal) = check_blobs(&mut tx, before.as_ref(), &doc).await? {
-                    tracing::info!(doc = %doc.id(), %refusal, "document refused");
+                let missing = match &new_blob {
+                    Some(sha) => !blob_exists(&mut tx, sha).await?,
+                    None => false,
+                };
+                if missing {
+                    let refusal = Refusal::new(
+                        RefusalCode::MissingBlob,
+                        "signature.blob_sha256",
+                        format!(
+                            "blob {} has not been uploaded; upload it before the change that refers to it",
+                            new_blob.unwrap_or_default()
+                        ),
+                    );
+                    tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
-                        doc.id(),
+                        write.id,
                         Verdict::Rejected { refusal },
                         existing.as_ref(),
                         &heads,
                     ));
                 } else {
-                    writes.push(prepare(
-                        row.as_ref(),
-                        &doc,
-                        &new_changes,
-                        principal.user_id,
-                        Some(device.id),
-                        seq,
-                    ));
-                    replies.push(reply(
-                        doc.id(),
-                        Verdict::Accepted,
-                        Some(doc.automerge()),
-                        &heads,
-                    ));
+                    writes.push(*write);
+                    replies.push(accepted);
                 }
             }
         }
     }
     let stored_any = !writes.is_empty();
+    let t3 = t0.elapsed();
     if stored_any {
         write_docs(&mut tx, writes).await?;
     }
+    let t4 = t0.elapsed();
     if stored_any {
         tx.commit().await?;
+        tracing::debug!(
+            docs = replies.len(),
+            load = ?t1,
+            decide = ?t2,
+            blobs = ?t3,
+            write = ?t4,
+            commit = ?t0.elapsed(),
+            "sync batch stored"
+        );
     } else {
         tx.rollback().await?;
     }

@@ -169,7 +169,7 @@ fn value_rows(rows: usize, cols: usize) -> String {
 }
 
 /// Rows per multi-row statement (SQLite allows 32,766 parameters, PostgreSQL 65,535).
-const ROWS_PER_STATEMENT: usize = 400;
+const ROWS_PER_STATEMENT: usize = 50;
 
 /// Stores merged documents: upserts their rows, appends their new changes (a change already
 /// stored is skipped: content addressed) and replaces their field projection. A few statements

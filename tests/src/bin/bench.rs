@@ -79,7 +79,10 @@ async fn upload_one_device(docs: usize) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let mut marks = Vec::new();
-    let report = dev.client.sync(|p| marks.push((p.docs_done, started.elapsed()))).await?;
+    let report = dev
+        .client
+        .sync(|p| marks.push((p.docs_done, started.elapsed())))
+        .await?;
     if std::env::var("BENCH_VERBOSE").is_ok() {
         eprintln!("progress marks: {marks:?}");
     }
