@@ -18,6 +18,8 @@ pub struct Config {
     pub refresh_ttl_secs: i64,
     /// A fixed signing secret; by default one is made and kept in the database.
     pub jwt_secret: Option<String>,
+    /// Approval authority by amount (§4.7.3).
+    pub thresholds: crate::workflow::authority::Thresholds,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             access_ttl_secs: number("FIELDLOOP_ACCESS_TTL_SECS", 15 * 60)?,
             refresh_ttl_secs: number("FIELDLOOP_REFRESH_TTL_DAYS", 30)? * 86_400,
             jwt_secret: var("FIELDLOOP_JWT_SECRET"),
+            thresholds: thresholds_from_env()?,
         })
     }
 
@@ -64,6 +67,32 @@ impl Config {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 86_400,
             jwt_secret: None,
+            thresholds: crate::workflow::authority::Thresholds::default(),
         }
     }
+
+    /// The workflow's company rules.
+    pub fn rules(&self) -> crate::workflow::complaint::Rules {
+        crate::workflow::complaint::Rules {
+            tz: self.timezone,
+            thresholds: self.thresholds,
+        }
+    }
+}
+
+/// `FIELDLOOP_APPROVAL_MARKETING_MAX` and `FIELDLOOP_APPROVAL_CHAIRMAN_MIN`, in yuan
+/// (defaults 1000 and 5000: "1000元以内" marketing, "5000元以上" the chairman).
+fn thresholds_from_env() -> anyhow::Result<crate::workflow::authority::Thresholds> {
+    use fieldloop_client_core::model::money::parse_yuan;
+    let mut t = crate::workflow::authority::Thresholds::default();
+    if let Ok(v) = std::env::var("FIELDLOOP_APPROVAL_MARKETING_MAX") {
+        t.marketing_max_fen =
+            parse_yuan(&v).map_err(|e| anyhow::anyhow!("FIELDLOOP_APPROVAL_MARKETING_MAX: {e}"))?;
+    }
+    if let Ok(v) = std::env::var("FIELDLOOP_APPROVAL_CHAIRMAN_MIN") {
+        t.chairman_min_fen =
+            parse_yuan(&v).map_err(|e| anyhow::anyhow!("FIELDLOOP_APPROVAL_CHAIRMAN_MIN: {e}"))?;
+    }
+    t.validate().map_err(anyhow::Error::msg)?;
+    Ok(t)
 }

@@ -20,12 +20,47 @@ use axum::Router;
 pub use config::Config;
 pub use db::Db;
 
+/// Where the server reads the time: the system clock in production, a settable one in tests
+/// (deadlines and numbering follow server time, never a device's clock).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+#[derive(Debug)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+}
+
+/// A clock that stands still until moved: for tests of deadlines and month boundaries.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn new(at: chrono::DateTime<chrono::Utc>) -> Self {
+        ManualClock(std::sync::Mutex::new(at))
+    }
+    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Everything a request handler needs.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub keys: Arc<auth::Keys>,
     pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -46,7 +81,13 @@ impl AppState {
             db,
             keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
             config: Arc::new(config),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Business time: what deadlines and numbers are reckoned from.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 }
 

@@ -16,7 +16,7 @@ use crate::db::accounts::Device;
 use crate::db::docs::{
     ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, load_docs, write_docs,
 };
-use crate::db::next_counter;
+use crate::db::{Tx, next_counter};
 use crate::error::{ApiError, ApiResult};
 use crate::merge::{Plan, plan};
 
@@ -63,6 +63,38 @@ fn assignee_of(doc: &RecordDoc) -> Option<Uuid> {
         .and_then(|v| v.as_text().and_then(|t| Uuid::parse_str(t).ok()))
 }
 
+/// Complaint forms a salesperson submitted from a device become cases waiting for quality
+/// (§4.6.1); a form already known as a case is left alone.
+fn submitted_complaints(writes: &[DocWrite]) -> Vec<crate::workflow::complaint::Case> {
+    writes
+        .iter()
+        .filter(|w| w.kind == fieldloop_client_core::model::DocKind::Complaint)
+        .filter_map(|w| {
+            let field = |path: &str| w.fields.iter().find(|f| f.path == path);
+            let submitted = field("form.submitted_at")?;
+            let at = chrono::DateTime::parse_from_rfc3339(&submitted.value)
+                .ok()?
+                .with_timezone(&chrono::Utc);
+            let claimed = field("form.claimed_fen")
+                .and_then(|f| f.value_int)
+                .unwrap_or(0);
+            let severe = field("form.severity").is_some_and(|f| f.value == "severe");
+            let original = field("form.original_case").and_then(|f| Uuid::parse_str(&f.value).ok());
+            let mut case = crate::workflow::complaint::Case::filed(
+                w.id,
+                &w.region,
+                w.created_by,
+                at,
+                claimed,
+                severe,
+                original,
+            );
+            case.access_code = hex::encode(rand::random::<[u8; 12]>());
+            Some(case)
+        })
+        .collect()
+}
+
 /// The rows an accepted merge writes.
 fn prepare(
     existing: Option<&DocRow>,
@@ -87,8 +119,10 @@ fn prepare(
 }
 
 /// What was decided for one document of a batch, before blobs are checked and rows written.
+// Short-lived, one per document of a batch: boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Decided {
-    Reply(DocReply),
+    Reply(Box<DocReply>),
     Accept {
         /// A blob the merge newly refers to, to check before storing.
         new_blob: Option<String>,
@@ -141,12 +175,12 @@ fn decide(
             "",
             "this record is not yours to see or change",
         );
-        return Ok(Decided::Reply(reply(
+        return Ok(Decided::Reply(Box::new(reply(
             push.id,
             Verdict::Rejected { refusal },
             None,
             &[],
-        )));
+        ))));
     }
     let existing = row.as_ref().map(load_automerge).transpose()?;
     let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
@@ -155,12 +189,12 @@ fn decide(
             Refusal::new(RefusalCode::NotVisible, "", "no such record")
         }
         Plan::Unchanged => {
-            return Ok(Decided::Reply(reply(
+            return Ok(Decided::Reply(Box::new(reply(
                 push.id,
                 Verdict::Accepted,
                 existing.as_ref(),
                 &push.heads,
-            )));
+            ))));
         }
         Plan::Reject(refusal) => refusal,
         Plan::Accept {
@@ -202,12 +236,12 @@ fn decide(
         }
     };
     tracing::info!(doc = %push.id, %refusal, "document refused");
-    Ok(Decided::Reply(reply(
+    Ok(Decided::Reply(Box::new(reply(
         push.id,
         Verdict::Rejected { refusal },
         existing.as_ref(),
         &push.heads,
-    )))
+    ))))
 }
 
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
@@ -341,7 +375,7 @@ pub async fn sync_batch(
     let mut writes = Vec::new();
     for d in decided {
         match d {
-            Decided::Reply(r) => replies.push(r),
+            Decided::Reply(r) => replies.push(*r),
             Decided::Accept {
                 new_blob,
                 write,
@@ -379,7 +413,11 @@ pub async fn sync_batch(
     let stored_any = !writes.is_empty();
     let t3 = t0.elapsed();
     if stored_any {
+        let cases = submitted_complaints(&writes);
         write_docs(&mut tx, writes).await?;
+        for case in cases {
+            crate::db::complaints::insert_case(&mut tx, &case).await?;
+        }
     }
     let t4 = t0.elapsed();
     if stored_any {
@@ -412,8 +450,21 @@ pub async fn server_edit(
     decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
 ) -> ApiResult<RecordDoc> {
     let mut tx = state.db.begin_write().await?;
-    let seq = next_counter(&mut tx, "feed").await?;
-    let row = load_doc(&mut tx, id)
+    let doc = server_edit_in(&mut tx, principal, id, decide).await?;
+    tx.commit().await?;
+    Ok(doc)
+}
+
+/// [`server_edit`] inside the caller's write transaction, so a workflow step and the document
+/// it mirrors into commit together.
+pub async fn server_edit_in(
+    tx: &mut Tx,
+    principal: &Principal,
+    id: Uuid,
+    decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
+) -> ApiResult<RecordDoc> {
+    let seq = next_counter(tx, "feed").await?;
+    let row = load_doc(tx, id)
         .await?
         .filter(|r| principal.sees(&r.region, r.created_by, r.assignee))
         .ok_or_else(|| ApiError::not_found(format!("no record {id} that you may see")))?;
@@ -425,7 +476,35 @@ pub async fn server_edit(
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
     let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
-    write_docs(&mut tx, vec![write]).await?;
-    tx.commit().await?;
+    write_docs(tx, vec![write]).await?;
+    Ok(doc)
+}
+
+/// Creates a record on the server (a complaint filed in the office), as the acting user's
+/// server actor, inside the caller's transaction.
+pub async fn server_create_in(
+    tx: &mut Tx,
+    principal: &Principal,
+    kind: fieldloop_client_core::model::DocKind,
+    region: &str,
+    writes: &[(&'static str, FieldValue)],
+) -> ApiResult<RecordDoc> {
+    let seq = next_counter(tx, "feed").await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut doc = RecordDoc::create(
+        kind,
+        Uuid::now_v7(),
+        region,
+        server_actor(principal.user_id),
+        now,
+    )
+    .map_err(ApiError::internal)?;
+    doc.set_many(Author::Server, writes, now)
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    fieldloop_client_core::model::rules::check(&doc)
+        .map_err(|r| ApiError::invalid(r.to_string()))?;
+    let changes = doc.automerge().get_changes(&[]);
+    let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
+    write_docs(tx, vec![write]).await?;
     Ok(doc)
 }

@@ -14,8 +14,9 @@ use fieldloop_client_core::sync::{SyncClient, SyncOptions};
 use fieldloop_client_core::wire::UserInfo;
 use fieldloop_server::auth::{hash_password, user_info};
 use fieldloop_server::db::accounts::User;
-use fieldloop_server::{AppState, Config, app};
+use fieldloop_server::{AppState, Clock, Config, ManualClock, app};
 use sqlx::Executor;
+use std::sync::Arc;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -90,6 +91,22 @@ impl TestServer {
         Self::start_with(engine, |_| {}).await
     }
 
+    /// A server whose business time is `clock`.
+    pub async fn start_clocked(
+        engine: Engine,
+        clock: Arc<ManualClock>,
+    ) -> anyhow::Result<Option<TestServer>> {
+        let Some(mut server) = Self::start(engine).await? else {
+            return Ok(None);
+        };
+        server.stop().await;
+        let config = Config::for_database(&server.database_url);
+        let dir = std::mem::replace(&mut server.dir, tempfile::tempdir()?);
+        let mut next = Self::serve(config, "127.0.0.1:0".parse()?, dir, Some(clock)).await?;
+        next.pg_database = server.pg_database.take();
+        Ok(Some(next))
+    }
+
     pub async fn start_with(
         engine: Engine,
         tweak: impl FnOnce(&mut Config),
@@ -107,7 +124,7 @@ impl TestServer {
         };
         let mut config = Config::for_database(&url);
         tweak(&mut config);
-        let mut server = Self::serve(config, "127.0.0.1:0".parse()?, dir).await?;
+        let mut server = Self::serve(config, "127.0.0.1:0".parse()?, dir, None).await?;
         server.pg_database = pg;
         Ok(Some(server))
     }
@@ -118,13 +135,22 @@ impl TestServer {
             Config::for_database(&self.database_url),
             "127.0.0.1:0".parse()?,
             tempfile::tempdir()?,
+            Some(self.state.clock.clone()),
         )
         .await
     }
 
-    async fn serve(config: Config, addr: SocketAddr, dir: TempDir) -> anyhow::Result<TestServer> {
+    async fn serve(
+        config: Config,
+        addr: SocketAddr,
+        dir: TempDir,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> anyhow::Result<TestServer> {
         let database_url = config.database_url.clone();
-        let state = AppState::open(config).await?;
+        let mut state = AppState::open(config).await?;
+        if let Some(clock) = clock {
+            state.clock = clock;
+        }
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -157,7 +183,8 @@ impl TestServer {
         self.state.db.pool.close().await;
         let config = Config::for_database(&self.database_url);
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir()?);
-        let mut next = Self::serve(config, self.addr, dir).await?;
+        let clock = Some(self.state.clock.clone());
+        let mut next = Self::serve(config, self.addr, dir, clock).await?;
         next.pg_database = self.pg_database.take();
         Ok(next)
     }

@@ -508,6 +508,13 @@ pub const COMPLAINT_FIELDS: &[FieldSpec] = &[
         "原投诉单",
         "Original complaint",
     ),
+    f(
+        "form.severity",
+        Choice(&["general", "severe"]),
+        Sales,
+        "严重程度",
+        "Severity",
+    ),
     f("case.number", Short, Server, "投诉编号", "Complaint number"),
     f("case.state", Short, Server, "状态", "State"),
     f(

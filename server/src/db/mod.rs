@@ -3,6 +3,7 @@
 //! the same statements run unchanged on SQLite and PostgreSQL (see ARCHITECTURE.md).
 
 pub mod accounts;
+pub mod complaints;
 pub mod docs;
 
 use std::path::Path;
@@ -36,11 +37,18 @@ pub struct Db {
 pub type Tx = Transaction<'static, Any>;
 
 /// Migrations, oldest first: (version, SQLite text, PostgreSQL text).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../../../migrations/postgres/0001_foundation.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../../../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_complaints.sql"),
+        include_str!("../../../migrations/postgres/0002_complaints.sql"),
+    ),
+];
 
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a
 /// power cut, not only a process crash.
@@ -167,6 +175,10 @@ impl Db {
 /// Takes the next value of a named counter inside `tx`. On both engines the row stays locked
 /// until `tx` ends, so counter order is commit order.
 pub async fn next_counter(tx: &mut Tx, name: &str) -> sqlx::Result<i64> {
+    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
     let row = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value")
         .bind(name)
         .fetch_one(&mut **tx)

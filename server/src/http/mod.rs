@@ -3,6 +3,7 @@
 
 mod accounts;
 mod blobs;
+pub mod complaints;
 mod docs;
 mod health;
 mod sync;
@@ -39,6 +40,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(blobs::routes())
         .merge(docs::routes())
         .merge(visits::routes())
+        .merge(complaints::routes())
 }
 
 /// The OpenAPI description of every route.

@@ -240,6 +240,9 @@ pub struct Case {
     /// §4.6.8: the case this one reopens, and the cases that reopen this one.
     pub original: Option<Uuid>,
     pub followups: Vec<Uuid>,
+    /// The code a customer uses to read the customer-facing view of this case.
+    #[serde(default)]
+    pub access_code: String,
 }
 
 /// Something a user does on a case.
@@ -450,6 +453,7 @@ impl Case {
             closed_at: None,
             original,
             followups: Vec::new(),
+            access_code: String::new(),
         }
     }
 
@@ -472,15 +476,16 @@ impl Case {
                 out.push((Some(s.kind), s.department, s.due_at));
             }
         }
-        if let Some(due) = self.report_due_at {
-            if self.report_at.is_none() && now >= due {
-                out.push((None, Department::Quality, due));
-            }
+        if let Some(due) = self.report_due_at
+            && self.report_at.is_none()
+            && now >= due
+        {
+            out.push((None, Department::Quality, due));
         }
-        if let Some(due) = self.due_at {
-            if now >= due {
-                out.push((None, Department::GmOffice, due));
-            }
+        if let Some(due) = self.due_at
+            && now >= due
+        {
+            out.push((None, Department::GmOffice, due));
         }
         out
     }
@@ -908,10 +913,11 @@ pub fn close_blockers(c: &Case) -> Vec<String> {
             ));
         }
     }
-    if let Some(d) = &c.decision {
-        if d.penalty.is_some() && d.penalty_approved_by.is_none() {
-            missing.push("the penalty waits for the factory director (§4.6.6)".into());
-        }
+    if let Some(d) = &c.decision
+        && d.penalty.is_some()
+        && d.penalty_approved_by.is_none()
+    {
+        missing.push("the penalty waits for the factory director (§4.6.6)".into());
     }
     if c.head_visit.is_none() {
         missing

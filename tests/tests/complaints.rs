@@ -1,0 +1,777 @@
+//! The complaint workflow (§3.3-3.5, §4) end to end over HTTP, both engines.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use fieldloop_client_core::model::Role;
+use fieldloop_e2e::{Engine, TestServer, call, login_token};
+use fieldloop_server::ManualClock;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// Head office and one regional office, signed in.
+struct Office {
+    base: String,
+    tokens: HashMap<&'static str, String>,
+}
+
+const PEOPLE: &[(&str, Role, Option<&str>)] = &[
+    ("sales", Role::Salesperson, Some("wuhan")),
+    ("sales_x", Role::Salesperson, Some("xian")),
+    ("head", Role::MarketingHead, Some("wuhan")),
+    ("quality", Role::Quality, None),
+    ("production", Role::Production, None),
+    ("rnd", Role::RnD, None),
+    ("gmo", Role::GmOffice, None),
+    ("gm", Role::GeneralManager, None),
+    ("chair", Role::Chairman, None),
+    ("director", Role::FactoryDirector, None),
+    ("finance", Role::Finance, None),
+    ("warehouse", Role::Warehouse, None),
+];
+
+impl Office {
+    async fn new(server: &TestServer) -> anyhow::Result<Office> {
+        let mut tokens = HashMap::new();
+        for (name, role, region) in PEOPLE {
+            server.user(name, *role, *region).await?;
+            tokens.insert(*name, login_token(&server.base(), name).await?);
+        }
+        Ok(Office {
+            base: server.base(),
+            tokens,
+        })
+    }
+
+    async fn call(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.tokens[who],
+            body,
+        )
+        .await
+    }
+
+    async fn file(&self, claimed: &str) -> anyhow::Result<String> {
+        let (status, body) = self
+            .call(
+                "sales",
+                Method::POST,
+                "/api/complaints",
+                Some(json!({
+                    "customer_name": "湖北某建设公司", "order_number": "SO-2026-118", "product_model": "BC-300",
+                    "quantity": 2, "delivery_date": "2026-09-01", "defect": "weld cracked",
+                    "customer_demand": "replace and compensate", "claimed": claimed
+                })),
+            )
+            .await?;
+        assert_eq!(status, 201, "{body}");
+        Ok(body["id"].as_str().unwrap().to_string())
+    }
+
+    async fn act(&self, who: &str, id: &str, action: Value) -> anyhow::Result<(u16, Value)> {
+        self.call(
+            who,
+            Method::POST,
+            &format!("/api/complaints/{id}/actions"),
+            Some(action),
+        )
+        .await
+    }
+
+    async fn ok(&self, who: &str, id: &str, action: Value) -> anyhow::Result<Value> {
+        let (status, body) = self.act(who, id, action.clone()).await?;
+        assert_eq!(status, 200, "{who} {action}: {body}");
+        Ok(body)
+    }
+
+    /// Runs a case through every step up to closing, with one amount to approve by `approver`.
+    async fn run_to_close(
+        &self,
+        id: &str,
+        amount_fen: i64,
+        approver: &str,
+    ) -> anyhow::Result<Value> {
+        self.ok("quality", id, json!({"action": "accept"})).await?;
+        self.ok("sales", id, json!({"action": "investigate", "findings": "weld seam cracked at the base", "joint_visit": true})).await?;
+        self.ok(
+            "quality",
+            id,
+            json!({"action": "submit_report", "text": "report to the GM"}),
+        )
+        .await?;
+        self.ok("quality", id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+        self.ok("production", id, json!({"action": "production_report", "workshop": "welding", "shift": "B", "operators": "Zhao", "production_date": "2026-08-20", "countermeasure": "new fixture"})).await?;
+        self.ok(
+            "rnd",
+            id,
+            json!({"action": "rnd_opinion", "text": "agree; change the weld spec"}),
+        )
+        .await?;
+        self.ok("gmo", id, json!({"action": "consolidate", "text": "compensate", "remedy": "replace the frame", "track_improvement": true, "loss_fen": amount_fen, "penalty": "written warning"})).await?;
+        self.ok(
+            "sales",
+            id,
+            json!({"action": "propose_amount", "kind": "compensation", "amount_fen": amount_fen}),
+        )
+        .await?;
+        self.ok(approver, id, json!({"action": "approve", "decision": 1}))
+            .await?;
+        self.ok("director", id, json!({"action": "approve_penalty"}))
+            .await?;
+        self.ok("sales", id, json!({"action": "communicate", "result": "客户接受赔偿方案", "promised_fen": amount_fen})).await?;
+        self.ok("head", id, json!({"action": "head_review"}))
+            .await?;
+        self.ok(
+            "head",
+            id,
+            json!({"action": "record_head_visit", "visitor": "部长亲自拜访"}),
+        )
+        .await?;
+        self.ok("gmo", id, json!({"action": "close"})).await
+    }
+}
+
+async fn full_case_and_customer_view(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let id = office.file("3000").await?;
+    // Nothing moves before quality accepts it.
+    let (status, body) = office.act("gmo", &id, json!({"action": "close"})).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_accepted"))
+    );
+
+    let closed = office.run_to_close(&id, 300_000, "gm").await?;
+    assert_eq!(closed["state"], "closed");
+    let number = closed["number"].as_str().unwrap().to_string();
+    let (y, m) = {
+        let now = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+        (now.format("%Y").to_string(), now.format("%m").to_string())
+    };
+    assert_eq!(number, format!("{y}-{m}-0001"));
+    assert_eq!(closed["case"]["distribution"].as_array().unwrap().len(), 5);
+
+    // Acting on a closed case is refused.
+    let (status, body) = office
+        .act(
+            "production",
+            &id,
+            json!({"action": "petition", "text": "disagree"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("case_closed"))
+    );
+
+    // The customer view has no internal field; asking for internal records is refused.
+    let code = closed["case"]["access_code"].as_str().unwrap();
+    let (status, view) = call(
+        Method::GET,
+        &format!(
+            "{}/api/customer/complaints/{number}?code={code}",
+            office.base
+        ),
+        "",
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(view["status_zh"], "已结案");
+    assert_eq!(view["answer"], "客户接受赔偿方案");
+    let text = view.to_string();
+    for internal in [
+        "loss",
+        "penalty",
+        "responsib",
+        "cause",
+        "weld seam",
+        "Zhao",
+        "approved",
+        "access_code",
+    ] {
+        assert!(
+            !text.contains(internal),
+            "customer view leaks '{internal}': {text}"
+        );
+    }
+    let (status, body) = call(
+        Method::GET,
+        &format!(
+            "{}/api/customer/complaints/{number}?code={code}&include=record",
+            office.base
+        ),
+        "",
+        None,
+    )
+    .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("internal_record"))
+    );
+    let (status, _) = call(
+        Method::GET,
+        &format!(
+            "{}/api/customer/complaints/{number}?code=wrong",
+            office.base
+        ),
+        "",
+        None,
+    )
+    .await?;
+    assert_eq!(status, 404);
+
+    // The customer rejects the conclusion: a new case linked to the original, which stays closed.
+    let (status, reopened) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/reopen"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 201, "{reopened}");
+    assert_eq!(reopened["case"]["original"], json!(id));
+    assert_eq!(reopened["state"], "submitted");
+    let (_, original) = office
+        .call("gmo", Method::GET, &format!("/api/complaints/{id}"), None)
+        .await?;
+    assert_eq!(original["state"], "closed");
+    assert_eq!(original["case"]["followups"][0], reopened["id"]);
+
+    // Another region's salesperson cannot see the case.
+    let (status, _) = office
+        .call(
+            "sales_x",
+            Method::GET,
+            &format!("/api/complaints/{id}"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 404);
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(full_case_test, full_case_and_customer_view);
+
+/// Authority at 1,000.00 / 1,000.01 / 4,999.99 / 5,000.00 yuan.
+async fn authority_boundaries(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let id = office.file("0").await?;
+    office
+        .ok("quality", &id, json!({"action": "accept"}))
+        .await?;
+    let cases = [
+        (100_000, "head", None),
+        (100_001, "gm", Some("head")),
+        (499_999, "gm", Some("head")),
+        (500_000, "chair", Some("gm")),
+    ];
+    for (n, (amount, allowed, refused)) in cases.iter().enumerate() {
+        office
+            .ok(
+                "sales",
+                &id,
+                json!({"action": "propose_amount", "kind": "allowance", "amount_fen": amount}),
+            )
+            .await?;
+        let decision = n + 1;
+        if let Some(refused) = refused {
+            let (status, body) = office
+                .act(
+                    refused,
+                    &id,
+                    json!({"action": "approve", "decision": decision}),
+                )
+                .await?;
+            assert_eq!(
+                (status, body["error"]["code"].clone()),
+                (403, json!("above_authority")),
+                "{amount} by {refused}"
+            );
+        }
+        office
+            .ok(
+                allowed,
+                &id,
+                json!({"action": "approve", "decision": decision}),
+            )
+            .await?;
+    }
+    // Nobody else approves money at all.
+    office
+        .ok(
+            "sales",
+            &id,
+            json!({"action": "propose_amount", "kind": "allowance", "amount_fen": 1}),
+        )
+        .await?;
+    let (status, _) = office
+        .act("sales", &id, json!({"action": "approve", "decision": 5}))
+        .await?;
+    assert_eq!(status, 403);
+    // A promise above what is approved is refused (§4.6.9).
+    let (_, case) = office
+        .call("gmo", Method::GET, &format!("/api/complaints/{id}"), None)
+        .await?;
+    let approved: Vec<i64> = case["case"]["money"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["approved_by"].is_null())
+        .map(|m| m["amount_fen"].as_i64().unwrap())
+        .collect();
+    assert_eq!(approved, vec![100_000, 100_001, 499_999, 500_000]);
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(authority_test, authority_boundaries);
+
+/// Numbers follow the company's month (an acceptance at 23:30 local on the last day, and at
+/// 00:30 local the next day, which is still the previous day in UTC), restart each month, and
+/// are never given twice even when many acceptances race on two server instances.
+async fn numbering(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-11-30T23:30:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let first = office.file("0").await?;
+    let body = office
+        .ok("quality", &first, json!({"action": "accept"}))
+        .await?;
+    assert_eq!(body["number"], "2026-11-0001");
+    clock.set(at("2026-12-01T00:30:00+08:00"));
+    let second = office.file("0").await?;
+    let body = office
+        .ok("quality", &second, json!({"action": "accept"}))
+        .await?;
+    assert_eq!(
+        body["number"], "2026-12-0001",
+        "00:30 in Beijing is December, though UTC says 30 November"
+    );
+    // A second number for the same case is refused.
+    let (status, body) = office
+        .act("quality", &second, json!({"action": "accept"}))
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("already_numbered"))
+    );
+
+    // Twelve acceptances at once, half through another server instance.
+    let other = server.another_instance().await?;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(office.file("0").await?);
+    }
+    let quality = office.tokens["quality"].clone();
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let base = if i % 2 == 0 {
+            server.base()
+        } else {
+            other.base()
+        };
+        let (token, id) = (quality.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            call(
+                Method::POST,
+                &format!("{base}/api/complaints/{id}/actions"),
+                &token,
+                Some(json!({"action": "accept"})),
+            )
+            .await
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await??;
+        assert_eq!(status, 200, "{body}");
+        numbers.push(body["number"].as_str().unwrap().to_string());
+    }
+    numbers.sort();
+    let expected: Vec<String> = (2..=13).map(|n| format!("2026-12-{n:04}")).collect();
+    assert_eq!(numbers, expected, "unique, and no gaps");
+    other.finish().await;
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbering_sqlite() -> anyhow::Result<()> {
+    numbering(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbering_postgres() -> anyhow::Result<()> {
+    numbering(Engine::Postgres).await
+}
+
+/// A production step of 2 days and the 6-day case become overdue exactly when they should, on
+/// the GM office's list and as notifications to the department.
+async fn deadlines(engine: Engine) -> anyhow::Result<()> {
+    let t0 = at("2026-11-03T15:00:00+08:00");
+    let clock = Arc::new(ManualClock::new(t0));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let id = office.file("0").await?;
+    office
+        .ok("quality", &id, json!({"action": "accept"}))
+        .await?;
+    office
+        .ok(
+            "sales",
+            &id,
+            json!({"action": "investigate", "findings": "seen on site"}),
+        )
+        .await?;
+    office
+        .ok(
+            "quality",
+            &id,
+            json!({"action": "submit_report", "text": "r"}),
+        )
+        .await?;
+    office.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+    // Production's 2 days: due 24:00 on 5 November (start day not counted).
+    clock.set(at("2026-11-05T23:59:59+08:00"));
+    let (_, list) = office
+        .call("gmo", Method::GET, "/api/complaints/overdue", None)
+        .await?;
+    assert!(list.as_array().unwrap().is_empty(), "{list}");
+    clock.set(at("2026-11-06T00:00:00+08:00"));
+    let (_, list) = office
+        .call("gmo", Method::GET, "/api/complaints/overdue", None)
+        .await?;
+    let items = list.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["what"], "countermeasure");
+    assert_eq!(items[0]["department"], "production");
+    let (_, notes) = office
+        .call("production", Method::GET, "/api/notifications", None)
+        .await?;
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    // Listing again raises nothing new.
+    office
+        .call("gmo", Method::GET, "/api/complaints/overdue", None)
+        .await?;
+    let (_, notes) = office
+        .call("production", Method::GET, "/api/notifications", None)
+        .await?;
+    assert_eq!(notes.as_array().unwrap().len(), 1);
+    // The case: 6 days from acceptance, due 24:00 on 9 November.
+    clock.set(at("2026-11-09T23:59:59+08:00"));
+    let (_, list) = office
+        .call("gmo", Method::GET, "/api/complaints/overdue", None)
+        .await?;
+    assert!(!list.as_array().unwrap().iter().any(|i| i["what"] == "case"));
+    clock.set(at("2026-11-10T00:00:00+08:00"));
+    let (_, list) = office
+        .call("gmo", Method::GET, "/api/complaints/overdue", None)
+        .await?;
+    assert!(list.as_array().unwrap().iter().any(|i| i["what"] == "case"));
+    // A step done by the wrong department is refused.
+    let (status, body) = office.act("rnd", &id, json!({"action": "production_report", "workshop": "w", "shift": "s", "operators": "o", "production_date": "2026-01-01", "countermeasure": "c"})).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("wrong_department"))
+    );
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_sqlite() -> anyhow::Result<()> {
+    deadlines(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_postgres() -> anyhow::Result<()> {
+    deadlines(Engine::Postgres).await
+}
+
+/// Returns: finance refuses a posting when the received quantity differs and says both
+/// numbers; accepts when equal. Allowances need the GM's countersignature and the customer's.
+/// The monthly review lists last month's closed cases and produces the personnel notice.
+async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-10-20T10:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let id = office.file("800").await?;
+    office.run_to_close(&id, 80_000, "head").await?;
+
+    let (status, form) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/returns"),
+            Some(json!({"approved_quantity": 10})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{form}");
+    let rid = form["id"].as_str().unwrap().to_string();
+    let step = |who: &'static str, step: &'static str, body: Value| {
+        let office = &office;
+        let rid = rid.clone();
+        async move {
+            office
+                .call(
+                    who,
+                    Method::POST,
+                    &format!("/api/settlements/{rid}/{step}"),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    let (status, _) = step("warehouse", "receive", json!({"quantity": 10})).await?;
+    assert_eq!(status, 409, "not approved by the manager yet");
+    assert_eq!(step("gm", "approve", json!({})).await?.0, 200);
+    let (status, body) = step("warehouse", "receive", json!({"quantity": 9})).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("invalid_input")),
+        "a difference needs a note"
+    );
+    let (status, body) = step(
+        "warehouse",
+        "receive",
+        json!({"quantity": 9, "note": "one crate short, asked marketing"}),
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = step("finance", "post", json!({})).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("quantity_mismatch"))
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("(10)") && message.contains("(9)"),
+        "{message}"
+    );
+    let (status, _) = step("sales", "post", json!({})).await?;
+    assert_eq!(status, 403, "only finance posts");
+
+    // An equal return posts.
+    let (_, form) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/returns"),
+            Some(json!({"approved_quantity": 3})),
+        )
+        .await?;
+    let rid2 = form["id"].as_str().unwrap().to_string();
+    for (who, s, b) in [
+        ("head", "approve", json!({})),
+        ("warehouse", "receive", json!({"quantity": 3})),
+        ("finance", "post", json!({})),
+    ] {
+        let (status, body) = office
+            .call(
+                who,
+                Method::POST,
+                &format!("/api/settlements/{rid2}/{s}"),
+                Some(b),
+            )
+            .await?;
+        assert_eq!(status, 200, "{who} {s}: {body}");
+    }
+    let (status, _) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/returns"),
+            Some(json!({"approved_quantity": -2})),
+        )
+        .await?;
+    assert_eq!(status, 400, "a negative quantity is refused");
+
+    // Allowance: not above the approved amount; posted after both signatures.
+    let (status, _) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/allowances"),
+            Some(json!({"amount": "900.00"})),
+        )
+        .await?;
+    assert_eq!(status, 403);
+    let (status, cert) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/allowances"),
+            Some(json!({"amount": "800.00"})),
+        )
+        .await?;
+    assert_eq!(status, 201);
+    let cid = cert["id"].as_str().unwrap().to_string();
+    let (status, _) = office
+        .call(
+            "finance",
+            Method::POST,
+            &format!("/api/settlements/{cid}/post"),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(status, 409);
+    office
+        .call(
+            "gm",
+            Method::POST,
+            &format!("/api/settlements/{cid}/countersign"),
+            Some(json!({})),
+        )
+        .await?;
+    office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/settlements/{cid}/customer-signed"),
+            Some(json!({})),
+        )
+        .await?;
+    let (status, body) = office
+        .call(
+            "finance",
+            Method::POST,
+            &format!("/api/settlements/{cid}/post"),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+
+    // The monthly review, in November, of October.
+    clock.set(at("2026-11-05T09:00:00+08:00"));
+    let (status, body) = office
+        .call("gmo", Method::GET, "/api/reviews/2026-11", None)
+        .await?;
+    assert_eq!(status, 400, "a month that has not ended: {body}");
+    let (status, review) = office
+        .call("gmo", Method::GET, "/api/reviews/2026-10", None)
+        .await?;
+    assert_eq!(status, 200, "{review}");
+    assert_eq!(review["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(review["due_before"], json!("2026-11-09T16:00:00Z"));
+    let (status, confirmed) = office
+        .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
+        .await?;
+    assert_eq!(status, 200);
+    assert!(
+        confirmed["notice"]
+            .as_str()
+            .unwrap()
+            .contains("written warning")
+    );
+    let (status, _) = office
+        .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
+        .await?;
+    assert_eq!(status, 409);
+    let (status, _) = office
+        .call("sales", Method::GET, "/api/reviews/2026-10", None)
+        .await?;
+    assert_eq!(status, 403);
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlements_sqlite() -> anyhow::Result<()> {
+    settlements_and_review(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settlements_postgres() -> anyhow::Result<()> {
+    settlements_and_review(Engine::Postgres).await
+}
+
+/// A complaint filed offline on a salesperson's device becomes a case when it syncs.
+async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let dev = server.device("sales").await?;
+    let doc = dev
+        .store()
+        .create(
+            fieldloop_client_core::model::DocKind::Complaint,
+            "wuhan",
+            fieldloop_e2e::now(),
+        )
+        .await?;
+    use fieldloop_client_core::model::FieldValue as V;
+    let author = fieldloop_client_core::model::ownership::Author::Device(Role::Salesperson);
+    let now = Utc::now() - Duration::minutes(5);
+    dev.store()
+        .edit(
+            doc.id(),
+            author,
+            &[
+                ("form.customer_name", V::Text("客户甲".into())),
+                ("form.order_number", V::Text("SO-9".into())),
+                ("form.quantity", V::Int(1)),
+                ("form.claimed_fen", V::Int(50_000)),
+                ("form.submitted_at", V::Text(now.to_rfc3339())),
+            ],
+            fieldloop_e2e::now(),
+        )
+        .await?;
+    assert!(
+        dev.store()
+            .edit(
+                doc.id(),
+                author,
+                &[("form.quantity", V::Int(-1))],
+                fieldloop_e2e::now()
+            )
+            .await
+            .is_err(),
+        "negative quantity"
+    );
+    dev.sync().await?;
+    let (status, case) = office
+        .call(
+            "quality",
+            Method::GET,
+            &format!("/api/complaints/{}", doc.id()),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200, "{case}");
+    assert_eq!(case["state"], "submitted");
+    let body = office
+        .ok(
+            "quality",
+            &doc.id().to_string(),
+            json!({"action": "accept"}),
+        )
+        .await?;
+    // The number reaches the salesperson's device on its next sync.
+    dev.sync().await?;
+    let local = dev.store().load(doc.id()).await?.unwrap();
+    assert_eq!(
+        local.get("case.number"),
+        Some(V::Text(body["number"].as_str().unwrap().into()))
+    );
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(offline_filing_test, offline_filing);
