@@ -141,6 +141,25 @@ impl Store {
         Ok(())
     }
 
+    /// The next take-back receipt number of this device: `R-<device>-<serial>`, unique across
+    /// devices without asking anyone (the device part comes from its actor id).
+    pub async fn next_receipt_number(&self) -> Result<String> {
+        let mut tx = self.pool.begin().await?;
+        let current: i64 = sqlx::query("SELECT value FROM meta WHERE key = 'receipt_serial'")
+            .fetch_optional(&mut *tx)
+            .await?
+            .and_then(|r| r.get::<String, _>(0).parse().ok())
+            .unwrap_or(0);
+        let next = current + 1;
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('receipt_serial', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(next.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let device = self.actor.to_hex_string();
+        Ok(format!("R-{}-{next:05}", &device[..device.len().min(10)]))
+    }
+
     /// Creates a new record, stores it and puts it in the outbox.
     pub async fn create(&self, kind: DocKind, region: &str, unix_time: i64) -> Result<RecordDoc> {
         let id = Uuid::now_v7();
@@ -254,6 +273,62 @@ impl Store {
         let before = doc.heads();
         doc.set_many(author, writes, unix_time)?;
         // The server runs the same rules; refusing here keeps an honest device out of quarantine.
+        crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
+        self.append(&doc, &before, true).await?;
+        Ok(doc)
+    }
+
+    /// The customer signs the form (§2.3, §2.5): the signature image (a stored blob), the
+    /// signer's name and the device's time are written in one change together with `completing`
+    /// (e.g. the outcome), and the digest covers the form as signed, `completing` included.
+    pub async fn sign(
+        &self,
+        id: Uuid,
+        author: Author,
+        blob_sha256: &str,
+        signer: &str,
+        completing: &[(&str, FieldValue)],
+        unix_time: i64,
+    ) -> Result<RecordDoc> {
+        let blob = self
+            .blob(blob_sha256)
+            .await?
+            .ok_or_else(|| Error::Invalid(format!("no stored signature image {blob_sha256}")))?;
+        if signer.trim().is_empty() {
+            return Err(Error::Invalid("the signer's name is needed".into()));
+        }
+        let mut doc = self.load_required(id).await?;
+        let before = doc.heads();
+        // The digest is of the form as it will read once signed.
+        let mut preview = doc.clone();
+        if !completing.is_empty() {
+            preview.set_many(author, completing, unix_time)?;
+        }
+        let signed_at = chrono::DateTime::from_timestamp(unix_time, 0)
+            .unwrap_or_default()
+            .to_rfc3339();
+        let mut writes: Vec<(&str, FieldValue)> = completing.to_vec();
+        writes.extend([
+            (
+                "signature.blob_sha256",
+                FieldValue::Text(blob.sha256.clone()),
+            ),
+            (
+                "signature.blob_bytes",
+                FieldValue::Int(blob.bytes.len() as i64),
+            ),
+            ("signature.blob_mime", FieldValue::Text(blob.mime.clone())),
+            (
+                "signature.signer_name",
+                FieldValue::Text(signer.trim().to_string()),
+            ),
+            ("signature.signed_at", FieldValue::Text(signed_at)),
+            (
+                "signature.signed_digest",
+                FieldValue::Text(preview.signed_digest()),
+            ),
+        ]);
+        doc.set_many(author, &writes, unix_time)?;
         crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
         self.append(&doc, &before, true).await?;
         Ok(doc)

@@ -20,6 +20,8 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// Approval authority by amount (§4.7.3).
     pub thresholds: crate::workflow::authority::Thresholds,
+    /// Roles that dispatch service work (§2.2: the factory director).
+    pub dispatchers: Vec<fieldloop_client_core::model::Role>,
 }
 
 impl Config {
@@ -55,6 +57,17 @@ impl Config {
             refresh_ttl_secs: number("FIELDLOOP_REFRESH_TTL_DAYS", 30)? * 86_400,
             jwt_secret: var("FIELDLOOP_JWT_SECRET"),
             thresholds: thresholds_from_env()?,
+            dispatchers: match var("FIELDLOOP_DISPATCHERS") {
+                Some(list) => list
+                    .split(',')
+                    .map(|r| {
+                        r.trim()
+                            .parse()
+                            .map_err(|e: String| anyhow::anyhow!("FIELDLOOP_DISPATCHERS: {e}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+                None => vec![fieldloop_client_core::model::Role::FactoryDirector],
+            },
         })
     }
 
@@ -68,6 +81,7 @@ impl Config {
             refresh_ttl_secs: 30 * 86_400,
             jwt_secret: None,
             thresholds: crate::workflow::authority::Thresholds::default(),
+            dispatchers: vec![fieldloop_client_core::model::Role::FactoryDirector],
         }
     }
 

@@ -16,6 +16,7 @@ use crate::db::accounts::Device;
 use crate::db::docs::{
     ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, load_docs, write_docs,
 };
+use crate::db::service::receipt_number_taken;
 use crate::db::{Tx, next_counter};
 use crate::error::{ApiError, ApiResult};
 use crate::merge::{Plan, plan};
@@ -125,7 +126,7 @@ enum Decided {
     Reply(Box<DocReply>),
     Accept {
         /// A blob the merge newly refers to, to check before storing.
-        new_blob: Option<String>,
+        new_blob: Vec<(&'static str, String)>,
         write: Box<DocWrite>,
         accepted: DocReply,
         existing: Option<Automerge>,
@@ -142,19 +143,36 @@ struct Writer {
 }
 
 /// A blob reference the merge adds or changes.
-fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Option<String> {
-    let path = "signature.blob_sha256";
-    let Some(FieldValue::Text(sha)) = after.get(path) else {
-        return None;
-    };
+fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static str, String)> {
     let before = before
         .cloned()
         .and_then(|am| RecordDoc::from_automerge(am).ok());
-    if sha.is_empty() || before.and_then(|b| b.get(path)) == Some(FieldValue::Text(sha.clone())) {
-        None
-    } else {
-        Some(sha)
-    }
+    fieldloop_client_core::model::fields::fields(after.kind())
+        .iter()
+        .filter(|spec| spec.path.ends_with("blob_sha256"))
+        .filter_map(|spec| {
+            let Some(FieldValue::Text(sha)) = after.get(spec.path) else {
+                return None;
+            };
+            let unchanged = before.as_ref().and_then(|b| b.get(spec.path))
+                == Some(FieldValue::Text(sha.clone()));
+            (!sha.is_empty() && !unchanged).then_some((spec.path, sha))
+        })
+        .collect()
+}
+
+/// The receipt number a merged take-back receipt carries, if any.
+fn receipt_number(write: &DocWrite) -> Option<String> {
+    (write.kind == fieldloop_client_core::model::DocKind::Receipt)
+        .then(|| {
+            write
+                .fields
+                .iter()
+                .find(|f| f.path == "receipt.number")
+                .map(|f| f.value.clone())
+        })
+        .flatten()
+        .filter(|n| !n.trim().is_empty())
 }
 
 /// Decides one document: visibility, then the pure merge plan. CPU only.
@@ -383,19 +401,35 @@ pub async fn sync_batch(
                 existing,
                 heads,
             } => {
-                let missing = match &new_blob {
-                    Some(sha) => !blob_exists(&mut tx, sha).await?,
-                    None => false,
-                };
-                if missing {
-                    let refusal = Refusal::new(
-                        RefusalCode::MissingBlob,
-                        "signature.blob_sha256",
-                        format!(
-                            "blob {} has not been uploaded; upload it before the change that refers to it",
-                            new_blob.unwrap_or_default()
-                        ),
-                    );
+                let mut refusal = None;
+                for (path, sha) in &new_blob {
+                    if !blob_exists(&mut tx, sha).await? {
+                        refusal = Some(Refusal::new(
+                            RefusalCode::MissingBlob,
+                            *path,
+                            format!(
+                                "blob {sha} has not been uploaded; upload it before the change that refers to it"
+                            ),
+                        ));
+                        break;
+                    }
+                }
+                // §2.5: a receipt number is given once; a device that reuses one is refused.
+                if refusal.is_none()
+                    && let Some(number) = receipt_number(&write)
+                {
+                    let twice_here = writes
+                        .iter()
+                        .any(|w| receipt_number(w).as_deref() == Some(number.as_str()));
+                    if twice_here || receipt_number_taken(&mut tx, &number, write.id).await? {
+                        refusal = Some(Refusal::new(
+                            RefusalCode::RuleBroken,
+                            "receipt.number",
+                            format!("receipt number {number} is already used by another receipt"),
+                        ));
+                    }
+                }
+                if let Some(refusal) = refusal {
                     tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
                         write.id,
@@ -414,9 +448,43 @@ pub async fn sync_batch(
     let t3 = t0.elapsed();
     if stored_any {
         let cases = submitted_complaints(&writes);
+        let receipts: Vec<(Uuid, String, String, Uuid, Option<String>)> = writes
+            .iter()
+            .filter_map(|w| {
+                let number = receipt_number(w)?;
+                let promised = w
+                    .fields
+                    .iter()
+                    .find(|f| f.path == "receipt.promised_date")
+                    .map(|f| f.value.clone());
+                Some((w.id, number, w.region.clone(), w.created_by, promised))
+            })
+            .collect();
         write_docs(&mut tx, writes).await?;
         for case in cases {
             crate::db::complaints::insert_case(&mut tx, &case).await?;
+        }
+        for (id, number, region, technician, promised) in receipts {
+            let new = crate::db::service::upsert_receipt(
+                &mut tx,
+                id,
+                &number,
+                &region,
+                technician,
+                promised.as_deref(),
+            )
+            .await?;
+            if new {
+                crate::db::service::custody_event(
+                    &mut tx,
+                    id,
+                    "issued",
+                    "with_technician",
+                    technician,
+                    "",
+                )
+                .await?;
+            }
         }
     }
     let t4 = t0.elapsed();

@@ -177,6 +177,27 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
         "客户要求",
         "Customer's request",
     ),
+    f(
+        "request.customer_id",
+        Id,
+        Clerk,
+        "客户档案",
+        "Customer record",
+    ),
+    f(
+        "request.product_id",
+        Id,
+        Clerk,
+        "产品档案",
+        "Product record",
+    ),
+    f(
+        "request.warranty_until",
+        Date,
+        Clerk,
+        "免费保修截止",
+        "Free warranty until",
+    ),
     // §2.2 dispatch (派工): the factory director's decision
     f(
         "dispatch.technician",
@@ -327,6 +348,28 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
         "归档时间",
         "Archived at",
     ),
+    // §2.4 finance's side of the fee
+    f(
+        "billing.invoice_state",
+        Choice(&["requested", "issued", "collected"]),
+        Server,
+        "发票状态",
+        "Invoice state",
+    ),
+    f(
+        "billing.issued_at",
+        Instant,
+        Server,
+        "开票时间",
+        "Invoiced at",
+    ),
+    f(
+        "billing.collected_at",
+        Instant,
+        Server,
+        "收款时间",
+        "Collected at",
+    ),
 ];
 
 /// 收据 and 客户产品进出登记簿: a product taken back for repair (§2.5-2.6).
@@ -436,6 +479,36 @@ pub const RECEIPT_FIELDS: &[FieldSpec] = &[
         Technician,
         "签字内容摘要",
         "Digest of the signed fields",
+    ),
+    // §2.6 the customer signs for the repaired product
+    f(
+        "handback.signer_name",
+        Short,
+        Technician,
+        "取回签字人",
+        "Signed for return by",
+    ),
+    f(
+        "handback.blob_sha256",
+        Sha256,
+        Technician,
+        "取回签名",
+        "Return signature image",
+    ),
+    f(
+        "handback.signed_at",
+        Instant,
+        Technician,
+        "取回签字时间(设备)",
+        "Return signed at (device time)",
+    ),
+    // §2.7 a repair that will miss its promised date
+    f(
+        "receipt.will_miss",
+        Choice(&["yes"]),
+        Technician,
+        "不能按期修复",
+        "Will miss the promised date",
     ),
     f("custody.location", Short, Server, "所在位置", "Location"),
     f(

@@ -16,7 +16,8 @@ fn text(doc: &RecordDoc, path: &str) -> String {
 pub fn check(doc: &RecordDoc) -> Result<(), Refusal> {
     match doc.kind() {
         DocKind::Visit => check_visit(doc),
-        DocKind::Receipt | DocKind::Complaint | DocKind::Feedback => Ok(()),
+        DocKind::Receipt => check_receipt(doc),
+        DocKind::Complaint | DocKind::Feedback => Ok(()),
     }
 }
 
@@ -35,6 +36,33 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
             ));
         }
     }
+    // §2.1: every job has a category once it is worked on; a contract job names its contract;
+    // a free job out of warranty needs a recorded reason.
+    let category = text(doc, "request.category");
+    if category.is_empty() && !outcome.is_empty() {
+        return Err(Refusal::new(
+            RefusalCode::RuleBroken,
+            "request.category",
+            "every job has a category (A paid, B contract, C free, D other) (§2.1)",
+        ));
+    }
+    if category == "B" && text(doc, "request.contract_ref").trim().is_empty() {
+        return Err(Refusal::new(
+            RefusalCode::RuleBroken,
+            "request.contract_ref",
+            "a contract job (B) names the sales contract it is charged under (§2.1.2)",
+        ));
+    }
+    if category == "C"
+        && out_of_warranty(doc)
+        && text(doc, "request.warranty_reason").trim().is_empty()
+    {
+        return Err(Refusal::new(
+            RefusalCode::RuleBroken,
+            "request.warranty_reason",
+            "the product is out of its free warranty: record why this job is free (§2.1.3)",
+        ));
+    }
     // §2.4: a fee collected needs its settlement method.
     let fee = doc
         .get("fee.amount_fen")
@@ -46,6 +74,45 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
             "fee.method",
             "say whether the fee was collected in cash or is to be invoiced (§2.4)",
         ));
+    }
+    Ok(())
+}
+
+/// The day a visit was received, by its own record (device or clerk time, as written).
+fn received_on(doc: &RecordDoc) -> Option<chrono::NaiveDate> {
+    chrono::DateTime::parse_from_rfc3339(&text(doc, "request.received_at"))
+        .ok()
+        .map(|t| t.date_naive())
+}
+
+fn out_of_warranty(doc: &RecordDoc) -> bool {
+    let until =
+        chrono::NaiveDate::parse_from_str(&text(doc, "request.warranty_until"), "%Y-%m-%d").ok();
+    match (until, received_on(doc)) {
+        (Some(until), Some(on)) => on > until,
+        _ => false,
+    }
+}
+
+fn check_receipt(doc: &RecordDoc) -> Result<(), Refusal> {
+    // §2.5: the technician gives a receipt and the customer signs.
+    if !text(doc, "receipt.issued_at").is_empty() {
+        if text(doc, "receipt.number").trim().is_empty() {
+            return Err(Refusal::new(
+                RefusalCode::RuleBroken,
+                "receipt.number",
+                "an issued receipt has a number (§2.5)",
+            ));
+        }
+        if text(doc, "signature.blob_sha256").is_empty()
+            || text(doc, "signature.signer_name").is_empty()
+        {
+            return Err(Refusal::new(
+                RefusalCode::RuleBroken,
+                "signature.blob_sha256",
+                "the customer signs when the product is taken back (§2.5)",
+            ));
+        }
     }
     Ok(())
 }

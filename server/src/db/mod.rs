@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod complaints;
 pub mod docs;
+pub mod service;
 
 use std::path::Path;
 use std::time::Duration;
@@ -47,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_complaints.sql"),
         include_str!("../../../migrations/postgres/0002_complaints.sql"),
+    ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_service.sql"),
+        include_str!("../../../migrations/postgres/0003_service.sql"),
     ),
 ];
 

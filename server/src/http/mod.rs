@@ -6,6 +6,7 @@ mod blobs;
 pub mod complaints;
 mod docs;
 mod health;
+mod service;
 mod sync;
 mod visits;
 
@@ -41,6 +42,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(docs::routes())
         .merge(visits::routes())
         .merge(complaints::routes())
+        .merge(service::routes())
 }
 
 /// The OpenAPI description of every route.

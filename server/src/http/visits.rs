@@ -37,9 +37,9 @@ async fn dispatch(
     Path(id): Path<Uuid>,
     Json(body): Json<DispatchRequest>,
 ) -> ApiResult<Json<Vec<FieldView>>> {
-    if !matches!(p.role, Role::FactoryDirector | Role::Admin) {
+    if !state.config.dispatchers.contains(&p.role) && p.role != Role::Admin {
         return Err(ApiError::forbidden(
-            "only the factory director dispatches service work (§2.2)",
+            "only the factory director (or whom the configuration allows) dispatches service work (§2.2)",
         ));
     }
     let tech = state
@@ -53,10 +53,17 @@ async fn dispatch(
                 body.technician_id
             ))
         })?;
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = state.now().to_rfc3339();
     let doc = server_edit(&state, &p, id, |doc| {
         if doc.kind() != DocKind::Visit {
             return Err(ApiError::invalid("only service visits are dispatched"));
+        }
+        if tech.region.as_deref() != Some(doc.region()) {
+            return Err(ApiError::invalid(format!(
+                "the technician works for '{}', the visit is in '{}'",
+                tech.region.clone().unwrap_or_default(),
+                doc.region()
+            )));
         }
         Ok(vec![
             ("dispatch.technician", FieldValue::Text(tech.id.to_string())),

@@ -7,4 +7,5 @@ pub mod authority;
 pub mod calendar;
 pub mod complaint;
 pub mod numbering;
+pub mod service;
 pub mod settlement;

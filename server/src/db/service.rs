@@ -1,0 +1,355 @@
+//! Service work: customers, products, receipts and their custody, and visits read from the
+//! field projection for queues, reconciliation and the cost ledger.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{Db, Tx, now_ms};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: Uuid,
+    pub region: String,
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Product {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub name: String,
+    pub model: String,
+    pub spec: String,
+    pub serial: String,
+    /// YYYY-MM-DD
+    pub purchase_date: String,
+    pub purchase_place: String,
+    pub warranty_months: i64,
+}
+
+/// A receipt's custody row.
+#[derive(Debug, Clone)]
+pub struct ReceiptRow {
+    pub id: Uuid,
+    pub number: String,
+    pub region: String,
+    pub technician: Uuid,
+    pub location: String,
+    pub promised_date: Option<String>,
+    pub will_miss_at: Option<i64>,
+    pub customer_told_at: Option<i64>,
+    pub version: i64,
+}
+
+/// One custody event of the register.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CustodyRow {
+    pub event: String,
+    pub location: String,
+    pub user_id: String,
+    pub note: String,
+    pub at: i64,
+}
+
+/// A visit as the projection holds it: its row and its fields by path.
+#[derive(Debug, Clone)]
+pub struct VisitRow {
+    pub id: Uuid,
+    pub region: String,
+    pub assignee: Option<Uuid>,
+    pub created_at: i64,
+    pub fields: BTreeMap<String, (String, Option<i64>)>,
+}
+
+impl VisitRow {
+    pub fn text(&self, path: &str) -> &str {
+        self.fields.get(path).map(|(v, _)| v.as_str()).unwrap_or("")
+    }
+    pub fn int(&self, path: &str) -> i64 {
+        self.fields.get(path).and_then(|(_, n)| *n).unwrap_or(0)
+    }
+}
+
+fn uuid(text: &str) -> sqlx::Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn receipt_row(r: &sqlx::any::AnyRow) -> sqlx::Result<ReceiptRow> {
+    Ok(ReceiptRow {
+        id: uuid(&r.try_get::<String, _>(0)?)?,
+        number: r.try_get(1)?,
+        region: r.try_get(2)?,
+        technician: uuid(&r.try_get::<String, _>(3)?)?,
+        location: r.try_get(4)?,
+        promised_date: r.try_get(5)?,
+        will_miss_at: r.try_get(6)?,
+        customer_told_at: r.try_get(7)?,
+        version: r.try_get(8)?,
+    })
+}
+
+const RECEIPT_COLUMNS: &str = "SELECT id, number, region, technician, location, promised_date, will_miss_at, customer_told_at, version FROM receipts";
+
+/// Is a receipt number already used by another receipt?
+pub async fn receipt_number_taken(tx: &mut Tx, number: &str, id: Uuid) -> sqlx::Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM receipts WHERE number = $1 AND id <> $2")
+            .bind(number)
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
+}
+
+/// Registers a receipt the first time it arrives; later syncs update its promised date.
+pub async fn upsert_receipt(
+    tx: &mut Tx,
+    id: Uuid,
+    number: &str,
+    region: &str,
+    technician: Uuid,
+    promised_date: Option<&str>,
+) -> sqlx::Result<bool> {
+    let existed = sqlx::query("SELECT 1 FROM receipts WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    sqlx::query(
+        "INSERT INTO receipts (id, number, region, technician, location, promised_date, version, created_at)
+         VALUES ($1, $2, $3, $4, 'with_technician', $5, 1, $6) ON CONFLICT (id) DO UPDATE SET promised_date = excluded.promised_date",
+    )
+    .bind(id.to_string())
+    .bind(number)
+    .bind(region)
+    .bind(technician.to_string())
+    .bind(promised_date.map(str::to_string))
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(!existed)
+}
+
+pub async fn load_receipt(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<ReceiptRow>> {
+    let sql = sqlx::AssertSqlSafe(format!("{RECEIPT_COLUMNS} WHERE id = $1"));
+    let row = sqlx::query(sql)
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(receipt_row).transpose()
+}
+
+/// Moves a receipt if unchanged since `version`.
+pub async fn move_receipt(
+    tx: &mut Tx,
+    id: Uuid,
+    location: &str,
+    version: i64,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE receipts SET location = $2, version = version + 1 WHERE id = $1 AND version = $3",
+    )
+    .bind(id.to_string())
+    .bind(location)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+pub async fn custody_event(
+    tx: &mut Tx,
+    receipt: Uuid,
+    event: &str,
+    location: &str,
+    user: Uuid,
+    note: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO custody_events (id, receipt_id, event, location, user_id, note, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(receipt.to_string())
+    .bind(event)
+    .bind(location)
+    .bind(user.to_string())
+    .bind(note)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Db {
+    pub async fn create_customer(&self, c: &Customer) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO customers (id, region, name, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(c.id.to_string())
+            .bind(&c.region)
+            .bind(&c.name)
+            .bind(&c.address)
+            .bind(&c.phone)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn customer(&self, id: Uuid) -> sqlx::Result<Option<Customer>> {
+        let row =
+            sqlx::query("SELECT id, region, name, address, phone FROM customers WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| {
+            Ok(Customer {
+                id: uuid(&r.try_get::<String, _>(0)?)?,
+                region: r.try_get(1)?,
+                name: r.try_get(2)?,
+                address: r.try_get(3)?,
+                phone: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn create_product(&self, p: &Product) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO products (id, customer_id, name, model, spec, serial, purchase_date, purchase_place, warranty_months, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.customer_id.to_string())
+        .bind(&p.name)
+        .bind(&p.model)
+        .bind(&p.spec)
+        .bind(&p.serial)
+        .bind(&p.purchase_date)
+        .bind(&p.purchase_place)
+        .bind(p.warranty_months)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn product(&self, id: Uuid) -> sqlx::Result<Option<Product>> {
+        let row = sqlx::query(
+            "SELECT id, customer_id, name, model, spec, serial, purchase_date, purchase_place, warranty_months FROM products WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Product {
+                id: uuid(&r.try_get::<String, _>(0)?)?,
+                customer_id: uuid(&r.try_get::<String, _>(1)?)?,
+                name: r.try_get(2)?,
+                model: r.try_get(3)?,
+                spec: r.try_get(4)?,
+                serial: r.try_get(5)?,
+                purchase_date: r.try_get(6)?,
+                purchase_place: r.try_get(7)?,
+                warranty_months: r.try_get(8)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Visits of a region (or all), with their projected fields.
+    pub async fn visits(&self, region: Option<&str>) -> sqlx::Result<Vec<VisitRow>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.region, d.assignee, d.created_at, f.path, f.value, f.value_int
+             FROM documents d LEFT JOIN doc_fields f ON f.doc_id = d.id
+             WHERE d.kind = 'visit' AND ($1 = '' OR d.region = $1) ORDER BY d.created_at, d.id",
+        )
+        .bind(region.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<VisitRow> = Vec::new();
+        for r in rows {
+            let id = uuid(&r.try_get::<String, _>(0)?)?;
+            if out.last().map(|v| v.id) != Some(id) {
+                out.push(VisitRow {
+                    id,
+                    region: r.try_get(1)?,
+                    assignee: r
+                        .try_get::<Option<String>, _>(2)?
+                        .map(|s| uuid(&s))
+                        .transpose()?,
+                    created_at: r.try_get(3)?,
+                    fields: BTreeMap::new(),
+                });
+            }
+            if let Some(path) = r.try_get::<Option<String>, _>(4)? {
+                let value: String = r.try_get(5)?;
+                let int: Option<i64> = r.try_get(6)?;
+                if let Some(v) = out.last_mut() {
+                    v.fields.insert(path, (value, int));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn receipts(&self, region: Option<&str>) -> sqlx::Result<Vec<ReceiptRow>> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{RECEIPT_COLUMNS} WHERE ($1 = '' OR region = $1) ORDER BY number"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(region.unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(receipt_row).collect()
+    }
+
+    pub async fn receipt(&self, id: Uuid) -> sqlx::Result<Option<ReceiptRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("{RECEIPT_COLUMNS} WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(receipt_row).transpose()
+    }
+
+    pub async fn custody_history(&self, id: Uuid) -> sqlx::Result<Vec<CustodyRow>> {
+        let rows = sqlx::query(
+            "SELECT event, location, user_id, note, at FROM custody_events WHERE receipt_id = $1 ORDER BY at, id",
+        )
+        .bind(id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CustodyRow {
+                    event: r.try_get(0)?,
+                    location: r.try_get(1)?,
+                    user_id: r.try_get(2)?,
+                    note: r.try_get(3)?,
+                    at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a receipt's repair as going to miss its date, or the customer as told.
+    pub async fn mark_receipt(&self, id: Uuid, will_miss: bool) -> sqlx::Result<bool> {
+        let sql = if will_miss {
+            "UPDATE receipts SET will_miss_at = $2 WHERE id = $1 AND will_miss_at IS NULL"
+        } else {
+            "UPDATE receipts SET customer_told_at = $2 WHERE id = $1"
+        };
+        let n = sqlx::query(sql)
+            .bind(id.to_string())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+}

@@ -1,0 +1,1001 @@
+//! Service work over HTTP (§2): customers and products, registering requests, the dispatch
+//! queue, logging and archiving returned forms, finance's invoice queue, take-back custody,
+//! overdue repairs, daily reconciliation and the service cost ledger.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use fieldloop_client_core::model::money::fen_to_yuan;
+use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::docs::{FieldView, field_views};
+use crate::AppState;
+use crate::access::Principal;
+use crate::auth::Auth;
+use crate::db::service::{
+    CustodyRow, Customer, Product, VisitRow, custody_event, load_receipt, move_receipt,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::records::{server_create_in, server_edit, server_edit_in};
+use crate::workflow::calendar::{local_date, month_bounds};
+use crate::workflow::service::{
+    CustodyEvent, Location, add_months, custody_step, in_warranty, is_priority,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_customer))
+        .routes(routes!(get_customer))
+        .routes(routes!(create_product))
+        .routes(routes!(get_product))
+        .routes(routes!(register_request))
+        .routes(routes!(dispatch_queue))
+        .routes(routes!(log_form))
+        .routes(routes!(archive_form))
+        .routes(routes!(invoice_queue))
+        .routes(routes!(set_invoice))
+        .routes(routes!(custody))
+        .routes(routes!(will_miss))
+        .routes(routes!(customer_told))
+        .routes(routes!(product_register))
+        .routes(routes!(overdue_repairs))
+        .routes(routes!(reconciliation))
+        .routes(routes!(cost_ledger))
+}
+
+fn role_in(p: &Principal, roles: &[Role], what: &str) -> ApiResult<()> {
+    if roles.contains(&p.role) || p.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{what} is not for a {}",
+            p.role.code()
+        )))
+    }
+}
+
+fn region_filter(p: &Principal) -> Option<&str> {
+    if p.is_head_office() {
+        None
+    } else {
+        p.region.as_deref()
+    }
+}
+
+fn trimmed(v: &str, what: &str) -> ApiResult<String> {
+    let t = v.trim();
+    if t.is_empty() {
+        Err(ApiError::invalid(format!("the {what} is needed")))
+    } else if t.chars().count() > 500 || t.contains(['\n', '\r']) {
+        Err(ApiError::invalid(format!(
+            "the {what} must be one line of at most 500 characters"
+        )))
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCustomer {
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+    /// The regional office; defaults to the caller's.
+    pub region: Option<String>,
+}
+
+/// Registers a customer, reused across jobs (§2.2).
+#[utoipa::path(post, path = "/api/customers", request_body = NewCustomer, responses((status = 201, body = Customer)), security(("bearer" = [])))]
+async fn create_customer(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Json(body): Json<NewCustomer>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    role_in(
+        &p,
+        &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
+        "registering customers",
+    )?;
+    let region = body
+        .region
+        .clone()
+        .or(p.region.clone())
+        .ok_or_else(|| ApiError::invalid("name the regional office"))?;
+    if !p.may_create_in(&region) {
+        return Err(ApiError::forbidden(
+            "you register customers of your own region",
+        ));
+    }
+    let customer = Customer {
+        id: Uuid::now_v7(),
+        region,
+        name: trimmed(&body.name, "customer name")?,
+        address: trimmed(&body.address, "address")?,
+        phone: trimmed(&body.phone, "phone")?,
+    };
+    state.db.create_customer(&customer).await?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}
+
+async fn visible_customer(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<Customer> {
+    state
+        .db
+        .customer(id)
+        .await?
+        .filter(|c| p.is_head_office() || p.region.as_deref() == Some(c.region.as_str()))
+        .ok_or_else(|| ApiError::not_found(format!("no customer {id} that you may see")))
+}
+
+/// A customer record.
+#[utoipa::path(get, path = "/api/customers/{id}", params(("id" = Uuid, Path)), responses((status = 200, body = Customer)), security(("bearer" = [])))]
+async fn get_customer(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(visible_customer(&state, &p, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewProduct {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub spec: String,
+    #[serde(default)]
+    pub serial: String,
+    /// YYYY-MM-DD
+    pub purchase_date: String,
+    #[serde(default)]
+    pub purchase_place: String,
+    /// Length of the free warranty, months (0 = none).
+    pub warranty_months: i64,
+}
+
+/// Registers a customer's product with its purchase date and warranty (§2.1, §2.2).
+#[utoipa::path(post, path = "/api/products", request_body = NewProduct, responses((status = 201, body = Product)), security(("bearer" = [])))]
+async fn create_product(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Json(body): Json<NewProduct>,
+) -> ApiResult<(StatusCode, Json<Product>)> {
+    role_in(
+        &p,
+        &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
+        "registering products",
+    )?;
+    visible_customer(&state, &p, body.customer_id).await?;
+    NaiveDate::parse_from_str(body.purchase_date.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(format!(
+            "'{}' is not a date (YYYY-MM-DD)",
+            body.purchase_date
+        ))
+    })?;
+    if !(0..=240).contains(&body.warranty_months) {
+        return Err(ApiError::invalid("a warranty is 0 to 240 months"));
+    }
+    let product = Product {
+        id: Uuid::now_v7(),
+        customer_id: body.customer_id,
+        name: trimmed(&body.name, "product name")?,
+        model: trimmed(&body.model, "model")?,
+        spec: body.spec.trim().to_string(),
+        serial: body.serial.trim().to_string(),
+        purchase_date: body.purchase_date.trim().to_string(),
+        purchase_place: body.purchase_place.trim().to_string(),
+        warranty_months: body.warranty_months,
+    };
+    state.db.create_product(&product).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// A product record.
+#[utoipa::path(get, path = "/api/products/{id}", params(("id" = Uuid, Path)), responses((status = 200, body = Product)), security(("bearer" = [])))]
+async fn get_product(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Product>> {
+    let product = state
+        .db
+        .product(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+    visible_customer(&state, &p, product.customer_id).await?;
+    Ok(Json(product))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewRequest {
+    pub product_id: Uuid,
+    /// A (paid), B (contract), C (free), D (other).
+    pub category: String,
+    #[serde(default)]
+    pub contract_ref: String,
+    /// Why a free (C) job is done for a product out of warranty.
+    #[serde(default)]
+    pub warranty_reason: String,
+    /// phone, letter or on_site.
+    pub channel: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitView {
+    pub id: Uuid,
+    pub fields: Vec<FieldView>,
+}
+
+/// Registers a customer's request in the after-sales service record (售后服务记录) and sends the
+/// service notice (售后服务通知单) to the dispatch queue (§2.2).
+#[utoipa::path(post, path = "/api/visits", request_body = NewRequest,
+    responses((status = 201, body = VisitView), (status = 400, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
+async fn register_request(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Json(body): Json<NewRequest>,
+) -> ApiResult<(StatusCode, Json<VisitView>)> {
+    role_in(
+        &p,
+        &[Role::Clerk, Role::MarketingHead],
+        "registering requests",
+    )?;
+    let product = state
+        .db
+        .product(body.product_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid(format!("no product {}", body.product_id)))?;
+    let customer = visible_customer(&state, &p, product.customer_id).await?;
+    let now = state.now();
+    let tz = state.config.timezone;
+    let purchase = NaiveDate::parse_from_str(&product.purchase_date, "%Y-%m-%d")
+        .map_err(ApiError::internal)?;
+    let months = u32::try_from(product.warranty_months).unwrap_or(0);
+    let warranty_until = add_months(purchase, months)
+        .map(|d| d.pred_opt().unwrap_or(d))
+        .unwrap_or(purchase);
+    let category = body.category.trim().to_uppercase();
+    if category == "C"
+        && !in_warranty(purchase, months, local_date(tz, now))
+        && body.warranty_reason.trim().is_empty()
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "out_of_warranty",
+            format!(
+                "the product's free warranty ended on {warranty_until}; a free (C) job needs a recorded reason (§2.1.3)"
+            ),
+        ));
+    }
+    let writes: Vec<(&'static str, FieldValue)> = vec![
+        ("request.customer_id", customer.id.to_string().into()),
+        ("request.customer_name", customer.name.clone().into()),
+        ("request.customer_address", customer.address.clone().into()),
+        ("request.customer_phone", customer.phone.clone().into()),
+        ("request.product_id", product.id.to_string().into()),
+        ("request.product_name", product.name.clone().into()),
+        ("request.product_model", product.model.clone().into()),
+        ("request.product_spec", product.spec.clone().into()),
+        ("request.product_serial", product.serial.clone().into()),
+        (
+            "request.purchase_date",
+            product.purchase_date.clone().into(),
+        ),
+        (
+            "request.purchase_place",
+            product.purchase_place.clone().into(),
+        ),
+        ("request.warranty_until", warranty_until.to_string().into()),
+        ("request.category", category.into()),
+        ("request.contract_ref", body.contract_ref.trim().into()),
+        (
+            "request.warranty_reason",
+            body.warranty_reason.trim().into(),
+        ),
+        ("request.channel", body.channel.trim().into()),
+        (
+            "request.received_at",
+            now.with_timezone(&tz).to_rfc3339().into(),
+        ),
+        ("request.description", body.description.trim().into()),
+        ("status.state", "registered".into()),
+    ];
+    let mut tx = state.db.begin_write().await?;
+    let doc = server_create_in(&mut tx, &p, DocKind::Visit, &customer.region, &writes).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(VisitView {
+            id: doc.id(),
+            fields: field_views(&doc),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueItem {
+    pub id: Uuid,
+    pub region: String,
+    pub customer_name: String,
+    pub product_model: String,
+    pub category: String,
+    /// The company day it was registered.
+    pub registered_on: NaiveDate,
+    /// Carried over from an earlier day: dispatch first (§2.8).
+    pub priority: bool,
+}
+
+fn registered_at(v: &VisitRow) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v.text("request.received_at"))
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| DateTime::from_timestamp_millis(v.created_at).unwrap_or_default())
+}
+
+/// The factory director's dispatch queue: requests not yet dispatched, yesterday's and older
+/// first and marked priority (§2.2, §2.8). Days are the company's.
+#[utoipa::path(get, path = "/api/dispatch/queue", responses((status = 200, body = Vec<QueueItem>)), security(("bearer" = [])))]
+async fn dispatch_queue(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<QueueItem>>> {
+    role_in(
+        &p,
+        &[Role::FactoryDirector, Role::Clerk, Role::MarketingHead],
+        "the dispatch queue",
+    )?;
+    let tz = state.config.timezone;
+    let today = local_date(tz, state.now());
+    let mut items: Vec<QueueItem> = state
+        .db
+        .visits(region_filter(&p))
+        .await?
+        .into_iter()
+        .filter(|v| v.assignee.is_none() && !v.text("request.customer_name").is_empty())
+        .map(|v| {
+            let on = local_date(tz, registered_at(&v));
+            QueueItem {
+                id: v.id,
+                region: v.region.clone(),
+                customer_name: v.text("request.customer_name").to_string(),
+                product_model: v.text("request.product_model").to_string(),
+                category: v.text("request.category").to_string(),
+                registered_on: on,
+                priority: is_priority(on, today),
+            }
+        })
+        .collect();
+    items.sort_by_key(|i| (!i.priority, i.registered_on));
+    Ok(Json(items))
+}
+
+/// The clerk logs the returned feedback form in the service record (§2.3).
+#[utoipa::path(post, path = "/api/visits/{id}/log-form", params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitView), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
+async fn log_form(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<VisitView>> {
+    role_in(
+        &p,
+        &[Role::Clerk, Role::MarketingHead],
+        "logging returned forms",
+    )?;
+    let now = state.now().to_rfc3339();
+    let doc = server_edit(&state, &p, id, |doc| {
+        let text = |path: &str| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(str::to_string))
+                .unwrap_or_default()
+        };
+        if doc.kind() != DocKind::Visit {
+            return Err(ApiError::invalid("only service visits have feedback forms"));
+        }
+        if text("form.outcome").is_empty() {
+            return Err(ApiError::conflict(
+                "not_ready",
+                "the technician has not completed the feedback form",
+            ));
+        }
+        if !text("status.logged_at").is_empty() {
+            return Err(ApiError::conflict(
+                "already_logged",
+                "the form is already logged",
+            ));
+        }
+        Ok(vec![
+            ("status.state", "form_logged".into()),
+            ("status.logged_at", now.into()),
+        ])
+    })
+    .await?;
+    Ok(Json(VisitView {
+        id,
+        fields: field_views(&doc),
+    }))
+}
+
+/// Quality processes and archives the logged form (§2.3, §2.6).
+#[utoipa::path(post, path = "/api/visits/{id}/archive", params(("id" = Uuid, Path)),
+    responses((status = 200, body = VisitView), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
+async fn archive_form(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<VisitView>> {
+    role_in(&p, &[Role::Quality], "archiving forms")?;
+    let now = state.now().to_rfc3339();
+    let doc = server_edit(&state, &p, id, |doc| {
+        let text = |path: &str| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(str::to_string))
+                .unwrap_or_default()
+        };
+        if text("status.logged_at").is_empty() {
+            return Err(ApiError::conflict(
+                "not_ready",
+                "the clerk has not logged the form yet",
+            ));
+        }
+        if !text("status.archived_at").is_empty() {
+            return Err(ApiError::conflict(
+                "already_archived",
+                "the form is already archived",
+            ));
+        }
+        Ok(vec![
+            ("status.state", "archived".into()),
+            ("status.archived_at", now.into()),
+        ])
+    })
+    .await?;
+    Ok(Json(VisitView {
+        id,
+        fields: field_views(&doc),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceItem {
+    pub id: Uuid,
+    pub customer_name: String,
+    pub fee: String,
+    /// cash_on_site or invoice_later.
+    pub method: String,
+    /// requested, issued or collected.
+    pub invoice_state: String,
+}
+
+/// Finance's queue (§2.4): paid jobs whose invoice is not yet issued or whose money is not yet
+/// collected.
+#[utoipa::path(get, path = "/api/finance/invoices", responses((status = 200, body = Vec<InvoiceItem>)), security(("bearer" = [])))]
+async fn invoice_queue(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<InvoiceItem>>> {
+    role_in(&p, &[Role::Finance], "the invoice queue")?;
+    let items = state
+        .db
+        .visits(region_filter(&p))
+        .await?
+        .into_iter()
+        .filter(|v| v.int("fee.amount_fen") > 0 && v.text("billing.invoice_state") != "collected")
+        .map(|v| InvoiceItem {
+            id: v.id,
+            customer_name: v.text("request.customer_name").into(),
+            fee: fen_to_yuan(v.int("fee.amount_fen")).to_string(),
+            method: v.text("fee.method").into(),
+            invoice_state: match v.text("billing.invoice_state") {
+                "" => "requested".into(),
+                s => s.into(),
+            },
+        })
+        .collect();
+    Ok(Json(items))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvoiceUpdate {
+    /// `issued` or `collected`.
+    pub state: String,
+}
+
+/// Finance records an invoice issued or the money collected (§2.4).
+#[utoipa::path(post, path = "/api/visits/{id}/invoice", params(("id" = Uuid, Path)), request_body = InvoiceUpdate,
+    responses((status = 200, body = VisitView)), security(("bearer" = [])))]
+async fn set_invoice(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<InvoiceUpdate>,
+) -> ApiResult<Json<VisitView>> {
+    role_in(&p, &[Role::Finance], "invoices")?;
+    let now = state.now().to_rfc3339();
+    let target = body.state.trim().to_string();
+    let doc = server_edit(&state, &p, id, |doc| {
+        let fee = doc
+            .get("fee.amount_fen")
+            .and_then(|v| v.as_int())
+            .unwrap_or(0);
+        if fee <= 0 {
+            return Err(ApiError::conflict(
+                "no_fee",
+                "this job has no fee to invoice",
+            ));
+        }
+        let current = doc
+            .get("billing.invoice_state")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default();
+        match (current.as_str(), target.as_str()) {
+            ("" | "requested", "issued") => Ok(vec![
+                ("billing.invoice_state", "issued".into()),
+                ("billing.issued_at", now.into()),
+            ]),
+            ("issued", "collected") => Ok(vec![
+                ("billing.invoice_state", "collected".into()),
+                ("billing.collected_at", now.into()),
+            ]),
+            (_, "issued" | "collected") => Err(ApiError::conflict(
+                "wrong_state",
+                format!("the invoice is '{current}'; it cannot become '{target}'"),
+            )),
+            _ => Err(ApiError::invalid("state is issued or collected")),
+        }
+    })
+    .await?;
+    Ok(Json(VisitView {
+        id,
+        fields: field_views(&doc),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CustodyRequest {
+    /// to_production, repair_done, qc_accept, qc_reject, return_to_customer, void.
+    pub event: CustodyEvent,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterEntry {
+    pub receipt_id: Uuid,
+    pub number: String,
+    pub region: String,
+    pub location: String,
+    pub location_zh: String,
+    pub promised_date: Option<String>,
+    pub history: Vec<CustodyRow>,
+}
+
+fn location_of(code: &str) -> ApiResult<Location> {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(ApiError::internal)
+}
+
+fn code_of(location: Location) -> String {
+    serde_json::to_value(location)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Moves a taken-back product one step (§2.5-2.6): to production with a material return form,
+/// repaired, QC accepted (to stock) or rejected (back to repair), returned to the customer (who
+/// signed for it on the receipt), receipt voided (once).
+#[utoipa::path(post, path = "/api/receipts/{id}/custody", params(("id" = Uuid, Path)), request_body = CustodyRequest,
+    responses((status = 200, body = RegisterEntry), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
+async fn custody(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<CustodyRequest>,
+) -> ApiResult<Json<RegisterEntry>> {
+    let mut tx = state.db.begin_write().await?;
+    let receipt = load_receipt(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    let visible = p.is_head_office()
+        || p.region.as_deref() == Some(receipt.region.as_str())
+            && (p.role != Role::Technician || receipt.technician == p.user_id);
+    if !visible {
+        return Err(ApiError::not_found(format!(
+            "no receipt {id} that you may see"
+        )));
+    }
+    let doc_row = state
+        .db
+        .doc(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the receipt document is missing"))?;
+    let doc = RecordDoc::load(&doc_row.snapshot).map_err(ApiError::internal)?;
+    let signed = ["handback.signer_name", "handback.blob_sha256"]
+        .iter()
+        .all(|path| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(|t| !t.is_empty()))
+                .unwrap_or(false)
+        });
+    let at = location_of(&receipt.location)?;
+    let next = custody_step(at, body.event, p.role, signed).map_err(|e| {
+        ApiError::new(
+            if e.code() == "wrong_role" {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::CONFLICT
+            },
+            e.code(),
+            e.to_string(),
+        )
+    })?;
+    let code = code_of(next);
+    if !move_receipt(&mut tx, id, &code, receipt.version).await? {
+        return Err(ApiError::conflict(
+            "stale",
+            "the receipt moved meanwhile; reload it",
+        ));
+    }
+    custody_event(
+        &mut tx,
+        id,
+        body.event.code(),
+        &code,
+        p.user_id,
+        body.note.trim(),
+    )
+    .await?;
+    let now = state.now().to_rfc3339();
+    // The receipt document shows where the product is, and when it was voided.
+    let head_office = Principal {
+        region: None,
+        ..p.clone()
+    };
+    server_edit_in(&mut tx, &head_office, id, |_| {
+        let mut w: Vec<(&'static str, FieldValue)> =
+            vec![("custody.location", code.clone().into())];
+        if next == Location::Voided {
+            w.push(("custody.voided_at", now.into()));
+        }
+        Ok(w)
+    })
+    .await?;
+    tx.commit().await?;
+    let history = state.db.custody_history(id).await?;
+    Ok(Json(RegisterEntry {
+        receipt_id: id,
+        number: receipt.number,
+        region: receipt.region,
+        location: code_of(next),
+        location_zh: next.label_zh().into(),
+        promised_date: receipt.promised_date,
+        history,
+    }))
+}
+
+/// A repair will miss its promised date (§2.7): marketing is alerted at once.
+#[utoipa::path(post, path = "/api/receipts/{id}/will-miss", params(("id" = Uuid, Path)), responses((status = 204)), security(("bearer" = [])))]
+async fn will_miss(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    role_in(
+        &p,
+        &[Role::Technician, Role::Production, Role::Clerk],
+        "reporting a late repair",
+    )?;
+    state
+        .db
+        .receipt(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    state.db.mark_receipt(id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marketing told the customer about the late repair (§2.7); it leaves the alert list.
+#[utoipa::path(post, path = "/api/receipts/{id}/customer-told", params(("id" = Uuid, Path)), responses((status = 204)), security(("bearer" = [])))]
+async fn customer_told(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    role_in(
+        &p,
+        &[Role::Clerk, Role::Salesperson, Role::MarketingHead],
+        "telling the customer",
+    )?;
+    state
+        .db
+        .receipt(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    state.db.mark_receipt(id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// 客户产品进出登记簿: where every product taken back is, with its history.
+#[utoipa::path(get, path = "/api/register/products", responses((status = 200, body = Vec<RegisterEntry>)), security(("bearer" = [])))]
+async fn product_register(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<RegisterEntry>>> {
+    if p.role == Role::Technician {
+        return Err(ApiError::forbidden("the register is kept by the office"));
+    }
+    let mut out = Vec::new();
+    for r in state.db.receipts(region_filter(&p)).await? {
+        let location = location_of(&r.location)?;
+        out.push(RegisterEntry {
+            receipt_id: r.id,
+            history: state.db.custody_history(r.id).await?,
+            number: r.number,
+            region: r.region,
+            location: r.location,
+            location_zh: location.label_zh().into(),
+            promised_date: r.promised_date,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueRepair {
+    pub receipt_id: Uuid,
+    pub number: String,
+    pub promised_date: Option<String>,
+    pub location_zh: String,
+    /// `past_promised_date` or `reported_late`.
+    pub reason: String,
+}
+
+/// Marketing's list of repairs past their promised date or reported late, until the customer
+/// has been told (§2.7). Days are the company's.
+#[utoipa::path(get, path = "/api/repairs/overdue", responses((status = 200, body = Vec<OverdueRepair>)), security(("bearer" = [])))]
+async fn overdue_repairs(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> ApiResult<Json<Vec<OverdueRepair>>> {
+    role_in(
+        &p,
+        &[
+            Role::Clerk,
+            Role::Salesperson,
+            Role::MarketingHead,
+            Role::GmOffice,
+        ],
+        "the late repair list",
+    )?;
+    let today = local_date(state.config.timezone, state.now());
+    let mut out = Vec::new();
+    for r in state.db.receipts(region_filter(&p)).await? {
+        let location = location_of(&r.location)?;
+        if r.customer_told_at.is_some()
+            || matches!(location, Location::ReturnedToCustomer | Location::Voided)
+        {
+            continue;
+        }
+        let past = r
+            .promised_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .is_some_and(|d| today > d);
+        let reported = r.will_miss_at.is_some()
+            || state
+                .db
+                .doc_fields(r.id)
+                .await?
+                .iter()
+                .any(|f| f.path == "receipt.will_miss" && f.value == "yes");
+        if past || reported {
+            out.push(OverdueRepair {
+                receipt_id: r.id,
+                number: r.number,
+                promised_date: r.promised_date,
+                location_zh: location.label_zh().into(),
+                reason: if past {
+                    "past_promised_date"
+                } else {
+                    "reported_late"
+                }
+                .into(),
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DayQuery {
+    /// YYYY-MM-DD, company time; default today.
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reconciliation {
+    pub date: NaiveDate,
+    pub offices: Vec<OfficeDay>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficeDay {
+    pub region: String,
+    /// Requests registered in the service record that day.
+    pub registered: usize,
+    /// Of those, forms returned and logged.
+    pub forms_logged: usize,
+    /// Registered that day, no logged form yet.
+    pub missing_forms: Vec<Uuid>,
+    /// Registered that day, not dispatched: tomorrow's priority work (§2.8).
+    pub not_dispatched: Vec<Uuid>,
+}
+
+/// Daily reconciliation per office (§2.8): the service record against the returned forms.
+#[utoipa::path(get, path = "/api/reconciliation", params(DayQuery), responses((status = 200, body = Reconciliation)), security(("bearer" = [])))]
+async fn reconciliation(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<DayQuery>,
+) -> ApiResult<Json<Reconciliation>> {
+    role_in(
+        &p,
+        &[
+            Role::Clerk,
+            Role::MarketingHead,
+            Role::Salesperson,
+            Role::FactoryDirector,
+            Role::Quality,
+        ],
+        "reconciliation",
+    )?;
+    let tz = state.config.timezone;
+    let date = match q.date.as_deref() {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::invalid(format!("'{d}' is not a date")))?,
+        None => local_date(tz, state.now()),
+    };
+    let mut offices: BTreeMap<String, OfficeDay> = BTreeMap::new();
+    for v in state.db.visits(region_filter(&p)).await? {
+        if v.text("request.customer_name").is_empty() || local_date(tz, registered_at(&v)) != date {
+            continue;
+        }
+        let day = offices
+            .entry(v.region.clone())
+            .or_insert_with(|| OfficeDay {
+                region: v.region.clone(),
+                registered: 0,
+                forms_logged: 0,
+                missing_forms: Vec::new(),
+                not_dispatched: Vec::new(),
+            });
+        day.registered += 1;
+        if v.text("status.logged_at").is_empty() {
+            day.missing_forms.push(v.id);
+        } else {
+            day.forms_logged += 1;
+        }
+        if v.assignee.is_none() {
+            day.not_dispatched.push(v.id);
+        }
+    }
+    Ok(Json(Reconciliation {
+        date,
+        offices: offices.into_values().collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MonthQuery {
+    /// YYYY-MM, company time.
+    pub month: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostLine {
+    pub visit_id: Uuid,
+    pub product_model: String,
+    pub category: String,
+    pub travel_fen: i64,
+    pub allowance_fen: i64,
+    pub parts_fen: i64,
+    pub total_fen: i64,
+    /// What the customer paid (fee), beside the cost.
+    pub paid_fen: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostTotals {
+    pub key: String,
+    pub jobs: usize,
+    pub cost_fen: i64,
+    pub paid_fen: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CostLedger {
+    pub month: String,
+    pub lines: Vec<CostLine>,
+    pub by_model: Vec<CostTotals>,
+    pub by_category: Vec<CostTotals>,
+    pub total_cost_fen: i64,
+    pub total_paid_fen: i64,
+}
+
+/// The product service cost ledger (§2.9): travel, allowance and parts per job, with totals by
+/// product model and category for a month; paid amounts beside cost. Exact to the fen.
+#[utoipa::path(get, path = "/api/ledger/service-cost", params(MonthQuery), responses((status = 200, body = CostLedger)), security(("bearer" = [])))]
+async fn cost_ledger(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<MonthQuery>,
+) -> ApiResult<Json<CostLedger>> {
+    if p.role == Role::Technician {
+        return Err(ApiError::forbidden("the cost ledger is kept by the office"));
+    }
+    let tz = state.config.timezone;
+    let (y, m) = q
+        .month
+        .split_once('-')
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
+        .filter(|(_, m)| (1..=12).contains(m))
+        .ok_or_else(|| ApiError::invalid(format!("'{}' is not a month (YYYY-MM)", q.month)))?;
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
+    let mut lines = Vec::new();
+    for v in state.db.visits(region_filter(&p)).await? {
+        let at = registered_at(&v);
+        if at < from || at >= to || v.text("form.outcome").is_empty() {
+            continue;
+        }
+        let (travel, allowance, parts) = (
+            v.int("form.travel_fen"),
+            v.int("form.allowance_fen"),
+            v.int("form.parts_fen"),
+        );
+        lines.push(CostLine {
+            visit_id: v.id,
+            product_model: v.text("request.product_model").into(),
+            category: v.text("request.category").into(),
+            travel_fen: travel,
+            allowance_fen: allowance,
+            parts_fen: parts,
+            total_fen: travel + allowance + parts,
+            paid_fen: v.int("fee.amount_fen"),
+        });
+    }
+    let totals = |key: fn(&CostLine) -> String| {
+        let mut map: BTreeMap<String, CostTotals> = BTreeMap::new();
+        for l in &lines {
+            let k = key(l);
+            let t = map.entry(k.clone()).or_insert(CostTotals {
+                key: k,
+                jobs: 0,
+                cost_fen: 0,
+                paid_fen: 0,
+            });
+            t.jobs += 1;
+            t.cost_fen += l.total_fen;
+            t.paid_fen += l.paid_fen;
+        }
+        map.into_values().collect::<Vec<_>>()
+    };
+    let by_model = totals(|l| l.product_model.clone());
+    let by_category = totals(|l| l.category.clone());
+    Ok(Json(CostLedger {
+        month: format!("{y:04}-{m:02}"),
+        total_cost_fen: lines.iter().map(|l| l.total_fen).sum(),
+        total_paid_fen: lines.iter().map(|l| l.paid_fen).sum(),
+        lines,
+        by_model,
+        by_category,
+    }))
+}

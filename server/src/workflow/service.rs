@@ -1,0 +1,246 @@
+//! Service work rules (§2) that head office decides: warranty, the dispatch queue's priority,
+//! and the custody of a product taken back for repair. Pure.
+
+use chrono::{Datelike, NaiveDate};
+use fieldloop_client_core::model::Role;
+use serde::{Deserialize, Serialize};
+
+/// Is a product bought on `purchase` still in its free warranty (§2.1.3) on `on`? The warranty
+/// runs `months` calendar months from the purchase date, the last day included.
+pub fn in_warranty(purchase: NaiveDate, months: u32, on: NaiveDate) -> bool {
+    match add_months(purchase, months) {
+        Some(end) => on < end,
+        None => false,
+    }
+}
+
+/// The day `months` months after `date` (the same day of the month, or the month's last day).
+pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
+    let total = date.year() * 12 + date.month0() as i32 + months as i32;
+    let (y, m0) = (total.div_euclid(12), total.rem_euclid(12) as u32);
+    let mut day = date.day();
+    loop {
+        if let Some(d) = NaiveDate::from_ymd_opt(y, m0 + 1, day) {
+            return Some(d);
+        }
+        if day <= 28 {
+            return None;
+        }
+        day -= 1;
+    }
+}
+
+/// §2.8: a request registered before today and still not dispatched goes first, as priority.
+pub fn is_priority(registered_on: NaiveDate, today: NaiveDate) -> bool {
+    registered_on < today
+}
+
+/// Where a product taken back for repair is (客户产品进出登记簿).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    /// The technician took it from the customer against a receipt.
+    WithTechnician,
+    /// Handed to production with a material return form (退料单).
+    AtProduction,
+    /// Repaired, waiting for the QC inspector.
+    AwaitingQc,
+    /// Accepted by QC and put in stock (入库).
+    InStock,
+    /// Back with the customer, who signed for it.
+    ReturnedToCustomer,
+    /// The original receipt was taken back and voided.
+    Voided,
+}
+
+impl Location {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Location::WithTechnician => "技术员处",
+            Location::AtProduction => "生产部维修",
+            Location::AwaitingQc => "待质检",
+            Location::InStock => "已入库",
+            Location::ReturnedToCustomer => "已交还客户",
+            Location::Voided => "收据已作废",
+        }
+    }
+}
+
+/// A step in a product's custody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustodyEvent {
+    ToProduction,
+    RepairDone,
+    QcAccept,
+    QcReject,
+    ReturnToCustomer,
+    Void,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustodyError {
+    #[error("{event} is done by {who}, not by a {role}")]
+    WrongRole {
+        event: &'static str,
+        who: &'static str,
+        role: String,
+    },
+    #[error("the product is {}: {event} cannot happen now", .at.label_zh())]
+    WrongState { event: &'static str, at: Location },
+    #[error("the receipt is already voided")]
+    AlreadyVoided,
+    #[error("{0}")]
+    Missing(String),
+}
+
+impl CustodyError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CustodyError::WrongRole { .. } => "wrong_role",
+            CustodyError::WrongState { .. } => "wrong_state",
+            CustodyError::AlreadyVoided => "already_voided",
+            CustodyError::Missing(_) => "not_ready",
+        }
+    }
+}
+
+impl CustodyEvent {
+    pub fn code(self) -> &'static str {
+        match self {
+            CustodyEvent::ToProduction => "to_production",
+            CustodyEvent::RepairDone => "repair_done",
+            CustodyEvent::QcAccept => "qc_accept",
+            CustodyEvent::QcReject => "qc_reject",
+            CustodyEvent::ReturnToCustomer => "return_to_customer",
+            CustodyEvent::Void => "void",
+        }
+    }
+}
+
+/// Moves a product one step. `customer_signed_return` says whether the receipt document holds
+/// the customer's signature for getting the product back (§2.6).
+pub fn custody_step(
+    at: Location,
+    event: CustodyEvent,
+    role: Role,
+    customer_signed_return: bool,
+) -> Result<Location, CustodyError> {
+    let code = event.code();
+    let need = |ok: bool, who: &'static str| {
+        if ok || role == Role::Admin {
+            Ok(())
+        } else {
+            Err(CustodyError::WrongRole {
+                event: code,
+                who,
+                role: role.code().into(),
+            })
+        }
+    };
+    let wrong = || Err(CustodyError::WrongState { event: code, at });
+    if at == Location::Voided {
+        return Err(CustodyError::AlreadyVoided);
+    }
+    match event {
+        CustodyEvent::ToProduction => {
+            need(
+                matches!(role, Role::Technician | Role::Clerk),
+                "the technician or clerk",
+            )?;
+            if at != Location::WithTechnician {
+                return wrong();
+            }
+            Ok(Location::AtProduction)
+        }
+        CustodyEvent::RepairDone => {
+            need(role == Role::Production, "production")?;
+            if at != Location::AtProduction {
+                return wrong();
+            }
+            Ok(Location::AwaitingQc)
+        }
+        CustodyEvent::QcAccept | CustodyEvent::QcReject => {
+            need(role == Role::QcInspector, "a QC inspector (质检员)")?;
+            if at != Location::AwaitingQc {
+                return wrong();
+            }
+            // Rejected goes back to repair.
+            Ok(if event == CustodyEvent::QcAccept {
+                Location::InStock
+            } else {
+                Location::AtProduction
+            })
+        }
+        CustodyEvent::ReturnToCustomer => {
+            need(role == Role::Technician, "the technician")?;
+            if at != Location::InStock {
+                return wrong();
+            }
+            if !customer_signed_return {
+                return Err(CustodyError::Missing(
+                    "the customer has not signed for the returned product (§2.6)".into(),
+                ));
+            }
+            Ok(Location::ReturnedToCustomer)
+        }
+        CustodyEvent::Void => {
+            need(
+                matches!(role, Role::Technician | Role::Clerk),
+                "the technician or clerk",
+            )?;
+            if !customer_signed_return {
+                return Err(CustodyError::Missing(
+                    "a receipt is voided only after the customer signed for the returned product (§2.6)".into(),
+                ));
+            }
+            if at != Location::ReturnedToCustomer {
+                return wrong();
+            }
+            Ok(Location::Voided)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn warranty_counts_calendar_months() {
+        assert!(in_warranty(d("2025-11-27"), 12, d("2026-11-26")));
+        assert!(!in_warranty(d("2025-11-27"), 12, d("2026-11-27")));
+        assert_eq!(add_months(d("2026-01-31"), 1), Some(d("2026-02-28")));
+    }
+
+    #[test]
+    fn custody_runs_through_qc_rejection_and_voids_once() {
+        use CustodyEvent::*;
+        let mut at = Location::WithTechnician;
+        at = custody_step(at, ToProduction, Role::Technician, false).unwrap();
+        at = custody_step(at, RepairDone, Role::Production, false).unwrap();
+        assert!(
+            custody_step(at, QcAccept, Role::Production, false).is_err(),
+            "QC by a non-inspector"
+        );
+        at = custody_step(at, QcReject, Role::QcInspector, false).unwrap();
+        assert_eq!(at, Location::AtProduction);
+        at = custody_step(at, RepairDone, Role::Production, false).unwrap();
+        at = custody_step(at, QcAccept, Role::QcInspector, false).unwrap();
+        assert_eq!(at, Location::InStock);
+        assert!(
+            custody_step(at, ReturnToCustomer, Role::Technician, false).is_err(),
+            "no return signature"
+        );
+        at = custody_step(at, ReturnToCustomer, Role::Technician, true).unwrap();
+        at = custody_step(at, Void, Role::Technician, true).unwrap();
+        assert_eq!(
+            custody_step(at, Void, Role::Technician, true),
+            Err(CustodyError::AlreadyVoided)
+        );
+    }
+}

@@ -1,0 +1,775 @@
+//! Service work (§2) end to end: the office over HTTP, technicians on real devices offline.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use fieldloop_client_core::model::ownership::Author;
+use fieldloop_client_core::model::{DocKind, FieldValue as V, RefusalCode, Role};
+use fieldloop_e2e::{Engine, TestDevice, TestServer, call, login_token};
+use fieldloop_server::ManualClock;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const TECH: Author = Author::Device(Role::Technician);
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn unix(s: &str) -> i64 {
+    at(s).timestamp()
+}
+
+struct Office {
+    base: String,
+    tokens: std::collections::HashMap<&'static str, String>,
+    tech_id: Uuid,
+}
+
+impl Office {
+    async fn new(server: &TestServer) -> anyhow::Result<Office> {
+        let mut tokens = std::collections::HashMap::new();
+        let mut tech_id = Uuid::nil();
+        for (name, role, region) in [
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("director", Role::FactoryDirector, None),
+            ("quality", Role::Quality, None),
+            ("qc", Role::QcInspector, None),
+            ("production", Role::Production, None),
+            ("finance", Role::Finance, None),
+            ("head", Role::MarketingHead, Some("wuhan")),
+            ("tech", Role::Technician, Some("wuhan")),
+            ("tech2", Role::Technician, Some("wuhan")),
+        ] {
+            let user = server.user(name, role, region).await?;
+            if name == "tech" {
+                tech_id = user.id;
+            }
+            tokens.insert(name, login_token(&server.base(), name).await?);
+        }
+        Ok(Office {
+            base: server.base(),
+            tokens,
+            tech_id,
+        })
+    }
+
+    async fn call(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.tokens[who],
+            body,
+        )
+        .await
+    }
+
+    async fn ok(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, v) = self.call(who, method, path, body).await?;
+        assert!((200..300).contains(&status), "{who} {path}: {status} {v}");
+        Ok(v)
+    }
+
+    /// A customer with a product bought on `purchase` with `months` of warranty.
+    async fn product(&self, purchase: &str, months: i64) -> anyhow::Result<String> {
+        let c = self
+            .ok("clerk", Method::POST, "/api/customers", Some(json!({"name": "武汉某工地", "address": "武汉市江夏区", "phone": "027-1234567"})))
+            .await?;
+        let p = self
+            .ok(
+                "clerk",
+                Method::POST,
+                "/api/products",
+                Some(json!({"customer_id": c["id"], "name": "搅拌机", "model": "BC-350", "serial": "SN-001", "purchase_date": purchase, "purchase_place": "武汉", "warranty_months": months})),
+            )
+            .await?;
+        Ok(p["id"].as_str().unwrap().to_string())
+    }
+
+    async fn request(&self, product: &str, category: &str) -> anyhow::Result<Uuid> {
+        let v = self
+            .ok("clerk", Method::POST, "/api/visits", Some(json!({"product_id": product, "category": category, "channel": "phone", "description": "mixer drum does not turn"})))
+            .await?;
+        Ok(Uuid::parse_str(v["id"].as_str().unwrap())?)
+    }
+
+    async fn dispatch(&self, visit: Uuid) -> anyhow::Result<()> {
+        self.ok(
+            "director",
+            Method::POST,
+            &format!("/api/visits/{visit}/dispatch"),
+            Some(json!({"technician_id": self.tech_id})),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn sign(dev: &TestDevice, id: Uuid, when: i64) -> anyhow::Result<()> {
+    sign_completing(dev, id, when, &[]).await
+}
+
+async fn sign_completing(
+    dev: &TestDevice,
+    id: Uuid,
+    when: i64,
+    completing: &[(&str, V)],
+) -> anyhow::Result<()> {
+    let sha = dev
+        .store()
+        .put_blob(b"\x89PNG customer signature strokes", "image/png")
+        .await?;
+    dev.store()
+        .sign(id, TECH, &sha, "王经理", completing, when)
+        .await?;
+    Ok(())
+}
+
+/// A full day: request, dispatch, technician offline, signed form, sync, office logs the form,
+/// quality archives it, reconciliation shows nothing missing; fees and the cost ledger.
+async fn full_day(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-11-27T09:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let product = office.product("2026-06-01", 12).await?;
+    let visit = office.request(&product, "A").await?;
+    let queue = office
+        .ok("director", Method::GET, "/api/dispatch/queue", None)
+        .await?;
+    assert_eq!(queue[0]["id"], json!(visit));
+    assert_eq!(queue[0]["priority"], false);
+    office.dispatch(visit).await?;
+
+    let dev = server.device("tech").await?;
+    assert_eq!(
+        dev.sync().await?.pulled,
+        1,
+        "the job reaches the technician's phone"
+    );
+    // On site, offline.
+    let t = unix("2026-11-27T10:00:00+08:00");
+    dev.store()
+        .edit(
+            visit,
+            TECH,
+            &[
+                (
+                    "form.arrived_at",
+                    V::Text("2026-11-27T10:00:00+08:00".into()),
+                ),
+                ("form.diagnosis", V::Text("gearbox bearing worn".into())),
+                ("form.work_done", V::Text("replaced the bearing".into())),
+                ("form.parts_used", V::Text("bearing 6205 x1".into())),
+                ("form.travel_fen", V::Int(12_050)),
+                ("form.allowance_fen", V::Int(5_000)),
+                ("form.parts_fen", V::Int(3_333)),
+                ("fee.amount_fen", V::Int(20_000)),
+                ("fee.method", V::Text("cash_on_site".into())),
+            ],
+            t,
+        )
+        .await?;
+    // Completion without a signature is refused on the device.
+    let err = dev
+        .store()
+        .edit(
+            visit,
+            TECH,
+            &[("form.outcome", V::Text("fixed_on_site".into()))],
+            t,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sign"), "{err}");
+    sign_completing(
+        &dev,
+        visit,
+        t,
+        &[
+            ("form.outcome", V::Text("fixed_on_site".into())),
+            (
+                "form.departed_at",
+                V::Text("2026-11-27T11:30:00+08:00".into()),
+            ),
+        ],
+    )
+    .await?;
+    let report = dev.sync().await?;
+    assert_eq!(report.blobs_uploaded, 1);
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+
+    // The office: before logging, reconciliation shows the form missing.
+    let rec = office
+        .ok(
+            "clerk",
+            Method::GET,
+            "/api/reconciliation?date=2026-11-27",
+            None,
+        )
+        .await?;
+    assert_eq!(rec["offices"][0]["missing_forms"], json!([visit]));
+    let (status, body) = office
+        .call(
+            "quality",
+            Method::POST,
+            &format!("/api/visits/{visit}/archive"),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_ready")),
+        "archive before logging"
+    );
+    office
+        .ok(
+            "clerk",
+            Method::POST,
+            &format!("/api/visits/{visit}/log-form"),
+            None,
+        )
+        .await?;
+    let archived = office
+        .ok(
+            "quality",
+            Method::POST,
+            &format!("/api/visits/{visit}/archive"),
+            None,
+        )
+        .await?;
+    assert!(
+        archived["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "status.state" && f["value"] == "archived")
+    );
+    let rec = office
+        .ok(
+            "clerk",
+            Method::GET,
+            "/api/reconciliation?date=2026-11-27",
+            None,
+        )
+        .await?;
+    assert_eq!(rec["offices"][0]["registered"], 1);
+    assert_eq!(rec["offices"][0]["forms_logged"], 1);
+    assert!(
+        rec["offices"][0]["missing_forms"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        rec["offices"][0]["not_dispatched"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The signed form, and an edit after signing shows.
+    let doc = office
+        .ok("clerk", Method::GET, &format!("/api/docs/{visit}"), None)
+        .await?;
+    assert_eq!(doc["changed_after_signing"], false);
+    dev.store()
+        .edit(
+            visit,
+            TECH,
+            &[(
+                "form.work_done",
+                V::Text("replaced the bearing and the seal".into()),
+            )],
+            t,
+        )
+        .await?;
+    dev.sync().await?;
+    let doc = office
+        .ok("clerk", Method::GET, &format!("/api/docs/{visit}"), None)
+        .await?;
+    assert_eq!(doc["changed_after_signing"], true);
+
+    // Fees: finance's queue, issued then collected; not the other way round.
+    let queue = office
+        .ok("finance", Method::GET, "/api/finance/invoices", None)
+        .await?;
+    assert_eq!(queue[0]["fee"], "200.00");
+    let (status, _) = office
+        .call(
+            "finance",
+            Method::POST,
+            &format!("/api/visits/{visit}/invoice"),
+            Some(json!({"state": "collected"})),
+        )
+        .await?;
+    assert_eq!(status, 409);
+    office
+        .ok(
+            "finance",
+            Method::POST,
+            &format!("/api/visits/{visit}/invoice"),
+            Some(json!({"state": "issued"})),
+        )
+        .await?;
+    office
+        .ok(
+            "finance",
+            Method::POST,
+            &format!("/api/visits/{visit}/invoice"),
+            Some(json!({"state": "collected"})),
+        )
+        .await?;
+    let queue = office
+        .ok("finance", Method::GET, "/api/finance/invoices", None)
+        .await?;
+    assert!(queue.as_array().unwrap().is_empty());
+
+    // A second job, free (C) in warranty, to check the ledger's sums.
+    let second = office.request(&product, "C").await?;
+    office.dispatch(second).await?;
+    dev.sync().await?;
+    dev.store()
+        .edit(
+            second,
+            TECH,
+            &[
+                ("form.travel_fen", V::Int(9_999)),
+                ("form.allowance_fen", V::Int(1)),
+                ("form.parts_fen", V::Int(0)),
+            ],
+            t,
+        )
+        .await?;
+    sign_completing(
+        &dev,
+        second,
+        t,
+        &[("form.outcome", V::Text("fixed_on_site".into()))],
+    )
+    .await?;
+    dev.sync().await?;
+    let ledger = office
+        .ok(
+            "head",
+            Method::GET,
+            "/api/ledger/service-cost?month=2026-11",
+            None,
+        )
+        .await?;
+    let lines = ledger["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    let sum: i64 = lines.iter().map(|l| l["total_fen"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 12_050 + 5_000 + 3_333 + 9_999 + 1);
+    assert_eq!(ledger["total_cost_fen"], sum);
+    assert_eq!(ledger["total_paid_fen"], 20_000);
+    let by_cat: i64 = ledger["by_category"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cost_fen"].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_cat, sum);
+    assert_eq!(ledger["by_model"][0]["key"], "BC-350");
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_day_sqlite() -> anyhow::Result<()> {
+    full_day(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_day_postgres() -> anyhow::Result<()> {
+    full_day(Engine::Postgres).await
+}
+
+/// Take-back: receipt offline, QC rejection, repair, acceptance, return signature, receipt
+/// voided once; the register's history follows each step. A repair past its promised date is on
+/// marketing's list until the customer is told.
+async fn take_back(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-11-27T09:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let product = office.product("2026-06-01", 12).await?;
+    let visit = office.request(&product, "C").await?;
+    office.dispatch(visit).await?;
+    let dev = server.device("tech").await?;
+    dev.sync().await?;
+    let t = unix("2026-11-27T10:00:00+08:00");
+    sign_completing(
+        &dev,
+        visit,
+        t,
+        &[("form.outcome", V::Text("taken_back".into()))],
+    )
+    .await?;
+
+    let receipt = dev.store().create(DocKind::Receipt, "wuhan", t).await?.id();
+    let number = dev.store().next_receipt_number().await?;
+    sign(&dev, receipt, t).await?;
+    dev.store()
+        .edit(
+            receipt,
+            TECH,
+            &[
+                ("receipt.number", V::Text(number.clone())),
+                ("receipt.visit_id", V::Text(visit.to_string())),
+                ("receipt.product_serial", V::Text("SN-001".into())),
+                ("receipt.condition", V::Text("drum scratched".into())),
+                ("receipt.accessories", V::Text("remote control".into())),
+                ("receipt.promised_date", V::Text("2026-11-30".into())),
+                (
+                    "receipt.issued_at",
+                    V::Text("2026-11-27T10:30:00+08:00".into()),
+                ),
+            ],
+            t,
+        )
+        .await?;
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+
+    let step = |who: &'static str, event: &'static str| {
+        let office = &office;
+        async move {
+            office
+                .call(
+                    who,
+                    Method::POST,
+                    &format!("/api/receipts/{receipt}/custody"),
+                    Some(json!({"event": event})),
+                )
+                .await
+        }
+    };
+    assert_eq!(step("tech", "to_production").await?.0, 200);
+    assert_eq!(step("production", "repair_done").await?.0, 200);
+    let (status, body) = step("production", "qc_accept").await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (403, json!("wrong_role")),
+        "QC by a non-inspector"
+    );
+    assert_eq!(step("qc", "qc_reject").await?.0, 200);
+    assert_eq!(step("production", "repair_done").await?.0, 200);
+    assert_eq!(step("qc", "qc_accept").await?.0, 200);
+    let (status, body) = step("tech", "void").await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_ready")),
+        "void without the return signature"
+    );
+    let (status, _) = step("tech", "return_to_customer").await?;
+    assert_eq!(status, 409, "no return signature yet");
+
+    // Past the promised date (30 Nov, company time): on marketing's list.
+    clock.set(at("2026-11-30T23:59:00+08:00"));
+    let late = office
+        .ok("clerk", Method::GET, "/api/repairs/overdue", None)
+        .await?;
+    assert!(
+        late.as_array().unwrap().is_empty(),
+        "still the promised day: {late}"
+    );
+    clock.set(at("2026-12-01T00:01:00+08:00"));
+    let late = office
+        .ok("clerk", Method::GET, "/api/repairs/overdue", None)
+        .await?;
+    assert_eq!(late[0]["number"], json!(number));
+    office
+        .ok(
+            "clerk",
+            Method::POST,
+            &format!("/api/receipts/{receipt}/customer-told"),
+            None,
+        )
+        .await?;
+    assert!(
+        office
+            .ok("clerk", Method::GET, "/api/repairs/overdue", None)
+            .await?
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The customer signs for the product, offline; then return and void.
+    let sha = dev
+        .store()
+        .put_blob(b"\x89PNG return signature", "image/png")
+        .await?;
+    dev.store()
+        .edit(
+            receipt,
+            TECH,
+            &[
+                ("handback.blob_sha256", V::Text(sha)),
+                ("handback.signer_name", V::Text("王经理".into())),
+            ],
+            t,
+        )
+        .await?;
+    dev.sync().await?;
+    assert_eq!(step("tech", "return_to_customer").await?.0, 200);
+    let (status, entry) = step("tech", "void").await?;
+    assert_eq!(status, 200);
+    let events: Vec<&str> = entry["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "issued",
+            "to_production",
+            "repair_done",
+            "qc_reject",
+            "repair_done",
+            "qc_accept",
+            "return_to_customer",
+            "void"
+        ]
+    );
+    let (status, body) = step("tech", "void").await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("already_voided"))
+    );
+    let register = office
+        .ok("clerk", Method::GET, "/api/register/products", None)
+        .await?;
+    assert_eq!(register[0]["location"], "voided");
+    // The device sees where its receipt went.
+    dev.sync().await?;
+    let local = dev.store().load(receipt).await?.unwrap();
+    assert_eq!(
+        local.get("custody.location"),
+        Some(V::Text("voided".into()))
+    );
+
+    // A receipt number used twice is refused.
+    let twin = dev.store().create(DocKind::Receipt, "wuhan", t).await?.id();
+    sign(&dev, twin, t).await?;
+    dev.store()
+        .edit(
+            twin,
+            TECH,
+            &[
+                ("receipt.number", V::Text(number.clone())),
+                (
+                    "receipt.issued_at",
+                    V::Text("2026-11-27T12:00:00+08:00".into()),
+                ),
+            ],
+            t,
+        )
+        .await?;
+    let report = dev.sync().await?;
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].1.code, RefusalCode::RuleBroken);
+    assert_eq!(report.refused[0].1.path, "receipt.number");
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn take_back_sqlite() -> anyhow::Result<()> {
+    take_back(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn take_back_postgres() -> anyhow::Result<()> {
+    take_back(Engine::Postgres).await
+}
+
+/// An undispatched request is first in the next day's queue, marked priority; the day is the
+/// company's (00:10 in Beijing is still the previous day in UTC).
+async fn carry_over(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-11-27T23:30:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let product = office.product("2026-06-01", 12).await?;
+    let late_yesterday = office.request(&product, "A").await?;
+    clock.set(at("2026-11-27T23:50:00+08:00"));
+    let queue = office
+        .ok("director", Method::GET, "/api/dispatch/queue", None)
+        .await?;
+    assert_eq!(queue[0]["priority"], false, "same company day");
+    clock.set(at("2026-11-28T00:05:00+08:00"));
+    let today = office.request(&product, "A").await?;
+    clock.set(at("2026-11-28T00:10:00+08:00"));
+    let queue = office
+        .ok("director", Method::GET, "/api/dispatch/queue", None)
+        .await?;
+    let ids: Vec<&str> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [late_yesterday.to_string(), today.to_string()]);
+    assert_eq!(queue[0]["priority"], true);
+    assert_eq!(queue[1]["priority"], false);
+    let rec = office
+        .ok(
+            "clerk",
+            Method::GET,
+            "/api/reconciliation?date=2026-11-27",
+            None,
+        )
+        .await?;
+    assert_eq!(rec["offices"][0]["not_dispatched"], json!([late_yesterday]));
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carry_over_sqlite() -> anyhow::Result<()> {
+    carry_over(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carry_over_postgres() -> anyhow::Result<()> {
+    carry_over(Engine::Postgres).await
+}
+
+/// Bad input, each refused with a clear error and nothing changed. Tried: a free job out of
+/// warranty without a reason, a contract job without its contract, non-numeric and negative
+/// money, dispatch by a clerk, a technician editing a job not assigned to them, completion
+/// without signature from a tampered device.
+async fn bad_service_input(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-11-27T09:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let old = office.product("2024-01-01", 12).await?;
+    let (status, body) = office
+        .call(
+            "clerk",
+            Method::POST,
+            "/api/visits",
+            Some(json!({"product_id": old, "category": "C", "channel": "phone"})),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (400, json!("out_of_warranty"))
+    );
+    let with_reason = office
+        .ok("clerk", Method::POST, "/api/visits", Some(json!({"product_id": old, "category": "C", "channel": "phone", "warranty_reason": "goodwill after complaint 2026-11-0003"})))
+        .await?;
+    assert!(
+        with_reason["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "request.warranty_reason")
+    );
+    let (status, body) = office
+        .call(
+            "clerk",
+            Method::POST,
+            "/api/visits",
+            Some(json!({"product_id": old, "category": "B", "channel": "phone"})),
+        )
+        .await?;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = office
+        .call("clerk", Method::POST, "/api/products", Some(json!({"customer_id": Uuid::nil(), "name": "x", "model": "y", "purchase_date": "yesterday", "warranty_months": 12})))
+        .await?;
+    assert_eq!(status, 404);
+
+    let product = office.product("2026-06-01", 12).await?;
+    let visit = office.request(&product, "A").await?;
+    let (status, _) = office
+        .call(
+            "clerk",
+            Method::POST,
+            &format!("/api/visits/{visit}/dispatch"),
+            Some(json!({"technician_id": office.tech_id})),
+        )
+        .await?;
+    assert_eq!(status, 403, "only the factory director dispatches");
+    office.dispatch(visit).await?;
+    let dev = server.device("tech").await?;
+    dev.sync().await?;
+    let t = unix("2026-11-27T10:00:00+08:00");
+    assert!(
+        dev.store()
+            .edit(visit, TECH, &[("form.travel_fen", V::Int(-100))], t)
+            .await
+            .is_err()
+    );
+    assert!(
+        dev.store()
+            .edit(
+                visit,
+                TECH,
+                &[("form.travel_fen", V::Text("12.50".into()))],
+                t
+            )
+            .await
+            .is_err()
+    );
+
+    // Another technician cannot edit this job.
+    let other = server.device("tech2").await?;
+    assert_eq!(other.sync().await?.pulled, 0);
+
+    // A tampered device completes without signature: the server refuses it by the same rule.
+    let doc = dev.store().load(visit).await?.unwrap();
+    let before = doc.heads();
+    let mut am = doc.into_automerge();
+    let form = automerge::ReadDoc::get(&am, automerge::ROOT, "form")?
+        .unwrap()
+        .1;
+    {
+        use automerge::transaction::Transactable;
+        let mut tx = am.transaction();
+        tx.put(&form, "outcome", "fixed_on_site")?;
+        tx.commit();
+    }
+    let synced = dev.store().synced_heads(visit).await?;
+    dev.store()
+        .apply_server(visit, None, am.get_changes(&before), &synced)
+        .await?;
+    let report = dev.sync().await?;
+    assert_eq!(report.refused.len(), 1);
+    assert_eq!(report.refused[0].1.code, RefusalCode::RuleBroken);
+    assert_eq!(report.refused[0].1.path, "form.outcome");
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_service_input_sqlite() -> anyhow::Result<()> {
+    bad_service_input(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_service_input_postgres() -> anyhow::Result<()> {
+    bad_service_input(Engine::Postgres).await
+}
