@@ -26,3 +26,15 @@ if ! pg_up; then
 fi
 
 cargo test --workspace
+
+# The phone SDK: no PostgreSQL or TLS server code may end up in the phone library.
+if cargo tree -p fieldloop-ffi -e normal --prefix none | grep -iE 'sqlx-postgres|axum|hyper-server|tokio-postgres'; then
+    echo "the phone library links server or PostgreSQL code" >&2
+    exit 1
+fi
+# Kotlin, Swift and Python bindings from the built library; the Python suite drives them
+# against a real server.
+cargo build -p fieldloop-server
+bash scripts/bindings.sh
+python3 -m pip install --quiet --disable-pip-version-check -r ffi/tests/python/requirements.txt
+python3 -m pytest -q ffi/tests/python

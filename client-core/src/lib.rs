@@ -2,6 +2,9 @@
 //! `wire` is the sync protocol; with the `device` feature, `store` keeps a device's records in
 //! one SQLite file and `sync` talks to the server.
 
+/// The Automerge version the documents are made with, for callers that need its types.
+pub use automerge;
+
 pub mod model;
 pub mod wire;
 

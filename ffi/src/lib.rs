@@ -1,0 +1,455 @@
+//! The phone SDK: what a technician's or clerk's app calls, through UniFFI, for Kotlin, Swift
+//! and Python. It adapts types and errors only; every rule lives in client-core.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use fieldloop_client_core::Error as CoreError;
+use fieldloop_client_core::model::money::parse_yuan;
+use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
+use fieldloop_client_core::store::Store;
+use fieldloop_client_core::sync::{Progress, SyncClient};
+use uuid::Uuid;
+
+uniffi::setup_scaffolding!();
+
+/// Every error the SDK returns. `Offline` and `ServerBusy` may succeed if tried again later;
+/// the others will not until something changes (sign in again, fix the input).
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum FieldloopError {
+    /// No connection, or it broke. Retry later; nothing was lost.
+    #[error("offline: {message}")]
+    Offline { message: String },
+    /// The server is overloaded or failing. Retry later.
+    #[error("server busy: {message}")]
+    ServerBusy { message: String },
+    /// Wrong credentials, or the session expired or was revoked: sign in again.
+    #[error("not signed in ({code}): {message}")]
+    Unauthorized { code: String, message: String },
+    /// The server refused the request; retrying will not help.
+    #[error("refused ({code}): {message}")]
+    Refused { code: String, message: String },
+    /// What was entered does not fit (money, dates, missing signature...).
+    #[error("invalid input: {message}")]
+    InvalidInput { message: String },
+    #[error("not found: {message}")]
+    NotFound { message: String },
+    /// The phone's storage failed (full, damaged).
+    #[error("storage: {message}")]
+    Storage { message: String },
+}
+
+impl From<CoreError> for FieldloopError {
+    fn from(e: CoreError) -> Self {
+        let message = e.to_string();
+        match e {
+            CoreError::Offline(_) => FieldloopError::Offline { message },
+            CoreError::ServerBusy { .. } => FieldloopError::ServerBusy { message },
+            CoreError::Unauthorized { code, .. } => FieldloopError::Unauthorized { code, message },
+            CoreError::Refused { code, .. } => FieldloopError::Refused { code, message },
+            CoreError::DocumentRefused(r) => FieldloopError::Refused {
+                code: r.code.as_str().into(),
+                message,
+            },
+            CoreError::Invalid(_) => FieldloopError::InvalidInput { message },
+            CoreError::NotFound(_) => FieldloopError::NotFound { message },
+            CoreError::Storage(_) => FieldloopError::Storage { message },
+        }
+    }
+}
+
+/// Can trying the same call again later help?
+#[uniffi::export]
+pub fn is_retryable(error: &FieldloopError) -> bool {
+    matches!(error, FieldloopError::Offline { .. } | FieldloopError::ServerBusy { .. })
+}
+
+type Result<T> = std::result::Result<T, FieldloopError>;
+
+fn invalid(message: impl Into<String>) -> FieldloopError {
+    FieldloopError::InvalidInput { message: message.into() }
+}
+
+fn parse_id(id: &str) -> Result<Uuid> {
+    Uuid::parse_str(id).map_err(|_| invalid(format!("'{id}' is not a record id")))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The signed-in user.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    /// Empty for head office.
+    pub region: String,
+}
+
+/// A value to write into a field: text, or a whole number (counts, money in fen). Money
+/// typed by a person goes through `yuan` ("1234.50") and is checked to the fen.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct FieldInput {
+    pub path: String,
+    pub text: Option<String>,
+    pub number: Option<i64>,
+    pub yuan: Option<String>,
+}
+
+/// A field as the app shows it.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Field {
+    pub path: String,
+    pub label_zh: String,
+    pub label_en: String,
+    /// Text, or the number written as text.
+    pub value: String,
+    /// All values written at the same time on different phones, the shown one first; empty
+    /// when there is no conflict.
+    pub conflicts: Vec<String>,
+}
+
+/// One record on the phone.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Record {
+    pub id: String,
+    /// visit, receipt, complaint or feedback.
+    pub kind: String,
+    pub region: String,
+    pub fields: Vec<Field>,
+    pub changed_after_signing: bool,
+}
+
+/// A record the server refused, kept on the phone with the reason.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct RefusedRecord {
+    pub id: String,
+    pub kind: String,
+    pub code: String,
+    pub path: String,
+    pub message: String,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncSummary {
+    pub pushed: u64,
+    pub pulled: u64,
+    pub blobs_uploaded: u64,
+    pub refused: Vec<RefusedRecord>,
+}
+
+/// Told how far a sync has come, after each batch.
+#[uniffi::export(callback_interface)]
+pub trait SyncProgress: Send + Sync {
+    fn on_progress(&self, docs_done: u64, docs_total: u64, bytes_done: u64, bytes_total: u64);
+}
+
+fn value_text(v: &FieldValue) -> String {
+    match v {
+        FieldValue::Text(t) => t.clone(),
+        FieldValue::Int(n) => n.to_string(),
+    }
+}
+
+fn to_record(doc: &RecordDoc) -> Record {
+    let fields = doc
+        .values()
+        .into_iter()
+        .map(|(path, value)| {
+            let spec = fields::spec(doc.kind(), path);
+            let all = doc.get_all(path);
+            Field {
+                path: path.to_string(),
+                label_zh: spec.map(|s| s.label_zh).unwrap_or_default().to_string(),
+                label_en: spec.map(|s| s.label_en).unwrap_or_default().to_string(),
+                value: value_text(&value),
+                conflicts: if all.len() > 1 {
+                    all.iter().map(value_text).collect()
+                } else {
+                    Vec::new()
+                },
+            }
+        })
+        .collect();
+    Record {
+        id: doc.id().to_string(),
+        kind: doc.kind().code().to_string(),
+        region: doc.region().to_string(),
+        fields,
+        changed_after_signing: doc.changed_after_signing(),
+    }
+}
+
+fn to_writes(inputs: &[FieldInput]) -> Result<Vec<(&str, FieldValue)>> {
+    inputs
+        .iter()
+        .map(|i| {
+            let value = match (&i.text, i.number, &i.yuan) {
+                (Some(t), None, None) => FieldValue::Text(t.clone()),
+                (None, Some(n), None) => FieldValue::Int(n),
+                (None, None, Some(y)) => FieldValue::Int(parse_yuan(y).map_err(invalid)?),
+                _ => return Err(invalid(format!("'{}': give exactly one of text, number or yuan", i.path))),
+            };
+            Ok((i.path.as_str(), value))
+        })
+        .collect()
+}
+
+/// The SDK's handle: one per store file.
+#[derive(uniffi::Object)]
+pub struct FieldloopClient {
+    client: SyncClient,
+}
+
+/// Opens (or creates) the phone's store at `store_path`, talking to `server_url`.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn open_client(store_path: String, server_url: String) -> Result<Arc<FieldloopClient>> {
+    let store = Store::open(&store_path).await?;
+    let client = SyncClient::new(&server_url, store)?;
+    Ok(Arc::new(FieldloopClient { client }))
+}
+
+impl FieldloopClient {
+    async fn author(&self) -> Result<fieldloop_client_core::model::ownership::Author> {
+        Ok(self.client.author().await?)
+    }
+
+    async fn my_region(&self) -> Result<String> {
+        let user = self.client.user().await?.ok_or_else(|| FieldloopError::Unauthorized {
+            code: "not_signed_in".into(),
+            message: "sign in first".into(),
+        })?;
+        user.region.ok_or_else(|| invalid("head office accounts do not record on a phone"))
+    }
+
+    async fn load(&self, id: &str) -> Result<RecordDoc> {
+        self.client
+            .store()
+            .load(parse_id(id)?)
+            .await?
+            .ok_or_else(|| FieldloopError::NotFound { message: format!("no record {id} on this phone") })
+    }
+
+    async fn create(&self, kind: DocKind, fields: Vec<FieldInput>) -> Result<Record> {
+        let region = self.my_region().await?;
+        let author = self.author().await?;
+        let writes = to_writes(&fields)?;
+        // Check before creating, so a refused input leaves nothing behind.
+        let probe = RecordDoc::create(kind, Uuid::nil(), &region, automerge_probe_actor(), now())
+            .map_err(|e| invalid(e.to_string()))?;
+        probe.check(author, &writes).map_err(|e| invalid(e.to_string()))?;
+        let doc = self.client.store().create(kind, &region, now()).await?;
+        let doc = if writes.is_empty() {
+            doc
+        } else {
+            self.client.store().edit(doc.id(), author, &writes, now()).await?
+        };
+        Ok(to_record(&doc))
+    }
+}
+
+/// A throwaway actor for checking writes against a blank record before creating the real one.
+fn automerge_probe_actor() -> fieldloop_client_core::automerge::ActorId {
+    fieldloop_client_core::automerge::ActorId::from([0u8; 16])
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl FieldloopClient {
+    /// Signs in; the session is kept in the store.
+    pub async fn login(&self, username: String, password: String) -> Result<User> {
+        let u = self.client.login(&username, &password).await?;
+        Ok(User {
+            id: u.id.to_string(),
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role.code().into(),
+            region: u.region.unwrap_or_default(),
+        })
+    }
+
+    /// Registers this phone to the signed-in user (once; later calls return the same id).
+    pub async fn register_device(&self, name: String) -> Result<String> {
+        Ok(self.client.register_device(&name).await?.to_string())
+    }
+
+    /// Records of one kind on the phone ("visit", "receipt", "complaint", "feedback").
+    pub async fn list_records(&self, kind: String) -> Result<Vec<Record>> {
+        let kind = DocKind::from_str(&kind).map_err(invalid)?;
+        let ids = self.client.store().list(Some(kind)).await?;
+        let docs = self.client.store().load_many(&ids).await?;
+        Ok(docs.iter().map(to_record).collect())
+    }
+
+    /// The jobs (service visits) on this phone: the ones dispatched to this technician.
+    pub async fn list_jobs(&self) -> Result<Vec<Record>> {
+        self.list_records("visit".into()).await
+    }
+
+    pub async fn read_record(&self, id: String) -> Result<Record> {
+        Ok(to_record(&self.load(&id).await?))
+    }
+
+    /// Writes fields (visit form, parts, fees, outcome...) as one change. Nothing is written if
+    /// any field is refused.
+    pub async fn record_fields(&self, id: String, fields: Vec<FieldInput>) -> Result<Record> {
+        let author = self.author().await?;
+        let writes = to_writes(&fields)?;
+        let doc = self.client.store().edit(parse_id(&id)?, author, &writes, now()).await?;
+        Ok(to_record(&doc))
+    }
+
+    /// Creates a service visit on the phone: a clerk registering a request (`request.*`), or a
+    /// technician recording unplanned work on site (`form.*`); each writes only their own fields.
+    pub async fn create_visit(&self, fields: Vec<FieldInput>) -> Result<Record> {
+        self.create(DocKind::Visit, fields).await
+    }
+
+    /// The customer signs: the image, the signer's name and the phone's time, together with
+    /// `completing` (e.g. `form.outcome`), as one change.
+    pub async fn capture_signature(
+        &self,
+        id: String,
+        image: Vec<u8>,
+        mime: String,
+        signer: String,
+        completing: Vec<FieldInput>,
+    ) -> Result<Record> {
+        let author = self.author().await?;
+        let sha = self.client.store().put_blob(&image, &mime).await?;
+        let writes = to_writes(&completing)?;
+        let doc = self
+            .client
+            .store()
+            .sign(parse_id(&id)?, author, &sha, &signer, &writes, now())
+            .await?;
+        Ok(to_record(&doc))
+    }
+
+    /// Issues a take-back receipt (收据) for a visit: a number unique to this phone, the
+    /// product's details, and the customer's signature.
+    pub async fn issue_receipt(
+        &self,
+        visit_id: String,
+        fields: Vec<FieldInput>,
+        signature_image: Vec<u8>,
+        mime: String,
+        signer: String,
+    ) -> Result<Record> {
+        parse_id(&visit_id)?;
+        let author = self.author().await?;
+        let region = self.my_region().await?;
+        let mut writes = to_writes(&fields)?;
+        let probe = RecordDoc::create(DocKind::Receipt, Uuid::nil(), &region, automerge_probe_actor(), now())
+            .map_err(|e| invalid(e.to_string()))?;
+        probe.check(author, &writes).map_err(|e| invalid(e.to_string()))?;
+        let sha = self.client.store().put_blob(&signature_image, &mime).await?;
+        let store = self.client.store();
+        let doc = store.create(DocKind::Receipt, &region, now()).await?;
+        let number = store.next_receipt_number().await?;
+        writes.push(("receipt.visit_id", FieldValue::Text(visit_id)));
+        writes.push(("receipt.number", FieldValue::Text(number)));
+        writes.push((
+            "receipt.issued_at",
+            FieldValue::Text(chrono::Utc::now().to_rfc3339()),
+        ));
+        let doc = store.sign(doc.id(), author, &sha, &signer, &writes, now()).await?;
+        Ok(to_record(&doc))
+    }
+
+    /// Fills a complaint form (客户投诉处理单) offline; set `form.submitted_at` to send it to quality.
+    pub async fn fill_complaint(&self, fields: Vec<FieldInput>) -> Result<Record> {
+        self.create(DocKind::Complaint, fields).await
+    }
+
+    /// The customer's answer at the end of a visit: a rating of the technician (1-5) and a comment.
+    pub async fn answer_survey(&self, visit_id: String, rating: u8, comment: String) -> Result<Record> {
+        if !(1..=5).contains(&rating) {
+            return Err(invalid(format!("a rating is 1 to 5, not {rating}")));
+        }
+        let visit = self.load(&visit_id).await?;
+        let technician = visit
+            .get("dispatch.technician")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default();
+        let mut fields = vec![
+            FieldInput { path: "answer.kind".into(), text: Some("rating".into()), number: None, yuan: None },
+            FieldInput { path: "answer.visit_id".into(), text: Some(visit_id), number: None, yuan: None },
+            FieldInput { path: "answer.rating".into(), text: Some(rating.to_string()), number: None, yuan: None },
+            FieldInput { path: "answer.comment".into(), text: Some(comment), number: None, yuan: None },
+            FieldInput {
+                path: "answer.answered_at".into(),
+                text: Some(chrono::Utc::now().to_rfc3339()),
+                number: None,
+                yuan: None,
+            },
+        ];
+        if !technician.is_empty() {
+            fields.push(FieldInput { path: "answer.technician".into(), text: Some(technician), number: None, yuan: None });
+        }
+        self.create(DocKind::Feedback, fields).await
+    }
+
+    /// Syncs now: uploads signatures, sends what the phone recorded, receives new jobs.
+    pub async fn sync_now(&self, progress: Box<dyn SyncProgress>) -> Result<SyncSummary> {
+        let report = self
+            .client
+            .sync(|p: Progress| progress.on_progress(p.docs_done, p.docs_total, p.bytes_done, p.bytes_total))
+            .await?;
+        Ok(SyncSummary {
+            pushed: report.pushed as u64,
+            pulled: report.pulled as u64,
+            blobs_uploaded: report.blobs_uploaded as u64,
+            refused: report
+                .refused
+                .into_iter()
+                .map(|(id, r)| RefusedRecord {
+                    id: id.to_string(),
+                    kind: String::new(),
+                    code: r.code.as_str().into(),
+                    path: r.path,
+                    message: r.message,
+                })
+                .collect(),
+        })
+    }
+
+    /// Records the server refused, with its reasons; their data stays readable.
+    pub async fn refused_records(&self) -> Result<Vec<RefusedRecord>> {
+        Ok(self
+            .client
+            .store()
+            .quarantined()
+            .await?
+            .into_iter()
+            .map(|q| RefusedRecord {
+                id: q.id.to_string(),
+                kind: q.kind.code().into(),
+                code: q.refusal.code.as_str().into(),
+                path: q.refusal.path,
+                message: q.refusal.message,
+            })
+            .collect())
+    }
+
+    /// Takes the server's version of a refused record and re-applies the user's permitted
+    /// edits; returns the paths of edits that could not be kept.
+    pub async fn recover_refused(&self, id: String) -> Result<Vec<String>> {
+        let lost = self.client.recover(parse_id(&id)?).await?;
+        Ok(lost.into_iter().map(|(path, _)| path).collect())
+    }
+
+    /// Closes the store (the app going away). Reopen with `open_client`.
+    pub async fn close(&self) {
+        self.client.store().close().await;
+    }
+}
+
+/// The Rust amount text for fen ("1234.50"), for display.
+#[uniffi::export]
+pub fn fen_to_yuan_text(fen: i64) -> String {
+    fieldloop_client_core::model::money::fen_to_yuan(fen).to_string()
+}

@@ -1,0 +1,242 @@
+"""The phone SDK driven through its generated Python bindings, as an app would, against a real
+server. Each test uses its own people and its own store files."""
+
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+
+import fieldloop_ffi as sdk
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def field(path, text=None, number=None, yuan=None):
+    return sdk.FieldInput(path=path, text=text, number=number, yuan=yuan)
+
+
+class Recorder(sdk.SyncProgress):
+    def __init__(self):
+        self.calls = []
+
+    def on_progress(self, docs_done, docs_total, bytes_done, bytes_total):
+        self.calls.append((docs_done, docs_total, bytes_done, bytes_total))
+
+
+PNG = b"\x89PNG\r\n\x1a\n customer signature strokes"
+
+
+class Office:
+    """Head office and the Wuhan office, with their own people for one test."""
+
+    def __init__(self, server):
+        self.server = server
+        tag = uuid.uuid4().hex[:6]
+        self.clerk = f"clerk_{tag}"
+        self.director = f"director_{tag}"
+        self.techs = [f"tech_{tag}_{i}" for i in range(2)]
+        server.user(self.clerk, "clerk", "wuhan")
+        server.user(self.director, "factory_director")
+        self.tech_ids = [server.user(t, "technician", "wuhan")["id"] for t in self.techs]
+
+    def job(self):
+        s = self.server
+        status, customer = s.call(self.clerk, "POST", "/api/customers", {"name": "武汉某厂", "address": "武汉", "phone": "027-1"})
+        assert status == 201, customer
+        status, product = s.call(
+            self.clerk,
+            "POST",
+            "/api/products",
+            {"customer_id": customer["id"], "name": "搅拌机", "model": "BC-350", "purchase_date": "2026-06-01", "warranty_months": 12},
+        )
+        assert status == 201, product
+        status, visit = s.call(self.clerk, "POST", "/api/visits", {"product_id": product["id"], "category": "A", "channel": "phone"})
+        assert status == 201, visit
+        return visit["id"]
+
+    def dispatch(self, visit, tech_index=0):
+        status, body = self.server.call(self.director, "POST", f"/api/visits/{visit}/dispatch", {"technician_id": self.tech_ids[tech_index]})
+        assert status == 200, body
+
+
+async def phone(server, username, path):
+    client = await sdk.open_client(str(path), server.base)
+    await client.login(username, f"{username}-password")
+    await client.register_device(f"{username}'s phone")
+    return client
+
+
+def test_a_technicians_day_offline_with_restarts(server):
+    office = Office(server)
+    visit = office.job()
+    office.dispatch(visit)
+    store = Path(tempfile.mkdtemp()) / "phone.sqlite"
+
+    async def morning():
+        client = await phone(server, office.techs[0], store)
+        progress = Recorder()
+        summary = await client.sync_now(progress)
+        assert summary.pulled == 1
+        assert progress.calls and progress.calls[-1][0] == progress.calls[-1][1]
+        jobs = await client.list_jobs()
+        assert [j.id for j in jobs] == [visit]
+        await client.close()
+
+    async def on_site():
+        # The app was killed after the morning sync; it opens the store again, no signal.
+        client = await sdk.open_client(str(store), "http://127.0.0.1:9")
+        await client.record_fields(
+            visit,
+            [
+                field("form.arrived_at", text="2026-11-27T10:00:00+08:00"),
+                field("form.diagnosis", text="gearbox bearing worn"),
+                field("form.work_done", text="replaced the bearing"),
+                field("form.travel_fen", yuan="120.50"),
+                field("fee.amount_fen", yuan="200"),
+                field("fee.method", text="cash_on_site"),
+            ],
+        )
+        await client.close()
+        client = await sdk.open_client(str(store), "http://127.0.0.1:9")
+        record = await client.capture_signature(visit, PNG, "image/png", "王经理", [field("form.outcome", text="taken_back")])
+        assert not record.changed_after_signing
+        receipt = await client.issue_receipt(
+            visit,
+            [field("receipt.product_serial", text="SN-001"), field("receipt.promised_date", text="2026-12-05")],
+            PNG,
+            "image/png",
+            "王经理",
+        )
+        number = {f.path: f.value for f in receipt.fields}["receipt.number"]
+        assert number.startswith("R-")
+        # Still offline: syncing says so, and retrying can help.
+        try:
+            await client.sync_now(Recorder())
+            raise AssertionError("sync without a server must fail")
+        except sdk.FieldloopError.Offline as e:
+            assert sdk.is_retryable(e)
+        await client.close()
+        return receipt.id
+
+    async def evening(receipt_id):
+        client = await sdk.open_client(str(store), server.base)
+        progress = Recorder()
+        summary = await client.sync_now(progress)
+        assert summary.pushed == 2, summary
+        assert summary.blobs_uploaded == 1
+        assert summary.refused == []
+        done = progress.calls[-1]
+        assert done[0] == done[1] == 2 and done[2] == done[3] > 0
+        await client.close()
+
+    run(morning())
+    receipt_id = run(on_site())
+    run(evening(receipt_id))
+    status, doc = server.call(office.clerk, "GET", f"/api/docs/{visit}")
+    assert status == 200
+    values = {f["path"]: f["value"] for f in doc["fields"]}
+    assert values["form.travel_fen"] == 12050
+    assert values["signature.signer_name"] == "王经理"
+    status, register = server.call(office.clerk, "GET", "/api/register/products")
+    assert any(r["receipt_id"] == receipt_id and r["location"] == "with_technician" for r in register)
+
+
+def test_two_phones_on_one_job_converge(server):
+    office = Office(server)
+    dir_ = Path(tempfile.mkdtemp())
+
+    async def go():
+        a = await phone(server, office.techs[0], dir_ / "a.sqlite")
+        b = await phone(server, office.techs[1], dir_ / "b.sqlite")
+        record = await a.create_visit([field("form.parts_used", text="none yet")])
+        await a.sync_now(Recorder())
+        office.dispatch(record.id, tech_index=1)
+        await a.sync_now(Recorder())
+        assert (await b.sync_now(Recorder())).pulled == 1
+        await a.record_fields(record.id, [field("form.arrived_at", text="2026-11-27T09:00:00+08:00"), field("form.parts_used", text="belt")])
+        await b.record_fields(record.id, [field("form.arrived_at", text="2026-11-27T09:05:00+08:00"), field("form.diagnosis", text="slipping belt")])
+        for client in (b, a, b):
+            await client.sync_now(Recorder())
+        ra, rb = await a.read_record(record.id), await b.read_record(record.id)
+        fa = {f.path: (f.value, f.conflicts) for f in ra.fields}
+        fb = {f.path: (f.value, f.conflicts) for f in rb.fields}
+        assert fa == fb
+        assert len(fa["form.arrived_at"][1]) == 2, "the concurrent arrival times are both visible"
+        assert fa["form.parts_used"][0] == "belt" and fa["form.diagnosis"][0] == "slipping belt"
+
+    run(go())
+
+
+def test_a_refused_change_is_surfaced_with_its_reason(server):
+    office = Office(server)
+    visit = office.job()
+    office.dispatch(visit, tech_index=0)
+    store = Path(tempfile.mkdtemp()) / "phone.sqlite"
+
+    async def go():
+        client = await phone(server, office.techs[0], store)
+        await client.sync_now(Recorder())
+        # Offline, the technician works on it; meanwhile the job is given to someone else.
+        await client.record_fields(visit, [field("form.diagnosis", text="checked the motor")])
+        office.dispatch(visit, tech_index=1)
+        summary = await client.sync_now(Recorder())
+        assert [r.id for r in summary.refused] == [visit]
+        refused = await client.refused_records()
+        assert refused[0].code == "not_visible"
+        assert refused[0].kind == "visit"
+        assert refused[0].message
+        # The technician's notes stay readable on the phone.
+        record = await client.read_record(visit)
+        assert {f.path: f.value for f in record.fields}["form.diagnosis"] == "checked the motor"
+
+    run(go())
+
+
+def test_bad_input_gives_the_right_error(server):
+    office = Office(server)
+    visit = office.job()
+    office.dispatch(visit)
+    store = Path(tempfile.mkdtemp()) / "phone.sqlite"
+
+    async def go():
+        client = await sdk.open_client(str(store), server.base)
+        try:
+            await client.login(office.techs[0], "wrong password")
+            raise AssertionError("a wrong password must fail")
+        except sdk.FieldloopError.Unauthorized as e:
+            assert e.code == "bad_credentials"
+            assert not sdk.is_retryable(e)
+        await client.login(office.techs[0], f"{office.techs[0]}-password")
+        await client.register_device("phone")
+        await client.sync_now(Recorder())
+        for bad in ("12.345", "-1", "ten"):
+            try:
+                await client.record_fields(visit, [field("form.travel_fen", yuan=bad)])
+                raise AssertionError(f"money {bad!r} must be refused")
+            except sdk.FieldloopError.InvalidInput:
+                pass
+        try:
+            await client.record_fields(visit, [field("form.outcome", text="fixed_on_site")])
+            raise AssertionError("completion without signature must be refused")
+        except sdk.FieldloopError.InvalidInput as e:
+            assert "sign" in str(e)
+        try:
+            await client.answer_survey(visit, 6, "great")
+            raise AssertionError("a rating of 6 must be refused")
+        except sdk.FieldloopError.InvalidInput:
+            pass
+        try:
+            await client.read_record(str(uuid.uuid4()))
+            raise AssertionError("an unknown record")
+        except sdk.FieldloopError.NotFound:
+            pass
+        # Nothing of the refused input was written.
+        record = await client.read_record(visit)
+        paths = {f.path for f in record.fields}
+        assert "form.travel_fen" not in paths and "form.outcome" not in paths
+        survey = await client.answer_survey(visit, 5, "quick and polite")
+        assert {f.path: f.value for f in survey.fields}["answer.rating"] == "5"
+
+    run(go())
