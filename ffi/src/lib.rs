@@ -61,13 +61,18 @@ impl From<CoreError> for FieldloopError {
 /// Can trying the same call again later help?
 #[uniffi::export]
 pub fn is_retryable(error: &FieldloopError) -> bool {
-    matches!(error, FieldloopError::Offline { .. } | FieldloopError::ServerBusy { .. })
+    matches!(
+        error,
+        FieldloopError::Offline { .. } | FieldloopError::ServerBusy { .. }
+    )
 }
 
 type Result<T> = std::result::Result<T, FieldloopError>;
 
 fn invalid(message: impl Into<String>) -> FieldloopError {
-    FieldloopError::InvalidInput { message: message.into() }
+    FieldloopError::InvalidInput {
+        message: message.into(),
+    }
 }
 
 fn parse_id(id: &str) -> Result<Uuid> {
@@ -192,7 +197,12 @@ fn to_writes(inputs: &[FieldInput]) -> Result<Vec<(&str, FieldValue)>> {
                 (Some(t), None, None) => FieldValue::Text(t.clone()),
                 (None, Some(n), None) => FieldValue::Int(n),
                 (None, None, Some(y)) => FieldValue::Int(parse_yuan(y).map_err(invalid)?),
-                _ => return Err(invalid(format!("'{}': give exactly one of text, number or yuan", i.path))),
+                _ => {
+                    return Err(invalid(format!(
+                        "'{}': give exactly one of text, number or yuan",
+                        i.path
+                    )));
+                }
             };
             Ok((i.path.as_str(), value))
         })
@@ -219,11 +229,16 @@ impl FieldloopClient {
     }
 
     async fn my_region(&self) -> Result<String> {
-        let user = self.client.user().await?.ok_or_else(|| FieldloopError::Unauthorized {
-            code: "not_signed_in".into(),
-            message: "sign in first".into(),
-        })?;
-        user.region.ok_or_else(|| invalid("head office accounts do not record on a phone"))
+        let user = self
+            .client
+            .user()
+            .await?
+            .ok_or_else(|| FieldloopError::Unauthorized {
+                code: "not_signed_in".into(),
+                message: "sign in first".into(),
+            })?;
+        user.region
+            .ok_or_else(|| invalid("head office accounts do not record on a phone"))
     }
 
     async fn load(&self, id: &str) -> Result<RecordDoc> {
@@ -231,7 +246,9 @@ impl FieldloopClient {
             .store()
             .load(parse_id(id)?)
             .await?
-            .ok_or_else(|| FieldloopError::NotFound { message: format!("no record {id} on this phone") })
+            .ok_or_else(|| FieldloopError::NotFound {
+                message: format!("no record {id} on this phone"),
+            })
     }
 
     async fn create(&self, kind: DocKind, fields: Vec<FieldInput>) -> Result<Record> {
@@ -241,12 +258,17 @@ impl FieldloopClient {
         // Check before creating, so a refused input leaves nothing behind.
         let probe = RecordDoc::create(kind, Uuid::nil(), &region, automerge_probe_actor(), now())
             .map_err(|e| invalid(e.to_string()))?;
-        probe.check(author, &writes).map_err(|e| invalid(e.to_string()))?;
+        probe
+            .check(author, &writes)
+            .map_err(|e| invalid(e.to_string()))?;
         let doc = self.client.store().create(kind, &region, now()).await?;
         let doc = if writes.is_empty() {
             doc
         } else {
-            self.client.store().edit(doc.id(), author, &writes, now()).await?
+            self.client
+                .store()
+                .edit(doc.id(), author, &writes, now())
+                .await?
         };
         Ok(to_record(&doc))
     }
@@ -298,7 +320,11 @@ impl FieldloopClient {
     pub async fn record_fields(&self, id: String, fields: Vec<FieldInput>) -> Result<Record> {
         let author = self.author().await?;
         let writes = to_writes(&fields)?;
-        let doc = self.client.store().edit(parse_id(&id)?, author, &writes, now()).await?;
+        let doc = self
+            .client
+            .store()
+            .edit(parse_id(&id)?, author, &writes, now())
+            .await?;
         Ok(to_record(&doc))
     }
 
@@ -343,10 +369,22 @@ impl FieldloopClient {
         let author = self.author().await?;
         let region = self.my_region().await?;
         let mut writes = to_writes(&fields)?;
-        let probe = RecordDoc::create(DocKind::Receipt, Uuid::nil(), &region, automerge_probe_actor(), now())
+        let probe = RecordDoc::create(
+            DocKind::Receipt,
+            Uuid::nil(),
+            &region,
+            automerge_probe_actor(),
+            now(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        probe
+            .check(author, &writes)
             .map_err(|e| invalid(e.to_string()))?;
-        probe.check(author, &writes).map_err(|e| invalid(e.to_string()))?;
-        let sha = self.client.store().put_blob(&signature_image, &mime).await?;
+        let sha = self
+            .client
+            .store()
+            .put_blob(&signature_image, &mime)
+            .await?;
         let store = self.client.store();
         let doc = store.create(DocKind::Receipt, &region, now()).await?;
         let number = store.next_receipt_number().await?;
@@ -356,7 +394,9 @@ impl FieldloopClient {
             "receipt.issued_at",
             FieldValue::Text(chrono::Utc::now().to_rfc3339()),
         ));
-        let doc = store.sign(doc.id(), author, &sha, &signer, &writes, now()).await?;
+        let doc = store
+            .sign(doc.id(), author, &sha, &signer, &writes, now())
+            .await?;
         Ok(to_record(&doc))
     }
 
@@ -366,7 +406,12 @@ impl FieldloopClient {
     }
 
     /// The customer's answer at the end of a visit: a rating of the technician (1-5) and a comment.
-    pub async fn answer_survey(&self, visit_id: String, rating: u8, comment: String) -> Result<Record> {
+    pub async fn answer_survey(
+        &self,
+        visit_id: String,
+        rating: u8,
+        comment: String,
+    ) -> Result<Record> {
         if !(1..=5).contains(&rating) {
             return Err(invalid(format!("a rating is 1 to 5, not {rating}")));
         }
@@ -376,10 +421,30 @@ impl FieldloopClient {
             .and_then(|v| v.as_text().map(str::to_string))
             .unwrap_or_default();
         let mut fields = vec![
-            FieldInput { path: "answer.kind".into(), text: Some("rating".into()), number: None, yuan: None },
-            FieldInput { path: "answer.visit_id".into(), text: Some(visit_id), number: None, yuan: None },
-            FieldInput { path: "answer.rating".into(), text: Some(rating.to_string()), number: None, yuan: None },
-            FieldInput { path: "answer.comment".into(), text: Some(comment), number: None, yuan: None },
+            FieldInput {
+                path: "answer.kind".into(),
+                text: Some("rating".into()),
+                number: None,
+                yuan: None,
+            },
+            FieldInput {
+                path: "answer.visit_id".into(),
+                text: Some(visit_id),
+                number: None,
+                yuan: None,
+            },
+            FieldInput {
+                path: "answer.rating".into(),
+                text: Some(rating.to_string()),
+                number: None,
+                yuan: None,
+            },
+            FieldInput {
+                path: "answer.comment".into(),
+                text: Some(comment),
+                number: None,
+                yuan: None,
+            },
             FieldInput {
                 path: "answer.answered_at".into(),
                 text: Some(chrono::Utc::now().to_rfc3339()),
@@ -388,7 +453,12 @@ impl FieldloopClient {
             },
         ];
         if !technician.is_empty() {
-            fields.push(FieldInput { path: "answer.technician".into(), text: Some(technician), number: None, yuan: None });
+            fields.push(FieldInput {
+                path: "answer.technician".into(),
+                text: Some(technician),
+                number: None,
+                yuan: None,
+            });
         }
         self.create(DocKind::Feedback, fields).await
     }
@@ -397,7 +467,9 @@ impl FieldloopClient {
     pub async fn sync_now(&self, progress: Box<dyn SyncProgress>) -> Result<SyncSummary> {
         let report = self
             .client
-            .sync(|p: Progress| progress.on_progress(p.docs_done, p.docs_total, p.bytes_done, p.bytes_total))
+            .sync(|p: Progress| {
+                progress.on_progress(p.docs_done, p.docs_total, p.bytes_done, p.bytes_total)
+            })
             .await?;
         Ok(SyncSummary {
             pushed: report.pushed as u64,

@@ -161,6 +161,37 @@ fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static 
         .collect()
 }
 
+/// A field of a merged document's projection, if set.
+fn field_of(write: &DocWrite, path: &str) -> Option<String> {
+    write
+        .fields
+        .iter()
+        .find(|f| f.path == path)
+        .map(|f| f.value.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// The feedback item a merged feedback document stands for (§3.2).
+pub fn feedback_item(
+    write: &DocWrite,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<crate::db::feedback::NewItem> {
+    if write.kind != fieldloop_client_core::model::DocKind::Feedback {
+        return None;
+    }
+    Some(crate::db::feedback::NewItem {
+        id: write.id,
+        region: write.region.clone(),
+        kind: field_of(write, "answer.kind")?,
+        severity: field_of(write, "answer.severity").unwrap_or_else(|| "general".into()),
+        technician: field_of(write, "answer.technician"),
+        visit_id: field_of(write, "answer.visit_id"),
+        campaign_id: field_of(write, "answer.campaign_id"),
+        rating: field_of(write, "answer.rating").and_then(|r| r.parse().ok()),
+        at: at.timestamp_millis(),
+    })
+}
+
 /// The receipt number a merged take-back receipt carries, if any.
 fn receipt_number(write: &DocWrite) -> Option<String> {
     (write.kind == fieldloop_client_core::model::DocKind::Receipt)
@@ -429,6 +460,17 @@ pub async fn sync_batch(
                         ));
                     }
                 }
+                // §3.1: answers go to open campaigns only.
+                if refusal.is_none()
+                    && let Some(campaign) = field_of(&write, "answer.campaign_id")
+                    && !crate::db::feedback::campaign_open(&mut tx, &campaign).await?
+                {
+                    refusal = Some(Refusal::new(
+                        RefusalCode::RuleBroken,
+                        "answer.campaign_id",
+                        "this survey campaign is closed; it takes no more answers",
+                    ));
+                }
                 if let Some(refusal) = refusal {
                     tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
@@ -460,7 +502,15 @@ pub async fn sync_batch(
                 Some((w.id, number, w.region.clone(), w.created_by, promised))
             })
             .collect();
+        let received = state.now();
+        let feedback: Vec<crate::db::feedback::NewItem> = writes
+            .iter()
+            .filter_map(|w| feedback_item(w, received))
+            .collect();
         write_docs(&mut tx, writes).await?;
+        for item in feedback {
+            crate::db::feedback::insert_item(&mut tx, &item).await?;
+        }
         for case in cases {
             crate::db::complaints::insert_case(&mut tx, &case).await?;
         }
@@ -556,6 +606,7 @@ pub async fn server_create_in(
     kind: fieldloop_client_core::model::DocKind,
     region: &str,
     writes: &[(&'static str, FieldValue)],
+    at: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
     let now = chrono::Utc::now().timestamp();
@@ -573,6 +624,10 @@ pub async fn server_create_in(
         .map_err(|r| ApiError::invalid(r.to_string()))?;
     let changes = doc.automerge().get_changes(&[]);
     let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
+    let item = feedback_item(&write, at);
     write_docs(tx, vec![write]).await?;
+    if let Some(item) = item {
+        crate::db::feedback::insert_item(tx, &item).await?;
+    }
     Ok(doc)
 }

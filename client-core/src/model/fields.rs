@@ -646,6 +646,27 @@ pub const FEEDBACK_FIELDS: &[FieldSpec] = &[
         "处理状态",
         "Handling state",
     ),
+    f(
+        "answer.campaign_id",
+        Id,
+        AnyDevice,
+        "调查活动",
+        "Survey campaign",
+    ),
+    f(
+        "answer.responses",
+        Short,
+        AnyDevice,
+        "问卷回答",
+        "Answers to the questions",
+    ),
+    f(
+        "answer.customer_id",
+        Id,
+        AnyDevice,
+        "客户档案",
+        "Customer record",
+    ),
 ];
 
 /// The field table of one record kind.

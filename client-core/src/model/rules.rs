@@ -17,7 +17,8 @@ pub fn check(doc: &RecordDoc) -> Result<(), Refusal> {
     match doc.kind() {
         DocKind::Visit => check_visit(doc),
         DocKind::Receipt => check_receipt(doc),
-        DocKind::Complaint | DocKind::Feedback => Ok(()),
+        DocKind::Feedback => check_feedback(doc),
+        DocKind::Complaint => Ok(()),
     }
 }
 
@@ -113,6 +114,18 @@ fn check_receipt(doc: &RecordDoc) -> Result<(), Refusal> {
                 "the customer signs when the product is taken back (§2.5)",
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_feedback(doc: &RecordDoc) -> Result<(), Refusal> {
+    // §3.2: a rating of the technician is a score from 1 to 5.
+    if text(doc, "answer.kind") == "rating" && text(doc, "answer.rating").is_empty() {
+        return Err(Refusal::new(
+            RefusalCode::RuleBroken,
+            "answer.rating",
+            "a rating needs a score from 1 to 5",
+        ));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod complaints;
 pub mod docs;
+pub mod feedback;
 pub mod service;
 
 use std::path::Path;
@@ -53,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_service.sql"),
         include_str!("../../../migrations/postgres/0003_service.sql"),
+    ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_feedback.sql"),
+        include_str!("../../../migrations/postgres/0004_feedback.sql"),
     ),
 ];
 

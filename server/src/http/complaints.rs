@@ -248,7 +248,15 @@ async fn file_complaint(
     if let Some(o) = body.original_case {
         writes.push(("form.original_case", o.to_string().into()));
     }
-    let doc = server_create_in(&mut tx, &p, DocKind::Complaint, &region, &writes).await?;
+    let doc = server_create_in(
+        &mut tx,
+        &p,
+        DocKind::Complaint,
+        &region,
+        &writes,
+        state.now(),
+    )
+    .await?;
     let mut case = Case::filed(
         doc.id(),
         &region,

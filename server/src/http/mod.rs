@@ -6,6 +6,7 @@ mod blobs;
 pub mod complaints;
 mod docs;
 mod health;
+mod reports;
 mod service;
 mod sync;
 mod visits;
@@ -43,6 +44,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(visits::routes())
         .merge(complaints::routes())
         .merge(service::routes())
+        .merge(reports::routes())
 }
 
 /// The OpenAPI description of every route.

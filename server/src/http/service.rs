@@ -311,7 +311,15 @@ async fn register_request(
         ("status.state", "registered".into()),
     ];
     let mut tx = state.db.begin_write().await?;
-    let doc = server_create_in(&mut tx, &p, DocKind::Visit, &customer.region, &writes).await?;
+    let doc = server_create_in(
+        &mut tx,
+        &p,
+        DocKind::Visit,
+        &customer.region,
+        &writes,
+        state.now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -1,0 +1,183 @@
+//! Reports as tables, rendered as JSON, CSV or XLSX, with Chinese headers by default and English
+//! on request. Pure: builds bytes, does no IO.
+
+use rust_xlsxwriter::{Format, Workbook};
+use serde::Serialize;
+
+/// A cell: text, a whole number, or money in fen (shown in yuan with two decimals).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    #[serde(serialize_with = "fen_as_yuan")]
+    Fen(i64),
+    Ratio(f64),
+}
+
+fn fen_as_yuan<S: serde::Serializer>(fen: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&yuan(*fen))
+}
+
+fn yuan(fen: i64) -> String {
+    fieldloop_client_core::model::money::fen_to_yuan(fen).to_string()
+}
+
+impl From<&str> for Cell {
+    fn from(s: &str) -> Self {
+        Cell::Text(s.to_string())
+    }
+}
+impl From<String> for Cell {
+    fn from(s: String) -> Self {
+        Cell::Text(s)
+    }
+}
+impl From<i64> for Cell {
+    fn from(n: i64) -> Self {
+        Cell::Int(n)
+    }
+}
+
+/// A report: a title and columns in both languages, and rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub title_zh: String,
+    pub title_en: String,
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// zh-CN first; English on request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Table {
+    pub fn new(title_zh: &str, title_en: &str, columns: &[(&str, &str)]) -> Table {
+        Table {
+            title_zh: title_zh.into(),
+            title_en: title_en.into(),
+            columns: columns
+                .iter()
+                .map(|(z, e)| (z.to_string(), e.to_string()))
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+
+    fn headers(&self, lang: Lang) -> Vec<&str> {
+        self.columns
+            .iter()
+            .map(|(z, e)| {
+                if lang == Lang::Zh {
+                    z.as_str()
+                } else {
+                    e.as_str()
+                }
+            })
+            .collect()
+    }
+
+    fn text(cell: &Cell) -> String {
+        match cell {
+            Cell::Text(t) => t.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Fen(f) => yuan(*f),
+            Cell::Ratio(r) => format!("{r:.4}"),
+        }
+    }
+
+    /// CSV (RFC 4180), UTF-8 with a byte-order mark so Excel opens Chinese text correctly.
+    pub fn to_csv(&self, lang: Lang) -> Vec<u8> {
+        let quote = |s: &str| {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = String::from("\u{feff}");
+        out.push_str(
+            &self
+                .headers(lang)
+                .iter()
+                .map(|h| quote(h))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+        for row in &self.rows {
+            out.push_str(
+                &row.iter()
+                    .map(|c| quote(&Self::text(c)))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+            out.push_str("\r\n");
+        }
+        out.into_bytes()
+    }
+
+    /// An XLSX workbook with one sheet: headers in bold, money as numbers with two decimals.
+    pub fn to_xlsx(&self, lang: Lang) -> Result<Vec<u8>, String> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet();
+        let name = if lang == Lang::Zh {
+            &self.title_zh
+        } else {
+            &self.title_en
+        };
+        let safe: String = name
+            .chars()
+            .filter(|c| !"[]:*?/\\".contains(*c))
+            .take(31)
+            .collect();
+        sheet
+            .set_name(if safe.is_empty() { "report" } else { &safe })
+            .map_err(|e| e.to_string())?;
+        let bold = Format::new().set_bold();
+        let money = Format::new().set_num_format("0.00");
+        for (c, h) in self.headers(lang).iter().enumerate() {
+            sheet
+                .write_string_with_format(0, c as u16, *h, &bold)
+                .map_err(|e| e.to_string())?;
+        }
+        for (r, row) in self.rows.iter().enumerate() {
+            let r = r as u32 + 1;
+            for (c, cell) in row.iter().enumerate() {
+                let c = c as u16;
+                match cell {
+                    Cell::Text(t) => sheet.write_string(r, c, t),
+                    Cell::Int(n) => sheet.write_number(r, c, *n as f64),
+                    Cell::Fen(f) => sheet.write_number_with_format(r, c, *f as f64 / 100.0, &money),
+                    Cell::Ratio(x) => sheet.write_number(r, c, *x),
+                }
+                .map_err(|e| e.to_string())?;
+            }
+        }
+        book.save_to_buffer().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_shows_money_to_the_fen() {
+        let mut t = Table::new("测试", "Test", &[("名称", "Name"), ("金额", "Amount")]);
+        t.push(vec![Cell::from("a, \"b\""), Cell::Fen(100_001)]);
+        let csv = String::from_utf8(t.to_csv(Lang::Zh)).unwrap();
+        assert_eq!(csv, "\u{feff}名称,金额\r\n\"a, \"\"b\"\"\",1000.01\r\n");
+        let en = String::from_utf8(t.to_csv(Lang::En)).unwrap();
+        assert!(en.starts_with("\u{feff}Name,Amount"));
+        assert!(!t.to_xlsx(Lang::Zh).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,464 @@
+//! Customer opinion and reports (§3, the registers) end to end, both engines.
+
+use std::sync::Arc;
+
+use calamine::{Data, Reader, Xlsx};
+use chrono::{DateTime, Utc};
+use fieldloop_client_core::model::ownership::Author;
+use fieldloop_client_core::model::{DocKind, FieldValue as V, Role};
+use fieldloop_e2e::{Engine, TestServer, call, login_token};
+use fieldloop_server::ManualClock;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Office {
+    base: String,
+    tokens: std::collections::HashMap<&'static str, String>,
+    ids: std::collections::HashMap<&'static str, Uuid>,
+}
+
+impl Office {
+    async fn new(server: &TestServer) -> anyhow::Result<Office> {
+        let mut tokens = std::collections::HashMap::new();
+        let mut ids = std::collections::HashMap::new();
+        for (name, role, region) in [
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("clerk_x", Role::Clerk, Some("xian")),
+            ("sales", Role::Salesperson, Some("wuhan")),
+            ("head", Role::MarketingHead, Some("wuhan")),
+            ("director", Role::FactoryDirector, None),
+            ("quality", Role::Quality, None),
+            ("gmo", Role::GmOffice, None),
+            ("tech_a", Role::Technician, Some("wuhan")),
+            ("tech_b", Role::Technician, Some("wuhan")),
+        ] {
+            let user = server.user(name, role, region).await?;
+            ids.insert(name, user.id);
+            tokens.insert(name, login_token(&server.base(), name).await?);
+        }
+        Ok(Office {
+            base: server.base(),
+            tokens,
+            ids,
+        })
+    }
+
+    async fn call(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.tokens[who],
+            body,
+        )
+        .await
+    }
+
+    async fn ok(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, v) = self.call(who, method, path, body).await?;
+        assert!((200..300).contains(&status), "{who} {path}: {status} {v}");
+        Ok(v)
+    }
+}
+
+/// A fixed set of records gives exactly the expected monthly numbers, and the XLSX export
+/// reads back with its Chinese headers and cells.
+async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-10-05T09:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let o = Office::new(&server).await?;
+    let c = o
+        .ok(
+            "clerk",
+            Method::POST,
+            "/api/customers",
+            Some(json!({"name": "客户", "address": "武汉", "phone": "1"})),
+        )
+        .await?;
+    let mut products = Vec::new();
+    for model in ["BC-350", "BC-500"] {
+        let p = o
+            .ok("clerk", Method::POST, "/api/products", Some(json!({"customer_id": c["id"], "name": "机", "model": model, "purchase_date": "2026-06-01", "warranty_months": 12})))
+            .await?;
+        products.push(p["id"].as_str().unwrap().to_string());
+    }
+    // Tech A: three jobs (two on time, one late; two fixed, one taken back); tech B: one job.
+    let devs = [
+        server.device("tech_a").await?,
+        server.device("tech_b").await?,
+    ];
+    let plan = [
+        (0, 0, "fixed_on_site", "2026-10-05T17:00:00+08:00", 10_000),
+        (0, 0, "fixed_on_site", "2026-10-06T10:00:00+08:00", 20_000),
+        (0, 1, "taken_back", "2026-10-09T10:00:00+08:00", 30_001),
+        (1, 1, "fixed_on_site", "2026-10-05T12:00:00+08:00", 5_000),
+    ];
+    let tech = Author::Device(Role::Technician);
+    for (who, product, outcome, departed, travel) in plan {
+        let v = o
+            .ok(
+                "clerk",
+                Method::POST,
+                "/api/visits",
+                Some(json!({"product_id": products[product], "category": "A", "channel": "phone"})),
+            )
+            .await?;
+        let id = Uuid::parse_str(v["id"].as_str().unwrap())?;
+        let tech_id = o.ids[if who == 0 { "tech_a" } else { "tech_b" }];
+        o.ok(
+            "director",
+            Method::POST,
+            &format!("/api/visits/{id}/dispatch"),
+            Some(json!({"technician_id": tech_id})),
+        )
+        .await?;
+        let dev = &devs[who];
+        dev.sync().await?;
+        dev.store()
+            .edit(
+                id,
+                tech,
+                &[
+                    ("form.travel_fen", V::Int(travel)),
+                    ("form.departed_at", V::Text(departed.into())),
+                ],
+                0,
+            )
+            .await?;
+        let sha = dev.store().put_blob(b"\x89PNG sig", "image/png").await?;
+        dev.store()
+            .sign(
+                id,
+                tech,
+                &sha,
+                "客户",
+                &[("form.outcome", V::Text(outcome.into()))],
+                0,
+            )
+            .await?;
+        dev.sync().await?;
+    }
+    // Ratings through a campaign: A gets 5 and 4, B gets 3.
+    let tpl = o
+        .ok("head", Method::POST, "/api/surveys/templates", Some(json!({"name": "回访", "questions": [{"text_zh": "满意度", "text_en": "Satisfaction", "scale": 5}]})))
+        .await?;
+    let camp = o
+        .ok("head", Method::POST, "/api/surveys/campaigns", Some(json!({"template_id": tpl["id"], "name": "十月回访", "period": "monthly", "region": "wuhan", "opens_on": "2026-10-01", "closes_on": "2026-10-31"})))
+        .await?;
+    let cid = camp["id"].as_str().unwrap().to_string();
+    for (t, r) in [("tech_a", 5), ("tech_a", 4), ("tech_b", 3)] {
+        o.ok("clerk", Method::POST, &format!("/api/surveys/campaigns/{cid}/answers"), Some(json!({"technician": o.ids[t], "customer_name": "客户", "rating": r, "responses": {"1": r}})))
+            .await?;
+    }
+    // Bad answers: a rating of 6, a question the template lacks, an answer out of scale.
+    for bad in [
+        json!({"customer_name": "x", "rating": 6}),
+        json!({"customer_name": "x", "rating": 3, "responses": {"2": 1}}),
+        json!({"customer_name": "x", "rating": 3, "responses": {"1": 9}}),
+    ] {
+        let (status, _) = o
+            .call(
+                "clerk",
+                Method::POST,
+                &format!("/api/surveys/campaigns/{cid}/answers"),
+                Some(bad),
+            )
+            .await?;
+        assert_eq!(status, 400);
+    }
+
+    let report = o
+        .ok(
+            "gmo",
+            Method::GET,
+            "/api/reports/technicians?month=2026-10",
+            None,
+        )
+        .await?;
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    // Ranked by average rating: A (4.5) before B (3.0).
+    assert_eq!(
+        rows[0],
+        json!([1, "tech_a", 3, 2, 1, 2.0 / 3.0, 4.5, 2, 0, "600.01"])
+    );
+    assert_eq!(
+        rows[1],
+        json!([2, "tech_b", 1, 1, 0, 1.0, 3.0, 1, 0, "50.00"])
+    );
+    let cost = o
+        .ok(
+            "gmo",
+            Method::GET,
+            "/api/reports/service-cost?month=2026-10",
+            None,
+        )
+        .await?;
+    assert_eq!(
+        cost["rows"],
+        json!([
+            ["BC-350", 2, "300.00", "0.00", "0.00", "300.00", "0.00"],
+            ["BC-500", 2, "350.01", "0.00", "0.00", "350.01", "0.00"]
+        ])
+    );
+
+    // Complaint statistics: two quality cases (production), one non-quality (marketing).
+    for (class, dept) in [
+        ("quality", "production"),
+        ("quality", "production"),
+        ("non_quality", "marketing"),
+    ] {
+        let (status, body) = o
+            .call("sales", Method::POST, "/api/complaints", Some(json!({"customer_name": "客户", "order_number": "SO", "product_model": "BC-350", "quantity": 1, "delivery_date": "2026-09-01", "defect": "d", "customer_demand": "x"})))
+            .await?;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_string();
+        o.ok(
+            "quality",
+            Method::POST,
+            &format!("/api/complaints/{id}/actions"),
+            Some(json!({"action": "accept"})),
+        )
+        .await?;
+        o.ok(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/actions"),
+            Some(json!({"action": "investigate", "findings": "f"})),
+        )
+        .await?;
+        o.ok("quality", Method::POST, &format!("/api/complaints/{id}/actions"), Some(json!({"action": "determine", "cause_class": class, "valid": true, "fault_ours": true, "responsible_department": dept}))).await?;
+    }
+    let stats = o
+        .ok(
+            "gmo",
+            Method::GET,
+            "/api/reports/complaint-stats?month=2026-10",
+            None,
+        )
+        .await?;
+    let rows = stats["rows"].as_array().unwrap();
+    assert!(rows.contains(&json!(["原因类别", "质量异常", 2, ""])));
+    assert!(rows.contains(&json!(["原因类别", "非质量异常", 1, ""])));
+    assert!(rows.contains(&json!(["产品型号", "BC-350", 3, ""])));
+    assert!(rows.contains(&json!(["责任部门", "生产部", 2, ""])));
+    let pareto: Vec<&Value> = rows.iter().filter(|r| r[0] == "帕累托").collect();
+    assert_eq!(pareto[0][1], "质量异常/生产部");
+    assert_eq!(pareto[0][3], json!(2.0 / 3.0));
+    assert_eq!(pareto[1][3], json!(1.0));
+
+    // The XLSX export reads back with its headers and cells.
+    let bytes = reqwest::Client::new()
+        .get(format!(
+            "{}/api/reports/technicians?month=2026-10&format=xlsx",
+            o.base
+        ))
+        .bearer_auth(&o.tokens["gmo"])
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))?;
+    let sheet = book.worksheet_range_at(0).expect("a sheet")?;
+    assert_eq!(sheet.get((0, 1)), Some(&Data::String("技术员".into())));
+    assert_eq!(sheet.get((1, 1)), Some(&Data::String("tech_a".into())));
+    assert_eq!(sheet.get((1, 2)), Some(&Data::Float(3.0)));
+    assert_eq!(sheet.get((1, 9)), Some(&Data::Float(600.01)));
+    let csv = reqwest::Client::new()
+        .get(format!(
+            "{}/api/reports/service-record?month=2026-10&format=csv&lang=en",
+            o.base
+        ))
+        .bearer_auth(&o.tokens["gmo"])
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        csv.trim_start_matches('\u{feff}')
+            .starts_with("Received,Office,Customer")
+    );
+    assert_eq!(csv.lines().count(), 5, "header and four jobs");
+
+    // Bad report requests: a future month, another region's office, an unknown report.
+    let (status, _) = o
+        .call(
+            "gmo",
+            Method::GET,
+            "/api/reports/technicians?month=2026-11",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 400);
+    let (status, _) = o
+        .call(
+            "clerk_x",
+            Method::GET,
+            "/api/reports/service-record?region=wuhan&format=xlsx",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 403);
+    let (status, _) = o
+        .call("tech_a", Method::GET, "/api/reports/service-record", None)
+        .await?;
+    assert_eq!(status, 403);
+    // Closing the campaign stops answers.
+    o.ok(
+        "head",
+        Method::POST,
+        &format!("/api/surveys/campaigns/{cid}/close"),
+        None,
+    )
+    .await?;
+    let (status, body) = o
+        .call(
+            "clerk",
+            Method::POST,
+            &format!("/api/surveys/campaigns/{cid}/answers"),
+            Some(json!({"customer_name": "x", "rating": 4})),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("campaign_closed"))
+    );
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monthly_numbers_sqlite() -> anyhow::Result<()> {
+    monthly_numbers(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monthly_numbers_postgres() -> anyhow::Result<()> {
+    monthly_numbers(Engine::Postgres).await
+}
+
+/// Severe feedback without a written report to the department head stays open and on the
+/// chase list; it closes once reported and answered in writing.
+async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
+    let o = Office::new(&server).await?;
+    let dev = server.device("sales").await?;
+    let doc = dev.store().create(DocKind::Feedback, "wuhan", 0).await?;
+    dev.store()
+        .edit(
+            doc.id(),
+            Author::Device(Role::Salesperson),
+            &[
+                ("answer.kind", V::Text("complaint".into())),
+                ("answer.severity", V::Text("severe".into())),
+                (
+                    "answer.comment",
+                    V::Text("machine stopped twice in a week".into()),
+                ),
+            ],
+            0,
+        )
+        .await?;
+    dev.sync().await?;
+    let id = doc.id();
+    let chase = o
+        .ok("clerk", Method::GET, "/api/feedback/chase", None)
+        .await?;
+    assert_eq!(chase[0]["id"], json!(id));
+    assert_eq!(chase[0]["needs"].as_array().unwrap().len(), 2);
+    let (status, body) = o
+        .call(
+            "clerk",
+            Method::POST,
+            &format!("/api/feedback/{id}/close"),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_ready"))
+    );
+    o.ok(
+        "clerk",
+        Method::POST,
+        &format!("/api/feedback/{id}/chase"),
+        None,
+    )
+    .await?;
+    // A phone answer is not enough for severe feedback.
+    o.ok(
+        "clerk",
+        Method::POST,
+        &format!("/api/feedback/{id}/answer"),
+        Some(json!({"method": "phone", "text": "called"})),
+    )
+    .await?;
+    o.ok(
+        "clerk",
+        Method::POST,
+        &format!("/api/feedback/{id}/report"),
+        None,
+    )
+    .await?;
+    let (status, _) = o
+        .call(
+            "clerk",
+            Method::POST,
+            &format!("/api/feedback/{id}/close"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 409, "severe feedback is answered in writing");
+    let item = o
+        .ok(
+            "clerk",
+            Method::POST,
+            &format!("/api/feedback/{id}/answer"),
+            Some(json!({"method": "letter", "text": "处理情况函告客户"})),
+        )
+        .await?;
+    assert_eq!(item["chase_count"], 1);
+    o.ok(
+        "clerk",
+        Method::POST,
+        &format!("/api/feedback/{id}/close"),
+        None,
+    )
+    .await?;
+    assert!(
+        o.ok("clerk", Method::GET, "/api/feedback/chase", None)
+            .await?
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = o
+        .call(
+            "clerk_x",
+            Method::POST,
+            &format!("/api/feedback/{id}/chase"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 404, "another region's office");
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(severe_feedback_test, severe_feedback);
