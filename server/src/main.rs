@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use fieldloop_client_core::model::Role;
 use fieldloop_server::auth::hash_password;
 use fieldloop_server::db::accounts::User;
-use fieldloop_server::{AppState, Config, Db, app};
+use fieldloop_server::{AppState, Config, Db};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: fieldloop-server [serve | migrate | create-admin USERNAME]
@@ -49,21 +49,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let addr = config.addr.clone();
-    let state = AppState::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(
-        addr = %listener.local_addr()?,
-        engine = state.db.engine.name(),
-        "fieldloop-server listening"
-    );
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("stopped");
-    Ok(())
+    fieldloop_server::run(config, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

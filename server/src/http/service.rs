@@ -421,6 +421,12 @@ async fn log_form(
                 "the form is already logged",
             ));
         }
+        if text("request.category").is_empty() {
+            return Err(ApiError::conflict(
+                "missing_category",
+                "every job has a category (A, B, C, D) before it is logged (§2.1)",
+            ));
+        }
         Ok(vec![
             ("status.state", "form_logged".into()),
             ("status.logged_at", now.into()),
