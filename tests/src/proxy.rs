@@ -14,6 +14,8 @@ pub struct CutProxy {
     cutting: Arc<AtomicBool>,
     /// Sync answers still let through before cutting starts (when cutting is on).
     pub allow: Arc<AtomicUsize>,
+    /// Bytes sent from devices towards the server.
+    pub bytes_up: Arc<AtomicUsize>,
     pub cuts: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -26,12 +28,18 @@ impl CutProxy {
         let cutting = Arc::new(AtomicBool::new(false));
         let cuts = Arc::new(AtomicUsize::new(0));
         let allow = Arc::new(AtomicUsize::new(0));
-        let (c, n, a) = (cutting.clone(), cuts.clone(), allow.clone());
+        let bytes_up = Arc::new(AtomicUsize::new(0));
+        let (c, n, a, b) = (
+            cutting.clone(),
+            cuts.clone(),
+            allow.clone(),
+            bytes_up.clone(),
+        );
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (c, n, a) = (c.clone(), n.clone(), a.clone());
+                let (c, n, a, b) = (c.clone(), n.clone(), a.clone(), b.clone());
                 tokio::spawn(async move {
-                    let _ = pipe(client, upstream, c, n, a).await;
+                    let _ = pipe(client, upstream, c, n, a, b).await;
                 });
             }
         });
@@ -39,6 +47,7 @@ impl CutProxy {
             addr,
             cutting,
             allow,
+            bytes_up,
             cuts,
             task,
         })
@@ -66,6 +75,7 @@ async fn pipe(
     cutting: Arc<AtomicBool>,
     cuts: Arc<AtomicUsize>,
     allow: Arc<AtomicUsize>,
+    bytes_up: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     let mut server = TcpStream::connect(upstream).await?;
     let (mut cr, mut cw) = client.split();
@@ -78,6 +88,7 @@ async fn pipe(
             if n == 0 {
                 break;
             }
+            bytes_up.fetch_add(n, Ordering::SeqCst);
             if buf[..n].windows(14).any(|w| w == b"POST /api/sync")
                 && cutting.load(Ordering::SeqCst)
                 && allow

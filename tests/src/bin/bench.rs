@@ -1,14 +1,22 @@
-//! Fieldloop's benchmarks. Each scenario measures ours and a reference in the same run and
-//! prints `bench <scenario>: ours=<v> <unit> ref=<v> <unit> ratio=<v> target=<op><v>`.
-//! Run with `cargo run --release -p fieldloop-e2e --bin bench`.
+//! Fieldloop's benchmarks. Each scenario measures ours and a reference in the same run and prints
+//! `bench <scenario>: ours=<v> <unit> ref=<v> <unit> ratio=<v> target=<op><v>`.
+//! Run with `cargo run --release -p fieldloop-e2e --bin bench` (`BENCH_QUICK=1` for smaller N).
+//!
+//! The reference peer is automerge-repo's sync server (`../shared/peers/automerge-repo`, run
+//! with Node when it is there). Our server runs in this process with the devices, so CPU and
+//! memory figures for "ours" include the devices' own work: they overstate the server's share.
 
-use std::time::Instant;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue, Role};
-use fieldloop_e2e::{Engine, TestServer, now};
+use fieldloop_e2e::proxy::CutProxy;
+use fieldloop_e2e::{Engine, TestDevice, TestServer};
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+const TECH: Author = Author::Device(Role::Technician);
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -23,12 +31,94 @@ fn line(scenario: &str, ours: f64, unit: &str, reference: f64, ref_unit: &str, t
         f64::NAN
     };
     println!(
-        "bench {scenario}: ours={ours:.1} {unit} ref={reference:.1} {ref_unit} ratio={ratio:.2} target={target}"
+        "bench {scenario}: ours={ours:.2} {unit} ref={reference:.2} {ref_unit} ratio={ratio:.2} target={target}"
     );
 }
 
-/// Single-row commits per second on a fresh SQLite file with the server's settings
-/// (WAL, synchronous=FULL): the rate one-commit-per-document would be limited to.
+/// CPU seconds this process has used (user + system).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r.split(' ').collect())
+        .unwrap_or_default();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// Peak resident memory of this process, MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+const WORDS: &[&str] = &[
+    "pump",
+    "valve",
+    "filter",
+    "replaced",
+    "inspected",
+    "leak",
+    "pressure",
+    "gauge",
+    "seal",
+    "motor",
+    "belt",
+    "bearing",
+    "customer",
+    "requested",
+    "follow-up",
+    "warranty",
+    "serial",
+    "calibrated",
+    "tested",
+    "ok",
+    "noise",
+    "vibration",
+];
+
+/// About the size of the peer's visit: ~900 characters of notes, findings and parts.
+fn words(seed: usize, n: usize) -> String {
+    (0..n)
+        .map(|k| WORDS[(seed * 31 + k * 7) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn record_visit(dev: &TestDevice, i: usize) -> anyhow::Result<uuid::Uuid> {
+    let doc = dev.store().create(DocKind::Visit, "wuhan", 0).await?;
+    dev.store()
+        .edit(
+            doc.id(),
+            TECH,
+            &[
+                ("form.diagnosis", FieldValue::Text(words(i, 60))),
+                ("form.work_done", FieldValue::Text(words(i + 1, 120))),
+                ("form.parts_used", FieldValue::Text(words(i + 2, 30))),
+                ("form.travel_fen", FieldValue::Int(8_000 + i as i64)),
+                (
+                    "form.arrived_at",
+                    FieldValue::Text("2026-11-27T09:00:00+08:00".into()),
+                ),
+            ],
+            0,
+        )
+        .await?;
+    Ok(doc.id())
+}
+
+/// Single-row commits per second on a fresh SQLite file with the server's settings.
 async fn sqlite_commit_rate(dir: &std::path::Path, rows: usize) -> anyhow::Result<f64> {
     let options = SqliteConnectOptions::new()
         .filename(dir.join("reference.sqlite"))
@@ -51,60 +141,387 @@ async fn sqlite_commit_rate(dir: &std::path::Path, rows: usize) -> anyhow::Resul
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn upload_one_device(docs: usize) -> anyhow::Result<()> {
-    let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite");
-    server.user("tech", Role::Technician, Some("wuhan")).await?;
-    let dev = server.device("tech").await?;
-    let tech = Author::Device(Role::Technician);
-    for i in 0..docs {
-        let doc = dev.store().create(DocKind::Visit, "wuhan", now()).await?;
-        dev.store()
-            .edit(
-                doc.id(),
-                tech,
-                &[
-                    (
-                        "form.diagnosis",
-                        FieldValue::Text(format!("hydraulic leak at fitting {i}")),
-                    ),
-                    ("form.travel_fen", FieldValue::Int(8_000 + i as i64)),
-                    (
-                        "form.arrived_at",
-                        FieldValue::Text("2026-11-27T09:00:00+08:00".into()),
-                    ),
-                ],
-                now(),
-            )
+/// Single-row autocommit inserts per second on the PostgreSQL the tests use (pgbench-style).
+async fn pg_commit_rate(rows: usize) -> anyhow::Result<f64> {
+    let mut conn = sqlx::PgConnection::connect(&fieldloop_e2e::pg_admin_url()).await?;
+    sqlx::query("CREATE TEMP TABLE bench_t (id BIGINT PRIMARY KEY, body BYTEA NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    let body = vec![7u8; 1024];
+    let started = Instant::now();
+    for i in 0..rows {
+        sqlx::query("INSERT INTO bench_t (id, body) VALUES ($1, $2)")
+            .bind(i as i64)
+            .bind(&body)
+            .execute(&mut conn)
             .await?;
     }
-    let started = Instant::now();
-    let mut marks = Vec::new();
-    let report = dev
-        .client
-        .sync(|p| marks.push((p.docs_done, started.elapsed())))
-        .await?;
-    if std::env::var("BENCH_VERBOSE").is_ok() {
-        eprintln!("progress marks: {marks:?}");
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The peer's numbers, or why there are none.
+fn run_peer(n: usize) -> Result<serde_json::Value, String> {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/peers/automerge-repo");
+    if !source.exists() {
+        return Err(format!("the peer is not at {}", source.display()));
     }
-    let ours = report.pushed as f64 / started.elapsed().as_secs_f64();
-    assert_eq!(report.pushed, docs, "every document acknowledged");
-    let reference = sqlite_commit_rate(server.dir.path(), docs).await?;
-    line(
-        "upload-1000-visits-1-device",
-        ours,
-        "docs/s",
-        reference,
-        "sqlite-commits/s",
-        ">=1",
-    );
-    server.finish().await;
-    Ok(())
+    if Command::new("node").arg("--version").output().is_err() {
+        return Err("node is not installed".into());
+    }
+    let scratch = std::env::temp_dir().join("fieldloop-am-peer");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&source).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            std::fs::copy(entry.path(), scratch.join(entry.file_name()))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    // `npm ci` when the lock file is in step with package.json; it is not always (optional
+    // platform packages), and then `npm install` resolves from the same registry.
+    let mut installed = false;
+    let mut errors = String::new();
+    for verb in ["ci", "install"] {
+        let out = Command::new("npm")
+            .args([verb, "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&scratch)
+            .output()
+            .map_err(|e| format!("npm: {e}"))?;
+        if out.status.success() {
+            installed = true;
+            break;
+        }
+        errors.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    if !installed {
+        return Err(format!(
+            "npm could not install the peer: {}",
+            errors.lines().take(3).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(3050);
+    let out = Command::new("node")
+        .args(["am-bench.mjs", &n.to_string(), &port.to_string()])
+        .current_dir(&scratch)
+        .output()
+        .map_err(|e| format!("node: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or("the peer printed no result")?;
+    serde_json::from_str(json).map_err(|e| e.to_string())
+}
+
+fn peer_num(peer: &Result<serde_json::Value, String>, key: &str) -> f64 {
+    peer.as_ref()
+        .ok()
+        .and_then(|p| p[key].as_f64())
+        .unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let quick = std::env::var("BENCH_QUICK").is_ok();
+    let n = if quick { 200 } else { 1000 };
+    let pull_n: usize = if quick { 1000 } else { 10_000 };
     println!("load average at start: {}", load_average());
-    upload_one_device(1000).await?;
+    let peer = run_peer(n);
+    match &peer {
+        Ok(p) => println!("peer: {p}"),
+        Err(why) => println!("peer: not run ({why}); the scenarios against it print ref=NaN"),
+    }
+
+    // S1 burst upload, one device, and S2 durability on SQLite; S3 edits; S6 storage.
+    let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite");
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let proxy = CutProxy::start(server.addr).await?;
+    let dev = server.device_at(&proxy.base(), "tech").await?;
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(record_visit(&dev, i).await?);
+    }
+    let cpu0 = cpu_seconds();
+    let started = Instant::now();
+    let report = dev.sync().await?;
+    let upload_rate = report.pushed as f64 / started.elapsed().as_secs_f64();
+    let cpu_per_doc_ms = (cpu_seconds() - cpu0) * 1000.0 / n as f64;
+    assert_eq!(report.pushed, n);
+    line(
+        "s1-upload-1-device",
+        upload_rate,
+        "docs/s",
+        peer_num(&peer, "upload_docs_per_s"),
+        "docs/s",
+        ">=10",
+    );
+    line(
+        "s1-cpu-per-doc",
+        cpu_per_doc_ms,
+        "ms/doc(process)",
+        peer_num(&peer, "upload_server_cpu_ms_per_doc"),
+        "ms/doc(server)",
+        "<=0.1",
+    );
+    let sqlite_rate = sqlite_commit_rate(server.dir.path(), n).await?;
+    line(
+        "s2-durable-sqlite",
+        upload_rate,
+        "docs/s",
+        sqlite_rate,
+        "sqlite-commits/s",
+        ">=1",
+    );
+
+    // S3: one field on every visit.
+    let store = dev.store();
+    let mut change_bytes = 0usize;
+    for id in &ids {
+        let doc = store
+            .edit(
+                *id,
+                TECH,
+                &[(
+                    "form.arrived_at",
+                    FieldValue::Text("2026-11-28T08:00:00+08:00".into()),
+                )],
+                0,
+            )
+            .await?;
+        change_bytes += doc
+            .automerge()
+            .get_last_local_change()
+            .map(|c| c.raw_bytes().len())
+            .unwrap_or(0);
+    }
+    let up0 = proxy.bytes_up.load(std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let report = dev.sync().await?;
+    let edit_rate = report.pushed as f64 / started.elapsed().as_secs_f64();
+    let wire = proxy.bytes_up.load(std::sync::atomic::Ordering::SeqCst) - up0;
+    line(
+        "s3-edit",
+        edit_rate,
+        "docs/s",
+        peer_num(&peer, "update_docs_per_s"),
+        "docs/s",
+        ">=5",
+    );
+    line(
+        "s3-wire-per-edit",
+        wire as f64 / n as f64,
+        "bytes/edit",
+        change_bytes as f64 / n as f64,
+        "bytes/change",
+        "<=2",
+    );
+
+    // S6: bytes on disk per visit against Automerge's own save of it.
+    let disk: u64 = std::fs::read_dir(server.dir.path().join("server"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let saved = store
+        .load(ids[0])
+        .await?
+        .map(|d| d.automerge().save().len())
+        .unwrap_or(1);
+    line(
+        "s6-storage",
+        disk as f64 / n as f64,
+        "bytes/visit",
+        saved as f64,
+        "bytes/save()",
+        "<=2",
+    );
+    server.finish().await;
+
+    // S2 on PostgreSQL.
+    match TestServer::start(Engine::Postgres).await {
+        Ok(Some(pg)) => {
+            pg.user("tech", Role::Technician, Some("wuhan")).await?;
+            let dev = pg.device("tech").await?;
+            for i in 0..n {
+                record_visit(&dev, i).await?;
+            }
+            let started = Instant::now();
+            let report = dev.sync().await?;
+            let rate = report.pushed as f64 / started.elapsed().as_secs_f64();
+            let reference = pg_commit_rate(n).await?;
+            line(
+                "s2-durable-postgres",
+                rate,
+                "docs/s",
+                reference,
+                "pg-single-row-inserts/s",
+                ">=1",
+            );
+            pg.finish().await;
+        }
+        _ => println!("bench s2-durable-postgres: not run (PostgreSQL unreachable)"),
+    }
+
+    // S1 from 50 devices x 20 visits at once.
+    let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite");
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let per: usize = if quick { 4 } else { 20 };
+    let mut devices = Vec::new();
+    for _ in 0..50 {
+        let d = server.device("tech").await?;
+        for i in 0..per {
+            record_visit(&d, i).await?;
+        }
+        devices.push(d);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = devices
+        .iter()
+        .map(|d| {
+            let c = d.client.clone();
+            tokio::spawn(async move { c.sync(|_| {}).await })
+        })
+        .collect();
+    let mut pushed = 0;
+    for t in tasks {
+        pushed += t.await??.pushed;
+    }
+    let rate = pushed as f64 / started.elapsed().as_secs_f64();
+    line(
+        "s1-upload-50-devices",
+        rate,
+        "docs/s",
+        peer_num(&peer, "upload_docs_per_s"),
+        "docs/s",
+        ">=10",
+    );
+
+    // S4: a fresh office device pulls everything.
+    let writer = &devices[0];
+    for i in 0..pull_n.saturating_sub(50 * per) {
+        record_visit(writer, i).await?;
+    }
+    writer.sync().await?;
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let office = server.device("clerk").await?;
+    let started = Instant::now();
+    let report = office.sync().await?;
+    let pull_rate = report.pulled as f64 / started.elapsed().as_secs_f64();
+    line(
+        "s4-office-pull",
+        pull_rate,
+        "docs/s",
+        peer_num(&peer, "download_docs_per_s"),
+        "docs/s",
+        ">=5",
+    );
+    println!(
+        "bench s4-peak-rss: ours={:.1} MiB(process: server and all devices) ref={:.1} MiB(peer server)",
+        peak_rss_mib(),
+        peer_num(&peer, "server_rss_mib")
+    );
+
+    // S5: idle sync, 32 connections, against a minimal axum handler with a body of the same size.
+    let idle = idle_sync(&office, 32, if quick { 20 } else { 100 }).await?;
+    let plain = minimal_handler(idle.2, 32, if quick { 20 } else { 100 }).await?;
+    line(
+        "s5-idle-sync",
+        idle.0,
+        "req/s",
+        plain.0,
+        "req/s(minimal axum)",
+        ">=0.5",
+    );
+    println!(
+        "bench s5-idle-p99: ours={:.2} ms ref={:.2} ms",
+        idle.1, plain.1
+    );
+    server.finish().await;
     println!("load average at end: {}", load_average());
     Ok(())
+}
+
+/// A device already in sync asks again from `conns` connections: (requests/s, p99 ms, body bytes).
+async fn idle_sync(
+    dev: &TestDevice,
+    conns: usize,
+    each: usize,
+) -> anyhow::Result<(f64, f64, usize)> {
+    let token = dev.client.bearer().await?;
+    let device = dev.store().meta_get("device_id").await?.unwrap_or_default();
+    let base = dev.client.base_url().to_string();
+    let body = serde_json::to_vec(&serde_json::json!({"device_id": device, "docs": []}))?;
+    let probe = reqwest::Client::new()
+        .post(format!("{base}/api/sync"))
+        .bearer_auth(&token)
+        .body(body.clone())
+        .send()
+        .await?
+        .bytes()
+        .await?
+        .len();
+    let (rate, p99) = hammer(conns, each, move |c| {
+        c.post(format!("{base}/api/sync"))
+            .bearer_auth(&token)
+            .body(body.clone())
+    })
+    .await?;
+    Ok((rate, p99, probe))
+}
+
+async fn minimal_handler(size: usize, conns: usize, each: usize) -> anyhow::Result<(f64, f64)> {
+    let body = "x".repeat(size);
+    let app = axum::Router::new().route(
+        "/sync",
+        axum::routing::post(move || std::future::ready(body.clone())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let result = hammer(conns, each, move |c| {
+        c.post(format!("http://{addr}/sync")).body("{}")
+    })
+    .await;
+    server.abort();
+    result
+}
+
+async fn hammer(
+    conns: usize,
+    each: usize,
+    build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
+) -> anyhow::Result<(f64, f64)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let build = build.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .build()?;
+            let mut times = Vec::with_capacity(each);
+            for _ in 0..each {
+                let t = Instant::now();
+                let resp =
+                    tokio::time::timeout(Duration::from_secs(30), build(&client).send()).await??;
+                resp.bytes().await?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(times)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let p99 = all.get(all.len() * 99 / 100).copied().unwrap_or(f64::NAN);
+    Ok((rate, p99))
 }
