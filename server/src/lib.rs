@@ -114,9 +114,23 @@ pub async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(addr = %listener.local_addr()?, engine = state.db.engine.name(), "fieldloop-server listening");
+    // Overdue complaint steps raise their notifications even when nobody opens the list.
+    let sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = http::complaints::sweep_overdue(&state, None, state.now()).await {
+                    tracing::warn!(error = e.message, "overdue sweep failed");
+                }
+            }
+        })
+    };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -687,6 +687,17 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
         .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
         .await?;
     assert_eq!(status, 409);
+    let (status, notice) = office
+        .call(
+            "gmo",
+            Method::GET,
+            "/api/reports/personnel-notice?month=2026-10",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200, "{notice}");
+    assert_eq!(notice["columns"][2][0], "处分");
+    assert_eq!(notice["rows"][0][2], "written warning");
     let (status, _) = office
         .call("sales", Method::GET, "/api/reviews/2026-10", None)
         .await?;

@@ -223,7 +223,7 @@ def test_bad_input_gives_the_right_error(server):
         except sdk.FieldloopError.InvalidInput as e:
             assert "sign" in str(e)
         try:
-            await client.answer_survey(visit, 6, "great")
+            await client.answer_survey(visit, 6, "great", "")
             raise AssertionError("a rating of 6 must be refused")
         except sdk.FieldloopError.InvalidInput:
             pass
@@ -236,7 +236,7 @@ def test_bad_input_gives_the_right_error(server):
         record = await client.read_record(visit)
         paths = {f.path for f in record.fields}
         assert "form.travel_fen" not in paths and "form.outcome" not in paths
-        survey = await client.answer_survey(visit, 5, "quick and polite")
+        survey = await client.answer_survey(visit, 5, "quick and polite", "")
         assert {f.path: f.value for f in survey.fields}["answer.rating"] == "5"
 
     run(go())

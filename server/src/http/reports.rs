@@ -480,7 +480,7 @@ fn in_month(ctx: &Ctx, at: DateTime<Utc>) -> bool {
 /// `complaint-register` (客户投诉登记追踪表), `product-register` (客户产品进出登记簿), `overdue`,
 /// `complaint-stats` (by cause class, model, department, and a Pareto of causes),
 /// `service-cost` (by product model), `technicians` (monthly performance, ranked),
-/// `feedback` (customer opinion).
+/// `feedback` (customer opinion), `personnel-notice` (人事公布单 of a confirmed monthly review).
 #[utoipa::path(get, path = "/api/reports/{name}", params(("name" = String, Path), ReportQuery),
     responses((status = 200, description = "the report as JSON, CSV or XLSX"), (status = 400, body = fieldloop_client_core::wire::ErrorBody),
               (status = 403, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
@@ -536,6 +536,7 @@ async fn report(
         "service-cost" => service_cost(&ctx).await?,
         "technicians" => technicians(&ctx).await?,
         "feedback" => feedback(&ctx).await?,
+        "personnel-notice" => personnel_notice(&ctx).await?,
         other => return Err(ApiError::not_found(format!("no report '{other}'"))),
     };
     let lang = match q.lang.as_deref() {
@@ -1020,6 +1021,29 @@ async fn feedback(ctx: &Ctx<'_>) -> ApiResult<Table> {
             f.answer_method.unwrap_or_default().into(),
             Cell::Int(f.chase_count),
         ]);
+    }
+    Ok(t)
+}
+
+/// The personnel notice a confirmed monthly review produced (§4.8), one penalty a row.
+async fn personnel_notice(ctx: &Ctx<'_>) -> ApiResult<Table> {
+    let mut t = Table::new(
+        "人事公布单",
+        "Personnel notice",
+        &[
+            ("投诉编号", "Complaint"),
+            ("责任部门", "Department"),
+            ("处分", "Penalty"),
+        ],
+    );
+    let (_, _, notice) = ctx.state.db.review(&ctx.month).await?.ok_or_else(|| {
+        ApiError::not_found(format!("the review of {} is not confirmed", ctx.month))
+    })?;
+    for row in notice.lines().skip(1) {
+        let cells: Vec<Cell> = row.split('\t').map(|c| Cell::from(c)).collect();
+        if cells.len() == 3 {
+            t.push(cells);
+        }
     }
     Ok(t)
 }
