@@ -405,12 +405,14 @@ impl FieldloopClient {
         self.create(DocKind::Complaint, fields).await
     }
 
-    /// The customer's answer at the end of a visit: a rating of the technician (1-5) and a comment.
+    /// The customer's answer at the end of a visit: a rating of the technician (1-5) and a
+    /// comment, for a survey campaign if one is running (its id, or empty).
     pub async fn answer_survey(
         &self,
         visit_id: String,
         rating: u8,
         comment: String,
+        campaign_id: String,
     ) -> Result<Record> {
         if !(1..=5).contains(&rating) {
             return Err(invalid(format!("a rating is 1 to 5, not {rating}")));
@@ -456,6 +458,28 @@ impl FieldloopClient {
             fields.push(FieldInput {
                 path: "answer.technician".into(),
                 text: Some(technician),
+                number: None,
+                yuan: None,
+            });
+        }
+        let customer = visit
+            .get("request.customer_name")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default();
+        if !customer.is_empty() {
+            fields.push(FieldInput {
+                path: "answer.customer_name".into(),
+                text: Some(customer),
+                number: None,
+                yuan: None,
+            });
+        }
+        let campaign_id = campaign_id.trim();
+        if !campaign_id.is_empty() {
+            parse_id(campaign_id)?;
+            fields.push(FieldInput {
+                path: "answer.campaign_id".into(),
+                text: Some(campaign_id.to_string()),
                 number: None,
                 yuan: None,
             });

@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::parse_month;
 use crate::AppState;
 use crate::access::Principal;
 use crate::auth::Auth;
@@ -838,15 +839,6 @@ pub struct ReviewCase {
     pub loss_fen: i64,
     pub penalty: Option<String>,
     pub penalty_approved: bool,
-}
-
-fn parse_month(text: &str) -> ApiResult<(i32, u32)> {
-    let (y, m) = text
-        .split_once('-')
-        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
-        .filter(|(_, m)| (1..=12).contains(m))
-        .ok_or_else(|| ApiError::invalid(format!("'{text}' is not a month (YYYY-MM)")))?;
-    Ok((y, m))
 }
 
 async fn build_review(state: &AppState, month: &str) -> ApiResult<ReviewView> {

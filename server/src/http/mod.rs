@@ -63,6 +63,28 @@ async fn no_route() -> ApiError {
     )
 }
 
+/// Refuses a caller whose role is not among `roles` (an admin may do anything).
+pub(crate) fn role_in(
+    p: &crate::access::Principal,
+    roles: &[fieldloop_client_core::model::Role],
+    what: &str,
+) -> crate::error::ApiResult<()> {
+    if roles.contains(&p.role) || p.role == fieldloop_client_core::model::Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{what} is not for a {}",
+            p.role.code()
+        )))
+    }
+}
+
+/// Reads a `YYYY-MM` month.
+pub(crate) fn parse_month(text: &str) -> crate::error::ApiResult<(i32, u32)> {
+    crate::workflow::calendar::parse_month(text)
+        .ok_or_else(|| ApiError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
+}
+
 /// Maps an unreadable or oversized body to the API's error shape.
 pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

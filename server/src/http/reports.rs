@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::{parse_month, role_in};
 use crate::AppState;
-use crate::access::Principal;
 use crate::auth::Auth;
 use crate::db::feedback::{Campaign, FeedbackItem};
 use crate::db::service::VisitRow;
@@ -37,17 +37,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chase_list))
         .routes(routes!(feedback_step))
         .routes(routes!(report))
-}
-
-fn role_in(p: &Principal, roles: &[Role], what: &str) -> ApiResult<()> {
-    if roles.contains(&p.role) || p.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "{what} is not for a {}",
-            p.role.code()
-        )))
-    }
 }
 
 const OFFICE: &[Role] = &[
@@ -507,11 +496,7 @@ async fn report(
     let now = state.now();
     let (y, m) = match q.month.as_deref() {
         Some(text) => {
-            let parsed = text
-                .split_once('-')
-                .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
-                .filter(|(_, m)| (1..=12).contains(m))
-                .ok_or_else(|| ApiError::invalid(format!("'{text}' is not a month (YYYY-MM)")))?;
+            let parsed = parse_month(text)?;
             if parsed > year_month(tz, now) {
                 return Err(ApiError::invalid(format!("{text} is in the future")));
             }
@@ -1040,7 +1025,7 @@ async fn personnel_notice(ctx: &Ctx<'_>) -> ApiResult<Table> {
         ApiError::not_found(format!("the review of {} is not confirmed", ctx.month))
     })?;
     for row in notice.lines().skip(1) {
-        let cells: Vec<Cell> = row.split('\t').map(|c| Cell::from(c)).collect();
+        let cells: Vec<Cell> = row.split('\t').map(Cell::from).collect();
         if cells.len() == 3 {
             t.push(cells);
         }

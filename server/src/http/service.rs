@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::docs::{FieldView, field_views};
+use super::{parse_month, role_in};
 use crate::AppState;
 use crate::access::Principal;
 use crate::auth::Auth;
@@ -49,17 +50,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(overdue_repairs))
         .routes(routes!(reconciliation))
         .routes(routes!(cost_ledger))
-}
-
-fn role_in(p: &Principal, roles: &[Role], what: &str) -> ApiResult<()> {
-    if roles.contains(&p.role) || p.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "{what} is not for a {}",
-            p.role.code()
-        )))
-    }
 }
 
 fn region_filter(p: &Principal) -> Option<&str> {
@@ -593,6 +583,24 @@ pub struct RegisterEntry {
     pub history: Vec<CustodyRow>,
 }
 
+/// A receipt the caller may see: head office all, an office its region's, a technician their own.
+async fn visible_receipt(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> ApiResult<crate::db::service::ReceiptRow> {
+    state
+        .db
+        .receipt(id)
+        .await?
+        .filter(|r| {
+            p.is_head_office()
+                || p.region.as_deref() == Some(r.region.as_str())
+                    && (p.role != Role::Technician || r.technician == p.user_id)
+        })
+        .ok_or_else(|| ApiError::not_found(format!("no receipt {id} that you may see")))
+}
+
 fn location_of(code: &str) -> ApiResult<Location> {
     serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(ApiError::internal)
 }
@@ -708,11 +716,7 @@ async fn will_miss(
         &[Role::Technician, Role::Production, Role::Clerk],
         "reporting a late repair",
     )?;
-    state
-        .db
-        .receipt(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    visible_receipt(&state, &p, id).await?;
     state.db.mark_receipt(id, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -729,11 +733,7 @@ async fn customer_told(
         &[Role::Clerk, Role::Salesperson, Role::MarketingHead],
         "telling the customer",
     )?;
-    state
-        .db
-        .receipt(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+    visible_receipt(&state, &p, id).await?;
     state.db.mark_receipt(id, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -957,12 +957,7 @@ async fn cost_ledger(
         return Err(ApiError::forbidden("the cost ledger is kept by the office"));
     }
     let tz = state.config.timezone;
-    let (y, m) = q
-        .month
-        .split_once('-')
-        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
-        .filter(|(_, m)| (1..=12).contains(m))
-        .ok_or_else(|| ApiError::invalid(format!("'{}' is not a month (YYYY-MM)", q.month)))?;
+    let (y, m) = parse_month(&q.month)?;
     let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
     let mut lines = Vec::new();
     for v in state.db.visits(region_filter(&p)).await? {

@@ -57,6 +57,13 @@ pub fn previous_month(year: i32, month: u32) -> (i32, u32) {
     }
 }
 
+/// Reads `YYYY-MM`.
+pub fn parse_month(text: &str) -> Option<(i32, u32)> {
+    let (y, m) = text.trim().split_once('-')?;
+    let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
+    (1..=12).contains(&m).then_some((y, m))
+}
+
 /// First instant of a month and of the month after, in the company's zone.
 pub fn month_bounds(tz: Tz, year: i32, month: u32) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     let first = NaiveDate::from_ymd_opt(year, month, 1)?;

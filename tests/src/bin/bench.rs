@@ -324,7 +324,9 @@ async fn main() -> anyhow::Result<()> {
 
     // S6: bytes on disk per visit against Automerge's own save of it, after the write-ahead
     // log is folded into the database file (the log is transient).
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&server.state.db.pool).await?;
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&server.state.db.pool)
+        .await?;
     let disk: u64 = std::fs::read_dir(server.dir.path().join("server"))?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.metadata().ok())
