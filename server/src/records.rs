@@ -507,6 +507,14 @@ pub async fn sync_batch(
             .iter()
             .filter_map(|w| feedback_item(w, received))
             .collect();
+        // One feed position per document, in order, so a feed page can end anywhere in a batch.
+        let mut writes = writes;
+        if writes.len() > 1 {
+            crate::db::advance_counter(&mut tx, "feed", writes.len() as i64 - 1).await?;
+        }
+        for (i, w) in writes.iter_mut().enumerate() {
+            w.seq = seq + i as i64;
+        }
         write_docs(&mut tx, writes).await?;
         for item in feedback {
             crate::db::feedback::insert_item(&mut tx, &item).await?;

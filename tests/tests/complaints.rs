@@ -628,6 +628,15 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     let cid = cert["id"].as_str().unwrap().to_string();
     let (status, _) = office
         .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/allowances"),
+            Some(json!({"amount": "0.01"})),
+        )
+        .await?;
+    assert_eq!(status, 403, "the approved 800.00 is already certified");
+    let (status, _) = office
+        .call(
             "finance",
             Method::POST,
             &format!("/api/settlements/{cid}/post"),

@@ -771,3 +771,46 @@ async fn expired_token_sqlite() -> anyhow::Result<()> {
 async fn expired_token_postgres() -> anyhow::Result<()> {
     expired_token(fieldloop_e2e::Engine::Postgres).await
 }
+
+/// The feed pages through a batch without skipping: every document of one sync batch has its
+/// own feed position.
+async fn feed_pages_through_batches(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(
+            dev.store()
+                .create(DocKind::Visit, "wuhan", now())
+                .await?
+                .id(),
+        );
+    }
+    dev.sync().await?;
+    let token = dev.client.bearer().await?;
+    let mut seen = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let (status, page) = call(
+            Method::GET,
+            &format!("{}/api/feed?after={cursor}&limit=2", server.base()),
+            &token,
+            None,
+        )
+        .await?;
+        assert_eq!(status, 200);
+        for item in page["items"].as_array().unwrap() {
+            seen.push(Uuid::parse_str(item["id"].as_str().unwrap())?);
+        }
+        cursor = page["cursor"].as_i64().unwrap();
+        if !page["more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(feed_pages_test, feed_pages_through_batches);

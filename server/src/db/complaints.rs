@@ -85,6 +85,57 @@ pub async fn update_case(tx: &mut Tx, case: &Case, version: i64) -> sqlx::Result
     Ok(updated == 1)
 }
 
+pub async fn insert_settlement(
+    tx: &mut Tx,
+    id: Uuid,
+    case: Uuid,
+    kind: &str,
+    body: &str,
+) -> sqlx::Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO settlements (id, case_id, kind, body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)",
+    )
+    .bind(id.to_string())
+    .bind(case.to_string())
+    .bind(kind)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a settlement if unchanged since `version`, in the caller's transaction.
+pub async fn update_settlement(
+    tx: &mut Tx,
+    id: Uuid,
+    body: &str,
+    version: i64,
+) -> sqlx::Result<bool> {
+    let n = sqlx::query(
+        "UPDATE settlements SET body = $2, version = version + 1, updated_at = $3 WHERE id = $1 AND version = $4",
+    )
+    .bind(id.to_string())
+    .bind(body)
+    .bind(now_ms())
+    .bind(version)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Allowance certificates already opened for a case, their amounts in fen.
+pub async fn allowance_bodies(tx: &mut Tx, case: Uuid) -> sqlx::Result<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT body FROM settlements WHERE case_id = $1 AND kind = 'allowance'")
+            .bind(case.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
+}
+
 pub async fn insert_event(
     tx: &mut Tx,
     case: Uuid,
@@ -256,47 +307,6 @@ impl Db {
             })
         })
         .transpose()
-    }
-
-    pub async fn insert_settlement(
-        &self,
-        id: Uuid,
-        case: Uuid,
-        kind: &str,
-        body: &str,
-    ) -> sqlx::Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO settlements (id, case_id, kind, body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)",
-        )
-        .bind(id.to_string())
-        .bind(case.to_string())
-        .bind(kind)
-        .bind(body)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Stores a settlement if unchanged since `version`.
-    pub async fn update_settlement(
-        &self,
-        id: Uuid,
-        body: &str,
-        version: i64,
-    ) -> sqlx::Result<bool> {
-        let n = sqlx::query(
-            "UPDATE settlements SET body = $2, version = version + 1, updated_at = $3 WHERE id = $1 AND version = $4",
-        )
-        .bind(id.to_string())
-        .bind(body)
-        .bind(now_ms())
-        .bind(version)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
     }
 
     pub async fn review(&self, month: &str) -> sqlx::Result<Option<(String, i64, String)>> {

@@ -198,6 +198,16 @@ pub async fn next_counter(tx: &mut Tx, name: &str) -> sqlx::Result<i64> {
     Ok(row.get(0))
 }
 
+/// Moves a counter on by `by` inside `tx` (after [`next_counter`] took its row lock).
+pub async fn advance_counter(tx: &mut Tx, name: &str, by: i64) -> sqlx::Result<i64> {
+    let row = sqlx::query("UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value")
+        .bind(name)
+        .bind(by)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.get(0))
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -122,7 +122,7 @@ pub async fn upsert_receipt(
         .is_some();
     sqlx::query(
         "INSERT INTO receipts (id, number, region, technician, location, promised_date, version, created_at)
-         VALUES ($1, $2, $3, $4, 'with_technician', $5, 1, $6) ON CONFLICT (id) DO UPDATE SET promised_date = excluded.promised_date",
+         VALUES ($1, $2, $3, $4, 'with_technician', $5, 1, $6) ON CONFLICT (id) DO UPDATE SET number = excluded.number, promised_date = excluded.promised_date",
     )
     .bind(id.to_string())
     .bind(number)

@@ -18,7 +18,10 @@ use super::parse_month;
 use crate::AppState;
 use crate::access::Principal;
 use crate::auth::Auth;
-use crate::db::complaints::{insert_case, insert_event, load_case, update_case};
+use crate::db::complaints::{
+    allowance_bodies, insert_case, insert_event, insert_settlement, load_case, update_case,
+    update_settlement,
+};
 use crate::db::next_counter;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{server_create_in, server_edit_in};
@@ -629,7 +632,9 @@ async fn new_return(
     let form = ReturnForm::new(body.approved_quantity).map_err(settlement_error)?;
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&form).map_err(ApiError::internal)?;
-    state.db.insert_settlement(sid, id, "return", &json).await?;
+    let mut tx = state.db.begin_write().await?;
+    insert_settlement(&mut tx, sid, id, "return", &json).await?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(SettlementView {
@@ -665,15 +670,31 @@ async fn new_allowance(
     }
     let case = closed_case_for_settlement(&state, &p, id).await?;
     let amount_fen = parse_yuan(&body.amount).map_err(ApiError::invalid)?;
-    let approved = case
+    // What was approved for allowance or compensation on the case, less the certificates already
+    // opened against it: one approval does not back two certificates.
+    let approved: i64 = case
         .money
         .iter()
-        .any(|m| m.approved_by.is_some() && m.amount_fen >= amount_fen);
-    if amount_fen == 0 || !approved {
+        .filter(|m| {
+            m.approved_by.is_some() && m.kind != crate::workflow::complaint::MoneyKind::ReturnValue
+        })
+        .map(|m| m.amount_fen)
+        .sum();
+    let mut tx = state.db.begin_write().await?;
+    let opened: i64 = allowance_bodies(&mut tx, id)
+        .await?
+        .iter()
+        .filter_map(|b| serde_json::from_str::<AllowanceCertificate>(b).ok())
+        .map(|c| c.amount_fen)
+        .sum();
+    if amount_fen == 0 || amount_fen > approved - opened {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "above_authority",
-            "an allowance needs an approved amount on the case at least as large (§4.7.3)",
+            format!(
+                "an allowance needs an approved amount on the case: {} fen approved, {} fen already certified (§4.7.3)",
+                approved, opened
+            ),
         ));
     }
     let cert = AllowanceCertificate {
@@ -684,10 +705,8 @@ async fn new_allowance(
     };
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&cert).map_err(ApiError::internal)?;
-    state
-        .db
-        .insert_settlement(sid, id, "allowance", &json)
-        .await?;
+    insert_settlement(&mut tx, sid, id, "allowance", &json).await?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(SettlementView {
@@ -782,13 +801,24 @@ async fn settlement_step(
         }
     };
     let text = new_body.to_string();
-    if !state.db.update_settlement(id, &text, row.version).await? {
+    // The step and its entry in the case's history commit together.
+    let mut tx = state.db.begin_write().await?;
+    if !update_settlement(&mut tx, id, &text, row.version).await? {
         return Err(ApiError::conflict(
             "stale",
             "the settlement changed meanwhile; reload it",
         ));
     }
-    insert_settlement_event(&state, row.case_id, &p, &step, &text).await?;
+    insert_event(
+        &mut tx,
+        row.case_id,
+        p.user_id,
+        p.role.code(),
+        &format!("settlement_{step}"),
+        &text,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(Json(SettlementView {
         id,
         case_id: row.case_id,
@@ -796,27 +826,6 @@ async fn settlement_step(
         body: new_body,
         version: row.version + 1,
     }))
-}
-
-async fn insert_settlement_event(
-    state: &AppState,
-    case: Uuid,
-    p: &Principal,
-    step: &str,
-    body: &str,
-) -> ApiResult<()> {
-    let mut tx = state.db.begin_write().await?;
-    insert_event(
-        &mut tx,
-        case,
-        p.user_id,
-        p.role.code(),
-        &format!("settlement_{step}"),
-        body,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

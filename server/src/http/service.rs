@@ -635,9 +635,7 @@ async fn custody(
             "no receipt {id} that you may see"
         )));
     }
-    let doc_row = state
-        .db
-        .doc(id)
+    let doc_row = crate::db::docs::load_doc(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("the receipt document is missing"))?;
     let doc = RecordDoc::load(&doc_row.snapshot).map_err(ApiError::internal)?;
