@@ -36,5 +36,11 @@ fi
 # against a real server.
 cargo build -p fieldloop-server
 bash scripts/bindings.sh
-python3 -m pip install --quiet --disable-pip-version-check -r ffi/tests/python/requirements.txt
+# pytest from PyPI; on a Debian Python that refuses user installs (PEP 668), the same package
+# with the override, and Debian's own pytest as the last resort.
+if ! python3 -c 'import pytest' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check -r ffi/tests/python/requirements.txt ||
+        python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r ffi/tests/python/requirements.txt ||
+        { apt-get update -qq && apt-get install -y -qq python3-pytest; }
+fi
 python3 -m pytest -q ffi/tests/python
