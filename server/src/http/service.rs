@@ -220,6 +220,13 @@ pub struct NewRequest {
     pub description: String,
 }
 
+/// A field of a record as text ("" when unset).
+fn text_of(doc: &RecordDoc, path: &str) -> String {
+    doc.get(path)
+        .and_then(|v| v.as_text().map(str::to_string))
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VisitView {
     pub id: Uuid,
@@ -391,11 +398,7 @@ async fn log_form(
     )?;
     let now = state.now().to_rfc3339();
     let doc = server_edit(&state, &p, id, |doc| {
-        let text = |path: &str| {
-            doc.get(path)
-                .and_then(|v| v.as_text().map(str::to_string))
-                .unwrap_or_default()
-        };
+        let text = |path: &str| text_of(doc, path);
         if doc.kind() != DocKind::Visit {
             return Err(ApiError::invalid("only service visits have feedback forms"));
         }
@@ -440,11 +443,7 @@ async fn archive_form(
     role_in(&p, &[Role::Quality], "archiving forms")?;
     let now = state.now().to_rfc3339();
     let doc = server_edit(&state, &p, id, |doc| {
-        let text = |path: &str| {
-            doc.get(path)
-                .and_then(|v| v.as_text().map(str::to_string))
-                .unwrap_or_default()
-        };
+        let text = |path: &str| text_of(doc, path);
         if text("status.logged_at").is_empty() {
             return Err(ApiError::conflict(
                 "not_ready",
