@@ -93,6 +93,39 @@ pub fn user_info(user: &User) -> UserInfo {
     }
 }
 
+/// The active user with this username and password, or `bad_credentials` / `account_disabled`.
+pub async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> ApiResult<User> {
+    let user = state.db.user_by_username(username.trim()).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let password = password.to_string();
+    // argon2 is slow by design: keep it off the async threads. An unknown user still pays for
+    // one verification, so timing does not tell which usernames exist.
+    let ok = tokio::task::spawn_blocking(move || match hash {
+        Some(h) => verify_password(&password, &h),
+        None => {
+            let _ = hash_password(&password);
+            false
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match user {
+        Some(u) if ok && u.active => Ok(u),
+        Some(u) if ok && !u.active => Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        )),
+        _ => Err(ApiError::unauthorized(
+            "bad_credentials",
+            "wrong username or password",
+        )),
+    }
+}
+
 /// Issues an access token and a refresh token in `family` (a new family at login).
 pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> ApiResult<TokenPair> {
     let now = chrono::Utc::now().timestamp();

@@ -22,12 +22,14 @@ pub struct Config {
     pub thresholds: crate::workflow::authority::Thresholds,
     /// Roles that dispatch service work (§2.2: the factory director).
     pub dispatchers: Vec<fieldloop_client_core::model::Role>,
+    /// Mark the back office's session cookie `Secure` (set when served over HTTPS).
+    pub cookie_secure: bool,
 }
 
 impl Config {
     /// Reads `DATABASE_URL` (default: SQLite in `FIELDLOOP_DATA`, itself default `./data`),
     /// `FIELDLOOP_ADDR`, `FIELDLOOP_TIMEZONE`, `FIELDLOOP_ACCESS_TTL_SECS`,
-    /// `FIELDLOOP_REFRESH_TTL_DAYS` and `FIELDLOOP_JWT_SECRET`.
+    /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET` and `FIELDLOOP_COOKIE_SECURE`.
     pub fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let database_url = match var("DATABASE_URL") {
@@ -68,6 +70,10 @@ impl Config {
                     .collect::<anyhow::Result<Vec<_>>>()?,
                 None => vec![fieldloop_client_core::model::Role::FactoryDirector],
             },
+            cookie_secure: matches!(
+                var("FIELDLOOP_COOKIE_SECURE").as_deref(),
+                Some("1" | "true")
+            ),
         })
     }
 
@@ -82,6 +88,7 @@ impl Config {
             jwt_secret: None,
             thresholds: crate::workflow::authority::Thresholds::default(),
             dispatchers: vec![fieldloop_client_core::model::Role::FactoryDirector],
+            cookie_secure: false,
         }
     }
 

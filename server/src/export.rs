@@ -72,7 +72,7 @@ impl Table {
         self.rows.push(row);
     }
 
-    fn headers(&self, lang: Lang) -> Vec<&str> {
+    pub fn headers(&self, lang: Lang) -> Vec<&str> {
         self.columns
             .iter()
             .map(|(z, e)| {
@@ -85,7 +85,7 @@ impl Table {
             .collect()
     }
 
-    fn text(cell: &Cell) -> String {
+    pub fn text(cell: &Cell) -> String {
         match cell {
             Cell::Text(t) => t.clone(),
             Cell::Int(n) => n.to_string(),

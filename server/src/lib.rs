@@ -12,6 +12,7 @@ pub mod export;
 pub mod http;
 pub mod merge;
 pub mod records;
+pub mod web;
 pub mod workflow;
 
 use std::sync::Arc;

@@ -222,6 +222,19 @@ fn patch_path(patch: &Patch) -> (Vec<String>, Option<String>) {
     (parts, key)
 }
 
+/// The dotted paths a set of patches touches, each once, in order of first touch: what a change
+/// did, for people reading a record's history.
+pub fn touched_paths(patches: &[Patch]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for patch in patches {
+        let path = patch_path(patch).0.join(".");
+        if !path.is_empty() && !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
+}
+
 /// Checks every patch of an incoming batch. `is_new` is true when the server had nothing of this
 /// document before the batch: then, and only then, the root keys and the empty sections may be
 /// written.

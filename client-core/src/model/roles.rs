@@ -83,6 +83,27 @@ impl Role {
         }
     }
 
+    /// The role's name in Chinese, as the regulation says it.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Technician => "技术人员",
+            Role::Clerk => "文员",
+            Role::Salesperson => "业务员",
+            Role::MarketingHead => "市场部主管",
+            Role::FactoryDirector => "厂长",
+            Role::Quality => "品质部",
+            Role::QcInspector => "品检员",
+            Role::Production => "生产部",
+            Role::RnD => "研发部",
+            Role::GmOffice => "总经理室",
+            Role::GeneralManager => "总经理",
+            Role::Chairman => "董事长",
+            Role::Finance => "财务部",
+            Role::Warehouse => "货仓",
+            Role::Admin => "系统管理员",
+        }
+    }
+
     /// The device writer classes this role records as.
     pub fn writes(self, writer: Writer) -> bool {
         match writer {

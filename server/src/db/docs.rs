@@ -323,9 +323,10 @@ impl Db {
         row.as_ref().map(doc_row).transpose()
     }
 
-    pub async fn doc_changes(&self, id: Uuid) -> sqlx::Result<Vec<ChangeRow>> {
+    /// A document's changes in the order they arrived, each with its server arrival time.
+    pub async fn doc_changes(&self, id: Uuid) -> sqlx::Result<Vec<(ChangeRow, i64)>> {
         let rows = sqlx::query(
-            "SELECT hash, actor, actor_seq, bytes, user_id, device_id, device_time FROM changes
+            "SELECT hash, actor, actor_seq, bytes, user_id, device_id, device_time, received_at FROM changes
              WHERE doc_id = $1 ORDER BY received_at, actor, actor_seq",
         )
         .bind(id.to_string())
@@ -333,18 +334,21 @@ impl Db {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(ChangeRow {
-                    hash: r.try_get(0)?,
-                    actor: r.try_get(1)?,
-                    actor_seq: r.try_get(2)?,
-                    bytes: r.try_get(3)?,
-                    user_id: parse_uuid(&r.try_get::<String, _>(4)?)?,
-                    device_id: r
-                        .try_get::<Option<String>, _>(5)?
-                        .map(|s| parse_uuid(&s))
-                        .transpose()?,
-                    device_time: r.try_get(6)?,
-                })
+                Ok((
+                    ChangeRow {
+                        hash: r.try_get(0)?,
+                        actor: r.try_get(1)?,
+                        actor_seq: r.try_get(2)?,
+                        bytes: r.try_get(3)?,
+                        user_id: parse_uuid(&r.try_get::<String, _>(4)?)?,
+                        device_id: r
+                            .try_get::<Option<String>, _>(5)?
+                            .map(|s| parse_uuid(&s))
+                            .transpose()?,
+                        device_time: r.try_get(6)?,
+                    },
+                    r.try_get(7)?,
+                ))
             })
             .collect()
     }

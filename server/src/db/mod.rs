@@ -7,6 +7,7 @@ pub mod complaints;
 pub mod docs;
 pub mod feedback;
 pub mod service;
+pub mod web;
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_feedback.sql"),
         include_str!("../../../migrations/postgres/0004_feedback.sql"),
+    ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_web.sql"),
+        include_str!("../../../migrations/postgres/0005_web.sql"),
     ),
 ];
 

@@ -35,35 +35,7 @@ async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    let user = state.db.user_by_username(body.username.trim()).await?;
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password = body.password.clone();
-    // argon2 is slow by design: keep it off the async threads. An unknown user still pays for
-    // one verification, so timing does not tell which usernames exist.
-    let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(h) => auth::verify_password(&password, &h),
-        None => {
-            let _ = auth::hash_password(&password);
-            false
-        }
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let user = match user {
-        Some(u) if ok && u.active => u,
-        Some(u) if ok && !u.active => {
-            return Err(ApiError::unauthorized(
-                "account_disabled",
-                "this account is disabled",
-            ));
-        }
-        _ => {
-            return Err(ApiError::unauthorized(
-                "bad_credentials",
-                "wrong username or password",
-            ));
-        }
-    };
+    let user = auth::check_credentials(&state, &body.username, &body.password).await?;
     let family = Uuid::new_v4().to_string();
     Ok(Json(auth::issue_pair(&state, &user, &family).await?))
 }

@@ -402,7 +402,7 @@ pub struct ActRequest {
 #[utoipa::path(post, path = "/api/complaints/{id}/actions", params(("id" = Uuid, Path)), request_body = ActRequest,
     responses((status = 200, body = CaseView), (status = 403, body = fieldloop_client_core::wire::ErrorBody),
               (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-async fn act(
+pub(crate) async fn act(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
@@ -619,7 +619,7 @@ async fn closed_case_for_settlement(state: &AppState, p: &Principal, id: Uuid) -
 /// Opens a return/rework form (退货单) for a closed case (§4.9.3).
 #[utoipa::path(post, path = "/api/complaints/{id}/returns", params(("id" = Uuid, Path)), request_body = NewReturn,
     responses((status = 201, body = SettlementView)), security(("bearer" = [])))]
-async fn new_return(
+pub(crate) async fn new_return(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
@@ -657,7 +657,7 @@ pub struct NewAllowance {
 /// must have been approved on the case.
 #[utoipa::path(post, path = "/api/complaints/{id}/allowances", params(("id" = Uuid, Path)), request_body = NewAllowance,
     responses((status = 201, body = SettlementView)), security(("bearer" = [])))]
-async fn new_allowance(
+pub(crate) async fn new_allowance(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
@@ -731,7 +731,7 @@ pub struct StepBody {
 /// `post` (finance, both; a return whose quantities differ is refused with both numbers).
 #[utoipa::path(post, path = "/api/settlements/{id}/{step}", params(("id" = Uuid, Path), ("step" = String, Path)), request_body = StepBody,
     responses((status = 200, body = SettlementView), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-async fn settlement_step(
+pub(crate) async fn settlement_step(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path((id, step)): Path<(Uuid, String)>,

@@ -145,7 +145,7 @@ async fn get_doc(
         .doc_changes(id)
         .await?
         .into_iter()
-        .map(|c| ChangeView {
+        .map(|(c, _)| ChangeView {
             hash: c.hash,
             actor: c.actor,
             user_id: c.user_id,

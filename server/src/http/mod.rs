@@ -4,12 +4,12 @@
 mod accounts;
 mod blobs;
 pub mod complaints;
-mod docs;
+pub(crate) mod docs;
 mod health;
-mod reports;
-mod service;
+pub(crate) mod reports;
+pub(crate) mod service;
 mod sync;
-mod visits;
+pub(crate) mod visits;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -102,6 +102,7 @@ pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, api) = routes().split_for_parts();
     let router = router
+        .merge(crate::web::routes())
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())

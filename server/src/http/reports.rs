@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::{parse_month, role_in};
 use crate::AppState;
+use crate::access::Principal;
 use crate::auth::Auth;
 use crate::db::feedback::{Campaign, FeedbackItem};
 use crate::db::service::VisitRow;
@@ -479,51 +480,8 @@ async fn report(
     Path(name): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
-    if p.role == Role::Technician {
-        return Err(ApiError::forbidden("reports are for the office"));
-    }
-    let region = match (&q.region, &p.region) {
-        (Some(r), Some(mine)) if r != mine => {
-            return Err(ApiError::forbidden(format!(
-                "you may see reports of '{mine}' only, not '{r}'"
-            )));
-        }
-        (Some(r), _) => Some(r.clone()),
-        (None, Some(mine)) => Some(mine.clone()),
-        (None, None) => None,
-    };
-    let tz = state.config.timezone;
-    let now = state.now();
-    let (y, m) = match q.month.as_deref() {
-        Some(text) => {
-            let parsed = parse_month(text)?;
-            if parsed > year_month(tz, now) {
-                return Err(ApiError::invalid(format!("{text} is in the future")));
-            }
-            parsed
-        }
-        None => year_month(tz, now),
-    };
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
-    let ctx = Ctx {
-        state: &state,
-        region,
-        from,
-        to,
-        month: format!("{y:04}-{m:02}"),
-    };
-    let table = match name.as_str() {
-        "service-record" => service_record(&ctx).await?,
-        "complaint-register" => complaint_register(&ctx).await?,
-        "product-register" => product_register(&ctx).await?,
-        "overdue" => overdue(&ctx).await?,
-        "complaint-stats" => complaint_stats(&ctx).await?,
-        "service-cost" => service_cost(&ctx).await?,
-        "technicians" => technicians(&ctx).await?,
-        "feedback" => feedback(&ctx).await?,
-        "personnel-notice" => personnel_notice(&ctx).await?,
-        other => return Err(ApiError::not_found(format!("no report '{other}'"))),
-    };
+    let (table, month) =
+        report_table(&state, &p, &name, q.month.as_deref(), q.region.as_deref()).await?;
     let lang = match q.lang.as_deref() {
         None | Some("zh") => Lang::Zh,
         Some("en") => Lang::En,
@@ -533,7 +491,7 @@ async fn report(
             )));
         }
     };
-    let file = format!("{name}-{}", ctx.month);
+    let file = format!("{name}-{month}");
     match q.format.as_deref() {
         None | Some("json") => Ok(Json(table).into_response()),
         Some("csv") => Ok(download(
@@ -552,7 +510,7 @@ async fn report(
     }
 }
 
-fn download(bytes: Vec<u8>, mime: &str, file: &str) -> Response {
+pub(crate) fn download(bytes: Vec<u8>, mime: &str, file: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),
@@ -564,6 +522,88 @@ fn download(bytes: Vec<u8>, mime: &str, file: &str) -> Response {
         Body::from(bytes),
     )
         .into_response()
+}
+
+/// The names of the registers and reports, with their titles (zh, en).
+pub(crate) const REPORTS: &[(&str, &str, &str)] = &[
+    (
+        "service-record",
+        "售后服务记录",
+        "After-sales service record",
+    ),
+    (
+        "complaint-register",
+        "客户投诉登记追踪表",
+        "Complaint register and tracking table",
+    ),
+    (
+        "product-register",
+        "客户产品进出登记簿",
+        "Customer product in/out register",
+    ),
+    ("overdue", "逾期清单", "Overdue list"),
+    ("complaint-stats", "投诉统计", "Complaint statistics"),
+    ("service-cost", "售后服务费用", "Service cost"),
+    ("technicians", "技术人员考核", "Technician performance"),
+    ("feedback", "客户意见", "Customer feedback"),
+    ("personnel-notice", "人事公布单", "Personnel notice"),
+];
+
+/// Builds one register or report for a principal: the table and the month it covers
+/// (`YYYY-MM`). Offices see their own region; head office any.
+pub(crate) async fn report_table(
+    state: &AppState,
+    p: &Principal,
+    name: &str,
+    month: Option<&str>,
+    region: Option<&str>,
+) -> ApiResult<(Table, String)> {
+    if p.role == Role::Technician {
+        return Err(ApiError::forbidden("reports are for the office"));
+    }
+    let region = match (region, &p.region) {
+        (Some(r), Some(mine)) if r != mine => {
+            return Err(ApiError::forbidden(format!(
+                "you may see reports of '{mine}' only, not '{r}'"
+            )));
+        }
+        (Some(r), _) => Some(r.to_string()),
+        (None, Some(mine)) => Some(mine.clone()),
+        (None, None) => None,
+    };
+    let tz = state.config.timezone;
+    let now = state.now();
+    let (y, m) = match month {
+        Some(text) => {
+            let parsed = parse_month(text)?;
+            if parsed > year_month(tz, now) {
+                return Err(ApiError::invalid(format!("{text} is in the future")));
+            }
+            parsed
+        }
+        None => year_month(tz, now),
+    };
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
+    let ctx = Ctx {
+        state,
+        region,
+        from,
+        to,
+        month: format!("{y:04}-{m:02}"),
+    };
+    let table = match name {
+        "service-record" => service_record(&ctx).await?,
+        "complaint-register" => complaint_register(&ctx).await?,
+        "product-register" => product_register(&ctx).await?,
+        "overdue" => overdue(&ctx).await?,
+        "complaint-stats" => complaint_stats(&ctx).await?,
+        "service-cost" => service_cost(&ctx).await?,
+        "technicians" => technicians(&ctx).await?,
+        "feedback" => feedback(&ctx).await?,
+        "personnel-notice" => personnel_notice(&ctx).await?,
+        other => return Err(ApiError::not_found(format!("no report '{other}'"))),
+    };
+    Ok((table, ctx.month))
 }
 
 async fn service_record(ctx: &Ctx<'_>) -> ApiResult<Table> {

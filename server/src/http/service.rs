@@ -84,7 +84,7 @@ pub struct NewCustomer {
 
 /// Registers a customer, reused across jobs (§2.2).
 #[utoipa::path(post, path = "/api/customers", request_body = NewCustomer, responses((status = 201, body = Customer)), security(("bearer" = [])))]
-async fn create_customer(
+pub(crate) async fn create_customer(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewCustomer>,
@@ -153,7 +153,7 @@ pub struct NewProduct {
 
 /// Registers a customer's product with its purchase date and warranty (§2.1, §2.2).
 #[utoipa::path(post, path = "/api/products", request_body = NewProduct, responses((status = 201, body = Product)), security(("bearer" = [])))]
-async fn create_product(
+pub(crate) async fn create_product(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewProduct>,
@@ -237,7 +237,7 @@ pub struct VisitView {
 /// service notice (售后服务通知单) to the dispatch queue (§2.2).
 #[utoipa::path(post, path = "/api/visits", request_body = NewRequest,
     responses((status = 201, body = VisitView), (status = 400, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-async fn register_request(
+pub(crate) async fn register_request(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewRequest>,
@@ -349,7 +349,7 @@ fn registered_at(v: &VisitRow) -> DateTime<Utc> {
 /// The factory director's dispatch queue: requests not yet dispatched, yesterday's and older
 /// first and marked priority (§2.2, §2.8). Days are the company's.
 #[utoipa::path(get, path = "/api/dispatch/queue", responses((status = 200, body = Vec<QueueItem>)), security(("bearer" = [])))]
-async fn dispatch_queue(
+pub(crate) async fn dispatch_queue(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Json<Vec<QueueItem>>> {
@@ -482,7 +482,7 @@ pub struct InvoiceItem {
 /// Finance's queue (§2.4): paid jobs whose invoice is not yet issued or whose money is not yet
 /// collected.
 #[utoipa::path(get, path = "/api/finance/invoices", responses((status = 200, body = Vec<InvoiceItem>)), security(("bearer" = [])))]
-async fn invoice_queue(
+pub(crate) async fn invoice_queue(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> ApiResult<Json<Vec<InvoiceItem>>> {
@@ -516,7 +516,7 @@ pub struct InvoiceUpdate {
 /// Finance records an invoice issued or the money collected (§2.4).
 #[utoipa::path(post, path = "/api/visits/{id}/invoice", params(("id" = Uuid, Path)), request_body = InvoiceUpdate,
     responses((status = 200, body = VisitView)), security(("bearer" = [])))]
-async fn set_invoice(
+pub(crate) async fn set_invoice(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,

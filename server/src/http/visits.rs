@@ -31,7 +31,7 @@ pub struct DispatchRequest {
 /// device receives the job on its next sync.
 #[utoipa::path(post, path = "/api/visits/{id}/dispatch", params(("id" = Uuid, Path)), request_body = DispatchRequest,
     responses((status = 200, body = Vec<FieldView>), (status = 403, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-async fn dispatch(
+pub(crate) async fn dispatch(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,

@@ -1,0 +1,385 @@
+//! Building HTML: escaping, the page frame with its navigation, tables, form parts and SVG
+//! charts. Pure: strings in, strings out.
+
+use std::fmt::Write as _;
+
+use fieldloop_client_core::model::Role;
+
+use super::Session;
+use crate::export::{Cell, Lang, Table};
+
+/// Text made safe for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The fields of a posted form.
+#[derive(Debug, Default)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// A field's value, "" when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+    /// A checkbox: present means ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+/// Messages carried back after an action (`?ok=` / `?err=`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Flash {
+    pub ok: Option<String>,
+    pub err: Option<String>,
+}
+
+struct NavItem {
+    href: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    shown: fn(Role) -> bool,
+}
+
+fn office(r: Role) -> bool {
+    r != Role::Technician
+}
+
+const NAV: &[NavItem] = &[
+    NavItem {
+        href: "/web/inbox",
+        zh: "待办",
+        en: "Inbox",
+        shown: office,
+    },
+    NavItem {
+        href: "/web/requests/new",
+        zh: "登记服务请求",
+        en: "Register request",
+        shown: |r| matches!(r, Role::Clerk | Role::MarketingHead | Role::Admin),
+    },
+    NavItem {
+        href: "/web/dispatch",
+        zh: "派工",
+        en: "Dispatch",
+        shown: |r| {
+            matches!(
+                r,
+                Role::FactoryDirector | Role::Clerk | Role::MarketingHead | Role::Admin
+            )
+        },
+    },
+    NavItem {
+        href: "/web/records",
+        zh: "记录",
+        en: "Records",
+        shown: |_| true,
+    },
+    NavItem {
+        href: "/web/complaints",
+        zh: "投诉",
+        en: "Complaints",
+        shown: office,
+    },
+    NavItem {
+        href: "/web/finance",
+        zh: "财务",
+        en: "Finance",
+        shown: |r| {
+            matches!(
+                r,
+                Role::Finance | Role::GeneralManager | Role::Chairman | Role::Admin
+            )
+        },
+    },
+    NavItem {
+        href: "/web/registers/service-record",
+        zh: "登记簿",
+        en: "Registers",
+        shown: office,
+    },
+    NavItem {
+        href: "/web/reports",
+        zh: "报表",
+        en: "Reports",
+        shown: office,
+    },
+];
+
+/// A whole page for a signed-in user: navigation for their role, the flash message, the body.
+pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
+    let mut nav = String::new();
+    for item in NAV.iter().filter(|i| (i.shown)(s.p.role)) {
+        let _ = write!(
+            nav,
+            r#"<a href="{}">{}</a>"#,
+            item.href,
+            s.t(item.zh, item.en)
+        );
+    }
+    let mut messages = String::new();
+    if let Some(ok) = &flash.ok {
+        let _ = write!(
+            messages,
+            r#"<p class="flash ok" role="status">{}</p>"#,
+            esc(ok)
+        );
+    }
+    if let Some(err) = &flash.err {
+        let _ = write!(
+            messages,
+            r#"<p class="flash err" role="alert">{}</p>"#,
+            esc(err)
+        );
+    }
+    let (other, other_label) = match s.lang {
+        Lang::Zh => ("en", "English"),
+        Lang::En => ("zh", "中文"),
+    };
+    let who = format!(
+        "{} · {}{}",
+        esc(&s.user.display_name),
+        esc(s.p.role.label_zh()),
+        s.p.region
+            .as_deref()
+            .map(|r| format!(" · {}", esc(r)))
+            .unwrap_or_default()
+    );
+    format!(
+        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"><script src="/web/static/app.js" defer></script></head>
+<body><header><strong>Fieldloop</strong><nav>{nav}</nav><span class="who">{who}</span>
+<a class="lang" href="/web/lang?to={other}">{other_label}</a>
+<form method="post" action="/web/logout" class="inline"><input type="hidden" name="csrf" value="{csrf}"><button>{logout}</button></form></header>
+<main><h1>{title}</h1>{messages}{body}</main></body></html>"#,
+        lang = if s.lang == Lang::Zh { "zh-CN" } else { "en" },
+        title = esc(title),
+        csrf = esc(&s.csrf),
+        logout = s.t("退出", "Sign out"),
+    )
+}
+
+/// A page with no session (sign-in, refusals).
+pub fn bare_page(title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{t} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"></head>
+<body><main class="narrow"><h1>{t}</h1><p>{b}</p></main></body></html>"#,
+        t = esc(title),
+        b = esc(body)
+    )
+}
+
+/// A table from headers and rows of already-escaped cells.
+pub fn table(id: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(r#"<table id="{id}"><thead><tr>"#);
+    for h in headers {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    if rows.is_empty() {
+        let _ = write!(
+            out,
+            r#"<tr><td colspan="{}" class="empty">—</td></tr>"#,
+            headers.len().max(1)
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// A report table in the user's language.
+pub fn report_table(t: &Table, lang: Lang) -> String {
+    let rows: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .map(|r| r.iter().map(|c| esc(&Table::text(c))).collect())
+        .collect();
+    table("report", &t.headers(lang), &rows)
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(s: &Session) -> String {
+    format!(
+        r#"<input type="hidden" name="csrf" value="{}">"#,
+        esc(&s.csrf)
+    )
+}
+
+/// A labelled text input.
+pub fn input(name: &str, label: &str, value: &str, required: bool) -> String {
+    format!(
+        r#"<label>{l}<input name="{n}" id="f-{n}" value="{v}"{r}></label>"#,
+        l = esc(label),
+        n = esc(name),
+        v = esc(value),
+        r = if required { " required" } else { "" }
+    )
+}
+
+/// A labelled select; `options` are (value, label).
+pub fn select(name: &str, label: &str, options: &[(String, String)]) -> String {
+    let mut out = format!(
+        r#"<label>{}<select name="{n}" id="f-{n}">"#,
+        esc(label),
+        n = esc(name)
+    );
+    for (v, l) in options {
+        let _ = write!(out, r#"<option value="{}">{}</option>"#, esc(v), esc(l));
+    }
+    out.push_str("</select></label>");
+    out
+}
+
+/// Local time for people: `YYYY-MM-DD HH:MM` in the company's zone.
+pub fn local(tz: chrono_tz::Tz, at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Local time from unix milliseconds.
+pub fn local_ms(tz: chrono_tz::Tz, ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| local(tz, t))
+        .unwrap_or_default()
+}
+
+fn cell_number(c: &Cell) -> f64 {
+    match c {
+        Cell::Int(n) | Cell::Fen(n) => *n as f64,
+        Cell::Ratio(r) => *r,
+        Cell::Text(t) => t.parse().unwrap_or(0.0),
+    }
+}
+
+/// A horizontal bar chart: one bar per (label, value); an optional second value per bar is
+/// drawn as a line of points (the cumulative share of a Pareto chart, 0 to 1).
+pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)], line: Option<&[f64]>) -> String {
+    let width = 640.0;
+    let bar_h = 22.0;
+    let label_w = 200.0;
+    let height = 30.0 + bar_h * bars.len().max(1) as f64;
+    let max = bars
+        .iter()
+        .map(|(_, v)| *v)
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let mut svg = format!(
+        r#"<figure><figcaption>{t}</figcaption><svg id="{id}" role="img" aria-label="{t}" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">"#,
+        t = esc(title)
+    );
+    let plot = width - label_w - 60.0;
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = 10.0 + i as f64 * bar_h;
+        let w = plot * v / max;
+        let _ = write!(
+            svg,
+            r##"<text x="{lx}" y="{ty}" text-anchor="end" font-size="12" fill="#333">{l}</text><rect x="{label_w}" y="{y}" width="{w:.1}" height="{h}" fill="#2f6f9f"/><text x="{vx:.1}" y="{ty}" font-size="12" fill="#333">{v}</text>"##,
+            lx = label_w - 6.0,
+            ty = y + bar_h * 0.65,
+            l = esc(label),
+            h = bar_h - 6.0,
+            vx = label_w + w + 4.0,
+            v = if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            },
+        );
+    }
+    if let Some(points) = line {
+        let coords: Vec<String> = points
+            .iter()
+            .enumerate()
+            .map(|(i, share)| {
+                format!(
+                    "{:.1},{:.1}",
+                    label_w + plot * share.clamp(0.0, 1.0),
+                    10.0 + i as f64 * bar_h + bar_h * 0.4
+                )
+            })
+            .collect();
+        let _ = write!(
+            svg,
+            r##"<polyline points="{}" fill="none" stroke="#c0392b" stroke-width="2"/>"##,
+            coords.join(" ")
+        );
+    }
+    svg.push_str("</svg></figure>");
+    svg
+}
+
+/// Bars from a report table: `label_col` names the bar, `value_col` its length.
+pub fn bars_from(t: &Table, label_col: usize, value_col: usize) -> Vec<(String, f64)> {
+    t.rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(label_col).map(Table::text).unwrap_or_default(),
+                r.get(value_col).map(cell_number).unwrap_or(0.0),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_encoding() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(url_encode("a b&c/é"), "a%20b%26c/%C3%A9");
+    }
+
+    #[test]
+    fn charts_scale_to_the_largest_bar() {
+        let svg = bar_chart(
+            "c",
+            "t",
+            &[("a".into(), 2.0), ("b".into(), 1.0)],
+            Some(&[0.5, 1.0]),
+        );
+        assert!(svg.contains(r#"width="380.0""#), "{svg}");
+        assert!(svg.contains(r#"width="190.0""#), "{svg}");
+        assert!(svg.contains("<polyline"));
+    }
+}

@@ -1,0 +1,265 @@
+//! The back office in the browser (`/web/...`): server-rendered pages over the same rules as the
+//! API. Every action a page offers is carried out by calling the API's own handler with the
+//! signed-in user, so the server refuses in the browser exactly what it refuses over HTTP.
+//!
+//! Sessions: a random token in an HttpOnly, SameSite=Strict cookie (only its hash is stored),
+//! a CSRF token per session that every form carries, and a Content-Security-Policy that allows
+//! nothing but this server's own script, style and images.
+
+mod cases;
+mod html;
+mod pages;
+mod reports;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::access::Principal;
+use crate::db::accounts::User;
+use crate::error::ApiError;
+use crate::export::Lang;
+
+pub use html::Fields;
+
+const SESSION_COOKIE: &str = "fl_session";
+const LOGIN_CSRF_COOKIE: &str = "fl_login_csrf";
+const LANG_COOKIE: &str = "fl_lang";
+/// A browser session lasts a working day.
+const SESSION_SECS: i64 = 12 * 3600;
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/web") }))
+        .route("/web", get(pages::start))
+        .route("/web/login", get(pages::login_form).post(pages::login))
+        .route("/web/logout", post(pages::logout))
+        .route("/web/lang", get(pages::switch_lang))
+        .route("/web/static/app.css", get(pages::css))
+        .route("/web/static/app.js", get(pages::js))
+        .route("/web/inbox", get(cases::inbox))
+        .route("/web/dispatch", get(pages::dispatch_board))
+        .route("/web/visits/{id}/dispatch", post(pages::dispatch))
+        .route("/web/requests/new", get(pages::request_form))
+        .route("/web/requests", post(pages::register_request))
+        .route("/web/customers", post(pages::create_customer))
+        .route("/web/products", post(pages::create_product))
+        .route("/web/records", get(pages::records))
+        .route("/web/records/{id}", get(pages::record))
+        .route("/web/blobs/{sha}", get(pages::blob))
+        .route("/web/complaints", get(cases::complaints))
+        .route("/web/complaints/{id}", get(cases::case_page))
+        .route("/web/complaints/{id}/act", post(cases::act))
+        .route("/web/complaints/{id}/returns", post(cases::new_return))
+        .route(
+            "/web/complaints/{id}/allowances",
+            post(cases::new_allowance),
+        )
+        .route("/web/settlements/{id}/{step}", post(cases::settlement_step))
+        .route("/web/finance", get(cases::finance))
+        .route("/web/visits/{id}/invoice", post(cases::set_invoice))
+        .route("/web/registers/{name}", get(reports::register))
+        .route("/web/registers/{name}/download", get(reports::download))
+        .route("/web/reports", get(reports::charts))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers on every page: the CSP, no framing, no sniffing, no caching of private pages.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// A cookie's value from the request.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
+    let secure = if state.config.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Equal tokens, compared in time that does not depend on where they differ.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn lang_of(headers: &HeaderMap) -> Lang {
+    match cookie(headers, LANG_COOKIE).as_deref() {
+        Some("en") => Lang::En,
+        _ => Lang::Zh,
+    }
+}
+
+/// The signed-in user of a page. Without a live session, any page redirects to sign-in.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub p: Principal,
+    pub user: User,
+    pub csrf: String,
+    pub lang: Lang,
+    token_hash: String,
+}
+
+impl Session {
+    /// Chinese or English, as the user chose.
+    pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
+        match self.lang {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// Refuses a form that does not carry this session's CSRF token.
+    pub fn check_csrf(&self, form: &Fields) -> Result<(), Response> {
+        if same_token(form.get("csrf"), &self.csrf) {
+            Ok(())
+        } else {
+            Err(csrf_refused(self.lang))
+        }
+    }
+}
+
+fn csrf_refused(lang: Lang) -> Response {
+    let msg = match lang {
+        Lang::Zh => "表单校验失败(缺少或错误的 CSRF 令牌),请刷新页面后重试。",
+        Lang::En => {
+            "The form was refused: its CSRF token is missing or wrong. Reload the page and try again."
+        }
+    };
+    (
+        StatusCode::FORBIDDEN,
+        axum::response::Html(html::bare_page("403", msg)),
+    )
+        .into_response()
+}
+
+/// Where a request without a session is sent: sign-in, then back (local paths only).
+fn to_login(parts: &Parts) -> Response {
+    let back = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .filter(|p| p.starts_with("/web") && parts.method == axum::http::Method::GET)
+        .unwrap_or("/web");
+    Redirect::to(&format!("/web/login?next={}", html::url_encode(back))).into_response()
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login(parts));
+        };
+        let hash = token_hash(&token);
+        let found = state
+            .db
+            .web_session(&hash)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?;
+        let Some((user_id, csrf)) = found else {
+            return Err(to_login(parts));
+        };
+        let user = state
+            .db
+            .user_by_id(user_id)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+            .filter(|u| u.active);
+        let Some(user) = user else {
+            return Err(to_login(parts));
+        };
+        Ok(Session {
+            p: Principal {
+                user_id: user.id,
+                role: user.role,
+                region: user.region.clone(),
+            },
+            user,
+            csrf,
+            lang: lang_of(&parts.headers),
+            token_hash: hash,
+        })
+    }
+}
+
+/// Starts a session for `user`: the cookie to set.
+async fn open_session(state: &AppState, user: &User) -> Result<String, ApiError> {
+    let token = random_token();
+    let expires_at = crate::db::now_ms() + SESSION_SECS * 1000;
+    state
+        .db
+        .create_web_session(&token_hash(&token), user.id, &random_token(), expires_at)
+        .await?;
+    Ok(set_cookie(state, SESSION_COOKIE, &token, SESSION_SECS))
+}
+
+async fn close_session(State(state): State<AppState>, session: &Session) -> Result<(), ApiError> {
+    state.db.end_web_session(&session.token_hash).await?;
+    Ok(())
+}
+
+/// Back to `to` with a message shown at the top of the page: `ok` when the action was done,
+/// the server's own refusal otherwise.
+pub fn back_with(to: &str, result: Result<String, ApiError>) -> Response {
+    let sep = if to.contains('?') { '&' } else { '?' };
+    let url = match result {
+        Ok(msg) => format!("{to}{sep}ok={}", html::url_encode(&msg)),
+        Err(e) => format!(
+            "{to}{sep}err={}",
+            html::url_encode(&format!("{} ({})", e.message, e.code))
+        ),
+    };
+    Redirect::to(&url).into_response()
+}

@@ -1,0 +1,848 @@
+//! Sign-in, start pages, service work (registering requests, the dispatch board) and record
+//! pages with their merged history.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use fieldloop_client_core::model::money::fen_to_yuan;
+use fieldloop_client_core::model::ownership::touched_paths;
+use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
+use uuid::Uuid;
+
+use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, table, url_encode};
+use super::{Fields, Session, back_with};
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::export::Lang;
+use crate::http::{service, visits};
+
+/// Where each role starts.
+pub fn start_page(role: Role) -> &'static str {
+    match role {
+        Role::Clerk => "/web/requests/new",
+        Role::FactoryDirector => "/web/dispatch",
+        Role::Finance => "/web/finance",
+        Role::Warehouse | Role::QcInspector => "/web/registers/product-register",
+        Role::Chairman => "/web/reports",
+        Role::Technician => "/web/records",
+        _ => "/web/inbox",
+    }
+}
+
+pub async fn start(s: Session) -> Redirect {
+    Redirect::to(start_page(s.p.role))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    err: Option<String>,
+}
+
+/// Only local back-office paths are followed after sign-in.
+fn safe_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| n.starts_with("/web") && !n.starts_with("//") && !n.contains('\\'))
+}
+
+pub async fn login_form(
+    headers: HeaderMap,
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let lang = super::lang_of(&headers);
+    let t = |zh: &'static str, en: &'static str| if lang == Lang::Zh { zh } else { en };
+    let csrf = super::random_token();
+    let err = q
+        .err
+        .as_deref()
+        .map(|e| format!(r#"<p class="flash err" role="alert">{}</p>"#, esc(e)))
+        .unwrap_or_default();
+    let next = safe_next(q.next.as_deref()).unwrap_or("/web");
+    let body = format!(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"></head>
+<body><main class="narrow"><h1>Fieldloop · {title}</h1>{err}
+<form method="post" action="/web/login" id="login">
+<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
+<label>{user}<input name="username" id="username" autocomplete="username" required autofocus></label>
+<label>{pass}<input name="password" id="password" type="password" autocomplete="current-password" required></label>
+<button type="submit" id="sign-in">{title}</button></form>
+<p><a href="/web/lang?to={other}">{other_label}</a></p></main></body></html>"#,
+        title = t("登录", "Sign in"),
+        user = t("用户名", "Username"),
+        pass = t("密码", "Password"),
+        next = esc(next),
+        other = if lang == Lang::Zh { "en" } else { "zh" },
+        other_label = if lang == Lang::Zh {
+            "English"
+        } else {
+            "中文"
+        },
+    );
+    (
+        [(
+            header::SET_COOKIE,
+            super::set_cookie(&state, super::LOGIN_CSRF_COOKIE, &csrf, 3600),
+        )],
+        Html(body),
+    )
+        .into_response()
+}
+
+/// Signs in. The form's token must match the cookie set with the form (login CSRF).
+pub async fn login(
+    headers: HeaderMap,
+    State(state): State<AppState>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    let expected = super::cookie(&headers, super::LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !super::same_token(form.get("csrf"), &expected) {
+        return super::csrf_refused(super::lang_of(&headers));
+    }
+    let next = safe_next(Some(form.get("next")))
+        .unwrap_or("/web")
+        .to_string();
+    match crate::auth::check_credentials(&state, form.get("username"), form.get("password")).await {
+        Ok(user) => match super::open_session(&state, &user).await {
+            Ok(cookie) => {
+                let to = if next == "/web" {
+                    start_page(user.role).to_string()
+                } else {
+                    next
+                };
+                ([(header::SET_COOKIE, cookie)], Redirect::to(&to)).into_response()
+            }
+            Err(e) => e.into_response(),
+        },
+        Err(e) => Redirect::to(&format!(
+            "/web/login?next={}&err={}",
+            url_encode(&next),
+            url_encode(&e.message)
+        ))
+        .into_response(),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    s: Session,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Err(refused) = s.check_csrf(&Fields(form)) {
+        return refused;
+    }
+    if let Err(e) = super::close_session(State(state.clone()), &s).await {
+        return e.into_response();
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            super::set_cookie(&state, super::SESSION_COOKIE, "", 0),
+        )],
+        Redirect::to("/web/login"),
+    )
+        .into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LangQuery {
+    to: String,
+}
+
+/// Switches the language and goes back where the user was (same site only).
+pub async fn switch_lang(
+    headers: HeaderMap,
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = if q.to == "en" { "en" } else { "zh" };
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/web").map(|i| r[i..].to_string()))
+        .filter(|p| safe_next(Some(p)).is_some() && !p.starts_with("/web/lang"))
+        .unwrap_or_else(|| "/web".into());
+    (
+        [(
+            header::SET_COOKIE,
+            super::set_cookie(&state, super::LANG_COOKIE, lang, 365 * 86_400),
+        )],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+pub async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("app.css"),
+    )
+        .into_response()
+}
+
+pub async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("app.js"),
+    )
+        .into_response()
+}
+
+/// Display names of every user, for history and boards.
+pub async fn names(state: &AppState) -> Result<HashMap<Uuid, String>, ApiError> {
+    Ok(state
+        .db
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.display_name))
+        .collect())
+}
+
+/// The factory director's dispatch board: today's queue, yesterday's carry-overs first and
+/// marked priority; one step to assign a technician of the job's region.
+pub async fn dispatch_board(
+    State(state): State<AppState>,
+    s: Session,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let queue = match service::dispatch_queue(State(state.clone()), Auth(s.p.clone())).await {
+        Ok(Json(q)) => q,
+        Err(e) => return error_page(&s, e),
+    };
+    let users = match state.db.list_users().await {
+        Ok(u) => u,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let may_dispatch = state.config.dispatchers.contains(&s.p.role) || s.p.role == Role::Admin;
+    let mut rows = Vec::new();
+    for item in &queue {
+        let techs: Vec<(String, String)> = users
+            .iter()
+            .filter(|u| {
+                u.role == Role::Technician && u.active && u.region.as_deref() == Some(&item.region)
+            })
+            .map(|u| (u.id.to_string(), u.display_name.clone()))
+            .collect();
+        let action = if !may_dispatch {
+            String::new()
+        } else if techs.is_empty() {
+            esc(s.t("本区域没有技术人员", "no technician in this region"))
+        } else {
+            format!(
+                r#"<form method="post" action="/web/visits/{id}/dispatch" class="inline dispatch">{csrf}{sel}<input type="hidden" name="priority" value="{prio}"><button>{label}</button></form>"#,
+                id = item.id,
+                csrf = csrf_field(&s),
+                sel = select("technician_id", s.t("技术人员", "Technician"), &techs),
+                prio = item.priority,
+                label = s.t("派工", "Dispatch"),
+            )
+        };
+        rows.push(vec![
+            if item.priority {
+                format!(
+                    r#"<span class="badge prio">{}</span>"#,
+                    s.t("优先(昨日遗留)", "Priority (carried over)")
+                )
+            } else {
+                String::new()
+            },
+            item.registered_on.to_string(),
+            format!(
+                r#"<a href="/web/records/{}">{}</a>"#,
+                item.id,
+                esc(&item.customer_name)
+            ),
+            esc(&item.product_model),
+            esc(&item.category),
+            esc(&item.region),
+            action,
+        ]);
+    }
+    let body = table(
+        "dispatch-queue",
+        &[
+            s.t("优先", "Priority"),
+            s.t("登记日", "Registered"),
+            s.t("客户", "Customer"),
+            s.t("型号", "Model"),
+            s.t("类别", "Category"),
+            s.t("区域", "Region"),
+            s.t("派工", "Dispatch"),
+        ],
+        &rows,
+    );
+    Html(page(&s, s.t("派工看板", "Dispatch board"), &flash, &body)).into_response()
+}
+
+pub async fn dispatch(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<Uuid>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    if let Err(refused) = s.check_csrf(&form) {
+        return refused;
+    }
+    let result = async {
+        let technician_id = Uuid::parse_str(form.get("technician_id"))
+            .map_err(|_| ApiError::invalid("choose a technician"))?;
+        let body = visits::DispatchRequest {
+            technician_id,
+            priority: form.get("priority") == "true",
+        };
+        let _ = visits::dispatch(
+            State(state.clone()),
+            Auth(s.p.clone()),
+            Path(id),
+            Json(body),
+        )
+        .await?;
+        Ok(s.t(
+            "已派工,技术人员下次同步时收到任务",
+            "Dispatched: the technician's phone gets the job at its next sync",
+        )
+        .to_string())
+    }
+    .await;
+    back_with("/web/dispatch", result)
+}
+
+/// The clerk's form: register a customer's request (§2.2), and add customers and products.
+pub async fn request_form(
+    State(state): State<AppState>,
+    s: Session,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let region = if s.p.is_head_office() {
+        None
+    } else {
+        s.p.region.as_deref()
+    };
+    let choices = match state.db.product_choices(region).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let products: Vec<(String, String)> = choices
+        .iter()
+        .map(|c| {
+            (
+                c.product.id.to_string(),
+                format!(
+                    "{} · {} {} · {} ({})",
+                    c.customer.name,
+                    c.product.name,
+                    c.product.model,
+                    c.product.serial,
+                    c.product.purchase_date
+                ),
+            )
+        })
+        .collect();
+    let mut customers: Vec<(String, String)> = choices
+        .iter()
+        .map(|c| (c.customer.id.to_string(), c.customer.name.clone()))
+        .collect();
+    customers.dedup();
+    let categories = [
+        ("A", s.t("A 有偿服务", "A paid")),
+        ("B", s.t("B 合同服务", "B contract")),
+        ("C", s.t("C 免费保修", "C free warranty")),
+        ("D", s.t("D 其他", "D other")),
+    ]
+    .map(|(v, l)| (v.to_string(), l.to_string()));
+    let channels = [
+        ("phone", s.t("电话", "Phone")),
+        ("letter", s.t("信函", "Letter")),
+        ("on_site", s.t("上门", "In person")),
+    ]
+    .map(|(v, l)| (v.to_string(), l.to_string()));
+    let csrf = csrf_field(&s);
+    let body = format!(
+        r#"<section><h2>{h_req}</h2><form method="post" action="/web/requests" id="request-form" class="grid">{csrf}
+{product}{category}{channel}{contract}{reason}{desc}<button type="submit" id="register">{submit}</button></form></section>
+<section class="cols"><div><h2>{h_cust}</h2><form method="post" action="/web/customers" id="customer-form" class="grid">{csrf}
+{c_name}{c_addr}{c_phone}<button type="submit">{add}</button></form></div>
+<div><h2>{h_prod}</h2><form method="post" action="/web/products" id="product-form" class="grid">{csrf}
+{p_cust}{p_name}{p_model}{p_spec}{p_serial}{p_date}{p_place}{p_months}<button type="submit">{add}</button></form></div></section>"#,
+        h_req = s.t("登记服务请求(售后服务通知单)", "Register a service request"),
+        product = select(
+            "product_id",
+            s.t("客户产品", "Customer's product"),
+            &products
+        ),
+        category = select("category", s.t("服务类别", "Category"), &categories),
+        channel = select("channel", s.t("来源", "Channel"), &channels),
+        contract = input(
+            "contract_ref",
+            s.t("合同号(B 类)", "Contract (B)"),
+            "",
+            false
+        ),
+        reason = input(
+            "warranty_reason",
+            s.t(
+                "过保仍免费的理由(C 类)",
+                "Reason for free work out of warranty (C)"
+            ),
+            "",
+            false
+        ),
+        desc = input("description", s.t("故障描述", "Problem"), "", false),
+        submit = s.t("登记", "Register"),
+        h_cust = s.t("新客户", "New customer"),
+        c_name = input("name", s.t("客户名称", "Name"), "", true),
+        c_addr = input("address", s.t("地址", "Address"), "", true),
+        c_phone = input("phone", s.t("电话", "Phone"), "", true),
+        add = s.t("添加", "Add"),
+        h_prod = s.t("新产品", "New product"),
+        p_cust = select("customer_id", s.t("客户", "Customer"), &customers),
+        p_name = input("name", s.t("产品名称", "Product"), "", true),
+        p_model = input("model", s.t("型号", "Model"), "", true),
+        p_spec = input("spec", s.t("规格", "Spec"), "", false),
+        p_serial = input("serial", s.t("出厂编号", "Serial"), "", false),
+        p_date = input(
+            "purchase_date",
+            s.t("购买日期 (YYYY-MM-DD)", "Purchased (YYYY-MM-DD)"),
+            "",
+            true
+        ),
+        p_place = input("purchase_place", s.t("购买地点", "Where bought"), "", false),
+        p_months = input(
+            "warranty_months",
+            s.t("保修月数", "Warranty months"),
+            "12",
+            true
+        ),
+    );
+    Html(page(&s, s.t("服务请求", "Service requests"), &flash, &body)).into_response()
+}
+
+pub async fn register_request(
+    State(state): State<AppState>,
+    s: Session,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    if let Err(refused) = s.check_csrf(&form) {
+        return refused;
+    }
+    let parsed = Uuid::parse_str(form.get("product_id"))
+        .map_err(|_| ApiError::invalid("choose the customer's product"));
+    let result = match parsed {
+        Ok(product_id) => {
+            let body = service::NewRequest {
+                product_id,
+                category: form.get("category").into(),
+                contract_ref: form.get("contract_ref").into(),
+                warranty_reason: form.get("warranty_reason").into(),
+                channel: form.get("channel").into(),
+                description: form.get("description").into(),
+            };
+            service::register_request(State(state.clone()), Auth(s.p.clone()), Json(body)).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((_, Json(view))) => back_with(
+            &format!("/web/records/{}", view.id),
+            Ok(s.t("已登记,等待派工", "Registered: waiting for dispatch")
+                .into()),
+        ),
+        Err(e) => back_with("/web/requests/new", Err(e)),
+    }
+}
+
+pub async fn create_customer(
+    State(state): State<AppState>,
+    s: Session,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    if let Err(refused) = s.check_csrf(&form) {
+        return refused;
+    }
+    let body = service::NewCustomer {
+        name: form.get("name").into(),
+        address: form.get("address").into(),
+        phone: form.get("phone").into(),
+        region: None,
+    };
+    let result = service::create_customer(State(state.clone()), Auth(s.p.clone()), Json(body))
+        .await
+        .map(|(_, Json(c))| format!("{} {}", s.t("已添加客户", "Customer added:"), c.name));
+    back_with("/web/requests/new", result)
+}
+
+pub async fn create_product(
+    State(state): State<AppState>,
+    s: Session,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let form = Fields(form);
+    if let Err(refused) = s.check_csrf(&form) {
+        return refused;
+    }
+    let result = async {
+        let customer_id = Uuid::parse_str(form.get("customer_id"))
+            .map_err(|_| ApiError::invalid("choose the customer"))?;
+        let warranty_months = form
+            .get("warranty_months")
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid("warranty months is a whole number"))?;
+        let body = service::NewProduct {
+            customer_id,
+            name: form.get("name").into(),
+            model: form.get("model").into(),
+            spec: form.get("spec").into(),
+            serial: form.get("serial").into(),
+            purchase_date: form.get("purchase_date").trim().into(),
+            purchase_place: form.get("purchase_place").into(),
+            warranty_months,
+        };
+        let (_, Json(p)) =
+            service::create_product(State(state.clone()), Auth(s.p.clone()), Json(body)).await?;
+        Ok(format!(
+            "{} {} {}",
+            s.t("已添加产品", "Product added:"),
+            p.name,
+            p.model
+        ))
+    }
+    .await;
+    back_with("/web/requests/new", result)
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct RecordsQuery {
+    kind: Option<String>,
+}
+
+/// The records the user may see, newest first.
+pub async fn records(
+    State(state): State<AppState>,
+    s: Session,
+    Query(q): Query<RecordsQuery>,
+) -> Response {
+    let kind = match q
+        .kind
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .map(str::parse::<DocKind>)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => return error_page(&s, ApiError::invalid(e)),
+    };
+    let rows = match state.db.list_docs(&s.p.scope(), kind, 500).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let tz = state.config.timezone;
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!(r#"<a href="/web/records/{id}">{id}</a>"#, id = r.id),
+                kind_label(&s, r.kind).to_string(),
+                esc(&r.region),
+                local_ms(tz, r.updated_at),
+            ]
+        })
+        .collect();
+    let mut filter = String::from(r#"<p class="filters">"#);
+    for (code, zh, en) in [
+        ("", "全部", "All"),
+        ("visit", "服务单", "Visits"),
+        ("receipt", "收据", "Receipts"),
+        ("complaint", "投诉单", "Complaints"),
+        ("feedback", "客户意见", "Feedback"),
+    ] {
+        let _ = write!(
+            filter,
+            r#"<a href="/web/records?kind={code}">{}</a> "#,
+            s.t(zh, en)
+        );
+    }
+    filter.push_str("</p>");
+    let body = filter
+        + &table(
+            "records",
+            &[
+                s.t("编号", "Id"),
+                s.t("种类", "Kind"),
+                s.t("区域", "Region"),
+                s.t("最后更改", "Last change"),
+            ],
+            &rows,
+        );
+    Html(page(&s, s.t("记录", "Records"), &Flash::default(), &body)).into_response()
+}
+
+fn kind_label(s: &Session, kind: DocKind) -> &'static str {
+    match kind {
+        DocKind::Visit => s.t("售后服务信息反馈表", "Service visit"),
+        DocKind::Receipt => s.t("收据", "Take-back receipt"),
+        DocKind::Complaint => s.t("客户投诉处理单", "Complaint form"),
+        DocKind::Feedback => s.t("客户意见", "Customer feedback"),
+    }
+}
+
+fn show_value(spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
+    match (spec.map(|s| s.ty), v) {
+        (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", fen_to_yuan(*n)),
+        (_, FieldValue::Int(n)) => n.to_string(),
+        (_, FieldValue::Text(t)) => esc(t),
+    }
+}
+
+/// One record: every field (concurrent values side by side), signatures as images with the
+/// "changed after signing" flag, and the merged history: what each change touched, when (device
+/// and server time), from which device and user.
+pub async fn record(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<Uuid>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let row = match state.db.doc(id).await {
+        Ok(Some(r)) if s.p.sees(&r.region, r.created_by, r.assignee) => r,
+        Ok(_) => return not_found(&s),
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let doc = match RecordDoc::load(&row.snapshot) {
+        Ok(d) => d,
+        Err(e) => return error_page(&s, ApiError::internal(e)),
+    };
+    let (changes, names) = match (state.db.doc_changes(id).await, names(&state).await) {
+        (Ok(c), Ok(n)) => (c, n),
+        (Err(e), _) => return error_page(&s, e.into()),
+        (_, Err(e)) => return error_page(&s, e),
+    };
+    let tz = state.config.timezone;
+    let kind = doc.kind();
+    let label = |path: &str| {
+        fields::spec(kind, path)
+            .map(|f| s.t(f.label_zh, f.label_en).to_string())
+            .unwrap_or_else(|| path.to_string())
+    };
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        r#"<p class="meta">{} · {} · {}</p>"#,
+        kind_label(&s, kind),
+        esc(doc.region()),
+        id
+    );
+    if doc.changed_after_signing() {
+        let _ = write!(
+            body,
+            r#"<p class="flash err" id="changed-after-signing">{}</p>"#,
+            s.t(
+                "签字后有已签字段被修改!",
+                "A signed field was changed after the customer signed!"
+            )
+        );
+    }
+    // Fields, with concurrent values side by side.
+    let mut rows = Vec::new();
+    let mut images = String::new();
+    for (path, value) in doc.values() {
+        let spec = fields::spec(kind, path);
+        let all = doc.get_all(path);
+        let shown = if all.len() > 1 {
+            let mut cells = format!(
+                r#"<span class="badge conflict">{}</span> "#,
+                s.t("并发修改", "Concurrent values")
+            );
+            for v in &all {
+                let _ = write!(
+                    cells,
+                    r#"<span class="concurrent">{}</span>"#,
+                    show_value(spec, v)
+                );
+            }
+            cells
+        } else {
+            show_value(spec, &value)
+        };
+        if spec.map(|f| f.ty) == Some(FieldType::Sha256)
+            && let Some(sha) = value.as_text().filter(|t| t.len() == 64)
+        {
+            let _ = write!(
+                images,
+                r#"<figure class="signature"><img src="/web/blobs/{sha}" alt="{alt}"><figcaption>{alt}{flag}</figcaption></figure>"#,
+                alt = esc(&label(path)),
+                flag = if doc.changed_after_signing() {
+                    format!(
+                        r#" <span class="badge conflict">{}</span>"#,
+                        s.t("签字后已修改", "changed after signing")
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        rows.push(vec![
+            esc(&label(path)),
+            format!("<code>{path}</code>"),
+            shown,
+        ]);
+    }
+    if !images.is_empty() {
+        let _ = write!(
+            body,
+            r#"<section class="signatures"><h2>{}</h2>{images}</section>"#,
+            s.t("签名", "Signatures")
+        );
+    }
+    body.push_str(&table(
+        "fields",
+        &[
+            s.t("字段", "Field"),
+            s.t("路径", "Path"),
+            s.t("值", "Value"),
+        ],
+        &rows,
+    ));
+    // History: each change with what it touched.
+    let am = doc.automerge();
+    let mut history = Vec::new();
+    for (c, received_at) in &changes {
+        let touched = automerge::Change::from_bytes(c.bytes.clone())
+            .map(|change| {
+                let patches = am.diff(change.deps(), &[change.hash()]);
+                touched_paths(&patches)
+                    .iter()
+                    .map(|p| esc(&label(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let device = match c.device_id {
+            Some(d) => format!("<code>{}</code>", &d.to_string()[..8]),
+            None => esc(s.t("服务器(后台)", "server (back office)")),
+        };
+        history.push(vec![
+            local_ms(tz, *received_at),
+            local_ms(tz, c.device_time),
+            esc(names.get(&c.user_id).map(String::as_str).unwrap_or("?")),
+            device,
+            touched,
+            format!("<code>{}</code>", &c.hash[..c.hash.len().min(10)]),
+        ]);
+    }
+    let _ = write!(body, "<h2>{}</h2>", s.t("合并历史", "Merged history"));
+    body.push_str(&table(
+        "history",
+        &[
+            s.t("服务器时间", "Server time"),
+            s.t("设备时间", "Device time"),
+            s.t("用户", "User"),
+            s.t("设备", "Device"),
+            s.t("改动", "What changed"),
+            s.t("变更", "Change"),
+        ],
+        &history,
+    ));
+    if kind == DocKind::Complaint {
+        let _ = write!(
+            body,
+            r#"<p><a href="/web/complaints/{id}">{}</a></p>"#,
+            s.t("投诉案件页", "Complaint case page")
+        );
+    }
+    Html(page(&s, kind_label(&s, kind), &flash, &body)).into_response()
+}
+
+/// A blob (signature image) of a record the user may see.
+pub async fn blob(State(state): State<AppState>, s: Session, Path(sha): Path<String>) -> Response {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return not_found(&s);
+    }
+    let visible = async {
+        for id in state.db.docs_with_value(&sha).await? {
+            if let Some(r) = state.db.doc(id).await?
+                && s.p.sees(&r.region, r.created_by, r.assignee)
+            {
+                return Ok::<bool, sqlx::Error>(true);
+            }
+        }
+        Ok(false)
+    }
+    .await;
+    match visible {
+        Ok(true) => {}
+        Ok(false) => return not_found(&s),
+        Err(e) => return error_page(&s, e.into()),
+    }
+    match state.db.blob(&sha).await {
+        Ok(Some((mime, bytes))) => {
+            let mime = if mime.starts_with("image/") {
+                mime
+            } else {
+                "application/octet-stream".into()
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "private, max-age=3600".into()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Ok(None) => not_found(&s),
+        Err(e) => error_page(&s, e.into()),
+    }
+}
+
+/// A page that is not there, or not the user's to see (the same answer: no hint which).
+pub fn not_found(s: &Session) -> Response {
+    let body = format!(
+        "<p>{}</p>",
+        s.t(
+            "没有此记录,或您无权查看。",
+            "No such record, or not one you may see."
+        )
+    );
+    (
+        StatusCode::NOT_FOUND,
+        Html(page(s, "404", &Flash::default(), &body)),
+    )
+        .into_response()
+}
+
+/// The server's refusal or failure as a page.
+pub fn error_page(s: &Session, e: ApiError) -> Response {
+    let body = format!(
+        r#"<p class="flash err" role="alert">{} ({})</p>"#,
+        esc(&e.message),
+        e.code
+    );
+    (
+        e.status,
+        Html(page(
+            s,
+            s.t("无法完成", "Cannot do that"),
+            &Flash::default(),
+            &body,
+        )),
+    )
+        .into_response()
+}

@@ -1,0 +1,214 @@
+//! Registers and reports in the browser: each the API's own table, shown as HTML with CSV and
+//! XLSX downloads, and charts drawn as SVG on the server (monthly complaints by cause, a Pareto
+//! of causes, the technician ranking).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::Session;
+use super::html::{Flash, bar_chart, bars_from, esc, page, report_table};
+use super::pages::error_page;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::export::{Cell, Lang, Table};
+use crate::http::reports::{REPORTS, download as file_response, report_table as build};
+use crate::workflow::calendar::{previous_month, year_month};
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MonthQuery {
+    month: Option<String>,
+    format: Option<String>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
+fn month_param(q: &MonthQuery) -> Option<&str> {
+    q.month.as_deref().filter(|m| !m.is_empty())
+}
+
+/// One register or report as a page, with the month chooser and downloads.
+pub async fn register(
+    State(state): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+    Query(q): Query<MonthQuery>,
+) -> Response {
+    let (table, month) = match build(&state, &s.p, &name, month_param(&q), None).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&s, e),
+    };
+    let mut tabs = String::from(r#"<p class="filters">"#);
+    for (n, zh, en) in REPORTS {
+        let _ = write!(
+            tabs,
+            r#"<a href="/web/registers/{n}?month={month}"{}>{}</a> "#,
+            if *n == name {
+                r#" class="current""#
+            } else {
+                ""
+            },
+            s.t(zh, en)
+        );
+    }
+    tabs.push_str("</p>");
+    let body = format!(
+        r#"{tabs}<form method="get" class="inline"><label>{m}<input name="month" value="{month}" pattern="\d{{4}}-\d{{2}}"></label><button>{show}</button></form>
+<p class="downloads"><a id="download-csv" href="/web/registers/{name}/download?month={month}&format=csv">CSV</a> · <a id="download-xlsx" href="/web/registers/{name}/download?month={month}&format=xlsx">Excel (XLSX)</a></p>{table}"#,
+        m = s.t("月份", "Month"),
+        show = s.t("显示", "Show"),
+        name = esc(&name),
+        table = report_table(&table, s.lang),
+    );
+    let title = match s.lang {
+        Lang::Zh => table.title_zh.clone(),
+        Lang::En => table.title_en.clone(),
+    };
+    Html(page(&s, &title, &q.flash, &body)).into_response()
+}
+
+/// A register as CSV (with a BOM, for Excel) or XLSX, in the user's language.
+pub async fn download(
+    State(state): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+    Query(q): Query<MonthQuery>,
+) -> Response {
+    let result = async {
+        let (table, month) = build(&state, &s.p, &name, month_param(&q), None).await?;
+        let file = format!("{name}-{month}");
+        match q.format.as_deref() {
+            Some("csv") => Ok(file_response(
+                table.to_csv(s.lang),
+                "text/csv; charset=utf-8",
+                &format!("{file}.csv"),
+            )),
+            Some("xlsx") => Ok(file_response(
+                table.to_xlsx(s.lang).map_err(ApiError::internal)?,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &format!("{file}.xlsx"),
+            )),
+            _ => Err(ApiError::invalid("format is csv or xlsx")),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| error_page(&s, e))
+}
+
+/// Charts: complaints by cause class over the last six months, the Pareto of causes this
+/// month, and the technicians ranked.
+pub async fn charts(
+    State(state): State<AppState>,
+    s: Session,
+    Query(q): Query<MonthQuery>,
+) -> Response {
+    let tz = state.config.timezone;
+    let (mut y, mut m) = year_month(tz, state.now());
+    let mut months = Vec::new();
+    for _ in 0..6 {
+        months.push(format!("{y:04}-{m:02}"));
+        (y, m) = previous_month(y, m);
+    }
+    months.reverse();
+    // Complaints by cause class, month by month.
+    let mut by_month: Vec<(String, BTreeMap<String, f64>)> = Vec::new();
+    for month in &months {
+        match build(&state, &s.p, "complaint-stats", Some(month), None).await {
+            Ok((t, _)) => {
+                let classes = t
+                    .rows
+                    .iter()
+                    .filter(|r| matches!(r.first(), Some(Cell::Text(d)) if d == "原因类别"))
+                    .map(|r| {
+                        (
+                            r.get(1).map(Table::text).unwrap_or_default(),
+                            r.get(2)
+                                .map(|c| Table::text(c).parse().unwrap_or(0.0))
+                                .unwrap_or(0.0),
+                        )
+                    })
+                    .collect();
+                by_month.push((month.clone(), classes));
+            }
+            Err(e) => return error_page(&s, e),
+        }
+    }
+    let monthly: Vec<(String, f64)> = by_month
+        .iter()
+        .flat_map(|(month, classes)| {
+            if classes.is_empty() {
+                vec![(month.clone(), 0.0)]
+            } else {
+                classes
+                    .iter()
+                    .map(|(c, n)| (format!("{month} {c}"), *n))
+                    .collect()
+            }
+        })
+        .collect();
+    let current = months.last().cloned().unwrap_or_default();
+    let month = month_param(&q).unwrap_or(&current).to_string();
+    let (stats, _) = match build(&state, &s.p, "complaint-stats", Some(&month), None).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&s, e),
+    };
+    let pareto = Table {
+        rows: stats
+            .rows
+            .iter()
+            .filter(|r| matches!(r.first(), Some(Cell::Text(d)) if d == "帕累托"))
+            .cloned()
+            .collect(),
+        ..stats.clone()
+    };
+    let shares: Vec<f64> = pareto
+        .rows
+        .iter()
+        .map(|r| match r.get(3) {
+            Some(Cell::Ratio(x)) => *x,
+            _ => 0.0,
+        })
+        .collect();
+    let (techs, _) = match build(&state, &s.p, "technicians", Some(&month), None).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&s, e),
+    };
+    let body = format!(
+        r#"<form method="get" class="inline"><label>{m}<input name="month" value="{month}"></label><button>{show}</button></form>
+<section class="charts">{c1}<p class="downloads"><a href="/web/registers/complaint-stats/download?month={month}&format=csv">CSV</a> · <a href="/web/registers/complaint-stats/download?month={month}&format=xlsx">XLSX</a></p>
+{c2}{c3}<p class="downloads"><a href="/web/registers/technicians/download?month={month}&format=csv">CSV</a> · <a href="/web/registers/technicians/download?month={month}&format=xlsx">XLSX</a></p></section>
+<h2>{ranking}</h2>{table}"#,
+        m = s.t("月份", "Month"),
+        show = s.t("显示", "Show"),
+        month = esc(&month),
+        c1 = bar_chart(
+            "chart-monthly",
+            s.t(
+                "近六个月投诉(按原因类别)",
+                "Complaints by cause class, last six months"
+            ),
+            &monthly,
+            None
+        ),
+        c2 = bar_chart(
+            "chart-pareto",
+            s.t(
+                "投诉原因帕累托图(红线为累计占比)",
+                "Pareto of causes (red: cumulative share)"
+            ),
+            &bars_from(&pareto, 1, 2),
+            Some(&shares)
+        ),
+        c3 = bar_chart(
+            "chart-technicians",
+            s.t("技术员排名(服务次数)", "Technician ranking (jobs)"),
+            &bars_from(&techs, 1, 2),
+            None
+        ),
+        ranking = s.t("技术员月度绩效", "Technician monthly performance"),
+        table = report_table(&techs, s.lang),
+    );
+    Html(page(&s, s.t("报表", "Reports"), &q.flash, &body)).into_response()
+}
