@@ -2,6 +2,8 @@
 //! temporary folder, or a fresh PostgreSQL database), and real devices with their own SQLite
 //! stores talking HTTP to it.
 
+pub mod browser;
+pub mod office;
 pub mod proxy;
 
 use std::net::SocketAddr;

@@ -1,0 +1,154 @@
+//! Head office and one regional office as signed-in people, for tests of the back-office
+//! workflow: call the API as one of them, file a complaint, act on it, run it to closing.
+
+use std::collections::HashMap;
+
+use fieldloop_client_core::model::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{TestServer, call, login_token};
+
+/// Head office and one regional office, signed in.
+pub struct Office {
+    pub base: String,
+    pub tokens: HashMap<&'static str, String>,
+}
+
+pub const PEOPLE: &[(&str, Role, Option<&str>)] = &[
+    ("sales", Role::Salesperson, Some("wuhan")),
+    ("sales_x", Role::Salesperson, Some("xian")),
+    ("head", Role::MarketingHead, Some("wuhan")),
+    ("quality", Role::Quality, None),
+    ("production", Role::Production, None),
+    ("rnd", Role::RnD, None),
+    ("gmo", Role::GmOffice, None),
+    ("gm", Role::GeneralManager, None),
+    ("chair", Role::Chairman, None),
+    ("director", Role::FactoryDirector, None),
+    ("finance", Role::Finance, None),
+    ("warehouse", Role::Warehouse, None),
+];
+
+impl Office {
+    pub async fn new(server: &TestServer) -> anyhow::Result<Office> {
+        let mut tokens = HashMap::new();
+        for (name, role, region) in PEOPLE {
+            server.user(name, *role, *region).await?;
+            tokens.insert(*name, login_token(&server.base(), name).await?);
+        }
+        Ok(Office {
+            base: server.base(),
+            tokens,
+        })
+    }
+
+    pub async fn call(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.tokens[who],
+            body,
+        )
+        .await
+    }
+
+    pub async fn file(&self, claimed: &str) -> anyhow::Result<String> {
+        let (status, body) = self
+            .call(
+                "sales",
+                Method::POST,
+                "/api/complaints",
+                Some(json!({
+                    "customer_name": "湖北某建设公司", "order_number": "SO-2026-118", "product_model": "BC-300",
+                    "quantity": 2, "delivery_date": "2026-09-01", "defect": "weld cracked",
+                    "customer_demand": "replace and compensate", "claimed": claimed
+                })),
+            )
+            .await?;
+        assert_eq!(status, 201, "{body}");
+        Ok(body["id"].as_str().unwrap().to_string())
+    }
+
+    pub async fn act(&self, who: &str, id: &str, action: Value) -> anyhow::Result<(u16, Value)> {
+        self.call(
+            who,
+            Method::POST,
+            &format!("/api/complaints/{id}/actions"),
+            Some(action),
+        )
+        .await
+    }
+
+    pub async fn ok(&self, who: &str, id: &str, action: Value) -> anyhow::Result<Value> {
+        let (status, body) = self.act(who, id, action.clone()).await?;
+        assert_eq!(status, 200, "{who} {action}: {body}");
+        Ok(body)
+    }
+
+    /// Runs a case from acceptance to the proposed amounts (salesperson), each waiting for
+    /// approval as decisions 1, 2, ...; the department's loss is `loss_fen`.
+    pub async fn run_to_amounts(
+        &self,
+        id: &str,
+        loss_fen: i64,
+        amounts_fen: &[i64],
+    ) -> anyhow::Result<()> {
+        self.ok("quality", id, json!({"action": "accept"})).await?;
+        self.ok("sales", id, json!({"action": "investigate", "findings": "weld seam cracked at the base", "joint_visit": true})).await?;
+        self.ok(
+            "quality",
+            id,
+            json!({"action": "submit_report", "text": "report to the GM"}),
+        )
+        .await?;
+        self.ok("quality", id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+        self.ok("production", id, json!({"action": "production_report", "workshop": "welding", "shift": "B", "operators": "Zhao", "production_date": "2026-08-20", "countermeasure": "new fixture"})).await?;
+        self.ok(
+            "rnd",
+            id,
+            json!({"action": "rnd_opinion", "text": "agree; change the weld spec"}),
+        )
+        .await?;
+        self.ok("gmo", id, json!({"action": "consolidate", "text": "compensate", "remedy": "replace the frame", "track_improvement": true, "loss_fen": loss_fen, "penalty": "written warning"})).await?;
+        for amount in amounts_fen {
+            self.ok(
+                "sales",
+                id,
+                json!({"action": "propose_amount", "kind": "compensation", "amount_fen": amount}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a case through every step up to closing, with one amount to approve by `approver`.
+    pub async fn run_to_close(
+        &self,
+        id: &str,
+        amount_fen: i64,
+        approver: &str,
+    ) -> anyhow::Result<Value> {
+        self.run_to_amounts(id, amount_fen, &[amount_fen]).await?;
+        self.ok(approver, id, json!({"action": "approve", "decision": 1}))
+            .await?;
+        self.ok("director", id, json!({"action": "approve_penalty"}))
+            .await?;
+        self.ok("sales", id, json!({"action": "communicate", "result": "客户接受赔偿方案", "promised_fen": amount_fen})).await?;
+        self.ok("head", id, json!({"action": "head_review"}))
+            .await?;
+        self.ok(
+            "head",
+            id,
+            json!({"action": "record_head_visit", "visitor": "部长亲自拜访"}),
+        )
+        .await?;
+        self.ok("gmo", id, json!({"action": "close"})).await
+    }
+}

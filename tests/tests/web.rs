@@ -1,0 +1,529 @@
+//! The back office in the browser.
+//!
+//! `guards` (both engines, plain HTTP): every page redirects to sign-in without a session; a
+//! form without its CSRF token (or with a wrong one) is refused and changes nothing; a user of
+//! one region cannot open another region's record by editing the URL; cookies and headers.
+//! Bad inputs tried: no session, no CSRF token, a wrong CSRF token, a wrong password, sign-in
+//! without its form token, a product id that is not one, warranty months that are not a number,
+//! a blob hash of another record, a session used after signing out.
+//!
+//! `browser_walkthrough` (SQLite): real headless Chromium against the real server: a clerk
+//! registers a request, the factory director dispatches it, quality accepts a complaint and sees
+//! its number, the general manager approves an amount within authority and is offered no approve
+//! action above it, finance sees a mismatched return refused with both numbers. Screenshots of
+//! the main pages go to `target/screenshots/`.
+
+use std::path::PathBuf;
+
+use fieldloop_client_core::model::Role;
+use fieldloop_e2e::browser::Browser;
+use fieldloop_e2e::office::Office;
+use fieldloop_e2e::{Engine, TestServer, both_engines, call, login_token};
+use reqwest::Method;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The `name=value` part of a Set-Cookie header for `name`.
+fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(html: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
+    html[start..start + html[start..].find('"').expect("end of value")].to_string()
+}
+
+fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Signs in through the form; returns the session cookie.
+async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
+    let form = http.get(format!("{base}/web/login")).send().await?;
+    let login_cookie = cookie_from(&form, "fl_login_csrf").expect("login form cookie");
+    let csrf = csrf_of(&form.text().await?);
+    let resp = http
+        .post(format!("{base}/web/login"))
+        .header(COOKIE, &login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", username),
+            ("password", &format!("{username}-password")),
+            ("next", "/web"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303, "sign-in of {username}");
+    let set = resp
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("fl_session="))
+        .expect("a session cookie")
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    Ok(set.split(';').next().unwrap_or_default().to_string())
+}
+
+async fn count(server: &TestServer, table: &str) -> anyhow::Result<i64> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
+    let row: (i64,) = sqlx::query_as(sql).fetch_one(&server.state.db.pool).await?;
+    Ok(row.0)
+}
+
+async fn guards(server: TestServer) -> anyhow::Result<()> {
+    let base = server.base();
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    server.user("clerk_x", Role::Clerk, Some("xian")).await?;
+    server.user("quality", Role::Quality, None).await?;
+    let http = client();
+
+    // Without a session every page goes to sign-in, and so does a form post.
+    let some_id = "01a21bf7-826d-762a-ba62-67d0085eeabf";
+    let sha = "0".repeat(64);
+    for path in [
+        "/web".to_string(),
+        "/web/inbox".into(),
+        "/web/dispatch".into(),
+        "/web/requests/new".into(),
+        "/web/records".into(),
+        format!("/web/records/{some_id}"),
+        format!("/web/blobs/{sha}"),
+        "/web/complaints".into(),
+        format!("/web/complaints/{some_id}"),
+        "/web/finance".into(),
+        "/web/registers/service-record".into(),
+        "/web/registers/service-record/download?format=csv".into(),
+        "/web/reports".into(),
+    ] {
+        let resp = http.get(format!("{base}{path}")).send().await?;
+        assert_eq!(resp.status(), 303, "{path}");
+        assert!(
+            location(&resp).starts_with("/web/login?next="),
+            "{path} -> {}",
+            location(&resp)
+        );
+    }
+    let resp = http
+        .post(format!("{base}/web/customers"))
+        .form(&[("name", "x")])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).starts_with("/web/login"));
+
+    // Sign-in: its own form token is required; a wrong password gives no session.
+    let resp = http
+        .post(format!("{base}/web/login"))
+        .form(&[("username", "clerk"), ("password", "clerk-password")])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 403, "sign-in without the form token");
+    assert!(cookie_from(&resp, "fl_session").is_none());
+    let form = http.get(format!("{base}/web/login")).send().await?;
+    let login_cookie = cookie_from(&form, "fl_login_csrf").unwrap();
+    let csrf = csrf_of(&form.text().await?);
+    let resp = http
+        .post(format!("{base}/web/login"))
+        .header(COOKIE, &login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "clerk"),
+            ("password", "wrong"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).contains("err="), "{}", location(&resp));
+    assert!(cookie_from(&resp, "fl_session").is_none());
+
+    // Signed in: the clerk starts on the request form, under a strict CSP.
+    let clerk = sign_in(&http, &base, "clerk").await?;
+    let resp = http
+        .get(format!("{base}/web"))
+        .header(COOKIE, &clerk)
+        .send()
+        .await?;
+    assert_eq!(location(&resp), "/web/requests/new");
+    let page = http
+        .get(format!("{base}/web/requests/new"))
+        .header(COOKIE, &clerk)
+        .send()
+        .await?;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()?
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    let csrf = csrf_of(&page.text().await?);
+
+    // A form without its token, or with another one, is refused and stores nothing.
+    for token in [None, Some("forged-token")] {
+        let mut fields = vec![
+            ("name", "湖北某建设公司"),
+            ("address", "武汉市"),
+            ("phone", "027-1"),
+        ];
+        if let Some(t) = token {
+            fields.push(("csrf", t));
+        }
+        let resp = http
+            .post(format!("{base}/web/customers"))
+            .header(COOKIE, &clerk)
+            .form(&fields)
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 403, "token {token:?}");
+    }
+    assert_eq!(count(&server, "customers").await?, 0);
+
+    // With the token the same form works.
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let url = format!("{base}{path}");
+        let clerk = clerk.clone();
+        let csrf = csrf.clone();
+        async move {
+            let mut fields = fields;
+            fields.push(("csrf", csrf));
+            let resp = http
+                .post(url)
+                .header(COOKIE, &clerk)
+                .form(&fields)
+                .send()
+                .await?;
+            assert_eq!(resp.status(), 303);
+            anyhow::Ok(location(&resp))
+        }
+    };
+    let to = post(
+        "/web/customers",
+        vec![
+            ("name", "湖北某建设公司".into()),
+            ("address", "武汉市".into()),
+            ("phone", "027-1".into()),
+        ],
+    )
+    .await?;
+    assert!(to.contains("ok="), "{to}");
+    let customer: (String,) = sqlx::query_as("SELECT id FROM customers")
+        .fetch_one(&server.state.db.pool)
+        .await?;
+    let bad = post(
+        "/web/products",
+        vec![
+            ("customer_id", customer.0.clone()),
+            ("name", "折弯机".into()),
+            ("model", "BC-300".into()),
+            ("purchase_date", "2026-06-01".into()),
+            ("warranty_months", "twelve".into()),
+        ],
+    )
+    .await?;
+    assert!(bad.contains("err="), "{bad}");
+    assert_eq!(count(&server, "products").await?, 0);
+    post(
+        "/web/products",
+        vec![
+            ("customer_id", customer.0.clone()),
+            ("name", "折弯机".into()),
+            ("model", "BC-300".into()),
+            ("serial", "S-1".into()),
+            ("purchase_date", "2026-06-01".into()),
+            ("warranty_months", "12".into()),
+        ],
+    )
+    .await?;
+    let product: (String,) = sqlx::query_as("SELECT id FROM products")
+        .fetch_one(&server.state.db.pool)
+        .await?;
+    let docs_before = count(&server, "documents").await?;
+    let bad = post(
+        "/web/requests",
+        vec![
+            ("product_id", "not-a-product".into()),
+            ("category", "A".into()),
+            ("channel", "phone".into()),
+        ],
+    )
+    .await?;
+    assert!(bad.starts_with("/web/requests/new?err="), "{bad}");
+    assert_eq!(count(&server, "documents").await?, docs_before);
+    let record = post(
+        "/web/requests",
+        vec![
+            ("product_id", product.0.clone()),
+            ("category", "A".into()),
+            ("channel", "phone".into()),
+            ("description", "hydraulic leak".into()),
+        ],
+    )
+    .await?;
+    assert!(record.starts_with("/web/records/"), "{record}");
+    let record = record.split('?').next().unwrap().to_string();
+
+    // Another region's clerk cannot open it by editing the URL; head office can.
+    let clerk_x = sign_in(&http, &base, "clerk_x").await?;
+    let resp = http
+        .get(format!("{base}{record}"))
+        .header(COOKIE, &clerk_x)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.text().await?.contains("hydraulic leak"));
+    let quality = sign_in(&http, &base, "quality").await?;
+    let resp = http
+        .get(format!("{base}{record}"))
+        .header(COOKIE, &quality)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await?.contains("hydraulic leak"));
+    let resp = http
+        .get(format!("{base}{record}"))
+        .header(COOKIE, &clerk)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+
+    // Signing out ends the session for good.
+    let resp = http
+        .post(format!("{base}/web/logout"))
+        .header(COOKIE, &clerk)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303);
+    let resp = http
+        .get(format!("{base}/web/inbox"))
+        .header(COOKIE, &clerk)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 303, "an ended session is not accepted");
+    server.finish().await;
+    Ok(())
+}
+
+both_engines!(web_guards, guards);
+
+fn shot(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/screenshots")
+        .join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_walkthrough() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let office = Office::new(&server).await?;
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let tech = server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let clerk_token = login_token(&base, "clerk").await?;
+    let (status, customer) = call(
+        Method::POST,
+        &format!("{base}/api/customers"),
+        &clerk_token,
+        Some(json!({"name": "湖北某建设公司", "address": "武汉市江夏区", "phone": "027-8888"})),
+    )
+    .await?;
+    assert_eq!(status, 201, "{customer}");
+    let (status, product) = call(
+        Method::POST,
+        &format!("{base}/api/products"),
+        &clerk_token,
+        Some(json!({"customer_id": customer["id"], "name": "数控折弯机", "model": "BC-300", "serial": "S-0042",
+                    "purchase_date": "2026-06-01", "warranty_months": 12})),
+    )
+    .await?;
+    assert_eq!(status, 201, "{product}");
+
+    let browser = Browser::start().await?;
+
+    // The clerk registers the customer's request.
+    browser.sign_in(&base, "clerk").await?;
+    assert!(browser.url().await?.ends_with("/web/requests/new"));
+    browser
+        .type_into("#request-form #f-description", "液压油泄漏 hydraulic leak")
+        .await?;
+    browser
+        .screenshot(&shot("01-clerk-request-form.png"))
+        .await?;
+    browser.click("#register").await?;
+    browser.find("#fields").await?;
+    let url = browser.url().await?;
+    assert!(url.contains("/web/records/"), "{url}");
+    let visit = url
+        .split("/web/records/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(browser.source().await?.contains("hydraulic leak"));
+    browser.screenshot(&shot("02-visit-record.png")).await?;
+
+    // The factory director dispatches it in one step.
+    browser.sign_in(&base, "director").await?;
+    assert!(browser.url().await?.ends_with("/web/dispatch"));
+    assert!(browser.source().await?.contains("湖北某建设公司"));
+    browser.screenshot(&shot("03-dispatch-board.png")).await?;
+    browser.click("form.dispatch button").await?;
+    browser.find(".flash.ok").await?;
+    let (_, doc) = call(
+        Method::GET,
+        &format!("{base}/api/docs/{visit}"),
+        &office.tokens["director"],
+        None,
+    )
+    .await?;
+    let technician = doc["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "dispatch.technician")
+        .map(|f| f["value"].clone());
+    assert_eq!(technician, Some(json!(tech.id.to_string())));
+    assert_eq!(browser.count("form.dispatch").await?, 0, "queue emptied");
+
+    // Quality accepts a complaint and sees its number.
+    let case = office.file("2000").await?;
+    browser.sign_in(&base, "quality").await?;
+    assert!(browser.url().await?.ends_with("/web/inbox"));
+    browser
+        .click(&format!("#inbox a[href='/web/complaints/{case}']"))
+        .await?;
+    browser.click("#act-accept").await?;
+    browser.find(".flash.ok").await?;
+    let number = browser.text("#case-number").await?;
+    let parts: Vec<&str> = number.split('-').collect();
+    assert!(
+        parts.len() == 3 && parts[0].len() == 4 && parts[1].len() == 2 && parts[2] == "0001",
+        "a case number YYYY-MM-0001, got '{number}'"
+    );
+    browser
+        .screenshot(&shot("04-complaint-accepted.png"))
+        .await?;
+
+    // The general manager: 3,000 is within authority, 8,000 is the chairman's.
+    let case2 = office.file("11000").await?;
+    office
+        .run_to_amounts(&case2, 300_000, &[300_000, 800_000])
+        .await?;
+    browser.sign_in(&base, "gm").await?;
+    browser
+        .goto(&format!("{base}/web/complaints/{case2}"))
+        .await?;
+    browser.find("#timeline").await?;
+    assert_eq!(
+        browser.count("#act-approve-1").await?,
+        1,
+        "3,000 is offered"
+    );
+    assert_eq!(
+        browser.count("#act-approve-2").await?,
+        0,
+        "8,000 is above the GM's authority: not offered"
+    );
+    browser.screenshot(&shot("05-gm-case-page.png")).await?;
+    browser.click("#act-approve-1").await?;
+    browser.find(".flash.ok").await?;
+    let (status, body) = office
+        .act("gm", &case2, json!({"action": "approve", "decision": 2}))
+        .await?;
+    assert_eq!(status, 403, "the server refuses it too: {body}");
+
+    // Finance: a return whose received quantity differs is refused with both numbers.
+    let case3 = office.file("800").await?;
+    office.run_to_close(&case3, 80_000, "head").await?;
+    let (status, form) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{case3}/returns"),
+            Some(json!({"approved_quantity": 5})),
+        )
+        .await?;
+    assert_eq!(status, 201, "{form}");
+    let rid = form["id"].as_str().unwrap().to_string();
+    for (who, step, body) in [
+        ("gm", "approve", json!({})),
+        (
+            "warehouse",
+            "receive",
+            json!({"quantity": 4, "note": "one short"}),
+        ),
+    ] {
+        let (status, body) = office
+            .call(
+                who,
+                Method::POST,
+                &format!("/api/settlements/{rid}/{step}"),
+                Some(body),
+            )
+            .await?;
+        assert_eq!(status, 200, "{who} {step}: {body}");
+    }
+    browser.sign_in(&base, "finance").await?;
+    assert!(browser.url().await?.ends_with("/web/finance"));
+    browser.click(&format!("#settle-post-{rid}")).await?;
+    let refusal = browser.text(".flash.err").await?;
+    assert!(
+        refusal.contains("(5)") && refusal.contains("(4)") && refusal.contains("quantity_mismatch"),
+        "{refusal}"
+    );
+    browser.screenshot(&shot("06-finance-mismatch.png")).await?;
+    let (_, settlement): (u16, Value) = office
+        .call(
+            "finance",
+            Method::GET,
+            &format!("/api/complaints/{case3}"),
+            None,
+        )
+        .await?;
+    assert_eq!(settlement["state"], "closed");
+
+    // Reports with charts and downloads.
+    browser.sign_in(&base, "chair").await?;
+    assert!(browser.url().await?.ends_with("/web/reports"));
+    browser.find("#chart-pareto").await?;
+    browser.find("#chart-technicians").await?;
+    browser.screenshot(&shot("07-reports.png")).await?;
+    browser
+        .goto(&format!("{base}/web/registers/complaint-register"))
+        .await?;
+    browser.find("#download-xlsx").await?;
+    browser
+        .screenshot(&shot("08-complaint-register.png"))
+        .await?;
+    drop(browser);
+    server.finish().await;
+    Ok(())
+}
