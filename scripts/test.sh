@@ -25,6 +25,19 @@ if ! pg_up; then
     echo "note: PostgreSQL is not reachable; its test variants will be skipped"
 fi
 
+# The back office's browser tests drive Debian's Chromium through ChromeDriver; screenshots of
+# Chinese pages need CJK fonts (best effort).
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "installing chromium and chromium-driver for the browser tests"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if ! fc-list 2>/dev/null | grep -qi 'cjk'; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null ||
+        echo "note: no CJK fonts; screenshots will show boxes for Chinese text"
+fi
+
 cargo test --workspace
 
 # The phone SDK: no PostgreSQL or TLS server code may end up in the phone library.

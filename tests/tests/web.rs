@@ -310,6 +310,31 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
         .await?;
     assert_eq!(resp.status(), 200);
 
+    // Chinese first; English on request, remembered in a cookie.
+    let inbox = http
+        .get(format!("{base}/web/inbox"))
+        .header(COOKIE, &quality)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(inbox.contains("我的待办"));
+    let resp = http
+        .get(format!("{base}/web/lang?to=en"))
+        .header(COOKIE, &quality)
+        .send()
+        .await?;
+    let lang = cookie_from(&resp, "fl_lang").expect("a language cookie");
+    assert_eq!(lang, "fl_lang=en");
+    let inbox = http
+        .get(format!("{base}/web/inbox"))
+        .header(COOKIE, format!("{quality}; {lang}"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(inbox.contains("My inbox"));
+
     // Signing out ends the session for good.
     let resp = http
         .post(format!("{base}/web/logout"))

@@ -921,7 +921,7 @@ pub async fn act(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let back = format!("/web/complaints/{id}");
@@ -941,7 +941,7 @@ pub async fn act(
         })
     }
     .await;
-    back_with(&back, result)
+    back_with(&s, &back, result)
 }
 
 pub async fn new_return(
@@ -951,7 +951,7 @@ pub async fn new_return(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let result = async {
@@ -970,7 +970,7 @@ pub async fn new_return(
         Ok(s.t("已开退货单", "Return form opened").to_string())
     }
     .await;
-    back_with(&format!("/web/complaints/{id}"), result)
+    back_with(&s, &format!("/web/complaints/{id}"), result)
 }
 
 pub async fn new_allowance(
@@ -980,7 +980,7 @@ pub async fn new_allowance(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let body = NewAllowance {
@@ -997,7 +997,7 @@ pub async fn new_allowance(
         s.t("已开折让证明单", "Allowance certificate opened")
             .to_string()
     });
-    back_with(&format!("/web/complaints/{id}"), result)
+    back_with(&s, &format!("/web/complaints/{id}"), result)
 }
 
 pub async fn settlement_step(
@@ -1007,7 +1007,7 @@ pub async fn settlement_step(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let back = Some(form.get("back"))
@@ -1036,7 +1036,7 @@ pub async fn settlement_step(
         Ok(s.t("已完成", "Done").to_string())
     }
     .await;
-    back_with(&back, result)
+    back_with(&s, &back, result)
 }
 
 /// Finance's desk: the invoice queue and the settlements to post.
@@ -1108,7 +1108,7 @@ pub async fn set_invoice(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let body = InvoiceUpdate {
@@ -1122,7 +1122,7 @@ pub async fn set_invoice(
     )
     .await
     .map(|_| s.t("已更新", "Updated").to_string());
-    back_with("/web/finance", result)
+    back_with(&s, "/web/finance", result)
 }
 
 #[cfg(test)]

@@ -160,12 +160,12 @@ impl Session {
         }
     }
 
-    /// Refuses a form that does not carry this session's CSRF token.
-    pub fn check_csrf(&self, form: &Fields) -> Result<(), Response> {
+    /// The refusal of a form that does not carry this session's CSRF token; `None` when it does.
+    pub fn csrf_refusal(&self, form: &Fields) -> Option<Response> {
         if same_token(form.get("csrf"), &self.csrf) {
-            Ok(())
+            None
         } else {
-            Err(csrf_refused(self.lang))
+            Some(csrf_refused(self.lang))
         }
     }
 }
@@ -251,15 +251,37 @@ async fn close_session(State(state): State<AppState>, session: &Session) -> Resu
 }
 
 /// Back to `to` with a message shown at the top of the page: `ok` when the action was done,
-/// the server's own refusal otherwise.
-pub fn back_with(to: &str, result: Result<String, ApiError>) -> Response {
+/// the server's own refusal otherwise (with a Chinese gist of its code first).
+pub fn back_with(s: &Session, to: &str, result: Result<String, ApiError>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     let url = match result {
         Ok(msg) => format!("{to}{sep}ok={}", html::url_encode(&msg)),
-        Err(e) => format!(
-            "{to}{sep}err={}",
-            html::url_encode(&format!("{} ({})", e.message, e.code))
-        ),
+        Err(e) => {
+            let gist = match (s.lang, gist_zh(e.code)) {
+                (Lang::Zh, Some(g)) => format!("{g}:"),
+                _ => String::new(),
+            };
+            format!(
+                "{to}{sep}err={}",
+                html::url_encode(&format!("{gist}{} ({})", e.message, e.code))
+            )
+        }
     };
     Redirect::to(&url).into_response()
+}
+
+/// What the common refusals mean, in Chinese (the server's own message follows).
+fn gist_zh(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "quantity_mismatch" => "数量不符,不能过账",
+        "above_authority" => "超出审批权限",
+        "stale" => "案件已被他人更新,请刷新后再操作",
+        "forbidden" => "无此权限",
+        "wrong_department" => "不是本部门的步骤",
+        "invalid_input" => "输入有误",
+        "out_of_warranty" => "已过保修期",
+        "not_found" => "找不到该记录",
+        "not_ready" => "前置步骤尚未完成",
+        _ => return None,
+    })
 }

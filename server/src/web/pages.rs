@@ -135,7 +135,7 @@ pub async fn logout(
     s: Session,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(refused) = s.check_csrf(&Fields(form)) {
+    if let Some(refused) = s.csrf_refusal(&Fields(form)) {
         return refused;
     }
     if let Err(e) = super::close_session(State(state.clone()), &s).await {
@@ -295,7 +295,7 @@ pub async fn dispatch(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let result = async {
@@ -319,7 +319,7 @@ pub async fn dispatch(
         .to_string())
     }
     .await;
-    back_with("/web/dispatch", result)
+    back_with(&s, "/web/dispatch", result)
 }
 
 /// The clerk's form: register a customer's request (§2.2), and add customers and products.
@@ -438,7 +438,7 @@ pub async fn register_request(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let parsed = Uuid::parse_str(form.get("product_id"))
@@ -459,11 +459,12 @@ pub async fn register_request(
     };
     match result {
         Ok((_, Json(view))) => back_with(
+            &s,
             &format!("/web/records/{}", view.id),
             Ok(s.t("已登记,等待派工", "Registered: waiting for dispatch")
                 .into()),
         ),
-        Err(e) => back_with("/web/requests/new", Err(e)),
+        Err(e) => back_with(&s, "/web/requests/new", Err(e)),
     }
 }
 
@@ -473,7 +474,7 @@ pub async fn create_customer(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let body = service::NewCustomer {
@@ -485,7 +486,7 @@ pub async fn create_customer(
     let result = service::create_customer(State(state.clone()), Auth(s.p.clone()), Json(body))
         .await
         .map(|(_, Json(c))| format!("{} {}", s.t("已添加客户", "Customer added:"), c.name));
-    back_with("/web/requests/new", result)
+    back_with(&s, "/web/requests/new", result)
 }
 
 pub async fn create_product(
@@ -494,7 +495,7 @@ pub async fn create_product(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let form = Fields(form);
-    if let Err(refused) = s.check_csrf(&form) {
+    if let Some(refused) = s.csrf_refusal(&form) {
         return refused;
     }
     let result = async {
@@ -525,7 +526,7 @@ pub async fn create_product(
         ))
     }
     .await;
-    back_with("/web/requests/new", result)
+    back_with(&s, "/web/requests/new", result)
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -727,11 +728,19 @@ pub async fn record(
         let touched = automerge::Change::from_bytes(c.bytes.clone())
             .map(|change| {
                 let patches = am.diff(change.deps(), &[change.hash()]);
-                touched_paths(&patches)
+                // Fields by their labels; the root and empty sections written at creation
+                // are summed up as "created".
+                let fields: Vec<String> = touched_paths(&patches)
                     .iter()
+                    .filter(|p| fields::spec(kind, p).is_some())
                     .map(|p| esc(&label(p)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                    .collect();
+                let created = if change.deps().is_empty() {
+                    format!("<em>{}</em> ", s.t("创建", "created"))
+                } else {
+                    String::new()
+                };
+                created + &fields.join(", ")
             })
             .unwrap_or_default();
         let device = match c.device_id {
