@@ -355,6 +355,123 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
 
 both_engines!(web_guards, guards);
 
+/// A visit edited on two phones at once and signed: its page shows both concurrent values side
+/// by side, the signature image (served to its region only) and the "changed after signing"
+/// flag, and the history names each device, user and field.
+async fn record_page(server: TestServer) -> anyhow::Result<()> {
+    use fieldloop_client_core::model::FieldValue as V;
+    use fieldloop_client_core::model::ownership::Author;
+    const TECH: Author = Author::Device(Role::Technician);
+    let base = server.base();
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    server.user("clerk_x", Role::Clerk, Some("xian")).await?;
+    server.user("director", Role::FactoryDirector, None).await?;
+    let tech = server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let clerk = login_token(&base, "clerk").await?;
+    let (_, customer) = call(
+        Method::POST,
+        &format!("{base}/api/customers"),
+        &clerk,
+        Some(json!({"name": "宜昌建材厂", "address": "宜昌", "phone": "0717-1"})),
+    )
+    .await?;
+    let (_, product) = call(
+        Method::POST,
+        &format!("{base}/api/products"),
+        &clerk,
+        Some(
+            json!({"customer_id": customer["id"], "name": "搅拌机", "model": "JS-500",
+                    "purchase_date": "2026-06-01", "warranty_months": 12}),
+        ),
+    )
+    .await?;
+    let (status, visit) = call(
+        Method::POST,
+        &format!("{base}/api/visits"),
+        &clerk,
+        Some(json!({"product_id": product["id"], "category": "A", "channel": "phone"})),
+    )
+    .await?;
+    assert_eq!(status, 201, "{visit}");
+    let id: uuid::Uuid = visit["id"].as_str().unwrap().parse()?;
+    let (status, _) = call(
+        Method::POST,
+        &format!("{base}/api/visits/{id}/dispatch"),
+        &login_token(&base, "director").await?,
+        Some(json!({"technician_id": tech.id})),
+    )
+    .await?;
+    assert_eq!(status, 200);
+
+    let a = server.device("tech").await?;
+    let b = server.device("tech").await?;
+    a.sync().await?;
+    b.sync().await?;
+    let now = fieldloop_e2e::now();
+    a.store()
+        .edit(id, TECH, &[("form.travel_fen", V::Int(12_000))], now)
+        .await?;
+    b.store()
+        .edit(id, TECH, &[("form.travel_fen", V::Int(15_000))], now)
+        .await?;
+    let sha = a
+        .store()
+        .put_blob(b"\x89PNG customer signature strokes", "image/png")
+        .await?;
+    a.store().sign(id, TECH, &sha, "王经理", &[], now).await?;
+    a.sync().await?;
+    b.sync().await?;
+    a.sync().await?;
+    // After the signature reached it, the second phone changes a signed field.
+    b.store()
+        .edit(id, TECH, &[("form.parts_fen", V::Int(500))], now)
+        .await?;
+    b.sync().await?;
+
+    let http = client();
+    let cookie = sign_in(&http, &base, "clerk").await?;
+    let page = http
+        .get(format!("{base}/web/records/{id}"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        page.contains(r#"<span class="concurrent">¥120.00</span>"#)
+            && page.contains(r#"<span class="concurrent">¥150.00</span>"#),
+        "both concurrent values side by side"
+    );
+    assert!(page.contains(&format!(r#"src="/web/blobs/{sha}""#)));
+    assert!(
+        page.contains(r#"id="changed-after-signing""#),
+        "a signed field was edited after signing"
+    );
+    assert!(page.contains("差旅费") && page.contains(">tech<"));
+    let image = http
+        .get(format!("{base}/web/blobs/{sha}"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await?;
+    assert_eq!(image.status(), 200);
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert_eq!(
+        image.bytes().await?.as_ref(),
+        b"\x89PNG customer signature strokes"
+    );
+    let other = sign_in(&http, &base, "clerk_x").await?;
+    let image = http
+        .get(format!("{base}/web/blobs/{sha}"))
+        .header(COOKIE, &other)
+        .send()
+        .await?;
+    assert_eq!(image.status(), 404, "another region's signature");
+    server.finish().await;
+    Ok(())
+}
+
+both_engines!(web_record_page, record_page);
+
 fn shot(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/screenshots")
