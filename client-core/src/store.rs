@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use automerge::{ActorId, Automerge, Change, ChangeHash};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{
@@ -29,6 +29,15 @@ pub struct Pending {
     pub synced_heads: Vec<ChangeHash>,
 }
 
+/// A document of the outbox with what the server has not acknowledged: the device's heads and
+/// its unsent changes (raw bytes, in the order they were made).
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub id: Uuid,
+    pub heads: Vec<ChangeHash>,
+    pub changes: Vec<(ChangeHash, Vec<u8>)>,
+}
+
 /// A document the server refused, kept on the device with the server's reason.
 #[derive(Debug, Clone)]
 pub struct Quarantined {
@@ -45,6 +54,8 @@ pub struct ServerUpdate {
     pub kind: Option<DocKind>,
     pub changes: Vec<Change>,
     pub heads: Vec<ChangeHash>,
+    /// The local changes this answer acknowledges (they leave the unsent list).
+    pub acknowledged: Vec<ChangeHash>,
 }
 
 /// Heads as stored on the device: sorted, so two sets compare as text.
@@ -86,6 +97,9 @@ impl Store {
         sqlx::raw_sql(include_str!("../../migrations/client/0001_device.sql"))
             .execute(&pool)
             .await?;
+        sqlx::raw_sql(include_str!("../../migrations/client/0002_unsent.sql"))
+            .execute(&pool)
+            .await?;
         let actor = match Self::meta_get_in(&pool, "actor_id").await? {
             Some(hex) => ActorId::from_str(&hex).map_err(|e| Error::Storage(e.to_string()))?,
             None => {
@@ -95,7 +109,56 @@ impl Store {
                 actor
             }
         };
-        Ok(Store { pool, actor })
+        let store = Store { pool, actor };
+        if Self::meta_get_in(&store.pool, "unsent_filled")
+            .await?
+            .is_none()
+        {
+            store.fill_unsent().await?;
+        }
+        Ok(store)
+    }
+
+    /// Once, for a store written before unsent changes were kept: lists the unacknowledged
+    /// changes of every document in the outbox.
+    async fn fill_unsent(&self) -> Result<()> {
+        let pending = self.pending().await?;
+        let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
+        let docs = self.load_many(&ids).await?;
+        let mut tx = self.pool.begin().await?;
+        for (doc, p) in docs.iter().zip(&pending) {
+            let am = doc.automerge();
+            let known: Vec<ChangeHash> = p
+                .synced_heads
+                .iter()
+                .copied()
+                .filter(|h| am.get_change_by_hash(h).is_some())
+                .collect();
+            Self::insert_unsent(&mut tx, doc.id(), &am.get_changes(&known)).await?;
+        }
+        sqlx::query("INSERT INTO meta (key, value) VALUES ('unsent_filled', '1') ON CONFLICT (key) DO NOTHING")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_unsent(
+        conn: &mut SqliteConnection,
+        id: Uuid,
+        changes: &[Change],
+    ) -> Result<()> {
+        for c in changes {
+            sqlx::query(
+                "INSERT INTO unsent (doc_id, hash, bytes) VALUES ($1, $2, $3) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(id.to_string())
+            .bind(c.hash().to_string())
+            .bind(c.raw_bytes())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Closes the file cleanly (the app going to the background may call this).
@@ -164,6 +227,7 @@ impl Store {
     pub async fn create(&self, kind: DocKind, region: &str, unix_time: i64) -> Result<RecordDoc> {
         let id = Uuid::now_v7();
         let doc = RecordDoc::create(kind, id, region, self.actor.clone(), unix_time)?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO documents (id, kind, snapshot, heads, dirty, updated_at) VALUES ($1, $2, $3, $4, 1, $5)",
         )
@@ -172,8 +236,10 @@ impl Store {
         .bind(doc.automerge().save())
         .bind(sorted_text(&doc.heads()))
         .bind(unix_time)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        Self::insert_unsent(&mut tx, id, &doc.automerge().get_changes(&[])).await?;
+        tx.commit().await?;
         Ok(doc)
     }
 
@@ -352,6 +418,9 @@ impl Store {
         if bytes.is_empty() {
             return Ok(());
         }
+        if dirty {
+            Self::insert_unsent(conn, doc.id(), &doc.automerge().get_changes(before)).await?;
+        }
         let id = doc.id().to_string();
         sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
             .bind(&id)
@@ -413,6 +482,39 @@ impl Store {
             .collect())
     }
 
+    /// The outbox with its unsent changes, read without loading any document. A document in the
+    /// outbox with nothing unsent (the server has changes the device lacks) goes with its heads
+    /// only, which asks for them.
+    pub async fn outbox(&self) -> Result<Vec<Outgoing>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.heads, u.hash, u.bytes FROM documents d LEFT JOIN unsent u ON u.doc_id = d.id
+             WHERE d.dirty = 1 AND d.refusal IS NULL ORDER BY d.id, u.seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Outgoing> = Vec::new();
+        for r in rows {
+            let Ok(id) = Uuid::parse_str(&r.get::<String, _>(0)) else {
+                continue;
+            };
+            if out.last().map(|o| o.id) != Some(id) {
+                out.push(Outgoing {
+                    id,
+                    heads: heads_from_text(&r.get::<String, _>(1)),
+                    changes: Vec::new(),
+                });
+            }
+            if let Some(hash) = r.get::<Option<String>, _>(2) {
+                let hash =
+                    ChangeHash::from_str(&hash).map_err(|e| Error::Storage(e.to_string()))?;
+                if let Some(o) = out.last_mut() {
+                    o.changes.push((hash, r.get::<Vec<u8>, _>(3)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The server heads last acknowledged for a document (empty if never synced or unknown).
     pub async fn synced_heads(&self, id: Uuid) -> Result<Vec<ChangeHash>> {
         let row = sqlx::query("SELECT synced_heads FROM documents WHERE id = $1")
@@ -437,6 +539,7 @@ impl Store {
             kind,
             changes,
             heads: heads.to_vec(),
+            acknowledged: Vec::new(),
         }])
         .await
     }
@@ -448,6 +551,24 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         // Acknowledgements without new changes (the usual answer to an upload) are recorded
         // together: one statement per few hundred documents.
+        let acknowledged: Vec<String> = updates
+            .iter()
+            .flat_map(|u| u.acknowledged.iter().map(|h| h.to_string()))
+            .collect();
+        for chunk in acknowledged.chunks(300) {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "DELETE FROM unsent WHERE hash IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            let mut q = sqlx::query(sql);
+            for h in chunk {
+                q = q.bind(h);
+            }
+            q.execute(&mut *tx).await?;
+        }
         let (acks, full): (Vec<ServerUpdate>, Vec<ServerUpdate>) =
             updates.into_iter().partition(|u| u.changes.is_empty());
         for chunk in acks.chunks(300) {
@@ -499,9 +620,19 @@ impl Store {
                     .await?
                     .ok_or_else(|| Error::NotFound(id_text.clone()))?;
                 let before = doc.heads();
+                // Changes of this device's own actor that reach the store this way (an older
+                // copy restored, an app writing past the model) are sent on like any local
+                // change: the server takes what it lacks and checks it.
+                let own: Vec<Change> = update
+                    .changes
+                    .iter()
+                    .filter(|c| c.actor_id() == &self.actor)
+                    .cloned()
+                    .collect();
                 doc.automerge_mut()
                     .apply_changes(update.changes)
                     .map_err(|e| Error::Storage(e.to_string()))?;
+                Self::insert_unsent(conn, update.id, &own).await?;
                 Self::append_in(conn, &doc, &before, false).await?;
                 sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
                     .bind(&server_text)
@@ -615,6 +746,12 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        // The refused changes are never sent again; the rebuilt document's own are.
+        sqlx::query("DELETE FROM unsent WHERE doc_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Self::insert_unsent(&mut tx, id, &rebuilt.automerge().get_changes(server_heads)).await?;
         sqlx::query(
             "UPDATE documents SET snapshot = $1, heads = $5, synced_heads = $2, dirty = $3, refusal = NULL WHERE id = $4",
         )

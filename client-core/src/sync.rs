@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
-use automerge::{Change, ChangeHash, ReadDoc};
+use automerge::{Change, ChangeHash};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::StatusCode;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::model::ownership::Author;
 use crate::model::{DocKind, Refusal};
-use crate::store::{Pending, ServerUpdate, Store, heads_from_text};
+use crate::store::{ServerUpdate, Store, heads_from_text};
 use crate::wire::{
     Bytes, DeviceInfo, DocPush, ErrorBody, FeedPage, LoginRequest, RefreshRequest, RegisterDevice,
     SyncRequest, SyncResponse, TokenPair, UserInfo, Verdict,
@@ -370,31 +370,16 @@ impl SyncClient {
 
         // Build the work list: the outbox with its changes, then the pulls.
         let mut work: Vec<(DocPush, Option<DocKind>)> = Vec::new();
-        let pending = self.store.pending().await?;
-        let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-        let docs = self.store.load_many(&ids).await?;
-        let by_id: std::collections::HashMap<Uuid, &Pending> =
-            pending.iter().map(|p| (p.id, p)).collect();
-        for doc in &docs {
-            let Some(pending) = by_id.get(&doc.id()) else {
-                continue;
-            };
-            let am = doc.automerge();
-            let known: Vec<ChangeHash> = pending
-                .synced_heads
-                .iter()
-                .copied()
-                .filter(|h| am.get_change_by_hash(h).is_some())
-                .collect();
-            let changes = am.get_changes(&known);
+        // The outbox's unsent changes as they were stored: no document is loaded to send them.
+        let mut sent: std::collections::HashMap<Uuid, Vec<ChangeHash>> =
+            std::collections::HashMap::new();
+        for out in self.store.outbox().await? {
+            sent.insert(out.id, out.changes.iter().map(|(h, _)| *h).collect());
             work.push((
                 DocPush {
-                    id: pending.id,
-                    heads: doc.heads().iter().map(|h| h.to_string()).collect(),
-                    changes: changes
-                        .iter()
-                        .map(|c| Bytes(c.raw_bytes().to_vec()))
-                        .collect(),
+                    id: out.id,
+                    heads: out.heads.iter().map(|h| h.to_string()).collect(),
+                    changes: out.changes.into_iter().map(|(_, b)| Bytes(b)).collect(),
                 },
                 None,
             ));
@@ -456,6 +441,7 @@ impl SyncClient {
                             kind: *kind,
                             changes: parse_changes(reply.changes)?,
                             heads: parse_heads(&reply.heads)?,
+                            acknowledged: sent.remove(&push.id).unwrap_or_default(),
                         });
                     }
                     Verdict::Rejected { refusal } => {

@@ -814,3 +814,63 @@ async fn feed_pages_through_batches(server: TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 both_engines!(feed_pages_test, feed_pages_through_batches);
+
+/// The device sends its unsent changes as stored, without loading documents: each local change
+/// is listed once until the server acknowledges it, the list survives a restart, and a store
+/// written before the list existed fills it on opening.
+async fn unsent_changes(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let mut dev = server.device("tech").await?;
+    let id = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store()
+        .edit(id, TECH, &[("form.diagnosis", text("pump worn"))], now())
+        .await?;
+    let outbox = dev.store().outbox().await?;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].changes.len(), 2, "creation and edit");
+    dev.sync().await?;
+    assert!(dev.store().outbox().await?.is_empty(), "acknowledged");
+
+    dev.store()
+        .edit(
+            id,
+            TECH,
+            &[("form.work_done", text("seal replaced"))],
+            now(),
+        )
+        .await?;
+    dev.reopen(&server.base()).await?;
+    let outbox = dev.store().outbox().await?;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        outbox[0].changes.len(),
+        1,
+        "only the new edit, after a restart"
+    );
+
+    // A store from before the list: the list is made again from the documents.
+    dev.store().meta_delete("unsent_filled").await?;
+    dev.store().close().await;
+    {
+        use sqlx::Connection;
+        let mut raw =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}", dev.path.display())).await?;
+        sqlx::query("DELETE FROM unsent").execute(&mut raw).await?;
+        raw.close().await?;
+    }
+    dev.reopen(&server.base()).await?;
+    let outbox = dev.store().outbox().await?;
+    assert_eq!(outbox[0].changes.len(), 1, "filled from the document");
+    assert_eq!(dev.sync().await?.pushed, 1);
+    let office = server.device("tech").await?;
+    office.sync().await?;
+    let doc = office.store().load(id).await?.unwrap();
+    assert_eq!(doc.get("form.work_done"), Some(text("seal replaced")));
+    server.finish().await;
+    Ok(())
+}
+both_engines!(unsent_changes_test, unsent_changes);

@@ -16,6 +16,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::Predicate;
+use tower_http::compression::predicate::{DefaultPredicate, SizeAbove};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -51,6 +53,9 @@ fn routes() -> OpenApiRouter<AppState> {
 pub fn api_description() -> utoipa::openapi::OpenApi {
     routes().split_for_parts().1
 }
+
+/// Answers at least this large are gzip-compressed when the client accepts it.
+const COMPRESS_ABOVE_BYTES: u64 = 1024;
 
 /// Bodies larger than this (after decompression) are refused with `body_too_large`.
 pub const MAX_BODY_BYTES: usize = fieldloop_client_core::wire::MAX_SYNC_BODY;
@@ -106,7 +111,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
-        .layer(CompressionLayer::new())
+        // Small answers (an idle sync, an error) go uncompressed: a gzip stream costs more to set
+        // up than it saves on a few hundred bytes.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        )
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     (router, api)

@@ -118,6 +118,59 @@ async fn record_visit(dev: &TestDevice, i: usize) -> anyhow::Result<uuid::Uuid> 
     Ok(doc.id())
 }
 
+/// Where an upload's time goes, step by step on one thread: the device loading its documents,
+/// the server's merge decision, its snapshot, and the projection of fields.
+async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
+    let per_doc = |t: Instant| t.elapsed().as_secs_f64() * 1e6 / ids.len() as f64;
+    let t = Instant::now();
+    let docs = dev.store().load_many(ids).await?;
+    println!("breakdown device load: {:.0} us/doc", per_doc(t));
+    let t = Instant::now();
+    let raw: Vec<Vec<Vec<u8>>> = docs
+        .iter()
+        .map(|d| {
+            d.automerge()
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect()
+        })
+        .collect();
+    println!("breakdown device collect changes: {:.0} us/doc", per_doc(t));
+    let actor = docs[0].automerge().get_actor().clone();
+    let t = Instant::now();
+    let mut merged = Vec::new();
+    for (doc, changes) in docs.iter().zip(&raw) {
+        if let fieldloop_server::merge::Plan::Accept { doc, .. } =
+            fieldloop_server::merge::plan(doc.id(), None, changes, &actor, TECH)
+        {
+            merged.push(doc);
+        }
+    }
+    println!("breakdown server plan: {:.0} us/doc", per_doc(t));
+    let t = Instant::now();
+    let mut bytes = 0;
+    for doc in &merged {
+        bytes += doc.automerge().save().len();
+    }
+    println!(
+        "breakdown server save: {:.0} us/doc ({} bytes)",
+        per_doc(t),
+        bytes / merged.len().max(1)
+    );
+    let t = Instant::now();
+    let mut fields = 0;
+    for doc in &merged {
+        fields += doc.values().len();
+    }
+    println!(
+        "breakdown server read fields: {:.0} us/doc ({} fields)",
+        per_doc(t),
+        fields / merged.len().max(1)
+    );
+    Ok(())
+}
+
 /// Single-row commits per second on a fresh SQLite file with the server's settings.
 async fn sqlite_commit_rate(dir: &std::path::Path, rows: usize) -> anyhow::Result<f64> {
     let options = SqliteConnectOptions::new()
@@ -232,7 +285,11 @@ async fn main() -> anyhow::Result<()> {
     let n = if quick { 200 } else { 1000 };
     let pull_n: usize = if quick { 1000 } else { 10_000 };
     println!("load average at start: {}", load_average());
-    let peer = run_peer(n);
+    let peer = if std::env::var("BENCH_PEER").as_deref() == Ok("0") {
+        Err("BENCH_PEER=0".to_string())
+    } else {
+        run_peer(n)
+    };
     match &peer {
         Ok(p) => println!("peer: {p}"),
         Err(why) => println!("peer: not run ({why}); the scenarios against it print ref=NaN"),
@@ -246,6 +303,9 @@ async fn main() -> anyhow::Result<()> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(record_visit(&dev, i).await?);
+    }
+    if std::env::var("BENCH_VERBOSE").is_ok() {
+        breakdown(&dev, &ids).await?;
     }
     let cpu0 = cpu_seconds();
     let started = Instant::now();
