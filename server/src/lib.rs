@@ -63,7 +63,20 @@ pub struct AppState {
     pub keys: Arc<auth::Keys>,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    devices: Arc<DeviceCache>,
 }
+
+/// Registered devices as recently read. A device's user and actor never change once it is
+/// registered; only a revocation does, and it takes effect within [`DEVICE_CACHE_TTL`].
+#[derive(Debug, Default)]
+struct DeviceCache(
+    std::sync::Mutex<
+        std::collections::HashMap<uuid::Uuid, (db::accounts::Device, std::time::Instant)>,
+    >,
+);
+
+/// How long a device read from the database is trusted without reading it again.
+pub const DEVICE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     /// Connects, migrates and loads the signing secret (made once per database, so every server
@@ -84,7 +97,31 @@ impl AppState {
             keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
+            devices: Arc::default(),
         })
+    }
+
+    /// A registered device, from the database or read within the last [`DEVICE_CACHE_TTL`]:
+    /// a device syncing every few seconds costs no query each time.
+    pub async fn device(&self, id: uuid::Uuid) -> sqlx::Result<Option<db::accounts::Device>> {
+        let now = std::time::Instant::now();
+        {
+            let cache = self.devices.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((device, at)) = cache.get(&id)
+                && now.duration_since(*at) < DEVICE_CACHE_TTL
+            {
+                return Ok(Some(device.clone()));
+            }
+        }
+        let found = self.db.device(id).await?;
+        if let Some(device) = &found {
+            let mut cache = self.devices.0.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() > 100_000 {
+                cache.retain(|_, (_, at)| now.duration_since(*at) < DEVICE_CACHE_TTL);
+            }
+            cache.insert(id, (device.clone(), now));
+        }
+        Ok(found)
     }
 
     /// Business time: what deadlines and numbers are reckoned from.

@@ -43,7 +43,6 @@ async fn sync(
         )
     })?;
     let device = state
-        .db
         .device(request.device_id)
         .await?
         .filter(|d| d.user_id == p.user_id)

@@ -138,6 +138,39 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         .collect();
     println!("breakdown device collect changes: {:.0} us/doc", per_doc(t));
     let actor = docs[0].automerge().get_actor().clone();
+    // The steps of a merge decision, each on its own: reading the change bytes, applying them
+    // to an empty document, and the diff the ownership check reads.
+    let t = Instant::now();
+    let parsed: Vec<Vec<automerge::Change>> = raw
+        .iter()
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|b| automerge::Change::from_bytes(b.clone()).ok())
+                .collect()
+        })
+        .collect();
+    println!(
+        "breakdown server read change bytes: {:.0} us/doc",
+        per_doc(t)
+    );
+    let t = Instant::now();
+    let mut applied = Vec::with_capacity(parsed.len());
+    for changes in parsed {
+        let mut am = automerge::Automerge::new();
+        am.apply_changes(changes)?;
+        applied.push(am);
+    }
+    println!("breakdown server apply changes: {:.0} us/doc", per_doc(t));
+    let t = Instant::now();
+    let patches: usize = applied
+        .iter()
+        .map(|am| am.diff(&[], &am.get_heads()).len())
+        .sum();
+    println!(
+        "breakdown server diff: {:.0} us/doc ({} patches)",
+        per_doc(t),
+        patches / applied.len().max(1)
+    );
     let t = Instant::now();
     let mut merged = Vec::new();
     for (doc, changes) in docs.iter().zip(&raw) {
