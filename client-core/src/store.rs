@@ -646,6 +646,40 @@ impl Store {
                 if update.changes.is_empty() {
                     return Ok(());
                 }
+                // Kept as the changes arrived (Automerge loads a run of change chunks like a
+                // snapshot): an office pulling thousands of records does not build each one
+                // now, only the ones it opens. The heads are the changes nobody depends on.
+                let hashes: std::collections::HashSet<ChangeHash> =
+                    update.changes.iter().map(|c| c.hash()).collect();
+                let deps: std::collections::HashSet<ChangeHash> = update
+                    .changes
+                    .iter()
+                    .flat_map(|c| c.deps().iter().copied())
+                    .collect();
+                if let Some(kind) = update.kind
+                    && deps.is_subset(&hashes)
+                {
+                    let heads: Vec<ChangeHash> = hashes.difference(&deps).copied().collect();
+                    let local_text = sorted_text(&heads);
+                    let snapshot: Vec<u8> = update
+                        .changes
+                        .iter()
+                        .flat_map(|c| c.raw_bytes().iter().copied())
+                        .collect();
+                    sqlx::query(
+                        "INSERT INTO documents (id, kind, snapshot, heads, synced_heads, dirty, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 0)",
+                    )
+                    .bind(&id_text)
+                    .bind(kind.code())
+                    .bind(snapshot)
+                    .bind(&local_text)
+                    .bind(&server_text)
+                    .bind(i64::from(local_text != server_text))
+                    .execute(&mut *conn)
+                    .await?;
+                    return Ok(());
+                }
                 let mut am = Automerge::new().with_actor(self.actor.clone());
                 am.apply_changes(update.changes)
                     .map_err(|e| Error::Storage(e.to_string()))?;

@@ -8,3 +8,7 @@ CREATE TABLE web_sessions (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX web_sessions_user ON web_sessions (user_id);
+
+-- Which record a signature image belongs to (the back office shows it only to those who may
+-- see that record).
+CREATE INDEX doc_fields_blob ON doc_fields (value) WHERE path LIKE '%blob_sha256';

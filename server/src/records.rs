@@ -5,8 +5,8 @@
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
-use fieldloop_client_core::wire::heads_to_text;
 use fieldloop_client_core::wire::{Bytes, DocPush, DocReply, SyncRequest, SyncResponse, Verdict};
+use fieldloop_client_core::wire::{heads_from_text, heads_to_text};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -14,7 +14,8 @@ use crate::access::Principal;
 use crate::auth::server_actor;
 use crate::db::accounts::Device;
 use crate::db::docs::{
-    ChangeRow, DocRow, DocWrite, FieldRow, blob_exists, load_doc, load_docs, write_docs,
+    ChangeRow, DocRow, DocWrite, FieldRow, all_changes, blob_exists, load_doc, load_docs,
+    write_docs,
 };
 use crate::db::service::receipt_number_taken;
 use crate::db::{Tx, next_counter};
@@ -210,6 +211,7 @@ fn receipt_number(write: &DocWrite) -> Option<String> {
 fn decide(
     push: DocPush,
     row: Option<DocRow>,
+    stored_changes: Option<Vec<Vec<u8>>>,
     principal: &Principal,
     actor: &ActorId,
     author: Author,
@@ -230,6 +232,19 @@ fn decide(
             None,
             &[],
         ))));
+    }
+    // A device that has none of a document gets its stored changes as they are: no document
+    // is loaded to answer a first pull.
+    if let (Some(row), Some(changes)) = (&row, stored_changes) {
+        return Ok(Decided::Reply(Box::new(DocReply {
+            id: push.id,
+            verdict: Verdict::Accepted,
+            heads: heads_from_text(&row.heads)
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            changes: changes.into_iter().map(Bytes).collect(),
+        })));
     }
     let existing = row.as_ref().map(load_automerge).transpose()?;
     let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
@@ -296,7 +311,7 @@ fn decide(
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
 /// the CPU-heavy part of a sync). Results keep the request's order.
 async fn decide_all(
-    jobs: Vec<(DocPush, Option<DocRow>)>,
+    jobs: Vec<(DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>)>,
     principal: &Principal,
     actor: &ActorId,
     author: Author,
@@ -310,7 +325,7 @@ async fn decide_all(
         let (p, a) = (principal.clone(), actor.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(push, row)| decide(push, row, &p, &a, author, writer))
+                .map(|(push, row, stored)| decide(push, row, stored, &p, &a, author, writer))
                 .collect::<Result<Vec<_>, _>>()
         }));
     }
@@ -411,12 +426,21 @@ pub async fn sync_batch(
     let t0 = std::time::Instant::now();
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     let mut rows = load_docs(&mut tx, &ids).await?;
-    let jobs: Vec<(DocPush, Option<DocRow>)> = request
+    // First pulls (no heads, nothing sent) are answered from the stored changes.
+    let first_pulls: Vec<Uuid> = request
+        .docs
+        .iter()
+        .filter(|d| d.heads.is_empty() && d.changes.is_empty() && rows.contains_key(&d.id))
+        .map(|d| d.id)
+        .collect();
+    let mut stored = all_changes(&mut tx, &first_pulls).await?;
+    let jobs: Vec<(DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>)> = request
         .docs
         .into_iter()
         .map(|push| {
             let row = rows.remove(&push.id);
-            (push, row)
+            let changes = stored.remove(&push.id);
+            (push, row, changes)
         })
         .collect();
     let t1 = t0.elapsed();

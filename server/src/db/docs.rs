@@ -137,6 +137,28 @@ pub async fn load_docs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, 
     Ok(out)
 }
 
+/// Every stored change of these documents, raw, by document: all a device with none of a
+/// document needs (changes are only ever added, so read after the documents' rows they cover
+/// at least the heads those rows name).
+pub async fn all_changes(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, Vec<Vec<u8>>>> {
+    let mut out: HashMap<Uuid, Vec<Vec<u8>>> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT doc_id, bytes FROM changes WHERE doc_id IN ({}) ORDER BY doc_id, received_at, actor, actor_seq",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let id = parse_uuid(&row.try_get::<String, _>(0)?)?;
+            out.entry(id).or_default().push(row.try_get(1)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Everything a merge writes for one document, in the caller's transaction.
 #[derive(Debug)]
 pub struct DocWrite {

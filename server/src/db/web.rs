@@ -125,12 +125,14 @@ impl Db {
 }
 
 impl Db {
-    /// Documents that hold `value` in some field (the records a blob belongs to).
-    pub async fn docs_with_value(&self, value: &str) -> sqlx::Result<Vec<Uuid>> {
-        let rows = sqlx::query("SELECT DISTINCT doc_id FROM doc_fields WHERE value = $1")
-            .bind(value)
-            .fetch_all(&self.pool)
-            .await?;
+    /// Documents that reference a blob by its SHA-256 (the records a signature belongs to).
+    pub async fn docs_with_blob(&self, value: &str) -> sqlx::Result<Vec<Uuid>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT doc_id FROM doc_fields WHERE value = $1 AND path LIKE '%blob_sha256'",
+        )
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| uuid(&r.try_get::<String, _>(0)?))
             .collect()

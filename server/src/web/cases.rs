@@ -514,7 +514,7 @@ pub async fn case_page(
     let (events, names, settlements, form) = match (
         state.db.case_events(id).await,
         names(&state).await,
-        state.db.settlements(None).await,
+        state.db.settlements(Some(&stored.case.region)).await,
         state.db.doc(id).await,
     ) {
         (Ok(e), Ok(n), Ok(st), Ok(f)) => (e, n, st, f),

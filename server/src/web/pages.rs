@@ -785,7 +785,7 @@ pub async fn blob(State(state): State<AppState>, s: Session, Path(sha): Path<Str
         return not_found(&s);
     }
     let visible = async {
-        for id in state.db.docs_with_value(&sha).await? {
+        for id in state.db.docs_with_blob(&sha).await? {
             if let Some(r) = state.db.doc(id).await?
                 && s.p.sees(&r.region, r.created_by, r.assignee)
             {
