@@ -308,10 +308,14 @@ fn decide(
     ))))
 }
 
+/// One document of a batch to decide: what the device sent, the stored row, and (for a first
+/// pull) the stored changes.
+type Job = (DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>);
+
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
 /// the CPU-heavy part of a sync). Results keep the request's order.
 async fn decide_all(
-    jobs: Vec<(DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>)>,
+    jobs: Vec<Job>,
     principal: &Principal,
     actor: &ActorId,
     author: Author,
@@ -434,7 +438,7 @@ pub async fn sync_batch(
         .map(|d| d.id)
         .collect();
     let mut stored = all_changes(&mut tx, &first_pulls).await?;
-    let jobs: Vec<(DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>)> = request
+    let jobs: Vec<Job> = request
         .docs
         .into_iter()
         .map(|push| {
