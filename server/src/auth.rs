@@ -2,6 +2,8 @@
 //! replay detection, and the extractor that turns a bearer token into a [`Principal`].
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use std::collections::HashMap;
+
 use argon2::{Argon2, PasswordHash};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -21,12 +23,17 @@ use crate::db::accounts::User;
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiResult};
 
-/// Signing keys for access tokens.
+/// Signing keys for access tokens, and the tokens already verified (a token is valid until it
+/// expires whoever checks it, so one check per token and server is enough).
 #[derive(Clone)]
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    verified: std::sync::Arc<std::sync::Mutex<HashMap<String, (Principal, i64)>>>,
 }
+
+/// At most this many verified tokens are remembered; past it, the expired ones are dropped.
+const VERIFIED_TOKENS: usize = 50_000;
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,6 +46,7 @@ impl Keys {
         Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            verified: Default::default(),
         }
     }
 }
@@ -204,6 +212,19 @@ pub async fn logout(state: &AppState, refresh: &str) -> ApiResult<()> {
 
 /// Decodes an access token.
 pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principal> {
+    let now = chrono::Utc::now().timestamp();
+    {
+        let verified = state
+            .keys
+            .verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((principal, exp)) = verified.get(token)
+            && now < *exp
+        {
+            return Ok(principal.clone());
+        }
+    }
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
     let data =
@@ -218,11 +239,24 @@ pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principa
         })?;
     let user_id = Uuid::parse_str(&data.claims.sub)
         .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
-    Ok(Principal {
+    let principal = Principal {
         user_id,
         role: data.claims.role,
         region: data.claims.region,
-    })
+    };
+    let mut verified = state
+        .keys
+        .verified
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if verified.len() >= VERIFIED_TOKENS {
+        verified.retain(|_, (_, exp)| now < *exp);
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.clear();
+        }
+    }
+    verified.insert(token.to_string(), (principal.clone(), data.claims.exp));
+    Ok(principal)
 }
 
 /// The signed-in user of a request (from `Authorization: Bearer ...`).
