@@ -9,10 +9,74 @@ use serde_json::{Value, json};
 
 use crate::{TestServer, call, login_token};
 
-/// Head office and one regional office, signed in.
-pub struct Office {
+/// People signed in over HTTP, by name: call the API as one of them.
+pub struct People {
     pub base: String,
     pub tokens: HashMap<&'static str, String>,
+    pub ids: HashMap<&'static str, uuid::Uuid>,
+}
+
+impl People {
+    /// Creates each account (password `<name>-password`) and signs it in.
+    pub async fn sign_in(
+        server: &TestServer,
+        people: &[(&'static str, Role, Option<&str>)],
+    ) -> anyhow::Result<People> {
+        let mut tokens = HashMap::new();
+        let mut ids = HashMap::new();
+        for (name, role, region) in people {
+            let user = server.user(name, *role, *region).await?;
+            ids.insert(*name, user.id);
+            tokens.insert(*name, login_token(&server.base(), name).await?);
+        }
+        Ok(People {
+            base: server.base(),
+            tokens,
+            ids,
+        })
+    }
+
+    /// A JSON request as `who`; the status and the JSON answer.
+    pub async fn call(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        call(
+            method,
+            &format!("{}{path}", self.base),
+            &self.tokens[who],
+            body,
+        )
+        .await
+    }
+
+    /// Like [`call`](Self::call), and the answer must be a success.
+    pub async fn ok(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, v) = self.call(who, method, path, body).await?;
+        assert!((200..300).contains(&status), "{who} {path}: {status} {v}");
+        Ok(v)
+    }
+}
+
+/// Head office and one regional office, signed in, for the complaint workflow.
+pub struct Office {
+    pub people: People,
+}
+
+impl std::ops::Deref for Office {
+    type Target = People;
+    fn deref(&self) -> &People {
+        &self.people
+    }
 }
 
 pub const PEOPLE: &[(&str, Role, Option<&str>)] = &[
@@ -32,31 +96,9 @@ pub const PEOPLE: &[(&str, Role, Option<&str>)] = &[
 
 impl Office {
     pub async fn new(server: &TestServer) -> anyhow::Result<Office> {
-        let mut tokens = HashMap::new();
-        for (name, role, region) in PEOPLE {
-            server.user(name, *role, *region).await?;
-            tokens.insert(*name, login_token(&server.base(), name).await?);
-        }
         Ok(Office {
-            base: server.base(),
-            tokens,
+            people: People::sign_in(server, PEOPLE).await?,
         })
-    }
-
-    pub async fn call(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        call(
-            method,
-            &format!("{}{path}", self.base),
-            &self.tokens[who],
-            body,
-        )
-        .await
     }
 
     pub async fn file(&self, claimed: &str) -> anyhow::Result<String> {

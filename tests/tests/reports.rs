@@ -6,7 +6,8 @@ use calamine::{Data, Reader, Xlsx};
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue as V, Role};
-use fieldloop_e2e::{Engine, TestServer, call, login_token};
+use fieldloop_e2e::office::People;
+use fieldloop_e2e::{Engine, TestServer};
 use fieldloop_server::ManualClock;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -16,17 +17,10 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-struct Office {
-    base: String,
-    tokens: std::collections::HashMap<&'static str, String>,
-    ids: std::collections::HashMap<&'static str, Uuid>,
-}
-
-impl Office {
-    async fn new(server: &TestServer) -> anyhow::Result<Office> {
-        let mut tokens = std::collections::HashMap::new();
-        let mut ids = std::collections::HashMap::new();
-        for (name, role, region) in [
+async fn office(server: &TestServer) -> anyhow::Result<People> {
+    People::sign_in(
+        server,
+        &[
             ("clerk", Role::Clerk, Some("wuhan")),
             ("clerk_x", Role::Clerk, Some("xian")),
             ("sales", Role::Salesperson, Some("wuhan")),
@@ -36,45 +30,9 @@ impl Office {
             ("gmo", Role::GmOffice, None),
             ("tech_a", Role::Technician, Some("wuhan")),
             ("tech_b", Role::Technician, Some("wuhan")),
-        ] {
-            let user = server.user(name, role, region).await?;
-            ids.insert(name, user.id);
-            tokens.insert(name, login_token(&server.base(), name).await?);
-        }
-        Ok(Office {
-            base: server.base(),
-            tokens,
-            ids,
-        })
-    }
-
-    async fn call(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        call(
-            method,
-            &format!("{}{path}", self.base),
-            &self.tokens[who],
-            body,
-        )
-        .await
-    }
-
-    async fn ok(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let (status, v) = self.call(who, method, path, body).await?;
-        assert!((200..300).contains(&status), "{who} {path}: {status} {v}");
-        Ok(v)
-    }
+        ],
+    )
+    .await
 }
 
 /// A fixed set of records gives exactly the expected monthly numbers, and the XLSX export
@@ -84,7 +42,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
     let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
         return Ok(());
     };
-    let o = Office::new(&server).await?;
+    let o = office(&server).await?;
     let c = o
         .ok(
             "clerk",
@@ -358,7 +316,7 @@ async fn monthly_numbers_postgres() -> anyhow::Result<()> {
 /// Severe feedback without a written report to the department head stays open and on the
 /// chase list; it closes once reported and answered in writing.
 async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
-    let o = Office::new(&server).await?;
+    let o = office(&server).await?;
     let dev = server.device("sales").await?;
     let doc = dev.store().create(DocKind::Feedback, "wuhan", 0).await?;
     dev.store()

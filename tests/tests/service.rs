@@ -5,10 +5,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue as V, RefusalCode, Role};
-use fieldloop_e2e::{Engine, TestDevice, TestServer, call, login_token};
+use fieldloop_e2e::office::People;
+use fieldloop_e2e::{Engine, TestDevice, TestServer};
 use fieldloop_server::ManualClock;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const TECH: Author = Author::Device(Role::Technician);
@@ -22,65 +23,38 @@ fn unix(s: &str) -> i64 {
 }
 
 struct Office {
-    base: String,
-    tokens: std::collections::HashMap<&'static str, String>,
+    people: People,
     tech_id: Uuid,
+}
+
+impl std::ops::Deref for Office {
+    type Target = People;
+    fn deref(&self) -> &People {
+        &self.people
+    }
 }
 
 impl Office {
     async fn new(server: &TestServer) -> anyhow::Result<Office> {
-        let mut tokens = std::collections::HashMap::new();
-        let mut tech_id = Uuid::nil();
-        for (name, role, region) in [
-            ("clerk", Role::Clerk, Some("wuhan")),
-            ("director", Role::FactoryDirector, None),
-            ("quality", Role::Quality, None),
-            ("qc", Role::QcInspector, None),
-            ("production", Role::Production, None),
-            ("finance", Role::Finance, None),
-            ("head", Role::MarketingHead, Some("wuhan")),
-            ("tech", Role::Technician, Some("wuhan")),
-            ("tech2", Role::Technician, Some("wuhan")),
-        ] {
-            let user = server.user(name, role, region).await?;
-            if name == "tech" {
-                tech_id = user.id;
-            }
-            tokens.insert(name, login_token(&server.base(), name).await?);
-        }
-        Ok(Office {
-            base: server.base(),
-            tokens,
-            tech_id,
-        })
-    }
-
-    async fn call(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<(u16, Value)> {
-        call(
-            method,
-            &format!("{}{path}", self.base),
-            &self.tokens[who],
-            body,
+        let people = People::sign_in(
+            server,
+            &[
+                ("clerk", Role::Clerk, Some("wuhan")),
+                ("director", Role::FactoryDirector, None),
+                ("quality", Role::Quality, None),
+                ("qc", Role::QcInspector, None),
+                ("production", Role::Production, None),
+                ("finance", Role::Finance, None),
+                ("head", Role::MarketingHead, Some("wuhan")),
+                ("tech", Role::Technician, Some("wuhan")),
+                ("tech2", Role::Technician, Some("wuhan")),
+            ],
         )
-        .await
-    }
-
-    async fn ok(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let (status, v) = self.call(who, method, path, body).await?;
-        assert!((200..300).contains(&status), "{who} {path}: {status} {v}");
-        Ok(v)
+        .await?;
+        Ok(Office {
+            tech_id: people.ids["tech"],
+            people,
+        })
     }
 
     /// A customer with a product bought on `purchase` with `months` of warranty.

@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use axum::Form;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,7 +18,7 @@ use uuid::Uuid;
 
 use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select, table};
 use super::pages::{error_page, names, not_found};
-use super::{Fields, Session, back_with};
+use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -916,14 +915,9 @@ fn action_from(form: &Fields) -> Result<Action, ApiError> {
 
 pub async fn act(
     State(state): State<AppState>,
-    s: Session,
     Path(id): Path<Uuid>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let back = format!("/web/complaints/{id}");
     let result = async {
         let action = action_from(&form)?;
@@ -946,14 +940,9 @@ pub async fn act(
 
 pub async fn new_return(
     State(state): State<AppState>,
-    s: Session,
     Path(id): Path<Uuid>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let result = async {
         let approved_quantity = form
             .get("approved_quantity")
@@ -975,14 +964,9 @@ pub async fn new_return(
 
 pub async fn new_allowance(
     State(state): State<AppState>,
-    s: Session,
     Path(id): Path<Uuid>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let body = NewAllowance {
         amount: form.get("amount").trim().into(),
     };
@@ -1002,14 +986,9 @@ pub async fn new_allowance(
 
 pub async fn settlement_step(
     State(state): State<AppState>,
-    s: Session,
     Path((id, step)): Path<(Uuid, String)>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let back = Some(form.get("back"))
         .filter(|b| b.starts_with("/web/") && !b.starts_with("//"))
         .unwrap_or("/web/finance")
@@ -1103,14 +1082,9 @@ pub async fn finance(
 
 pub async fn set_invoice(
     State(state): State<AppState>,
-    s: Session,
     Path(id): Path<Uuid>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let body = InvoiceUpdate {
         state: form.get("state").into(),
     };

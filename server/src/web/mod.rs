@@ -11,8 +11,9 @@ mod html;
 mod pages;
 mod reports;
 
+use axum::Form;
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -166,6 +167,31 @@ impl Session {
             None
         } else {
             Some(csrf_refused(self.lang))
+        }
+    }
+}
+
+/// A form posted by a signed-in user, its CSRF token checked before anything else is read:
+/// without a session it redirects to sign-in, without the token it is refused.
+pub struct Posted {
+    pub s: Session,
+    pub form: Fields,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let s = Session::from_request_parts(&mut parts, state).await?;
+        let Form(pairs) =
+            Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let form = Fields(pairs);
+        match s.csrf_refusal(&form) {
+            Some(refused) => Err(refused),
+            None => Ok(Posted { s, form }),
         }
     }
 }

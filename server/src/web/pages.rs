@@ -15,7 +15,7 @@ use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Ro
 use uuid::Uuid;
 
 use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, table, url_encode};
-use super::{Fields, Session, back_with};
+use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::auth::Auth;
 use crate::error::ApiError;
@@ -130,14 +130,7 @@ pub async fn login(
     }
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    s: Session,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    if let Some(refused) = s.csrf_refusal(&Fields(form)) {
-        return refused;
-    }
+pub async fn logout(State(state): State<AppState>, Posted { s, .. }: Posted) -> Response {
     if let Err(e) = super::close_session(State(state.clone()), &s).await {
         return e.into_response();
     }
@@ -290,14 +283,9 @@ pub async fn dispatch_board(
 
 pub async fn dispatch(
     State(state): State<AppState>,
-    s: Session,
     Path(id): Path<Uuid>,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let result = async {
         let technician_id = Uuid::parse_str(form.get("technician_id"))
             .map_err(|_| ApiError::invalid("choose a technician"))?;
@@ -434,13 +422,8 @@ pub async fn request_form(
 
 pub async fn register_request(
     State(state): State<AppState>,
-    s: Session,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let parsed = Uuid::parse_str(form.get("product_id"))
         .map_err(|_| ApiError::invalid("choose the customer's product"));
     let result = match parsed {
@@ -470,13 +453,8 @@ pub async fn register_request(
 
 pub async fn create_customer(
     State(state): State<AppState>,
-    s: Session,
-    Form(form): Form<Vec<(String, String)>>,
+    Posted { s, form }: Posted,
 ) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
     let body = service::NewCustomer {
         name: form.get("name").into(),
         address: form.get("address").into(),
@@ -489,15 +467,7 @@ pub async fn create_customer(
     back_with(&s, "/web/requests/new", result)
 }
 
-pub async fn create_product(
-    State(state): State<AppState>,
-    s: Session,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    let form = Fields(form);
-    if let Some(refused) = s.csrf_refusal(&form) {
-        return refused;
-    }
+pub async fn create_product(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
     let result = async {
         let customer_id = Uuid::parse_str(form.get("customer_id"))
             .map_err(|_| ApiError::invalid("choose the customer"))?;
