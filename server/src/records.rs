@@ -2,6 +2,8 @@
 //! transaction (changes, snapshot, projection and feed position together), using the pure
 //! planner in [`crate::merge`] for every decision.
 
+use std::collections::HashMap;
+
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
@@ -14,7 +16,7 @@ use crate::access::Principal;
 use crate::auth::server_actor;
 use crate::db::accounts::Device;
 use crate::db::docs::{
-    ChangeRow, DocRow, DocWrite, FieldRow, all_changes, blob_exists, load_doc, load_docs,
+    ChangeRow, DocRow, DocWrite, FieldRow, all_changes, blob_exists, doc_seqs, load_doc, load_docs,
     write_docs,
 };
 use crate::db::service::receipt_number_taken;
@@ -414,22 +416,14 @@ pub async fn sync_batch(
             server_time: chrono::Utc::now().to_rfc3339(),
         });
     }
-    // A batch that only pulls reads without taking the write lock.
     let writes = request.docs.iter().any(|d| !d.changes.is_empty());
-    let mut tx = if writes {
-        state.db.begin_write().await?
-    } else {
-        state.db.pool.begin().await?
-    };
-    // Taking the feed position first serialises merges: each sees the one before it.
-    let seq = if writes {
-        next_counter(&mut tx, "feed").await?
-    } else {
-        0
-    };
     let t0 = std::time::Instant::now();
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
-    let mut rows = load_docs(&mut tx, &ids).await?;
+    // Decide first, without the write lock, so that batches arriving together (a thousand
+    // technicians regaining signal) decide on every core at once. The lock is then held only to
+    // check that no decided document changed meanwhile, and to write.
+    let mut read = state.db.pool.begin().await?;
+    let mut rows = load_docs(&mut read, &ids).await?;
     // First pulls (no heads, nothing sent) are answered from the stored changes.
     let first_pulls: Vec<Uuid> = request
         .docs
@@ -437,7 +431,15 @@ pub async fn sync_batch(
         .filter(|d| d.heads.is_empty() && d.changes.is_empty() && rows.contains_key(&d.id))
         .map(|d| d.id)
         .collect();
-    let mut stored = all_changes(&mut tx, &first_pulls).await?;
+    let mut stored = all_changes(&mut read, &first_pulls).await?;
+    read.rollback().await?;
+    let seen: HashMap<Uuid, i64> = rows.iter().map(|(id, r)| (*id, r.seq)).collect();
+    let pushes: HashMap<Uuid, DocPush> = request
+        .docs
+        .iter()
+        .filter(|d| !d.changes.is_empty())
+        .map(|d| (d.id, d.clone()))
+        .collect();
     let jobs: Vec<Job> = request
         .docs
         .into_iter()
@@ -448,12 +450,57 @@ pub async fn sync_batch(
         })
         .collect();
     let t1 = t0.elapsed();
+    // The feed position is given when the batch is written.
     let writer = Writer {
         user: principal.user_id,
         device: Some(device.id),
-        seq,
+        seq: 0,
     };
-    let decided = decide_all(jobs, principal, &actor, author, writer).await?;
+    let mut decided = decide_all(jobs, principal, &actor, author, writer).await?;
+    let mut tx = if writes {
+        state.db.begin_write().await?
+    } else {
+        state.db.pool.begin().await?
+    };
+    // Taking the feed position first serialises writers: each sees the one before it.
+    let seq = if writes {
+        next_counter(&mut tx, "feed").await?
+    } else {
+        0
+    };
+    if writes {
+        // A document another batch wrote while this one decided is decided again, under the lock.
+        let accepted: Vec<Uuid> = decided
+            .iter()
+            .filter_map(|d| match d {
+                Decided::Accept { write, .. } => Some(write.id),
+                Decided::Reply(_) => None,
+            })
+            .collect();
+        let now = doc_seqs(&mut tx, &accepted).await?;
+        let stale: Vec<Uuid> = accepted
+            .into_iter()
+            .filter(|id| now.get(id) != seen.get(id))
+            .collect();
+        if !stale.is_empty() {
+            let mut fresh = load_docs(&mut tx, &stale).await?;
+            let jobs: Vec<Job> = stale
+                .iter()
+                .filter_map(|id| pushes.get(id).map(|p| (p.clone(), fresh.remove(id), None)))
+                .collect();
+            let mut again = decide_all(jobs, principal, &actor, author, writer)
+                .await?
+                .into_iter();
+            for d in decided.iter_mut() {
+                if let Decided::Accept { write, .. } = d
+                    && stale.contains(&write.id)
+                    && let Some(redone) = again.next()
+                {
+                    *d = redone;
+                }
+            }
+        }
+    }
     let t2 = t0.elapsed();
     let mut replies = Vec::with_capacity(decided.len());
     let mut writes = Vec::new();

@@ -137,6 +137,25 @@ pub async fn load_docs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, 
     Ok(out)
 }
 
+/// The feed position each of these documents was last written at (absent: not stored yet).
+pub async fn doc_seqs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, i64>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, seq FROM documents WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            out.insert(parse_uuid(&row.try_get::<String, _>(0)?)?, row.try_get(1)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Every stored change of these documents, raw, by document: all a device with none of a
 /// document needs (changes are only ever added, so read after the documents' rows they cover
 /// at least the heads those rows name).

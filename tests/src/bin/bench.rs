@@ -339,6 +339,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if std::env::var("BENCH_VERBOSE").is_ok() {
         breakdown(&dev, &ids).await?;
+        // The server's own timing of each sync batch (load, decide, blobs, write, commit).
+        tracing_subscriber::fmt()
+            .with_env_filter("fieldloop_server::records=debug")
+            .init();
     }
     let cpu0 = cpu_seconds();
     let started = Instant::now();
