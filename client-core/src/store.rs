@@ -579,8 +579,7 @@ impl Store {
             let sql = sqlx::AssertSqlSafe(format!(
                 "WITH ack(id, server_heads) AS (VALUES {rows})
                  UPDATE documents SET synced_heads = ack.server_heads,
-                     dirty = CASE WHEN documents.heads = ack.server_heads THEN 0 ELSE 1 END,
-                     refusal = NULL
+                     dirty = CASE WHEN documents.heads = ack.server_heads THEN 0 ELSE 1 END
                  FROM ack WHERE documents.id = ack.id"
             ));
             let mut q = sqlx::query(sql);
@@ -607,7 +606,7 @@ impl Store {
         match local {
             // Nothing new from the server: only the acknowledgement to record.
             Some(local_heads) if update.changes.is_empty() => {
-                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
+                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2 WHERE id = $3")
                     .bind(&server_text)
                     .bind(i64::from(local_heads != server_text))
                     .bind(&id_text)
@@ -634,7 +633,7 @@ impl Store {
                     .map_err(|e| Error::Storage(e.to_string()))?;
                 Self::insert_unsent(conn, update.id, &own).await?;
                 Self::append_in(conn, &doc, &before, false).await?;
-                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2, refusal = NULL WHERE id = $3")
+                sqlx::query("UPDATE documents SET synced_heads = $1, dirty = $2 WHERE id = $3")
                     .bind(&server_text)
                     .bind(i64::from(sorted_text(&doc.heads()) != server_text))
                     .bind(&id_text)
@@ -743,7 +742,12 @@ impl Store {
         author: Author,
         unix_time: i64,
     ) -> Result<Vec<(String, FieldValue)>> {
-        let local = self.load_required(id).await?;
+        // Read and replaced in one transaction: an edit cannot slip in between and be lost.
+        let mut tx = self.pool.begin().await?;
+        let local = self
+            .load_in(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
         let mut server = Automerge::new().with_actor(self.actor.clone());
         server
             .apply_changes(server_changes)
@@ -775,7 +779,6 @@ impl Store {
             rebuilt.set_many(author, &kept, unix_time)?;
         }
         let dirty = rebuilt.heads() != server_heads;
-        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM chunks WHERE doc_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

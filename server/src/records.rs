@@ -137,6 +137,15 @@ enum Decided {
     },
 }
 
+impl Decided {
+    fn id(&self) -> Uuid {
+        match self {
+            Decided::Reply(r) => r.id,
+            Decided::Accept { write, .. } => write.id,
+        }
+    }
+}
+
 /// Who is writing a batch, as its rows record it.
 #[derive(Debug, Clone, Copy)]
 struct Writer {
@@ -469,18 +478,14 @@ pub async fn sync_batch(
         0
     };
     if writes {
-        // A document another batch wrote while this one decided is decided again, under the lock.
-        let accepted: Vec<Uuid> = decided
+        // A document another batch wrote while this one decided is decided again, under the
+        // lock, whatever the first verdict was.
+        let sent: Vec<Uuid> = pushes.keys().copied().collect();
+        let now = doc_seqs(&mut tx, &sent).await?;
+        let stale: Vec<Uuid> = decided
             .iter()
-            .filter_map(|d| match d {
-                Decided::Accept { write, .. } => Some(write.id),
-                Decided::Reply(_) => None,
-            })
-            .collect();
-        let now = doc_seqs(&mut tx, &accepted).await?;
-        let stale: Vec<Uuid> = accepted
-            .into_iter()
-            .filter(|id| now.get(id) != seen.get(id))
+            .map(Decided::id)
+            .filter(|id| pushes.contains_key(id) && now.get(id) != seen.get(id))
             .collect();
         if !stale.is_empty() {
             let mut fresh = load_docs(&mut tx, &stale).await?;
@@ -492,8 +497,7 @@ pub async fn sync_batch(
                 .await?
                 .into_iter();
             for d in decided.iter_mut() {
-                if let Decided::Accept { write, .. } = d
-                    && stale.contains(&write.id)
+                if stale.contains(&d.id())
                     && let Some(redone) = again.next()
                 {
                     *d = redone;

@@ -874,3 +874,79 @@ async fn unsent_changes(server: TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 both_engines!(unsent_changes_test, unsent_changes);
+
+/// A quarantined document stays quarantined when the office changes it meanwhile: the device
+/// takes in the server's change, keeps the user's data and the refusal, and never sends the
+/// refused change again; recovery then syncs it.
+async fn quarantine_survives_pulls(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    let tech = server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let id = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.sync().await?;
+    let director = login_token(&server.base(), "director").await?;
+    let url = format!("{}/api/visits/{id}/dispatch", server.base());
+    let body = json!({"technician_id": tech.id});
+    let dispatch = || call(Method::POST, &url, &director, Some(body.clone()));
+    assert_eq!(dispatch().await?.0, 200);
+    dev.sync().await?;
+    dev.store()
+        .edit(id, TECH, &[("form.diagnosis", text("valve stuck"))], now())
+        .await?;
+
+    // A tampered write to a server field: refused, quarantined.
+    let doc = dev.store().load(id).await?.unwrap();
+    let before = doc.heads();
+    let mut am = doc.into_automerge();
+    let section = am.get(ROOT, "dispatch")?.unwrap().1;
+    let mut tx = am.transaction();
+    tx.put(&section, "priority", "priority")?;
+    tx.commit();
+    dev.store()
+        .apply_server(id, None, am.get_changes(&before), &[])
+        .await?;
+    assert_eq!(dev.sync().await?.refused.len(), 1);
+    let changes_before = server.state.db.change_count().await?;
+
+    // The office dispatches again; the device pulls that and stays quarantined.
+    assert_eq!(dispatch().await?.0, 200);
+    let report = dev.sync().await?;
+    assert!(
+        report.refused.is_empty(),
+        "the refused change is not sent again"
+    );
+    assert_eq!(report.pushed, 0);
+    assert_eq!(
+        dev.store().quarantined().await?.len(),
+        1,
+        "still quarantined"
+    );
+    assert_eq!(
+        server.state.db.change_count().await?,
+        changes_before + 1,
+        "only the office's change reached the server"
+    );
+    let kept = dev.store().load(id).await?.unwrap();
+    assert_eq!(kept.get("form.diagnosis"), Some(text("valve stuck")));
+
+    // Recovery keeps the permitted edit and syncs it.
+    let lost = dev.client.recover(id).await?;
+    assert_eq!(lost.len(), 1);
+    assert!(dev.sync().await?.refused.is_empty());
+    assert!(dev.store().quarantined().await?.is_empty());
+    let (_, body) = server_doc(&server, "director", id).await?;
+    assert!(
+        body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "form.diagnosis" && f["value"] == "valve stuck")
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(quarantine_survives_pulls_test, quarantine_survives_pulls);

@@ -310,6 +310,14 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
         .await?;
     assert_eq!(resp.status(), 200);
 
+    // The finance desk is not the clerk's.
+    let resp = http
+        .get(format!("{base}/web/finance"))
+        .header(COOKIE, &clerk)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 403);
+
     // Chinese first; English on request, remembered in a cookie.
     let inbox = http
         .get(format!("{base}/web/inbox"))

@@ -25,8 +25,8 @@ use crate::error::ApiError;
 use crate::http::complaints::{self as api, ActRequest, NewAllowance, NewReturn, StepBody};
 use crate::http::service::{self, InvoiceUpdate};
 use crate::workflow::complaint::{
-    Action, Actor, Case, CaseState, CauseClass, Department, MoneyKind, StepKind, WorkflowError,
-    apply, close_blockers,
+    Action, Actor, Case, CaseState, CauseClass, Department, MoneyKind, StepKind, apply,
+    close_blockers,
 };
 use crate::workflow::settlement::{AllowanceCertificate, ReturnForm};
 
@@ -101,7 +101,7 @@ pub async fn inbox(
         match case.state {
             CaseState::Closed => {}
             CaseState::Submitted => {
-                if ours(Department::Quality) {
+                if s.p.role == Role::Quality {
                     tasks.push(Task {
                         due: None,
                         what: s.t("受理并编号", "Accept and number").into(),
@@ -367,7 +367,7 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
         Offer {
             sample: Action::Consolidate {
                 text: x(),
-                remedy: String::new(),
+                remedy: x(),
                 track_improvement: false,
                 human_error: false,
                 loss_fen: 0,
@@ -482,7 +482,7 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
     out
 }
 
-/// Is this action open to the user now? Invalid sample values do not count against it.
+/// Is this action open to the user now? A dry run of the workflow with valid sample values.
 fn allowed(
     case: &Case,
     action: &Action,
@@ -490,10 +490,10 @@ fn allowed(
     now: DateTime<Utc>,
     rules: &crate::workflow::complaint::Rules,
 ) -> bool {
-    matches!(
-        apply(case, action, actor, now, rules, Some("0000-00-0000")),
-        Ok(_) | Err(WorkflowError::Invalid(_))
-    )
+    // The API hands out a number to quality only; the samples' values are all valid, so any
+    // refusal is the case's state, the step or the user's role and authority.
+    let number = (actor.role == Role::Quality).then_some("0000-00-0000");
+    apply(case, action, actor, now, rules, number).is_ok()
 }
 
 /// The case page: the form, the step timeline against its deadlines, amounts and their
@@ -763,18 +763,44 @@ fn settlement_section<'a>(
     out
 }
 
-/// Steps a role does on a settlement (the server decides again).
-fn steps_for(role: Role, kind: &str) -> &'static [(&'static str, &'static str, &'static str)] {
-    match (kind, role) {
-        ("return", Role::GeneralManager | Role::MarketingHead) => &[("approve", "批准", "Approve")],
-        ("return", Role::Warehouse) => &[("receive", "签收", "Receive")],
-        ("allowance", Role::GeneralManager) => &[("countersign", "会签", "Countersign")],
-        ("allowance", Role::Salesperson | Role::MarketingHead) => {
-            &[("customer-signed", "客户已签", "Customer signed")]
+/// Steps a role may do on a settlement in its present state (the server decides again).
+fn steps_for(
+    role: Role,
+    kind: &str,
+    body: &str,
+) -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    match kind {
+        "return" => {
+            let Ok(f) = serde_json::from_str::<ReturnForm>(body) else {
+                return out;
+            };
+            if !f.manager_approved && matches!(role, Role::GeneralManager | Role::MarketingHead) {
+                out.push(("approve", "批准", "Approve"));
+            }
+            if f.manager_approved && f.received_quantity.is_none() && role == Role::Warehouse {
+                out.push(("receive", "签收", "Receive"));
+            }
+            if f.received_quantity.is_some() && !f.posted && role == Role::Finance {
+                out.push(("post", "过账", "Post"));
+            }
         }
-        (_, Role::Finance) => &[("post", "过账", "Post")],
-        _ => &[],
+        _ => {
+            let Ok(c) = serde_json::from_str::<AllowanceCertificate>(body) else {
+                return out;
+            };
+            if !c.gm_countersigned && role == Role::GeneralManager {
+                out.push(("countersign", "会签", "Countersign"));
+            }
+            if !c.customer_signed && matches!(role, Role::Salesperson | Role::MarketingHead) {
+                out.push(("customer-signed", "客户已签", "Customer signed"));
+            }
+            if c.gm_countersigned && c.customer_signed && !c.posted && role == Role::Finance {
+                out.push(("post", "过账", "Post"));
+            }
+        }
     }
+    out
 }
 
 fn settlement_table<'a>(
@@ -821,8 +847,8 @@ fn settlement_table<'a>(
             },
         };
         let mut forms = String::new();
-        for (step, zh, en) in steps_for(s.p.role, &r.kind) {
-            let extra = if *step == "receive" {
+        for (step, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
+            let extra = if step == "receive" {
                 input("quantity", s.t("实收数量", "Quantity received"), "", true)
                     + &input("note", s.t("差异说明", "Note on a difference"), "", false)
             } else {
@@ -1024,6 +1050,15 @@ pub async fn finance(
     s: Session,
     Query(flash): Query<Flash>,
 ) -> Response {
+    if !matches!(
+        s.p.role,
+        Role::Finance | Role::GeneralManager | Role::Chairman | Role::Admin
+    ) {
+        return error_page(
+            &s,
+            ApiError::forbidden("the finance desk is for finance and the management"),
+        );
+    }
     let mut body = format!("<h2>{}</h2>", s.t("发票队列", "Invoice queue"));
     match service::invoice_queue(State(state.clone()), Auth(s.p.clone())).await {
         Ok(Json(items)) => {
@@ -1102,6 +1137,40 @@ pub async fn set_invoice(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settlement_steps_follow_their_state() {
+        let form = |approved: bool, received: Option<i64>, posted: bool| {
+            serde_json::to_string(&ReturnForm {
+                approved_quantity: 5,
+                manager_approved: approved,
+                received_quantity: received,
+                receipt_note: String::new(),
+                posted,
+            })
+            .unwrap()
+        };
+        let names = |role, body: &str| {
+            steps_for(role, "return", body)
+                .into_iter()
+                .map(|(n, ..)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(Role::GeneralManager, &form(false, None, false)),
+            ["approve"]
+        );
+        assert!(names(Role::GeneralManager, &form(true, None, false)).is_empty());
+        assert!(names(Role::Warehouse, &form(false, None, false)).is_empty());
+        assert_eq!(
+            names(Role::Warehouse, &form(true, None, false)),
+            ["receive"]
+        );
+        assert!(names(Role::Finance, &form(true, None, false)).is_empty());
+        assert_eq!(names(Role::Finance, &form(true, Some(4), false)), ["post"]);
+        assert!(names(Role::Finance, &form(true, Some(5), true)).is_empty());
+        assert!(names(Role::Technician, &form(true, Some(5), false)).is_empty());
+    }
 
     #[test]
     fn forms_become_actions() {

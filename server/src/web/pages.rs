@@ -364,7 +364,7 @@ pub async fn request_form(
         r#"<section><h2>{h_req}</h2><form method="post" action="/web/requests" id="request-form" class="grid">{csrf}
 {product}{category}{channel}{contract}{reason}{desc}<button type="submit" id="register">{submit}</button></form></section>
 <section class="cols"><div><h2>{h_cust}</h2><form method="post" action="/web/customers" id="customer-form" class="grid">{csrf}
-{c_name}{c_addr}{c_phone}<button type="submit">{add}</button></form></div>
+{c_name}{c_addr}{c_phone}{c_region}<button type="submit">{add}</button></form></div>
 <div><h2>{h_prod}</h2><form method="post" action="/web/products" id="product-form" class="grid">{csrf}
 {p_cust}{p_name}{p_model}{p_spec}{p_serial}{p_date}{p_place}{p_months}<button type="submit">{add}</button></form></div></section>"#,
         h_req = s.t("登记服务请求(售后服务通知单)", "Register a service request"),
@@ -396,6 +396,12 @@ pub async fn request_form(
         c_name = input("name", s.t("客户名称", "Name"), "", true),
         c_addr = input("address", s.t("地址", "Address"), "", true),
         c_phone = input("phone", s.t("电话", "Phone"), "", true),
+        c_region = input(
+            "region",
+            s.t("所属办事处", "Regional office"),
+            s.p.region.as_deref().unwrap_or(""),
+            true
+        ),
         add = s.t("添加", "Add"),
         h_prod = s.t("新产品", "New product"),
         p_cust = select("customer_id", s.t("客户", "Customer"), &customers),
@@ -459,7 +465,9 @@ pub async fn create_customer(
         name: form.get("name").into(),
         address: form.get("address").into(),
         phone: form.get("phone").into(),
-        region: None,
+        region: Some(form.get("region").trim())
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
     };
     let result = service::create_customer(State(state.clone()), Auth(s.p.clone()), Json(body))
         .await
