@@ -529,8 +529,20 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // S5: idle sync, 32 connections, against a minimal axum handler with a body of the same size.
-    let idle = idle_sync(&office, 32, if quick { 20 } else { 100 }).await?;
-    let plain = minimal_handler(idle.2, 32, if quick { 20 } else { 100 }).await?;
+    // This machine is shared: three alternating rounds of each, the best round of each counts.
+    let each = if quick { 50 } else { 500 };
+    let mut idle = (0.0, f64::NAN, 0);
+    let mut plain = (0.0, f64::NAN);
+    for _ in 0..3 {
+        let round = idle_sync(&office, 32, each).await?;
+        if round.0 > idle.0 {
+            idle = round;
+        }
+        let round = minimal_handler(idle.2, 32, each).await?;
+        if round.0 > plain.0 {
+            plain = round;
+        }
+    }
     line(
         "s5-idle-sync",
         idle.0,
