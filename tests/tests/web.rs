@@ -643,6 +643,12 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     }
     browser.sign_in(&base, "finance").await?;
     assert!(browser.url().await?.ends_with("/web/finance"));
+    browser.goto(&format!("{base}/web/inbox")).await?;
+    assert!(
+        browser.text("#inbox").await?.contains("退货单: 过账"),
+        "the return waiting to be posted is in finance's inbox"
+    );
+    browser.goto(&format!("{base}/web/finance")).await?;
     browser.click(&format!("#settle-post-{rid}")).await?;
     let refusal = browser.text(".flash.err").await?;
     assert!(

@@ -150,6 +150,29 @@ pub async fn inbox(
             }
         }
     }
+    // Returns and allowances waiting for a step this user's role does.
+    let settlements = match state.db.settlements(region_filter(&s)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    for r in &settlements {
+        let Some(case) = cases.iter().find(|c| c.id == r.case_id && visible(&s, c)) else {
+            continue;
+        };
+        for (_, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
+            let form = if r.kind == "return" {
+                s.t("退货单", "Return form")
+            } else {
+                s.t("折让证明单", "Allowance certificate")
+            };
+            tasks.push(Task {
+                due: None,
+                what: format!("{form}: {}", s.t(zh, en)),
+                case: case.id,
+                title: case_title(&s, case),
+            });
+        }
+    }
     tasks.sort_by_key(|t| (t.due.is_none(), t.due));
     let tz = state.config.timezone;
     let rows: Vec<Vec<String>> = tasks
