@@ -154,11 +154,21 @@ struct Writer {
     seq: i64,
 }
 
+/// A text field of a stored document, read in place (a blob reference is a plain string).
+fn scalar_text(doc: &Automerge, path: &str) -> Option<String> {
+    let (section, key) = path.split_once('.')?;
+    let (_, obj) = doc.get(automerge::ROOT, section).ok().flatten()?;
+    match doc.get(&obj, key).ok().flatten()? {
+        (automerge::Value::Scalar(v), _) => match v.as_ref() {
+            automerge::ScalarValue::Str(t) => Some(t.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// A blob reference the merge adds or changes.
 fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static str, String)> {
-    let before = before
-        .cloned()
-        .and_then(|am| RecordDoc::from_automerge(am).ok());
     fieldloop_client_core::model::fields::fields(after.kind())
         .iter()
         .filter(|spec| spec.path.ends_with("blob_sha256"))
@@ -166,8 +176,7 @@ fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static 
             let Some(FieldValue::Text(sha)) = after.get(spec.path) else {
                 return None;
             };
-            let unchanged = before.as_ref().and_then(|b| b.get(spec.path))
-                == Some(FieldValue::Text(sha.clone()));
+            let unchanged = before.and_then(|b| scalar_text(b, spec.path)).as_ref() == Some(&sha);
             (!sha.is_empty() && !unchanged).then_some((spec.path, sha))
         })
         .collect()
