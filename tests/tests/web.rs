@@ -367,8 +367,8 @@ both_engines!(web_guards, guards);
 /// by side, the signature image (served to its region only) and the "changed after signing"
 /// flag, and the history names each device, user and field.
 async fn record_page(server: TestServer) -> anyhow::Result<()> {
-    use fieldloop_client_core::model::FieldValue as V;
     use fieldloop_client_core::model::ownership::Author;
+    use fieldloop_client_core::model::{DocKind, FieldValue as V};
     const TECH: Author = Author::Device(Role::Technician);
     let base = server.base();
     server.user("clerk", Role::Clerk, Some("wuhan")).await?;
@@ -467,6 +467,76 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         image.bytes().await?.as_ref(),
         b"\x89PNG customer signature strokes"
     );
+    // A product taken back against a receipt: its page shows where it is and offers the clerk
+    // the next custody step; the step is recorded through the API's rule.
+    let receipt = a.store().create(DocKind::Receipt, "wuhan", now).await?.id();
+    let number = a.store().next_receipt_number().await?;
+    a.store()
+        .sign(receipt, TECH, &sha, "王经理", &[], now)
+        .await?;
+    a.store()
+        .edit(
+            receipt,
+            TECH,
+            &[
+                ("receipt.number", V::Text(number.clone())),
+                ("receipt.visit_id", V::Text(id.to_string())),
+                (
+                    "receipt.issued_at",
+                    V::Text("2026-11-27T10:30:00+08:00".into()),
+                ),
+            ],
+            now,
+        )
+        .await?;
+    assert!(a.sync().await?.refused.is_empty());
+    let page = http
+        .get(format!("{base}/web/records/{receipt}"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        page.contains("技术员处") && page.contains(&number),
+        "custody shown"
+    );
+    assert!(page.contains(r#"id="custody-to_production""#));
+    assert!(
+        !page.contains(r#"id="custody-qc_accept""#),
+        "QC's step is not the clerk's"
+    );
+    let csrf = csrf_of(&page);
+    let resp = http
+        .post(format!("{base}/web/receipts/{receipt}/custody"))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("event", "qc_accept")])
+        .send()
+        .await?;
+    assert!(
+        location(&resp).contains("err="),
+        "the server refuses QC's step to a clerk"
+    );
+    let resp = http
+        .post(format!("{base}/web/receipts/{receipt}/custody"))
+        .header(COOKIE, &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("event", "to_production"),
+            ("note", "退料单 001"),
+        ])
+        .send()
+        .await?;
+    assert!(location(&resp).contains("ok="), "{}", location(&resp));
+    let page = http
+        .get(format!("{base}/web/records/{receipt}"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(page.contains("生产部维修") && page.contains("退料单 001"));
+
     let other = sign_in(&http, &base, "clerk_x").await?;
     let image = http
         .get(format!("{base}/web/blobs/{sha}"))

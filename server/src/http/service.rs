@@ -616,7 +616,7 @@ fn code_of(location: Location) -> String {
 /// signed for it on the receipt), receipt voided (once).
 #[utoipa::path(post, path = "/api/receipts/{id}/custody", params(("id" = Uuid, Path)), request_body = CustodyRequest,
     responses((status = 200, body = RegisterEntry), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-async fn custody(
+pub(crate) async fn custody(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,

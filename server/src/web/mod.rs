@@ -58,6 +58,7 @@ pub fn routes() -> Router<AppState> {
         .route("/web/records", get(pages::records))
         .route("/web/records/{id}", get(pages::record))
         .route("/web/blobs/{sha}", get(pages::blob))
+        .route("/web/receipts/{id}/custody", post(pages::receipt_custody))
         .route("/web/complaints", get(cases::complaints))
         .route("/web/complaints/{id}", get(cases::case_page))
         .route("/web/complaints/{id}/act", post(cases::act))

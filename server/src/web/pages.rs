@@ -747,6 +747,12 @@ pub async fn record(
         ],
         &history,
     ));
+    if kind == DocKind::Receipt {
+        match custody_section(&state, &s, &doc).await {
+            Ok(section) => body.push_str(&section),
+            Err(e) => return error_page(&s, e),
+        }
+    }
     if kind == DocKind::Complaint {
         let _ = write!(
             body,
@@ -755,6 +761,130 @@ pub async fn record(
         );
     }
     Html(page(&s, kind_label(&s, kind), &flash, &body)).into_response()
+}
+
+/// Where a taken-back product is, its custody register, and the custody steps the user's role
+/// may take from there (a dry run of the same rule the API applies).
+async fn custody_section(
+    state: &AppState,
+    s: &Session,
+    doc: &RecordDoc,
+) -> Result<String, ApiError> {
+    use crate::workflow::service::{CustodyEvent, Location, custody_step};
+    let Some(receipt) = state.db.receipt(doc.id()).await? else {
+        return Ok(String::new());
+    };
+    let at: Location = serde_json::from_value(serde_json::Value::String(receipt.location.clone()))
+        .map_err(ApiError::internal)?;
+    let signed = ["handback.signer_name", "handback.blob_sha256"]
+        .iter()
+        .all(|p| {
+            doc.get(p)
+                .and_then(|v| v.as_text().map(|t| !t.is_empty()))
+                .unwrap_or(false)
+        });
+    let tz = state.config.timezone;
+    let names = names(state).await?;
+    let rows: Vec<Vec<String>> = state
+        .db
+        .custody_history(doc.id())
+        .await?
+        .iter()
+        .map(|e| {
+            vec![
+                local_ms(tz, e.at),
+                esc(&e.event),
+                esc(&e.location),
+                Uuid::parse_str(&e.user_id)
+                    .ok()
+                    .and_then(|u| names.get(&u))
+                    .map(|n| esc(n))
+                    .unwrap_or_default(),
+                esc(&e.note),
+            ]
+        })
+        .collect();
+    let mut out = format!(
+        r#"<h2>{}</h2><p id="custody-location">{}: <strong>{}</strong> · {} {}</p>"#,
+        s.t("保管与流转", "Custody"),
+        s.t("现在", "Now"),
+        esc(at.label_zh()),
+        s.t("收据号", "Receipt"),
+        esc(&receipt.number),
+    );
+    out.push_str(&table(
+        "custody",
+        &[
+            s.t("时间", "When"),
+            s.t("事件", "Event"),
+            s.t("位置", "Location"),
+            s.t("经手人", "By"),
+            s.t("说明", "Note"),
+        ],
+        &rows,
+    ));
+    for (event, zh, en) in [
+        (
+            CustodyEvent::ToProduction,
+            "交生产部维修",
+            "Hand to production",
+        ),
+        (CustodyEvent::RepairDone, "维修完成", "Repair done"),
+        (
+            CustodyEvent::QcAccept,
+            "品检合格入库",
+            "QC accept into stock",
+        ),
+        (CustodyEvent::QcReject, "品检不合格退回维修", "QC reject"),
+        (
+            CustodyEvent::ReturnToCustomer,
+            "交还客户",
+            "Return to the customer",
+        ),
+        (CustodyEvent::Void, "收回并作废收据", "Void the receipt"),
+    ] {
+        if custody_step(at, event, s.p.role, signed).is_ok() {
+            let _ = write!(
+                out,
+                r#"<form method="post" action="/web/receipts/{id}/custody" class="action">{csrf}<input type="hidden" name="event" value="{code}">{note}<button type="submit" id="custody-{code}">{label}</button></form>"#,
+                id = doc.id(),
+                csrf = csrf_field(s),
+                code = event.code(),
+                note = input("note", s.t("说明", "Note"), "", false),
+                label = s.t(zh, en),
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub async fn receipt_custody(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, form }: Posted,
+) -> Response {
+    let result = async {
+        let event = serde_json::from_value(serde_json::Value::String(form.get("event").into()))
+            .map_err(|_| ApiError::invalid("no such custody step"))?;
+        let body = service::CustodyRequest {
+            event,
+            note: form.get("note").into(),
+        };
+        let Json(entry) = service::custody(
+            State(state.clone()),
+            Auth(s.p.clone()),
+            Path(id),
+            Json(body),
+        )
+        .await?;
+        Ok(format!(
+            "{} {}",
+            s.t("已登记:", "Recorded:"),
+            entry.location_zh
+        ))
+    }
+    .await;
+    back_with(&s, &format!("/web/records/{id}"), result)
 }
 
 /// A blob (signature image) of a record the user may see.
