@@ -274,6 +274,27 @@ async fn restart_loses_nothing(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(restart_loses_nothing_test, restart_loses_nothing);
 
+/// Writes `section.key` straight into a record's Automerge document on the device, past the
+/// model's checks, as an old or tampered app would.
+async fn tamper(
+    dev: &TestDevice,
+    id: Uuid,
+    section: &str,
+    key: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let doc = dev.store().load(id).await?.unwrap();
+    let before = doc.heads();
+    let mut am = doc.into_automerge();
+    let obj = am.get(ROOT, section)?.unwrap().1;
+    let mut tx = am.transaction();
+    tx.put(&obj, key, value)?;
+    tx.commit();
+    let tampered = am.get_changes(&before);
+    dev.store().apply_server(id, None, tampered, &[]).await?;
+    Ok(())
+}
+
 /// A tampered device writes a server-owned field: that document is refused with the path
 /// named and quarantined with the user's data kept; the device's other documents sync; recovery
 /// keeps the permitted edits.
@@ -295,16 +316,7 @@ async fn server_field_refused(server: TestServer) -> anyhow::Result<()> {
         .edit(bad, TECH, &[("form.diagnosis", text("keep me"))], now())
         .await?;
 
-    // Write straight into Automerge, past the model's checks, as an old or tampered app would.
-    let doc = dev.store().load(bad).await?.unwrap();
-    let before = doc.heads();
-    let mut am = doc.into_automerge();
-    let dispatch = am.get(ROOT, "dispatch")?.unwrap().1;
-    let mut tx = am.transaction();
-    tx.put(&dispatch, "technician", tech.id.to_string())?;
-    tx.commit();
-    let tampered = am.get_changes(&before);
-    dev.store().apply_server(bad, None, tampered, &[]).await?;
+    tamper(&dev, bad, "dispatch", "technician", &tech.id.to_string()).await?;
 
     let report = dev.sync().await?;
     assert_eq!(report.pushed, 1, "the good document still syncs");
@@ -899,16 +911,7 @@ async fn quarantine_survives_pulls(server: TestServer) -> anyhow::Result<()> {
         .await?;
 
     // A tampered write to a server field: refused, quarantined.
-    let doc = dev.store().load(id).await?.unwrap();
-    let before = doc.heads();
-    let mut am = doc.into_automerge();
-    let section = am.get(ROOT, "dispatch")?.unwrap().1;
-    let mut tx = am.transaction();
-    tx.put(&section, "priority", "priority")?;
-    tx.commit();
-    dev.store()
-        .apply_server(id, None, am.get_changes(&before), &[])
-        .await?;
+    tamper(&dev, id, "dispatch", "priority", "priority").await?;
     assert_eq!(dev.sync().await?.refused.len(), 1);
     let changes_before = server.state.db.change_count().await?;
 

@@ -87,6 +87,17 @@ async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> anyhow::
     Ok(set.split(';').next().unwrap_or_default().to_string())
 }
 
+/// A page's HTML as `cookie`'s session sees it.
+async fn page_text(http: &reqwest::Client, url: String, cookie: &str) -> anyhow::Result<String> {
+    Ok(http
+        .get(url)
+        .header(COOKIE, cookie)
+        .send()
+        .await?
+        .text()
+        .await?)
+}
+
 async fn count(server: &TestServer, table: &str) -> anyhow::Result<i64> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
     let row: (i64,) = sqlx::query_as(sql).fetch_one(&server.state.db.pool).await?;
@@ -319,13 +330,7 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
     assert_eq!(resp.status(), 403);
 
     // Chinese first; English on request, remembered in a cookie.
-    let inbox = http
-        .get(format!("{base}/web/inbox"))
-        .header(COOKIE, &quality)
-        .send()
-        .await?
-        .text()
-        .await?;
+    let inbox = page_text(&http, format!("{base}/web/inbox"), &quality).await?;
     assert!(inbox.contains("我的待办"));
     let resp = http
         .get(format!("{base}/web/lang?to=en"))
@@ -438,13 +443,7 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
 
     let http = client();
     let cookie = sign_in(&http, &base, "clerk").await?;
-    let page = http
-        .get(format!("{base}/web/records/{id}"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = page_text(&http, format!("{base}/web/records/{id}"), &cookie).await?;
     assert!(
         page.contains(r#"<span class="concurrent">¥120.00</span>"#)
             && page.contains(r#"<span class="concurrent">¥150.00</span>"#),
@@ -490,13 +489,7 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         )
         .await?;
     assert!(a.sync().await?.refused.is_empty());
-    let page = http
-        .get(format!("{base}/web/records/{receipt}"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = page_text(&http, format!("{base}/web/records/{receipt}"), &cookie).await?;
     assert!(
         page.contains("技术员处") && page.contains(&number),
         "custody shown"
@@ -528,13 +521,7 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         .send()
         .await?;
     assert!(location(&resp).contains("ok="), "{}", location(&resp));
-    let page = http
-        .get(format!("{base}/web/records/{receipt}"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = page_text(&http, format!("{base}/web/records/{receipt}"), &cookie).await?;
     assert!(page.contains("生产部维修") && page.contains("退料单 001"));
 
     let other = sign_in(&http, &base, "clerk_x").await?;
