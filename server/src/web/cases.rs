@@ -16,7 +16,7 @@ use fieldloop_client_core::model::{FieldValue, RecordDoc, Role};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select, table};
+use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select};
 use super::pages::{error_page, names, not_found};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
@@ -198,13 +198,13 @@ pub async fn inbox(
             ]
         })
         .collect();
-    let body = table(
+    let body = s.table(
         "inbox",
         &[
-            s.t("状态", "State"),
-            s.t("期限", "Due"),
-            s.t("投诉", "Case"),
-            s.t("任务", "Task"),
+            ("状态", "State"),
+            ("期限", "Due"),
+            ("投诉", "Case"),
+            ("任务", "Task"),
         ],
         &rows,
     );
@@ -249,15 +249,15 @@ pub async fn complaints(
             ]
         })
         .collect();
-    let body = table(
+    let body = s.table(
         "complaints",
         &[
-            s.t("编号", "Number"),
-            s.t("状态", "State"),
-            s.t("区域", "Region"),
-            s.t("提交", "Filed"),
-            s.t("结案期限", "Due"),
-            "",
+            ("编号", "Number"),
+            ("状态", "State"),
+            ("区域", "Region"),
+            ("提交", "Filed"),
+            ("结案期限", "Due"),
+            ("", ""),
         ],
         &rows,
     ) + &format!(
@@ -621,16 +621,16 @@ pub async fn case_page(
         "<h2>{}</h2>",
         s.t("步骤与期限", "Steps and deadlines")
     );
-    body.push_str(&table(
+    body.push_str(&s.table(
         "timeline",
         &[
-            s.t("步骤", "Step"),
-            s.t("部门", "Department"),
-            s.t("开始", "Started"),
-            s.t("期限", "Due"),
-            s.t("完成", "Done"),
-            s.t("状态", "Status"),
-            s.t("说明", "Note"),
+            ("步骤", "Step"),
+            ("部门", "Department"),
+            ("开始", "Started"),
+            ("期限", "Due"),
+            ("完成", "Done"),
+            ("状态", "Status"),
+            ("说明", "Note"),
         ],
         &rows,
     ));
@@ -657,14 +657,14 @@ pub async fn case_page(
             "<h2>{}</h2>",
             s.t("金额与审批", "Amounts and approvals")
         );
-        body.push_str(&table(
+        body.push_str(&s.table(
             "money",
             &[
-                s.t("编号", "No."),
-                s.t("类型", "Kind"),
-                s.t("金额", "Amount"),
-                s.t("审批权限", "Needs"),
-                s.t("批准", "Approved"),
+                ("编号", "No."),
+                ("类型", "Kind"),
+                ("金额", "Amount"),
+                ("审批权限", "Needs"),
+                ("批准", "Approved"),
             ],
             &rows,
         ));
@@ -744,13 +744,13 @@ pub async fn case_page(
         })
         .collect();
     let _ = write!(body, "<h2>{}</h2>", s.t("处理记录", "History"));
-    body.push_str(&table(
+    body.push_str(&s.table(
         "events",
         &[
-            s.t("时间", "When"),
-            s.t("用户", "User"),
-            s.t("角色", "Role"),
-            s.t("操作", "Action"),
+            ("时间", "When"),
+            ("用户", "User"),
+            ("角色", "Role"),
+            ("操作", "Action"),
         ],
         &rows,
     ));
@@ -903,14 +903,14 @@ fn settlement_table<'a>(
             forms,
         ]);
     }
-    table(
+    s.table(
         "settlements",
         &[
-            s.t("案件", "Case"),
-            s.t("单据", "Form"),
-            s.t("内容", "Content"),
-            s.t("状态", "State"),
-            s.t("操作", "Steps"),
+            ("案件", "Case"),
+            ("单据", "Form"),
+            ("内容", "Content"),
+            ("状态", "State"),
+            ("操作", "Steps"),
         ],
         &out,
     )
@@ -1109,14 +1109,14 @@ pub async fn finance(
                     ]
                 })
                 .collect();
-            body.push_str(&table(
+            body.push_str(&s.table(
                 "invoices",
                 &[
-                    s.t("客户", "Customer"),
-                    s.t("费用", "Fee"),
-                    s.t("方式", "Method"),
-                    s.t("状态", "State"),
-                    "",
+                    ("客户", "Customer"),
+                    ("费用", "Fee"),
+                    ("方式", "Method"),
+                    ("状态", "State"),
+                    ("", ""),
                 ],
                 &rows,
             ));

@@ -162,6 +162,12 @@ impl Session {
         }
     }
 
+    /// A table whose headers are given in both languages, shown in the user's.
+    pub fn table(&self, id: &str, headers: &[(&str, &str)], rows: &[Vec<String>]) -> String {
+        let headers: Vec<&str> = headers.iter().map(|(zh, en)| self.t(zh, en)).collect();
+        html::table(id, &headers, rows)
+    }
+
     /// The refusal of a form that does not carry this session's CSRF token; `None` when it does.
     pub fn csrf_refusal(&self, form: &Fields) -> Option<Response> {
         if same_token(form.get("csrf"), &self.csrf) {

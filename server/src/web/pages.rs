@@ -14,7 +14,7 @@ use fieldloop_client_core::model::ownership::touched_paths;
 use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, table, url_encode};
+use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, url_encode};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::auth::Auth;
@@ -265,16 +265,16 @@ pub async fn dispatch_board(
             action,
         ]);
     }
-    let body = table(
+    let body = s.table(
         "dispatch-queue",
         &[
-            s.t("优先", "Priority"),
-            s.t("登记日", "Registered"),
-            s.t("客户", "Customer"),
-            s.t("型号", "Model"),
-            s.t("类别", "Category"),
-            s.t("区域", "Region"),
-            s.t("派工", "Dispatch"),
+            ("优先", "Priority"),
+            ("登记日", "Registered"),
+            ("客户", "Customer"),
+            ("型号", "Model"),
+            ("类别", "Category"),
+            ("区域", "Region"),
+            ("派工", "Dispatch"),
         ],
         &rows,
     );
@@ -560,13 +560,13 @@ pub async fn records(
     }
     filter.push_str("</p>");
     let body = filter
-        + &table(
+        + &s.table(
             "records",
             &[
-                s.t("编号", "Id"),
-                s.t("种类", "Kind"),
-                s.t("区域", "Region"),
-                s.t("最后更改", "Last change"),
+                ("编号", "Id"),
+                ("种类", "Kind"),
+                ("区域", "Region"),
+                ("最后更改", "Last change"),
             ],
             &rows,
         );
@@ -690,13 +690,9 @@ pub async fn record(
             s.t("签名", "Signatures")
         );
     }
-    body.push_str(&table(
+    body.push_str(&s.table(
         "fields",
-        &[
-            s.t("字段", "Field"),
-            s.t("路径", "Path"),
-            s.t("值", "Value"),
-        ],
+        &[("字段", "Field"), ("路径", "Path"), ("值", "Value")],
         &rows,
     ));
     // History: each change with what it touched.
@@ -735,15 +731,15 @@ pub async fn record(
         ]);
     }
     let _ = write!(body, "<h2>{}</h2>", s.t("合并历史", "Merged history"));
-    body.push_str(&table(
+    body.push_str(&s.table(
         "history",
         &[
-            s.t("服务器时间", "Server time"),
-            s.t("设备时间", "Device time"),
-            s.t("用户", "User"),
-            s.t("设备", "Device"),
-            s.t("改动", "What changed"),
-            s.t("变更", "Change"),
+            ("服务器时间", "Server time"),
+            ("设备时间", "Device time"),
+            ("用户", "User"),
+            ("设备", "Device"),
+            ("改动", "What changed"),
+            ("变更", "Change"),
         ],
         &history,
     ));
@@ -812,14 +808,14 @@ async fn custody_section(
         s.t("收据号", "Receipt"),
         esc(&receipt.number),
     );
-    out.push_str(&table(
+    out.push_str(&s.table(
         "custody",
         &[
-            s.t("时间", "When"),
-            s.t("事件", "Event"),
-            s.t("位置", "Location"),
-            s.t("经手人", "By"),
-            s.t("说明", "Note"),
+            ("时间", "When"),
+            ("事件", "Event"),
+            ("位置", "Location"),
+            ("经手人", "By"),
+            ("说明", "Note"),
         ],
         &rows,
     ));
