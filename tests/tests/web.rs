@@ -89,13 +89,16 @@ async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> anyhow::
 
 /// A page's HTML as `cookie`'s session sees it.
 async fn page_text(http: &reqwest::Client, url: String, cookie: &str) -> anyhow::Result<String> {
-    Ok(http
-        .get(url)
-        .header(COOKIE, cookie)
-        .send()
-        .await?
-        .text()
-        .await?)
+    Ok(get_as(http, url, cookie).await?.text().await?)
+}
+
+/// A GET as `cookie`'s session.
+async fn get_as(
+    http: &reqwest::Client,
+    url: String,
+    cookie: impl AsRef<str>,
+) -> reqwest::Result<reqwest::Response> {
+    http.get(url).header(COOKIE, cookie.as_ref()).send().await
 }
 
 async fn count(server: &TestServer, table: &str) -> anyhow::Result<i64> {
@@ -172,17 +175,9 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
 
     // Signed in: the clerk starts on the request form, under a strict CSP.
     let clerk = sign_in(&http, &base, "clerk").await?;
-    let resp = http
-        .get(format!("{base}/web"))
-        .header(COOKIE, &clerk)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}/web"), &clerk).await?;
     assert_eq!(location(&resp), "/web/requests/new");
-    let page = http
-        .get(format!("{base}/web/requests/new"))
-        .header(COOKIE, &clerk)
-        .send()
-        .await?;
+    let page = get_as(&http, format!("{base}/web/requests/new"), &clerk).await?;
     let csp = page.headers()["content-security-policy"]
         .to_str()?
         .to_string();
@@ -299,53 +294,34 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
 
     // Another region's clerk cannot open it by editing the URL; head office can.
     let clerk_x = sign_in(&http, &base, "clerk_x").await?;
-    let resp = http
-        .get(format!("{base}{record}"))
-        .header(COOKIE, &clerk_x)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}{record}"), &clerk_x).await?;
     assert_eq!(resp.status(), 404);
     assert!(!resp.text().await?.contains("hydraulic leak"));
     let quality = sign_in(&http, &base, "quality").await?;
-    let resp = http
-        .get(format!("{base}{record}"))
-        .header(COOKIE, &quality)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}{record}"), &quality).await?;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await?.contains("hydraulic leak"));
-    let resp = http
-        .get(format!("{base}{record}"))
-        .header(COOKIE, &clerk)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}{record}"), &clerk).await?;
     assert_eq!(resp.status(), 200);
 
     // The finance desk is not the clerk's.
-    let resp = http
-        .get(format!("{base}/web/finance"))
-        .header(COOKIE, &clerk)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}/web/finance"), &clerk).await?;
     assert_eq!(resp.status(), 403);
 
     // Chinese first; English on request, remembered in a cookie.
     let inbox = page_text(&http, format!("{base}/web/inbox"), &quality).await?;
     assert!(inbox.contains("我的待办"));
-    let resp = http
-        .get(format!("{base}/web/lang?to=en"))
-        .header(COOKIE, &quality)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}/web/lang?to=en"), &quality).await?;
     let lang = cookie_from(&resp, "fl_lang").expect("a language cookie");
     assert_eq!(lang, "fl_lang=en");
-    let inbox = http
-        .get(format!("{base}/web/inbox"))
-        .header(COOKIE, format!("{quality}; {lang}"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let inbox = get_as(
+        &http,
+        format!("{base}/web/inbox"),
+        format!("{quality}; {lang}"),
+    )
+    .await?
+    .text()
+    .await?;
     assert!(inbox.contains("My inbox"));
 
     // Signing out ends the session for good.
@@ -356,11 +332,7 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
         .send()
         .await?;
     assert_eq!(resp.status(), 303);
-    let resp = http
-        .get(format!("{base}/web/inbox"))
-        .header(COOKIE, &clerk)
-        .send()
-        .await?;
+    let resp = get_as(&http, format!("{base}/web/inbox"), &clerk).await?;
     assert_eq!(resp.status(), 303, "an ended session is not accepted");
     server.finish().await;
     Ok(())
@@ -455,11 +427,7 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         "a signed field was edited after signing"
     );
     assert!(page.contains("差旅费") && page.contains(">tech<"));
-    let image = http
-        .get(format!("{base}/web/blobs/{sha}"))
-        .header(COOKIE, &cookie)
-        .send()
-        .await?;
+    let image = get_as(&http, format!("{base}/web/blobs/{sha}"), &cookie).await?;
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/png");
     assert_eq!(
@@ -525,11 +493,7 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
     assert!(page.contains("生产部维修") && page.contains("退料单 001"));
 
     let other = sign_in(&http, &base, "clerk_x").await?;
-    let image = http
-        .get(format!("{base}/web/blobs/{sha}"))
-        .header(COOKIE, &other)
-        .send()
-        .await?;
+    let image = get_as(&http, format!("{base}/web/blobs/{sha}"), &other).await?;
     assert_eq!(image.status(), 404, "another region's signature");
     server.finish().await;
     Ok(())
