@@ -515,6 +515,35 @@ impl Store {
         Ok(out)
     }
 
+    /// The device's own heads of each of `ids` it holds, read from the documents' rows: no
+    /// document is loaded (a feed of thousands of records is compared this way).
+    pub async fn heads_many(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<ChangeHash>>> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        let mut conn = self.pool.acquire().await?;
+        for chunk in ids.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT id, heads FROM documents WHERE id IN ({marks})"
+            ));
+            let mut q = sqlx::query(sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let id: String = row.get(0);
+                let id = Uuid::parse_str(&id).map_err(|e| Error::Storage(e.to_string()))?;
+                out.insert(id, heads_from_text(&row.get::<String, _>(1)));
+            }
+        }
+        Ok(out)
+    }
+
     /// The server heads last acknowledged for a document (empty if never synced or unknown).
     pub async fn synced_heads(&self, id: Uuid) -> Result<Vec<ChangeHash>> {
         let row = sqlx::query("SELECT synced_heads FROM documents WHERE id = $1")

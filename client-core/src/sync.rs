@@ -336,13 +336,10 @@ impl SyncClient {
                         .bearer_auth(token)
                 })
                 .await?;
+            let ids: Vec<Uuid> = page.items.iter().map(|i| i.id).collect();
+            let mut held = self.store.heads_many(&ids).await?;
             for item in &page.items {
-                let local = self
-                    .store
-                    .load(item.id)
-                    .await?
-                    .map(|d| d.heads())
-                    .unwrap_or_default();
+                let local = held.remove(&item.id).unwrap_or_default();
                 let mut server = parse_heads(&item.heads)?;
                 server.sort();
                 let mut local_sorted = local;
@@ -384,14 +381,19 @@ impl SyncClient {
                 None,
             ));
         }
+        let pull_ids: Vec<Uuid> = to_pull.iter().map(|(id, _)| *id).collect();
+        let mut held = self.store.heads_many(&pull_ids).await?;
+        let outgoing: std::collections::HashSet<Uuid> = work.iter().map(|(p, _)| p.id).collect();
         for (id, kind) in to_pull {
-            if work.iter().any(|(p, _)| p.id == id) {
+            if outgoing.contains(&id) {
                 continue;
             }
-            let heads = match self.store.load(id).await? {
-                Some(doc) => doc.heads().iter().map(|h| h.to_string()).collect(),
-                None => Vec::new(),
-            };
+            let heads = held
+                .remove(&id)
+                .unwrap_or_default()
+                .iter()
+                .map(|h| h.to_string())
+                .collect();
             work.push((
                 DocPush {
                     id,
