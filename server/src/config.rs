@@ -24,12 +24,15 @@ pub struct Config {
     pub dispatchers: Vec<fieldloop_client_core::model::Role>,
     /// Mark the back office's session cookie `Secure` (set when served over HTTPS).
     pub cookie_secure: bool,
+    /// How many recently merged documents are kept built in memory (0: none).
+    pub doc_cache: usize,
 }
 
 impl Config {
     /// Reads `DATABASE_URL` (default: SQLite in `FIELDLOOP_DATA`, itself default `./data`),
     /// `FIELDLOOP_ADDR`, `FIELDLOOP_TIMEZONE`, `FIELDLOOP_ACCESS_TTL_SECS`,
-    /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET` and `FIELDLOOP_COOKIE_SECURE`.
+    /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET`, `FIELDLOOP_COOKIE_SECURE` and
+    /// `FIELDLOOP_DOC_CACHE`.
     pub fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let database_url = match var("DATABASE_URL") {
@@ -74,6 +77,11 @@ impl Config {
                 var("FIELDLOOP_COOKIE_SECURE").as_deref(),
                 Some("1" | "true")
             ),
+            doc_cache: usize::try_from(number(
+                "FIELDLOOP_DOC_CACHE",
+                crate::doc_cache::DEFAULT_CAPACITY as i64,
+            )?)
+            .map_err(|_| anyhow::anyhow!("FIELDLOOP_DOC_CACHE must not be negative"))?,
         })
     }
 
@@ -89,6 +97,7 @@ impl Config {
             thresholds: crate::workflow::authority::Thresholds::default(),
             dispatchers: vec![fieldloop_client_core::model::Role::FactoryDirector],
             cookie_secure: false,
+            doc_cache: crate::doc_cache::DEFAULT_CAPACITY,
         }
     }
 

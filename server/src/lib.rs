@@ -7,6 +7,7 @@ pub mod access;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod doc_cache;
 pub mod error;
 pub mod export;
 pub mod http;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     devices: Arc<DeviceCache>,
+    /// Recently merged documents, built (see [`doc_cache`]).
+    pub docs: Arc<doc_cache::DocCache>,
 }
 
 /// Registered devices as recently read. A device's user and actor never change once it is
@@ -95,6 +98,7 @@ impl AppState {
         Ok(AppState {
             db,
             keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
+            docs: Arc::new(doc_cache::DocCache::new(config.doc_cache)),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             devices: Arc::default(),

@@ -3,6 +3,7 @@
 //! planner in [`crate::merge`] for every decision.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
@@ -132,8 +133,10 @@ enum Decided {
         new_blob: Vec<(&'static str, String)>,
         write: Box<DocWrite>,
         accepted: DocReply,
-        existing: Option<Automerge>,
+        existing: Option<Arc<Automerge>>,
         heads: Vec<String>,
+        /// The merged document, kept built once it is stored.
+        merged: Arc<Automerge>,
     },
 }
 
@@ -229,14 +232,18 @@ fn receipt_number(write: &DocWrite) -> Option<String> {
 
 /// Decides one document: visibility, then the pure merge plan. CPU only.
 fn decide(
-    push: DocPush,
-    row: Option<DocRow>,
-    stored_changes: Option<Vec<Vec<u8>>>,
+    job: Job,
     principal: &Principal,
     actor: &ActorId,
     author: Author,
     writer: Writer,
 ) -> Result<Decided, ApiError> {
+    let Job {
+        push,
+        row,
+        stored_changes,
+        cached,
+    } = job;
     if row
         .as_ref()
         .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee))
@@ -266,9 +273,13 @@ fn decide(
             changes: changes.into_iter().map(Bytes).collect(),
         })));
     }
-    let existing = row.as_ref().map(load_automerge).transpose()?;
+    let existing = match (cached, &row) {
+        (Some(doc), _) => Some(doc),
+        (None, Some(row)) => Some(Arc::new(load_automerge(row)?)),
+        (None, None) => None,
+    };
     let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
-    let refusal = match plan(push.id, existing.as_ref(), &raw, actor, author) {
+    let refusal = match plan(push.id, existing.as_deref(), &raw, actor, author) {
         Plan::Unchanged if existing.is_none() => {
             Refusal::new(RefusalCode::NotVisible, "", "no such record")
         }
@@ -276,7 +287,7 @@ fn decide(
             return Ok(Decided::Reply(Box::new(reply(
                 push.id,
                 Verdict::Accepted,
-                existing.as_ref(),
+                existing.as_deref(),
                 &push.heads,
             ))));
         }
@@ -305,7 +316,7 @@ fn decide(
                     writer.seq,
                 );
                 return Ok(Decided::Accept {
-                    new_blob: new_blob_ref(existing.as_ref(), &doc),
+                    new_blob: new_blob_ref(existing.as_deref(), &doc),
                     write: Box::new(write),
                     accepted: reply(
                         push.id,
@@ -315,6 +326,7 @@ fn decide(
                     ),
                     existing,
                     heads: push.heads,
+                    merged: Arc::new(doc.into_automerge()),
                 });
             }
         }
@@ -323,14 +335,34 @@ fn decide(
     Ok(Decided::Reply(Box::new(reply(
         push.id,
         Verdict::Rejected { refusal },
-        existing.as_ref(),
+        existing.as_deref(),
         &push.heads,
     ))))
 }
 
-/// One document of a batch to decide: what the device sent, the stored row, and (for a first
-/// pull) the stored changes.
-type Job = (DocPush, Option<DocRow>, Option<Vec<Vec<u8>>>);
+/// One document of a batch to decide.
+struct Job {
+    /// What the device sent.
+    push: DocPush,
+    /// The stored row, if the server has the document.
+    row: Option<DocRow>,
+    /// For a first pull: the stored changes, sent as they are.
+    stored_changes: Option<Vec<Vec<u8>>>,
+    /// The stored document already built, if the cache keeps it at the row's position.
+    cached: Option<Arc<Automerge>>,
+}
+
+impl Job {
+    fn new(push: DocPush, row: Option<DocRow>, cache: &crate::doc_cache::DocCache) -> Job {
+        let cached = row.as_ref().and_then(|r| cache.get(r.id, r.seq));
+        Job {
+            push,
+            row,
+            stored_changes: None,
+            cached,
+        }
+    }
+}
 
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
 /// the CPU-heavy part of a sync). Results keep the request's order.
@@ -349,7 +381,7 @@ async fn decide_all(
         let (p, a) = (principal.clone(), actor.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|(push, row, stored)| decide(push, row, stored, &p, &a, author, writer))
+                .map(|job| decide(job, &p, &a, author, writer))
                 .collect::<Result<Vec<_>, _>>()
         }));
     }
@@ -463,8 +495,11 @@ pub async fn sync_batch(
         .into_iter()
         .map(|push| {
             let row = rows.remove(&push.id);
-            let changes = stored.remove(&push.id);
-            (push, row, changes)
+            let stored_changes = stored.remove(&push.id);
+            Job {
+                stored_changes,
+                ..Job::new(push, row, &state.docs)
+            }
         })
         .collect();
     let t1 = t0.elapsed();
@@ -500,7 +535,11 @@ pub async fn sync_batch(
             let mut fresh = load_docs(&mut tx, &stale).await?;
             let jobs: Vec<Job> = stale
                 .iter()
-                .filter_map(|id| pushes.get(id).map(|p| (p.clone(), fresh.remove(id), None)))
+                .filter_map(|id| {
+                    pushes
+                        .get(id)
+                        .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
+                })
                 .collect();
             let mut again = decide_all(jobs, principal, &actor, author, writer)
                 .await?
@@ -517,6 +556,7 @@ pub async fn sync_batch(
     let t2 = t0.elapsed();
     let mut replies = Vec::with_capacity(decided.len());
     let mut writes = Vec::new();
+    let mut built = Vec::new();
     for d in decided {
         match d {
             Decided::Reply(r) => replies.push(*r),
@@ -526,6 +566,7 @@ pub async fn sync_batch(
                 accepted,
                 existing,
                 heads,
+                merged,
             } => {
                 let mut refusal = None;
                 for (path, sha) in &new_blob {
@@ -571,17 +612,19 @@ pub async fn sync_batch(
                     replies.push(reply(
                         write.id,
                         Verdict::Rejected { refusal },
-                        existing.as_ref(),
+                        existing.as_deref(),
                         &heads,
                     ));
                 } else {
                     writes.push(*write);
+                    built.push(merged);
                     replies.push(accepted);
                 }
             }
         }
     }
     let stored_any = !writes.is_empty();
+    let mut kept: Vec<((Uuid, i64), Arc<Automerge>)> = Vec::new();
     let t3 = t0.elapsed();
     if stored_any {
         let cases = submitted_complaints(&writes);
@@ -610,6 +653,7 @@ pub async fn sync_batch(
         for (i, w) in writes.iter_mut().enumerate() {
             w.seq = seq + i as i64;
         }
+        kept = writes.iter().map(|w| (w.id, w.seq)).zip(built).collect();
         write_docs(&mut tx, writes).await?;
         for item in feedback {
             crate::db::feedback::insert_item(&mut tx, &item).await?;
@@ -643,6 +687,9 @@ pub async fn sync_batch(
     let t4 = t0.elapsed();
     if stored_any {
         tx.commit().await?;
+        for ((id, seq), doc) in kept {
+            state.docs.put(id, seq, doc);
+        }
         tracing::debug!(
             docs = replies.len(),
             load = ?t1,
