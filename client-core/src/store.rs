@@ -132,7 +132,7 @@ impl Store {
                 .synced_heads
                 .iter()
                 .copied()
-                .filter(|h| am.get_change_by_hash(h).is_some())
+                .filter(|h| crate::model::doc::has_change(am, h))
                 .collect();
             Self::insert_unsent(&mut tx, doc.id(), &am.get_changes(&known)).await?;
         }

@@ -6,7 +6,7 @@
 //! none is.
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
-use fieldloop_client_core::model::doc::read_root;
+use fieldloop_client_core::model::doc::{has_change, read_root};
 use fieldloop_client_core::model::ownership::{Author, check_patches};
 use fieldloop_client_core::model::{RecordDoc, Refusal, RefusalCode, rules};
 use uuid::Uuid;
@@ -58,7 +58,7 @@ pub fn plan(
         .into_iter()
         .filter(|c| {
             let hash = c.hash();
-            let fresh = base.get_change_by_hash(&hash).is_none() && !seen.contains(&hash);
+            let fresh = !has_change(base, &hash) && !seen.contains(&hash);
             seen.push(hash);
             fresh
         })

@@ -405,7 +405,7 @@ fn reply(id: Uuid, verdict: Verdict, doc: Option<&Automerge>, client_heads: &[St
     let known: Vec<_> = client_heads
         .iter()
         .filter_map(|h| h.parse().ok())
-        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .filter(|h| fieldloop_client_core::model::doc::has_change(doc, h))
         .collect();
     DocReply {
         id,
