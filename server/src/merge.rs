@@ -7,7 +7,7 @@
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use fieldloop_client_core::model::doc::{has_change, read_root};
-use fieldloop_client_core::model::ownership::{Author, check_patches};
+use fieldloop_client_core::model::ownership::{Author, check_new_document, check_patches};
 use fieldloop_client_core::model::{RecordDoc, Refusal, RefusalCode, rules};
 use uuid::Uuid;
 
@@ -117,8 +117,14 @@ pub fn plan(
             format!("the document says id {}, but was sent as {id}", root.id),
         );
     }
-    let patches = merged.diff(&base.get_heads(), &merged.get_heads());
-    if let Err(refusal) = check_patches(root.kind, author, is_new, &patches) {
+    // A new document is checked by walking its keys; an edit by the diff of what it changed.
+    let checked = if is_new {
+        check_new_document(root.kind, author, &merged)
+    } else {
+        let patches = merged.diff(&base.get_heads(), &merged.get_heads());
+        check_patches(root.kind, author, false, &patches)
+    };
+    if let Err(refusal) = checked {
         return Plan::Reject(refusal);
     }
     let doc = match RecordDoc::from_automerge(merged) {
@@ -138,7 +144,7 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldloop_client_core::model::{DocKind, Role};
+    use fieldloop_client_core::model::{DocKind, FieldValue, Role};
 
     fn actor(n: u8) -> ActorId {
         ActorId::from([n; 16])
@@ -227,6 +233,122 @@ mod tests {
         };
         assert_eq!(r.code, RefusalCode::ForbiddenPath);
         assert_eq!(r.path, "dispatch.technician");
+    }
+
+    /// Checking a new document by walking its keys gives the verdict the diff from nothing
+    /// gives, for an honest visit and for each way of tampering with one.
+    #[test]
+    fn a_new_document_walked_is_judged_as_its_diff() {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT};
+        let tech = Author::Device(Role::Technician);
+        let verdicts = |am: &Automerge| {
+            let walked = check_new_document(DocKind::Visit, tech, am)
+                .err()
+                .map(|r| (r.code, r.path));
+            let diffed = check_patches(DocKind::Visit, tech, true, &am.diff(&[], &am.get_heads()))
+                .err()
+                .map(|r| (r.code, r.path));
+            (walked, diffed)
+        };
+        let honest = || {
+            let mut doc =
+                RecordDoc::create(DocKind::Visit, Uuid::from_u128(20), "wuhan", actor(1), 0)
+                    .unwrap();
+            doc.set(tech, "form.diagnosis", "bearing noise", 0).unwrap();
+            doc.set(tech, "form.travel_fen", FieldValue::Int(8_000), 0)
+                .unwrap();
+            doc.into_automerge()
+        };
+        let section = |am: &Automerge, name: &str| am.get(ROOT, name).unwrap().unwrap().1;
+        let (walked, diffed) = verdicts(&honest());
+        assert_eq!(
+            (walked, diffed),
+            (None, None),
+            "an honest visit passes both ways"
+        );
+        type Tamper = fn(&mut automerge::transaction::Transaction<'_>, &automerge::ObjId);
+        let tampers: [(&str, Tamper, RefusalCode); 8] = [
+            (
+                "a server field",
+                |tx, form| {
+                    let _ = form;
+                    let dispatch = tx.get(ROOT, "dispatch").unwrap().unwrap().1;
+                    tx.put(&dispatch, "technician", "x").unwrap();
+                },
+                RefusalCode::ForbiddenPath,
+            ),
+            (
+                "an unknown root key",
+                |tx, _| {
+                    tx.put(ROOT, "extra", "x").unwrap();
+                },
+                RefusalCode::UnknownPath,
+            ),
+            (
+                "an unknown field",
+                |tx, form| {
+                    tx.put(form, "nope", "x").unwrap();
+                },
+                RefusalCode::UnknownPath,
+            ),
+            (
+                "a map in a field",
+                |tx, form| {
+                    tx.put_object(form, "arrived_at", ObjType::Map).unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "a text in a one-line field",
+                |tx, form| {
+                    tx.put_object(form, "arrived_at", ObjType::Text).unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "notes as one value",
+                |tx, form| {
+                    tx.put(form, "work_done", "x").unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "a negative amount",
+                |tx, form| {
+                    tx.put(form, "travel_fen", -5).unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "a section as a value",
+                |tx, _| {
+                    tx.put(ROOT, "form", "x").unwrap();
+                },
+                RefusalCode::BadRoot,
+            ),
+        ];
+        for (what, tamper, code) in tampers {
+            let mut am = honest();
+            let form = section(&am, "form");
+            let mut tx = am.transaction();
+            tamper(&mut tx, &form);
+            tx.commit();
+            let (walked, diffed) = verdicts(&am);
+            assert_eq!(walked, diffed, "{what}: walked and diffed disagree");
+            assert_eq!(walked.map(|w| w.0), Some(code), "{what}");
+        }
+        // An object nested in a notes text is refused both ways (the diff names the position
+        // inside the text as well).
+        let mut am = honest();
+        let form = section(&am, "form");
+        let notes = am.get(&form, "diagnosis").unwrap().unwrap().1;
+        let mut tx = am.transaction();
+        tx.split_block(&notes, 3).unwrap();
+        tx.commit();
+        let (walked, diffed) = verdicts(&am);
+        assert_eq!(walked.map(|w| w.0), Some(RefusalCode::UnknownPath));
+        assert!(diffed.is_some(), "the diff refuses a nested object too");
     }
 
     /// A damaged change that once made Automerge panic inside `apply_changes` (kept as a fixture).

@@ -5,6 +5,8 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -85,7 +87,8 @@ fn damaged(e: impl std::fmt::Display) -> ModelError {
 /// question (~0.25 ms for a visit). Exact for documents with no change waiting on a missing
 /// dependency, which is every document this project stores.
 pub fn has_change(doc: &Automerge, hash: &ChangeHash) -> bool {
-    !doc.get_missing_deps(std::slice::from_ref(hash)).contains(hash)
+    !doc.get_missing_deps(std::slice::from_ref(hash))
+        .contains(hash)
 }
 
 pub fn read_root(doc: &Automerge) -> std::result::Result<Root, Refusal> {
@@ -273,13 +276,39 @@ impl RecordDoc {
         all
     }
 
-    /// Every field that has a value, in table order.
+    /// Every field that has a value, in table order. Each section is read in one pass over
+    /// its keys (a lookup per field costs several times more on a long document).
     pub fn values(&self) -> Vec<(&'static str, FieldValue)> {
-        fields::fields(self.kind())
-            .iter()
-            .filter_map(|s| self.get(s.path).map(|v| (s.path, v)))
-            .filter(|(_, v)| !matches!(v, FieldValue::Text(t) if t.is_empty()))
-            .collect()
+        let mut out = Vec::new();
+        let mut section: Option<(&str, HashMap<String, FieldValue>)> = None;
+        for spec in fields::fields(self.kind()) {
+            let Some((name, key)) = Self::split(spec.path) else {
+                continue;
+            };
+            if section.as_ref().map(|(n, _)| *n) != Some(name) {
+                let present = self
+                    .section(name)
+                    .map(|obj| {
+                        self.doc
+                            .map_range(&obj, ..)
+                            .filter_map(|item| {
+                                let id = item.id();
+                                let value = self.read(item.value.into_value(), &id)?;
+                                Some((item.key.into_owned(), value))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                section = Some((name, present));
+            }
+            let value = section.as_mut().and_then(|(_, p)| p.remove(key));
+            match value {
+                Some(FieldValue::Text(t)) if t.is_empty() => {}
+                Some(v) => out.push((spec.path, v)),
+                None => {}
+            }
+        }
+        out
     }
 
     /// Checks a set of writes without making them.
