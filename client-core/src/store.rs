@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::{

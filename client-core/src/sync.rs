@@ -70,6 +70,10 @@ pub struct SyncClient {
     base: String,
     store: Store,
     options: SyncOptions,
+    /// Held while a refresh token is traded: requests in flight together that all find their
+    /// access token expired refresh once (a second trade of the same refresh token would be a
+    /// replay, which revokes the sign-in).
+    refreshing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn parse_heads(heads: &[String]) -> Result<Vec<ChangeHash>> {
@@ -103,6 +107,19 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// Sync requests sent ahead, oldest first; any still running when a sync ends early (an error,
+/// or the caller dropping it) are stopped.
+#[derive(Default)]
+struct InFlight(std::collections::VecDeque<tokio::task::JoinHandle<Result<SyncResponse>>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 impl SyncClient {
     pub fn new(base_url: &str, store: Store) -> Result<Self> {
         Self::with_options(base_url, store, SyncOptions::default())
@@ -119,6 +136,7 @@ impl SyncClient {
             base: base_url.trim_end_matches('/').to_string(),
             store,
             options,
+            refreshing: std::sync::Arc::default(),
         })
     }
 
@@ -271,7 +289,11 @@ impl SyncClient {
             match outcome {
                 Error::Unauthorized { ref code, .. } if code == "token_expired" && !refreshed => {
                     refreshed = true;
-                    self.refresh().await?;
+                    let _one_at_a_time = self.refreshing.lock().await;
+                    // Another request may have refreshed meanwhile.
+                    if self.access_token().await? == token {
+                        self.refresh().await?;
+                    }
                 }
                 e if e.retryable() && attempt < self.options.attempts => {
                     tokio::time::sleep(delay).await;
@@ -413,22 +435,28 @@ impl SyncClient {
             ..Progress::default()
         };
         progress(state);
-        for batch in work.chunks(self.options.batch_docs.max(1)) {
-            let request = SyncRequest {
-                device_id,
-                docs: batch.iter().map(|(p, _)| p.clone()).collect(),
+        // Two batches in flight: the server decides the next while this device stores the
+        // answer to the one before. Answers are taken in order.
+        // The requests run as tasks of their own, so they go on while this one writes the store.
+        let batches: Vec<&[(DocPush, Option<DocKind>)]> =
+            work.chunks(self.options.batch_docs.max(1)).collect();
+        let mut in_flight = InFlight::default();
+        let mut started = 0;
+        for &batch in &batches {
+            while in_flight.0.len() < 2 && started < batches.len() {
+                let client = self.clone();
+                let docs = batches[started].iter().map(|(p, _)| p.clone()).collect();
+                in_flight.0.push_back(tokio::spawn(async move {
+                    client.post_batch(device_id, docs).await
+                }));
+                started += 1;
+            }
+            let Some(task) = in_flight.0.pop_front() else {
+                break;
             };
-            let body =
-                gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
-            let response: SyncResponse = self
-                .send_json(|c, token| {
-                    c.post(format!("{}/api/sync", self.base))
-                        .bearer_auth(token)
-                        .header("content-type", "application/json")
-                        .header("content-encoding", "gzip")
-                        .body(body.clone())
-                })
-                .await?;
+            let response = task
+                .await
+                .map_err(|e| Error::Storage(format!("a sync request stopped: {e}")))??;
             let mut updates = Vec::with_capacity(batch.len());
             for (reply, (push, kind)) in response.docs.into_iter().zip(batch) {
                 match reply.verdict {
@@ -462,6 +490,20 @@ impl SyncClient {
             .meta_set("feed_cursor", &new_cursor.to_string())
             .await?;
         Ok(report)
+    }
+
+    /// Sends one batch of the outbox and pulls, compressed.
+    async fn post_batch(&self, device_id: Uuid, docs: Vec<DocPush>) -> Result<SyncResponse> {
+        let request = SyncRequest { device_id, docs };
+        let body = gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
+        self.send_json(|c, token| {
+            c.post(format!("{}/api/sync", self.base))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .body(body.clone())
+        })
+        .await
     }
 
     /// Recovers a refused document: takes the server's version and re-applies the user's edits
