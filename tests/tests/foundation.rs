@@ -770,6 +770,17 @@ async fn expired_token(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
     let report = dev.sync().await?;
     assert_eq!(report.pushed, 1);
     assert_ne!(dev.client.bearer().await?, token);
+    // Two syncs at once, both finding the token expired: one trade of the refresh token between
+    // them (a second would be a replay and sign the device out).
+    for _ in 0..3 {
+        dev.store().create(DocKind::Visit, "wuhan", now()).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (a, b) = tokio::join!(dev.client.sync(|_| {}), dev.client.sync(|_| {}));
+    let (a, b) = (a?, b?);
+    assert!(a.pushed + b.pushed >= 3, "{a:?} {b:?}");
+    dev.client.refresh().await?;
+    assert_eq!(dev.sync().await?.refused.len(), 0);
     server.finish().await;
     Ok(())
 }
