@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use automerge::Automerge;
 use uuid::Uuid;
 
-/// How many documents are kept by default. A visit with ~1,000 characters of notes takes
-/// ~50 KiB built, so the default holds at most ~100 MiB.
-pub const DEFAULT_CAPACITY: usize = 2048;
+/// How many documents are kept by default: a day's edits of recently synced records. A visit
+/// with ~1,000 characters of notes takes 25-50 KiB built, so the default holds at most ~50 MiB.
+pub const DEFAULT_CAPACITY: usize = 1024;
 
 #[derive(Debug)]
 struct Entry {
