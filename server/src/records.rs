@@ -513,7 +513,7 @@ pub async fn sync_batch(
     let mut tx = if writes {
         state.db.begin_write().await?
     } else {
-        state.db.pool.begin().await?
+        crate::db::WriteTx::without_turn(state.db.pool.begin().await?)
     };
     // Taking the feed position first serialises writers: each sees the one before it.
     let seq = if writes {

@@ -35,9 +35,46 @@ impl Engine {
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// SQLite writers of this process take turns here before `BEGIN IMMEDIATE`.
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub type Tx = Transaction<'static, Any>;
+
+/// A write transaction. On SQLite, the writers of this process queue on a mutex before taking
+/// the database's write lock: SQLite's own busy wait sleeps in steps of up to 100 ms, leaving the
+/// lock idle while fifty devices' batches wait for it; queued here, the next writer starts the
+/// moment the last one ends. The turn is held until the transaction commits or rolls back.
+pub struct WriteTx {
+    tx: Tx,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    /// A transaction that takes no turn (PostgreSQL, or one that only reads).
+    pub fn without_turn(tx: Tx) -> WriteTx {
+        WriteTx { tx, _turn: None }
+    }
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
 
 /// Migrations, oldest first: (version, SQLite text, PostgreSQL text).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -104,7 +141,11 @@ impl Db {
             options = options.max_connections(16);
         }
         let pool = options.connect(&url).await?;
-        Ok(Db { pool, engine })
+        Ok(Db {
+            pool,
+            engine,
+            writers: std::sync::Arc::default(),
+        })
     }
 
     /// The SQLite URL of a data folder, creating the folder.
@@ -156,10 +197,17 @@ impl Db {
 
     /// Starts a write transaction. On SQLite it takes the write lock at once, so a transaction
     /// never fails half-way trying to upgrade a read lock.
-    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+    pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
         match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::Postgres => self.pool.begin().await,
+            Engine::Sqlite => {
+                let turn = self.writers.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx,
+                    _turn: Some(turn),
+                })
+            }
+            Engine::Postgres => Ok(WriteTx::without_turn(self.pool.begin().await?)),
         }
     }
 
