@@ -37,6 +37,7 @@ pub fn plan(
     incoming: &[Vec<u8>],
     device_actor: &ActorId,
     author: Author,
+    zone: chrono_tz::Tz,
 ) -> Plan {
     let mut changes = Vec::with_capacity(incoming.len());
     for (i, bytes) in incoming.iter().enumerate() {
@@ -131,7 +132,7 @@ pub fn plan(
         Ok(doc) => doc,
         Err(e) => return refuse(RefusalCode::BadRoot, "", e.to_string()),
     };
-    if let Err(refusal) = rules::check(&doc) {
+    if let Err(refusal) = rules::check_in(&doc, zone) {
         return Plan::Reject(refusal);
     }
     Plan::Accept {
@@ -145,6 +146,8 @@ pub fn plan(
 mod tests {
     use super::*;
     use fieldloop_client_core::model::{DocKind, FieldValue, Role};
+
+    const ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
 
     fn actor(n: u8) -> ActorId {
         ActorId::from([n; 16])
@@ -167,13 +170,20 @@ mod tests {
             doc: merged,
             is_new,
             ..
-        } = plan(id, None, &incoming, &actor(1), tech)
+        } = plan(id, None, &incoming, &actor(1), tech, ZONE)
         else {
             panic!("a fresh visit should be accepted");
         };
         assert!(is_new);
         assert!(matches!(
-            plan(id, Some(merged.automerge()), &incoming, &actor(1), tech),
+            plan(
+                id,
+                Some(merged.automerge()),
+                &incoming,
+                &actor(1),
+                tech,
+                ZONE
+            ),
             Plan::Unchanged
         ));
     }
@@ -185,17 +195,18 @@ mod tests {
         let doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0).unwrap();
         let incoming = raw(doc.automerge(), &[]);
         // Another device's actor.
-        let Plan::Reject(r) = plan(id, None, &incoming, &actor(2), tech) else {
+        let Plan::Reject(r) = plan(id, None, &incoming, &actor(2), tech, ZONE) else {
             panic!()
         };
         assert_eq!(r.code, RefusalCode::ForeignActor);
         // Sent under another id.
-        let Plan::Reject(r) = plan(Uuid::from_u128(7), None, &incoming, &actor(1), tech) else {
+        let Plan::Reject(r) = plan(Uuid::from_u128(7), None, &incoming, &actor(1), tech, ZONE)
+        else {
             panic!()
         };
         assert_eq!(r.code, RefusalCode::BadRoot);
         // Garbage bytes.
-        let Plan::Reject(r) = plan(id, None, &[vec![1, 2, 3]], &actor(1), tech) else {
+        let Plan::Reject(r) = plan(id, None, &[vec![1, 2, 3]], &actor(1), tech, ZONE) else {
             panic!()
         };
         assert_eq!(r.code, RefusalCode::Malformed);
@@ -203,8 +214,14 @@ mod tests {
         let mut later = doc.clone();
         let before = later.heads();
         later.set(tech, "form.diagnosis", "noise", 0).unwrap();
-        let Plan::Reject(r) = plan(id, None, &raw(later.automerge(), &before), &actor(1), tech)
-        else {
+        let Plan::Reject(r) = plan(
+            id,
+            None,
+            &raw(later.automerge(), &before),
+            &actor(1),
+            tech,
+            ZONE,
+        ) else {
             panic!()
         };
         assert_eq!(r.code, RefusalCode::Malformed);
@@ -228,7 +245,8 @@ mod tests {
         tx.put(&dispatch, "technician", Uuid::from_u128(9).to_string())
             .unwrap();
         tx.commit();
-        let Plan::Reject(r) = plan(id, Some(&stored), &raw(&am, &before), &actor(1), tech) else {
+        let Plan::Reject(r) = plan(id, Some(&stored), &raw(&am, &before), &actor(1), tech, ZONE)
+        else {
             panic!()
         };
         assert_eq!(r.code, RefusalCode::ForbiddenPath);
@@ -361,7 +379,7 @@ mod tests {
         let n = bytes[0].len();
         bytes[0][327 % n] ^= 1;
         assert!(matches!(
-            plan(id, None, &bytes, &actor(1), tech),
+            plan(id, None, &bytes, &actor(1), tech, ZONE),
             Plan::Reject(_)
         ));
     }
@@ -375,7 +393,7 @@ mod tests {
         ) {
             let id = Uuid::from_u128(11);
             let tech = Author::Device(Role::Technician);
-            match plan(id, None, &blobs, &actor(1), tech) {
+            match plan(id, None, &blobs, &actor(1), tech, ZONE) {
                 Plan::Accept { .. } => proptest::prop_assert!(false, "random bytes accepted"),
                 Plan::Unchanged | Plan::Reject(_) => {}
             }
@@ -394,7 +412,7 @@ mod tests {
             let mut bytes = raw(doc.automerge(), &[]);
             let n = bytes[0].len();
             bytes[0][flip % n] ^= 1 << bit;
-            let _ = plan(id, None, &bytes, &actor(1), tech);
+            let _ = plan(id, None, &bytes, &actor(1), tech, ZONE);
         }
     }
 }

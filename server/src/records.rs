@@ -237,6 +237,7 @@ fn decide(
     actor: &ActorId,
     author: Author,
     writer: Writer,
+    zone: chrono_tz::Tz,
 ) -> Result<Decided, ApiError> {
     let Job {
         push,
@@ -279,7 +280,7 @@ fn decide(
         (None, None) => None,
     };
     let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
-    let refusal = match plan(push.id, existing.as_deref(), &raw, actor, author) {
+    let refusal = match plan(push.id, existing.as_deref(), &raw, actor, author, zone) {
         Plan::Unchanged if existing.is_none() => {
             Refusal::new(RefusalCode::NotVisible, "", "no such record")
         }
@@ -372,6 +373,7 @@ async fn decide_all(
     actor: &ActorId,
     author: Author,
     writer: Writer,
+    zone: chrono_tz::Tz,
 ) -> ApiResult<Vec<Decided>> {
     let half = jobs.len().div_ceil(2).max(8);
     let mut tasks = Vec::new();
@@ -381,7 +383,7 @@ async fn decide_all(
         let (p, a) = (principal.clone(), actor.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
-                .map(|job| decide(job, &p, &a, author, writer))
+                .map(|job| decide(job, &p, &a, author, writer, zone))
                 .collect::<Result<Vec<_>, _>>()
         }));
     }
@@ -509,7 +511,15 @@ pub async fn sync_batch(
         device: Some(device.id),
         seq: 0,
     };
-    let mut decided = decide_all(jobs, principal, &actor, author, writer).await?;
+    let mut decided = decide_all(
+        jobs,
+        principal,
+        &actor,
+        author,
+        writer,
+        state.config.timezone,
+    )
+    .await?;
     let mut tx = if writes {
         state.db.begin_write().await?
     } else {
@@ -541,9 +551,16 @@ pub async fn sync_batch(
                         .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
                 })
                 .collect();
-            let mut again = decide_all(jobs, principal, &actor, author, writer)
-                .await?
-                .into_iter();
+            let mut again = decide_all(
+                jobs,
+                principal,
+                &actor,
+                author,
+                writer,
+                state.config.timezone,
+            )
+            .await?
+            .into_iter();
             for d in decided.iter_mut() {
                 if stale.contains(&d.id())
                     && let Some(redone) = again.next()

@@ -1,5 +1,6 @@
 //! Rules of the regulation that a document's own fields decide. Both the device (before saving)
-//! and the server (before accepting) run [`check`].
+//! and the server (before accepting) run them: the device with [`check`] in the company's
+//! default zone, the server with [`check_in`] in the zone it is configured with.
 
 use super::ownership::{Refusal, RefusalCode};
 use super::{DocKind, FieldValue, RecordDoc};
@@ -12,17 +13,26 @@ fn text(doc: &RecordDoc, path: &str) -> String {
     }
 }
 
-/// Checks the rules that hold for a document at any time.
+/// The company's time zone unless the server is configured otherwise: the day a request was
+/// received is its day here, whatever offset the recording device wrote.
+pub const COMPANY_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// Checks the rules that hold for a document at any time, days reckoned in [`COMPANY_ZONE`].
 pub fn check(doc: &RecordDoc) -> Result<(), Refusal> {
+    check_in(doc, COMPANY_ZONE)
+}
+
+/// Checks the rules that hold for a document at any time, days reckoned in `zone`.
+pub fn check_in(doc: &RecordDoc, zone: chrono_tz::Tz) -> Result<(), Refusal> {
     match doc.kind() {
-        DocKind::Visit => check_visit(doc),
+        DocKind::Visit => check_visit(doc, zone),
         DocKind::Receipt => check_receipt(doc),
         DocKind::Feedback => check_feedback(doc),
         DocKind::Complaint => Ok(()),
     }
 }
 
-fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
+fn check_visit(doc: &RecordDoc, zone: chrono_tz::Tz) -> Result<(), Refusal> {
     // §2.3: a job fixed on site is completed only with the customer's signature on the form;
     // §2.5: a product taken back needs the customer's signature too.
     let outcome = text(doc, "form.outcome");
@@ -58,7 +68,7 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
         ));
     }
     if category == "C"
-        && out_of_warranty(doc)
+        && out_of_warranty(doc, zone)
         && text(doc, "request.warranty_reason").trim().is_empty()
     {
         return Err(Refusal::new(
@@ -82,17 +92,19 @@ fn check_visit(doc: &RecordDoc) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// The day a visit was received, by its own record (device or clerk time, as written).
-fn received_on(doc: &RecordDoc) -> Option<chrono::NaiveDate> {
+/// The company day a visit was received on: the recorded instant (device or clerk time) seen in
+/// `zone`, not in the offset it was written with (17:30Z is already the next day in Beijing).
+fn received_on(doc: &RecordDoc, zone: chrono_tz::Tz) -> Option<chrono::NaiveDate> {
     chrono::DateTime::parse_from_rfc3339(&text(doc, "request.received_at"))
         .ok()
-        .map(|t| t.date_naive())
+        .map(|t| t.with_timezone(&zone).date_naive())
 }
 
-fn out_of_warranty(doc: &RecordDoc) -> bool {
+/// Past the warranty's last day (`request.warranty_until`, included) on the day it was received.
+fn out_of_warranty(doc: &RecordDoc, zone: chrono_tz::Tz) -> bool {
     let until =
         chrono::NaiveDate::parse_from_str(&text(doc, "request.warranty_until"), "%Y-%m-%d").ok();
-    match (until, received_on(doc)) {
+    match (until, received_on(doc, zone)) {
         (Some(until), Some(on)) => on > until,
         _ => false,
     }
@@ -131,4 +143,38 @@ fn check_feedback(doc: &RecordDoc) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ownership::Author;
+
+    fn free_job(received_at: &str) -> RecordDoc {
+        let actor = automerge::ActorId::from([7u8; 16]);
+        let mut doc =
+            RecordDoc::create(DocKind::Visit, uuid::Uuid::from_u128(1), "wuhan", actor, 0).unwrap();
+        let writes = [
+            ("request.customer_name", FieldValue::from("王先生")),
+            ("request.category", FieldValue::from("C")),
+            ("request.warranty_until", FieldValue::from("2026-11-27")),
+            ("request.received_at", FieldValue::from(received_at)),
+        ];
+        doc.set_many(Author::Server, &writes, 0).unwrap();
+        doc
+    }
+
+    /// The warranty's last day is a company day: 23:59 in Beijing on it is inside, 00:30 the
+    /// next Beijing day is outside even when the device wrote the instant in UTC (still the
+    /// 27th there).
+    #[test]
+    fn the_day_received_is_the_company_day() {
+        assert!(check(&free_job("2026-11-27T23:59:00+08:00")).is_ok());
+        assert!(check(&free_job("2026-11-27T15:59:00Z")).is_ok());
+        let refused = check(&free_job("2026-11-27T16:30:00Z")).unwrap_err();
+        assert_eq!(refused.path, "request.warranty_reason");
+        assert!(check(&free_job("2026-11-28T00:30:00+08:00")).is_err());
+        // The server's configured zone decides there.
+        assert!(check_in(&free_job("2026-11-27T16:30:00Z"), chrono_tz::UTC).is_ok());
+    }
 }

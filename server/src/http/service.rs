@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::{server_create_in, server_edit, server_edit_in};
 use crate::workflow::calendar::{local_date, month_bounds};
 use crate::workflow::service::{
-    CustodyEvent, Location, add_months, custody_step, in_warranty, is_priority,
+    CustodyEvent, Location, custody_step, in_warranty, is_priority, warranty_last_day,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -258,9 +258,7 @@ pub(crate) async fn register_request(
     let purchase = NaiveDate::parse_from_str(&product.purchase_date, "%Y-%m-%d")
         .map_err(ApiError::internal)?;
     let months = u32::try_from(product.warranty_months).unwrap_or(0);
-    let warranty_until = add_months(purchase, months)
-        .map(|d| d.pred_opt().unwrap_or(d))
-        .unwrap_or(purchase);
+    let warranty_until = warranty_last_day(purchase, months).unwrap_or(purchase);
     let category = body.category.trim().to_uppercase();
     if category == "C"
         && !in_warranty(purchase, months, local_date(tz, now))

@@ -6,12 +6,19 @@ use fieldloop_client_core::model::Role;
 use serde::{Deserialize, Serialize};
 
 /// Is a product bought on `purchase` still in its free warranty (§2.1.3) on `on`? The warranty
-/// runs `months` calendar months from the purchase date, the last day included.
+/// runs `months` calendar months counted as every period of this project is (`calendar.rs`, Civil
+/// Code art. 201-203): the purchase day is not counted and the last day is the same day of the
+/// month `months` later (the month's last day where there is none), included.
 pub fn in_warranty(purchase: NaiveDate, months: u32, on: NaiveDate) -> bool {
-    match add_months(purchase, months) {
-        Some(end) => on < end,
+    match warranty_last_day(purchase, months) {
+        Some(last) => on <= last,
         None => false,
     }
+}
+
+/// The last day of a `months`-month warranty from `purchase` (see [`in_warranty`]).
+pub fn warranty_last_day(purchase: NaiveDate, months: u32) -> Option<NaiveDate> {
+    add_months(purchase, months)
 }
 
 /// The day `months` months after `date` (the same day of the month, or the month's last day).
@@ -212,9 +219,18 @@ mod tests {
 
     #[test]
     fn warranty_counts_calendar_months() {
+        // Bought 27 Nov: the year starts the next day and ends on 27 Nov, included.
         assert!(in_warranty(d("2025-11-27"), 12, d("2026-11-26")));
-        assert!(!in_warranty(d("2025-11-27"), 12, d("2026-11-27")));
+        assert!(in_warranty(d("2025-11-27"), 12, d("2026-11-27")));
+        assert!(!in_warranty(d("2025-11-27"), 12, d("2026-11-28")));
+        // No 31 February: the month's last day is the last day of the warranty.
         assert_eq!(add_months(d("2026-01-31"), 1), Some(d("2026-02-28")));
+        assert!(in_warranty(d("2026-01-31"), 1, d("2026-02-28")));
+        assert!(!in_warranty(d("2026-01-31"), 1, d("2026-03-01")));
+        assert_eq!(
+            warranty_last_day(d("2024-02-29"), 12),
+            Some(d("2025-02-28"))
+        );
     }
 
     #[test]

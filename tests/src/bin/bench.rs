@@ -180,9 +180,14 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut merged = Vec::new();
     for (doc, changes) in docs.iter().zip(&raw) {
-        if let fieldloop_server::merge::Plan::Accept { doc, .. } =
-            fieldloop_server::merge::plan(doc.id(), None, changes, &actor, TECH)
-        {
+        if let fieldloop_server::merge::Plan::Accept { doc, .. } = fieldloop_server::merge::plan(
+            doc.id(),
+            None,
+            changes,
+            &actor,
+            TECH,
+            chrono_tz::Asia::Shanghai,
+        ) {
             merged.push(doc);
         }
     }
