@@ -59,6 +59,14 @@ pub struct ServerUpdate {
 }
 
 /// Heads as stored on the device: sorted, so two sets compare as text.
+/// `$1, $2, ... $n`, for an `IN (...)` list.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn sorted_text(heads: &[ChangeHash]) -> String {
     let mut sorted = heads.to_vec();
     sorted.sort();
@@ -255,10 +263,7 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         let mut conn = self.pool.acquire().await?;
         for chunk in ids.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = placeholders(chunk.len());
             let sql = sqlx::AssertSqlSafe(format!(
                 "SELECT id, snapshot FROM documents WHERE id IN ({marks})"
             ));
@@ -524,10 +529,7 @@ impl Store {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         let mut conn = self.pool.acquire().await?;
         for chunk in ids.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let marks = placeholders(chunk.len());
             let sql = sqlx::AssertSqlSafe(format!(
                 "SELECT id, heads FROM documents WHERE id IN ({marks})"
             ));

@@ -511,15 +511,8 @@ pub async fn sync_batch(
         device: Some(device.id),
         seq: 0,
     };
-    let mut decided = decide_all(
-        jobs,
-        principal,
-        &actor,
-        author,
-        writer,
-        state.config.timezone,
-    )
-    .await?;
+    let zone = state.config.timezone;
+    let mut decided = decide_all(jobs, principal, &actor, author, writer, zone).await?;
     let mut tx = if writes {
         state.db.begin_write().await?
     } else {
@@ -551,16 +544,9 @@ pub async fn sync_batch(
                         .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
                 })
                 .collect();
-            let mut again = decide_all(
-                jobs,
-                principal,
-                &actor,
-                author,
-                writer,
-                state.config.timezone,
-            )
-            .await?
-            .into_iter();
+            let mut again = decide_all(jobs, principal, &actor, author, writer, zone)
+                .await?
+                .into_iter();
             for d in decided.iter_mut() {
                 if stale.contains(&d.id())
                     && let Some(redone) = again.next()
