@@ -67,6 +67,8 @@ pub struct AppState {
     devices: Arc<DeviceCache>,
     /// Recently merged documents, built (see [`doc_cache`]).
     pub docs: Arc<doc_cache::DocCache>,
+    /// One permit per core for deciding sync batches (CPU-bound work off the async threads).
+    pub deciders: Arc<tokio::sync::Semaphore>,
 }
 
 /// Registered devices as recently read. A device's user and actor never change once it is
@@ -99,6 +101,9 @@ impl AppState {
             db,
             keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
             docs: Arc::new(doc_cache::DocCache::new(config.doc_cache)),
+            deciders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             devices: Arc::default(),

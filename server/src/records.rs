@@ -368,20 +368,30 @@ impl Job {
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
 /// the CPU-heavy part of a sync). Results keep the request's order.
 async fn decide_all(
+    state: &AppState,
     jobs: Vec<Job>,
     principal: &Principal,
     actor: &ActorId,
     author: Author,
     writer: Writer,
-    zone: chrono_tz::Tz,
 ) -> ApiResult<Vec<Decided>> {
+    let zone = state.config.timezone;
     let half = jobs.len().div_ceil(2).max(8);
     let mut tasks = Vec::new();
     let mut jobs = jobs.into_iter().peekable();
     while jobs.peek().is_some() {
         let part: Vec<_> = jobs.by_ref().take(half).collect();
         let (p, a) = (principal.clone(), actor.clone());
+        // At most one deciding task per core: fifty batches deciding at once would otherwise
+        // starve the one batch that holds the write lock.
+        let slot = state
+            .deciders
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)?;
         tasks.push(tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             part.into_iter()
                 .map(|job| decide(job, &p, &a, author, writer, zone))
                 .collect::<Result<Vec<_>, _>>()
@@ -511,8 +521,7 @@ pub async fn sync_batch(
         device: Some(device.id),
         seq: 0,
     };
-    let zone = state.config.timezone;
-    let mut decided = decide_all(jobs, principal, &actor, author, writer, zone).await?;
+    let mut decided = decide_all(state, jobs, principal, &actor, author, writer).await?;
     let mut tx = if writes {
         state.db.begin_write().await?
     } else {
@@ -544,7 +553,7 @@ pub async fn sync_batch(
                         .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
                 })
                 .collect();
-            let mut again = decide_all(jobs, principal, &actor, author, writer, zone)
+            let mut again = decide_all(state, jobs, principal, &actor, author, writer)
                 .await?
                 .into_iter();
             for d in decided.iter_mut() {
