@@ -374,6 +374,7 @@ async fn decide_all(
     actor: &ActorId,
     author: Author,
     writer: Writer,
+    under_lock: bool,
 ) -> ApiResult<Vec<Decided>> {
     let zone = state.config.timezone;
     let half = jobs.len().div_ceil(2).max(8);
@@ -383,13 +384,20 @@ async fn decide_all(
         let part: Vec<_> = jobs.by_ref().take(half).collect();
         let (p, a) = (principal.clone(), actor.clone());
         // At most one deciding task per core: fifty batches deciding at once would otherwise
-        // starve the one batch that holds the write lock.
-        let slot = state
-            .deciders
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(ApiError::internal)?;
+        // starve the one batch that holds the write lock. That batch, deciding again under the
+        // lock, does not queue behind them.
+        let slot = if under_lock {
+            None
+        } else {
+            Some(
+                state
+                    .deciders
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(ApiError::internal)?,
+            )
+        };
         tasks.push(tokio::task::spawn_blocking(move || {
             let _slot = slot;
             part.into_iter()
@@ -521,7 +529,7 @@ pub async fn sync_batch(
         device: Some(device.id),
         seq: 0,
     };
-    let mut decided = decide_all(state, jobs, principal, &actor, author, writer).await?;
+    let mut decided = decide_all(state, jobs, principal, &actor, author, writer, false).await?;
     let mut tx = if writes {
         state.db.begin_write().await?
     } else {
@@ -553,7 +561,7 @@ pub async fn sync_batch(
                         .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
                 })
                 .collect();
-            let mut again = decide_all(state, jobs, principal, &actor, author, writer)
+            let mut again = decide_all(state, jobs, principal, &actor, author, writer, true)
                 .await?
                 .into_iter();
             for d in decided.iter_mut() {
