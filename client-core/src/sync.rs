@@ -436,8 +436,8 @@ impl SyncClient {
         };
         progress(state);
         // Two batches in flight: the server decides the next while this device stores the
-        // answer to the one before. Answers are taken in order.
-        // The requests run as tasks of their own, so they go on while this one writes the store.
+        // answer to the one before. Requests run as tasks of their own (they go on while this
+        // one writes the store); answers are stored here, in order.
         let batches: Vec<&[(DocPush, Option<DocKind>)]> =
             work.chunks(self.options.batch_docs.max(1)).collect();
         let mut in_flight = InFlight::default();
