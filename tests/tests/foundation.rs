@@ -42,6 +42,15 @@ async fn server_doc(
     .await
 }
 
+/// Whether a record as the API returns it has `value` at `path`.
+fn has_field(body: &serde_json::Value, path: &str, value: &str) -> bool {
+    body["fields"].as_array().is_some_and(|fields| {
+        fields
+            .iter()
+            .any(|f| f["path"] == path && f["value"] == value)
+    })
+}
+
 async fn heads_of(dev: &TestDevice, id: Uuid) -> anyhow::Result<Vec<String>> {
     let doc = dev.store().load(id).await?.expect("document on device");
     let mut heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
@@ -346,13 +355,7 @@ async fn server_field_refused(server: TestServer) -> anyhow::Result<()> {
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     let (status, body) = server_doc(&server, "director", bad).await?;
     assert_eq!(status, 200);
-    assert!(
-        body["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["path"] == "form.diagnosis" && f["value"] == "keep me")
-    );
+    assert!(has_field(&body, "form.diagnosis", "keep me"), "{body}");
     server.finish().await;
     Ok(())
 }
@@ -953,13 +956,7 @@ async fn quarantine_survives_pulls(server: TestServer) -> anyhow::Result<()> {
     assert!(dev.sync().await?.refused.is_empty());
     assert!(dev.store().quarantined().await?.is_empty());
     let (_, body) = server_doc(&server, "director", id).await?;
-    assert!(
-        body["fields"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["path"] == "form.diagnosis" && f["value"] == "valve stuck")
-    );
+    assert!(has_field(&body, "form.diagnosis", "valve stuck"), "{body}");
     server.finish().await;
     Ok(())
 }
