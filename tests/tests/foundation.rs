@@ -901,6 +901,38 @@ async fn unsent_changes(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(unsent_changes_test, unsent_changes);
 
+/// A long note, as a technician writes one after a hard repair (3,000 Chinese characters, ~9 KB
+/// of UTF-8), is stored, projected and pulled whole on both engines.
+async fn long_note_syncs(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let note: String = (0..3000u32)
+        .map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000).unwrap())
+        .collect();
+    let id = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store()
+        .edit(id, TECH, &[("form.work_done", text(&note))], now())
+        .await?;
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    assert_eq!(report.pushed, 1);
+    let (status, body) = server_doc(&server, "director", id).await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(has_field(&body, "form.work_done", &note), "projected whole");
+    let office = server.device("tech").await?;
+    office.sync().await?;
+    let doc = office.store().load(id).await?.expect("pulled");
+    assert_eq!(doc.get("form.work_done"), Some(text(&note)));
+    server.finish().await;
+    Ok(())
+}
+both_engines!(long_note_syncs_test, long_note_syncs);
+
 /// A quarantined document stays quarantined when the office changes it meanwhile: the device
 /// takes in the server's change, keeps the user's data and the refusal, and never sends the
 /// refused change again; recovery then syncs it.

@@ -103,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0005_web.sql"),
         include_str!("../../../migrations/postgres/0005_web.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_long_notes.sql"),
+        include_str!("../../../migrations/postgres/0006_long_notes.sql"),
+    ),
 ];
 
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a
