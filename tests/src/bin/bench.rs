@@ -298,6 +298,89 @@ async fn pg_commit_rate(rows: usize) -> anyhow::Result<f64> {
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
+/// S2's write path alone: `n` new visits already decided (snapshot, changes and projected fields
+/// in hand, as a sync batch has them after deciding) written and committed with the server's own
+/// statements and durability, as many per transaction as a device sends per request. The s2
+/// lines include Automerge's work on every visit; this one shows what group commit gives.
+async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> anyhow::Result<f64> {
+    use fieldloop_server::db::docs::{ChangeRow, DocWrite, FieldRow, write_docs};
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(record_visit(dev, i).await?);
+    }
+    let user = uuid::Uuid::now_v7();
+    let docs = dev.store().load_many(&ids).await?;
+    let mut writes: Vec<DocWrite> = docs
+        .iter()
+        .map(|d| {
+            let am = d.automerge();
+            DocWrite {
+                id: d.id(),
+                kind: d.kind(),
+                region: d.region().to_string(),
+                created_by: user,
+                assignee: None,
+                snapshot: am.save(),
+                heads: fieldloop_client_core::wire::heads_to_text(&d.heads()),
+                seq: 0,
+                changes: am
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| ChangeRow {
+                        hash: c.hash().to_string(),
+                        actor: c.actor_id().to_hex_string(),
+                        actor_seq: c.seq() as i64,
+                        bytes: c.raw_bytes().to_vec(),
+                        user_id: user,
+                        device_id: None,
+                        device_time: c.timestamp() * 1000,
+                    })
+                    .collect(),
+                fields: d
+                    .values()
+                    .into_iter()
+                    .map(|(path, v)| match v {
+                        FieldValue::Int(i) => FieldRow {
+                            path: path.to_string(),
+                            value: i.to_string(),
+                            value_int: Some(i),
+                        },
+                        FieldValue::Text(t) => FieldRow {
+                            path: path.to_string(),
+                            value: t,
+                            value_int: None,
+                        },
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let batch = fieldloop_client_core::sync::SyncOptions::default().batch_docs;
+    let db = &server.state.db;
+    let started = Instant::now();
+    while !writes.is_empty() {
+        let rest = writes.split_off(batch.min(writes.len()));
+        let mut chunk = std::mem::replace(&mut writes, rest);
+        let mut tx = db.begin_write().await?;
+        let seq = fieldloop_server::db::next_counter(&mut tx, "feed").await?;
+        fieldloop_server::db::advance_counter(&mut tx, "feed", chunk.len() as i64 - 1).await?;
+        for (i, w) in chunk.iter_mut().enumerate() {
+            w.seq = seq + i as i64;
+        }
+        write_docs(&mut tx, chunk).await?;
+        tx.commit().await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Prints a component line: no target of its own, the ratio for reading beside its scenario's.
+fn component(name: &str, ours: f64, unit: &str, reference: f64, ref_unit: &str) {
+    println!(
+        "bench {name}: ours={ours:.2} {unit} ref={reference:.2} {ref_unit} ratio={:.2}",
+        ours / reference
+    );
+}
+
 /// The peer's numbers, or why there are none.
 fn run_peer(n: usize) -> Result<serde_json::Value, String> {
     let source =
@@ -398,6 +481,11 @@ async fn main() -> anyhow::Result<()> {
         Ok(p) => println!("peer: {p}"),
         Err(why) => println!("peer: not run ({why}); the scenarios against it print ref=NaN"),
     }
+
+    let per_transaction = format!(
+        "docs/s(decided visits written and committed, {} per transaction)",
+        fieldloop_client_core::sync::SyncOptions::default().batch_docs
+    );
 
     // S1 burst upload, one device, and S2 durability on SQLite; S3 edits; S6 storage.
     let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite");
@@ -520,6 +608,14 @@ async fn main() -> anyhow::Result<()> {
         ),
         Err(e) => println!("bench s1-cpu-per-doc: not measured ({e})"),
     }
+    // After S6: these visits are written without a sync.
+    component(
+        "s2-write-path-sqlite",
+        write_path_rate(&server, &dev, n).await?,
+        &per_transaction,
+        sqlite_rate,
+        "sqlite-commits/s",
+    );
     server.finish().await;
 
     // S2 on PostgreSQL.
@@ -541,6 +637,13 @@ async fn main() -> anyhow::Result<()> {
                 reference,
                 "pg-single-row-inserts/s",
                 ">=1",
+            );
+            component(
+                "s2-write-path-postgres",
+                write_path_rate(&pg, &dev, n).await?,
+                &per_transaction,
+                reference,
+                "pg-single-row-inserts/s",
             );
             pg.finish().await;
         }
