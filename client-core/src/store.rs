@@ -430,50 +430,32 @@ impl Store {
             return Ok(());
         }
         let id = doc.id().to_string();
+        // A record the server has never acknowledged is kept whole in its snapshot, so that the
+        // first sync can send it whole (see `Outgoing::whole`); others get a chunk, folded into
+        // the snapshot now and then.
+        let mut whole = false;
         if dirty {
             Self::insert_unsent(conn, doc.id(), &doc.automerge().get_changes(before)).await?;
-            // A record the server has never acknowledged is kept whole in its snapshot, so
-            // that the first sync can send it whole (see `Outgoing::whole`).
-            let never_synced: bool =
-                sqlx::query("SELECT synced_heads = '' FROM documents WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .is_some_and(|r| r.get(0));
-            if never_synced {
-                sqlx::query(
-                    "UPDATE documents SET snapshot = $1, heads = $2, dirty = 1 WHERE id = $3",
-                )
-                .bind(doc.automerge().save())
-                .bind(sorted_text(&doc.heads()))
+            whole = sqlx::query("SELECT synced_heads = '' FROM documents WHERE id = $1")
                 .bind(&id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some_and(|r| r.get(0));
+        }
+        if !whole {
+            sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(doc.automerge().save_after(before))
                 .execute(&mut *conn)
                 .await?;
-                sqlx::query("DELETE FROM chunks WHERE doc_id = $1")
-                    .bind(&id)
-                    .execute(&mut *conn)
-                    .await?;
-                return Ok(());
-            }
+            let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
+                .bind(&id)
+                .fetch_one(&mut *conn)
+                .await?
+                .get(0);
+            whole = count >= COMPACT_AFTER_CHUNKS;
         }
-        let bytes = doc.automerge().save_after(before);
-        sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
-            .bind(&id)
-            .bind(bytes)
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("UPDATE documents SET heads = $1, dirty = MAX(dirty, $2) WHERE id = $3")
-            .bind(sorted_text(&doc.heads()))
-            .bind(i64::from(dirty))
-            .bind(&id)
-            .execute(&mut *conn)
-            .await?;
-        let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
-            .bind(&id)
-            .fetch_one(&mut *conn)
-            .await?
-            .get(0);
-        if count >= COMPACT_AFTER_CHUNKS {
+        if whole {
             sqlx::query("UPDATE documents SET snapshot = $1 WHERE id = $2")
                 .bind(doc.automerge().save())
                 .bind(&id)
@@ -484,6 +466,12 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         }
+        sqlx::query("UPDATE documents SET heads = $1, dirty = MAX(dirty, $2) WHERE id = $3")
+            .bind(sorted_text(&doc.heads()))
+            .bind(i64::from(dirty))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 

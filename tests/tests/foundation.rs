@@ -51,6 +51,17 @@ fn has_field(body: &serde_json::Value, path: &str, value: &str) -> bool {
     })
 }
 
+/// A new visit on `dev` with one field recorded.
+async fn visit_with(dev: &TestDevice, path: &str, value: FieldValue) -> anyhow::Result<Uuid> {
+    let id = dev
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev.store().edit(id, TECH, &[(path, value)], now()).await?;
+    Ok(id)
+}
+
 async fn heads_of(dev: &TestDevice, id: Uuid) -> anyhow::Result<Vec<String>> {
     let doc = dev.store().load(id).await?.expect("document on device");
     let mut heads: Vec<String> = doc.heads().iter().map(|h| h.to_string()).collect();
@@ -234,19 +245,7 @@ async fn restart_loses_nothing(server: TestServer) -> anyhow::Result<()> {
     server.user("tech", Role::Technician, Some("wuhan")).await?;
     server.user("clerk", Role::Clerk, Some("wuhan")).await?;
     let mut dev = server.device("tech").await?;
-    let first = dev
-        .store()
-        .create(DocKind::Visit, "wuhan", now())
-        .await?
-        .id();
-    dev.store()
-        .edit(
-            first,
-            TECH,
-            &[("form.diagnosis", text("before restart"))],
-            now(),
-        )
-        .await?;
+    let first = visit_with(&dev, "form.diagnosis", text("before restart")).await?;
     dev.sync().await?;
 
     let server = server.restart().await?;
@@ -316,14 +315,7 @@ async fn server_field_refused(server: TestServer) -> anyhow::Result<()> {
         .create(DocKind::Visit, "wuhan", now())
         .await?
         .id();
-    let bad = dev
-        .store()
-        .create(DocKind::Visit, "wuhan", now())
-        .await?
-        .id();
-    dev.store()
-        .edit(bad, TECH, &[("form.diagnosis", text("keep me"))], now())
-        .await?;
+    let bad = visit_with(&dev, "form.diagnosis", text("keep me")).await?;
 
     tamper(&dev, bad, "dispatch", "technician", &tech.id.to_string()).await?;
 
@@ -373,15 +365,7 @@ async fn visibility_enforced(server: TestServer) -> anyhow::Result<()> {
     server.user("clerk_x", Role::Clerk, Some("xian")).await?;
     let dev_a = server.device("tech_a").await?;
     let dev_b = server.device("tech_b").await?;
-    let id = dev_a
-        .store()
-        .create(DocKind::Visit, "wuhan", now())
-        .await?
-        .id();
-    dev_a
-        .store()
-        .edit(id, TECH, &[("form.diagnosis", text("private"))], now())
-        .await?;
+    let id = visit_with(&dev_a, "form.diagnosis", text("private")).await?;
     dev_a.sync().await?;
 
     // Not in B's feed, so B's sync pulls nothing.
@@ -847,14 +831,7 @@ both_engines!(feed_pages_test, feed_pages_through_batches);
 async fn unsent_changes(server: TestServer) -> anyhow::Result<()> {
     server.user("tech", Role::Technician, Some("wuhan")).await?;
     let mut dev = server.device("tech").await?;
-    let id = dev
-        .store()
-        .create(DocKind::Visit, "wuhan", now())
-        .await?
-        .id();
-    dev.store()
-        .edit(id, TECH, &[("form.diagnosis", text("pump worn"))], now())
-        .await?;
+    let id = visit_with(&dev, "form.diagnosis", text("pump worn")).await?;
     let outbox = dev.store().outbox().await?;
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].changes.len(), 2, "creation and edit");
@@ -924,14 +901,7 @@ async fn long_note_syncs(server: TestServer) -> anyhow::Result<()> {
     let note: String = (0..3000u32)
         .map(|i| char::from_u32(0x4e00 + (i * 7919) % 20000).unwrap())
         .collect();
-    let id = dev
-        .store()
-        .create(DocKind::Visit, "wuhan", now())
-        .await?
-        .id();
-    dev.store()
-        .edit(id, TECH, &[("form.work_done", text(&note))], now())
-        .await?;
+    let id = visit_with(&dev, "form.work_done", text(&note)).await?;
     let report = dev.sync().await?;
     assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert_eq!(report.pushed, 1);
