@@ -30,7 +30,8 @@ fn load_automerge(row: &DocRow) -> ApiResult<Automerge> {
         .map_err(|e| ApiError::internal(format!("stored document {} is damaged: {e}", row.id)))
 }
 
-fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
+/// The projected field rows of a document, as a merge writes them.
+pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
     doc.values()
         .into_iter()
         .map(|(path, v)| match v {

@@ -303,7 +303,7 @@ async fn pg_commit_rate(rows: usize) -> anyhow::Result<f64> {
 /// statements and durability, as many per transaction as a device sends per request. The s2
 /// lines include Automerge's work on every visit; this one shows what group commit gives.
 async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> anyhow::Result<f64> {
-    use fieldloop_server::db::docs::{ChangeRow, DocWrite, FieldRow, write_docs};
+    use fieldloop_server::db::docs::{ChangeRow, DocWrite, write_docs};
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(record_visit(dev, i).await?);
@@ -336,22 +336,7 @@ async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> any
                         device_time: c.timestamp() * 1000,
                     })
                     .collect(),
-                fields: d
-                    .values()
-                    .into_iter()
-                    .map(|(path, v)| match v {
-                        FieldValue::Int(i) => FieldRow {
-                            path: path.to_string(),
-                            value: i.to_string(),
-                            value_int: Some(i),
-                        },
-                        FieldValue::Text(t) => FieldRow {
-                            path: path.to_string(),
-                            value: t,
-                            value_int: None,
-                        },
-                    })
-                    .collect(),
+                fields: fieldloop_server::records::projection(d),
             }
         })
         .collect();
