@@ -53,13 +53,12 @@ impl From<&Change> for NewChange {
     }
 }
 
-/// The hash of a change read from its chunk header, without decoding its operations. `None`
-/// unless `bytes` is exactly one uncompressed change chunk whose checksum matches.
-pub fn plain_change_hash(bytes: &[u8]) -> Option<ChangeHash> {
-    // Chunk: magic (4), checksum (4), type (1; 1 = change), LEB128 length, body. The hash is
-    // SHA-256 over type, length and body; the checksum is its first four bytes.
+/// One Automerge chunk's type and the offset of its body, if `bytes` is exactly one chunk.
+/// Chunk: magic (4), checksum (4), type (1: 0 document, 1 change, 2 compressed change),
+/// LEB128 body length, body.
+fn one_chunk(bytes: &[u8]) -> Option<(u8, usize)> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    if bytes.len() < 10 || bytes[..4] != MAGIC || bytes[8] != 1 {
+    if bytes.len() < 10 || bytes[..4] != MAGIC {
         return None;
     }
     let (mut len, mut shift, mut at) = (0u64, 0u32, 9usize);
@@ -75,9 +74,16 @@ pub fn plain_change_hash(bytes: &[u8]) -> Option<ChangeHash> {
         }
         shift += 7;
     }
-    if (bytes.len() - at) as u64 != len {
+    ((bytes.len() - at) as u64 == len).then_some((bytes[8], at))
+}
+
+/// The hash of a change read from its chunk header, without decoding its operations. `None`
+/// unless `bytes` is exactly one uncompressed change chunk whose checksum matches.
+pub fn plain_change_hash(bytes: &[u8]) -> Option<ChangeHash> {
+    // The hash is SHA-256 over type, length and body; the checksum is its first four bytes.
+    let (1, _) = one_chunk(bytes)? else {
         return None;
-    }
+    };
     let digest: [u8; 32] = Sha256::digest(&bytes[8..]).into();
     (digest[..4] == bytes[4..8]).then_some(ChangeHash(digest))
 }
@@ -91,6 +97,11 @@ fn load_whole(
     incoming: &[Vec<u8>],
     device_actor: &ActorId,
 ) -> Option<(Automerge, Vec<NewChange>)> {
+    // One document chunk and nothing after it: changes appended to it could wait in the loaded
+    // document for a missing dependency, unchecked, and be stored with the snapshot.
+    if !matches!(one_chunk(whole), Some((0, _))) {
+        return None;
+    }
     let mut sent: HashMap<ChangeHash, &[u8]> = HashMap::with_capacity(incoming.len());
     for bytes in incoming {
         sent.insert(plain_change_hash(bytes)?, bytes);
@@ -595,7 +606,7 @@ mod tests {
         assert!(outcome(&alone).0.starts_with("ForeignActor"));
 
         // A whole form that is not these changes is ignored: another record, one change more,
-        // one change fewer, damaged bytes, random bytes.
+        // one change fewer, damaged bytes, a change appended, random bytes.
         let other = visit(Uuid::from_u128(31), 1);
         let mut more = honest.clone();
         more.set_actor(actor(1));
@@ -610,11 +621,20 @@ mod tests {
         let mut damaged = honest.save();
         let n = damaged.len();
         damaged[n / 2] ^= 0x40;
+        // The saved record followed by a change whose dependency it lacks: loading keeps that
+        // change waiting, unchecked, and the changes sent would still match.
+        let mut further = more.clone();
+        let mut tx = further.transaction();
+        tx.put(&form, "travel_fen", 9_000).unwrap();
+        tx.commit();
+        let mut trailing = honest.save();
+        trailing.extend_from_slice(further.get_changes(&more.get_heads())[0].raw_bytes());
         for wrong in [
             other.save(),
             more.save(),
             fewer.save(),
             damaged,
+            trailing,
             vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
         ] {
             let (alone, whole) = both(&honest, &wrong, 1);
