@@ -36,10 +36,6 @@ pub struct Outgoing {
     pub id: Uuid,
     pub heads: Vec<ChangeHash>,
     pub changes: Vec<(ChangeHash, Vec<u8>)>,
-    /// The whole document as saved, for a record the server has never acknowledged and whose
-    /// snapshot holds all of it: the server builds the record from this faster than from the
-    /// changes.
-    pub whole: Option<Vec<u8>>,
 }
 
 /// A document the server refused, kept on the device with the server's reason.
@@ -423,39 +419,31 @@ impl Store {
         before: &[ChangeHash],
         dirty: bool,
     ) -> Result<()> {
-        let (mut now, mut was) = (doc.heads(), before.to_vec());
-        now.sort();
-        was.sort();
-        if now == was {
+        let bytes = doc.automerge().save_after(before);
+        if bytes.is_empty() {
             return Ok(());
         }
-        let id = doc.id().to_string();
-        // A record the server has never acknowledged is kept whole in its snapshot, so that the
-        // first sync can send it whole (see `Outgoing::whole`); others get a chunk, folded into
-        // the snapshot now and then.
-        let mut whole = false;
         if dirty {
             Self::insert_unsent(conn, doc.id(), &doc.automerge().get_changes(before)).await?;
-            whole = sqlx::query("SELECT synced_heads = '' FROM documents WHERE id = $1")
-                .bind(&id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .is_some_and(|r| r.get(0));
         }
-        if !whole {
-            sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(doc.automerge().save_after(before))
-                .execute(&mut *conn)
-                .await?;
-            let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
-                .bind(&id)
-                .fetch_one(&mut *conn)
-                .await?
-                .get(0);
-            whole = count >= COMPACT_AFTER_CHUNKS;
-        }
-        if whole {
+        let id = doc.id().to_string();
+        sqlx::query("INSERT INTO chunks (doc_id, bytes) VALUES ($1, $2)")
+            .bind(&id)
+            .bind(bytes)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE documents SET heads = $1, dirty = MAX(dirty, $2) WHERE id = $3")
+            .bind(sorted_text(&doc.heads()))
+            .bind(i64::from(dirty))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM chunks WHERE doc_id = $1")
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?
+            .get(0);
+        if count >= COMPACT_AFTER_CHUNKS {
             sqlx::query("UPDATE documents SET snapshot = $1 WHERE id = $2")
                 .bind(doc.automerge().save())
                 .bind(&id)
@@ -466,12 +454,6 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         }
-        sqlx::query("UPDATE documents SET heads = $1, dirty = MAX(dirty, $2) WHERE id = $3")
-            .bind(sorted_text(&doc.heads()))
-            .bind(i64::from(dirty))
-            .bind(&id)
-            .execute(&mut *conn)
-            .await?;
         Ok(())
     }
 
@@ -510,10 +492,7 @@ impl Store {
     /// only, which asks for them.
     pub async fn outbox(&self) -> Result<Vec<Outgoing>> {
         let rows = sqlx::query(
-            "SELECT d.id, d.heads, u.hash, u.bytes,
-                    CASE WHEN d.synced_heads = '' AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.doc_id = d.id)
-                         THEN d.snapshot END
-             FROM documents d LEFT JOIN unsent u ON u.doc_id = d.id
+            "SELECT d.id, d.heads, u.hash, u.bytes FROM documents d LEFT JOIN unsent u ON u.doc_id = d.id
              WHERE d.dirty = 1 AND d.refusal IS NULL ORDER BY d.id, u.seq",
         )
         .fetch_all(&self.pool)
@@ -528,7 +507,6 @@ impl Store {
                     id,
                     heads: heads_from_text(&r.get::<String, _>(1)),
                     changes: Vec::new(),
-                    whole: r.get(4),
                 });
             }
             if let Some(hash) = r.get::<Option<String>, _>(2) {

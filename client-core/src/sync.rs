@@ -399,7 +399,6 @@ impl SyncClient {
                     id: out.id,
                     heads: out.heads.iter().map(|h| h.to_string()).collect(),
                     changes: out.changes.into_iter().map(|(_, b)| Bytes(b)).collect(),
-                    document: out.whole.map(Bytes),
                 },
                 None,
             ));
@@ -422,7 +421,6 @@ impl SyncClient {
                     id,
                     heads,
                     changes: Vec::new(),
-                    document: None,
                 },
                 Some(kind),
             ));
@@ -519,7 +517,6 @@ impl SyncClient {
                 id,
                 heads: Vec::new(),
                 changes: Vec::new(),
-                document: None,
             }],
         };
         let response: SyncResponse = self

@@ -56,12 +56,6 @@ pub struct DocPush {
     /// Raw Automerge changes.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub changes: Vec<Bytes>,
-    /// Optional: the whole document (Automerge `save()`), sent beside `changes` for a record
-    /// the server has never acknowledged. The server may build the record from it instead of
-    /// applying every change; it is used only if it holds exactly the changes sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub document: Option<Bytes>,
 }
 
 /// The server's answer: a verdict per document, in request order.

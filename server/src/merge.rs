@@ -9,8 +9,6 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use fieldloop_client_core::model::doc::{has_change, read_root};
 use fieldloop_client_core::model::ownership::{Author, check_new_document, check_patches};
 use fieldloop_client_core::model::{RecordDoc, Refusal, RefusalCode, rules};
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What to do with one document of a batch.
@@ -21,115 +19,10 @@ pub enum Plan {
     /// The new changes are accepted; `doc` is the merged document.
     Accept {
         doc: Box<RecordDoc>,
-        new_changes: Vec<NewChange>,
+        new_changes: Vec<Change>,
         is_new: bool,
-        /// The document as the device saved it, when it was sent whole and loaded from that:
-        /// it is stored as the snapshot as it is.
-        saved: Option<Vec<u8>>,
     },
     Reject(Refusal),
-}
-
-/// A change the server does not have yet, as the change log records it.
-#[derive(Debug, Clone)]
-pub struct NewChange {
-    pub hash: ChangeHash,
-    pub actor: ActorId,
-    pub seq: u64,
-    /// The writer's clock when it made the change (a claim), seconds.
-    pub timestamp: i64,
-    pub bytes: Vec<u8>,
-}
-
-impl From<&Change> for NewChange {
-    fn from(c: &Change) -> Self {
-        NewChange {
-            hash: c.hash(),
-            actor: c.actor_id().clone(),
-            seq: c.seq(),
-            timestamp: c.timestamp(),
-            bytes: c.raw_bytes().to_vec(),
-        }
-    }
-}
-
-/// One Automerge chunk's type and the offset of its body, if `bytes` is exactly one chunk.
-/// Chunk: magic (4), checksum (4), type (1: 0 document, 1 change, 2 compressed change),
-/// LEB128 body length, body.
-fn one_chunk(bytes: &[u8]) -> Option<(u8, usize)> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    if bytes.len() < 10 || bytes[..4] != MAGIC {
-        return None;
-    }
-    let (mut len, mut shift, mut at) = (0u64, 0u32, 9usize);
-    loop {
-        let b = *bytes.get(at)?;
-        at += 1;
-        if shift > 56 {
-            return None;
-        }
-        len |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    ((bytes.len() - at) as u64 == len).then_some((bytes[8], at))
-}
-
-/// The hash of a change read from its chunk header, without decoding its operations. `None`
-/// unless `bytes` is exactly one uncompressed change chunk whose checksum matches.
-pub fn plain_change_hash(bytes: &[u8]) -> Option<ChangeHash> {
-    // The hash is SHA-256 over type, length and body; the checksum is its first four bytes.
-    let (1, _) = one_chunk(bytes)? else {
-        return None;
-    };
-    let digest: [u8; 32] = Sha256::digest(&bytes[8..]).into();
-    (digest[..4] == bytes[4..8]).then_some(ChangeHash(digest))
-}
-
-/// A new document sent whole (its `save()`) beside its changes: loaded from the saved form,
-/// which costs Automerge about half of applying every change. Used only when the saved form
-/// holds exactly the changes sent, all by `device_actor`; otherwise `None`, and the changes are
-/// judged on their own.
-fn load_whole(
-    whole: &[u8],
-    incoming: &[Vec<u8>],
-    device_actor: &ActorId,
-) -> Option<(Automerge, Vec<NewChange>)> {
-    // One document chunk and nothing after it: changes appended to it could wait in the loaded
-    // document for a missing dependency, unchecked, and be stored with the snapshot.
-    if !matches!(one_chunk(whole), Some((0, _))) {
-        return None;
-    }
-    let mut sent: HashMap<ChangeHash, &[u8]> = HashMap::with_capacity(incoming.len());
-    for bytes in incoming {
-        sent.insert(plain_change_hash(bytes)?, bytes);
-    }
-    // Loading checks that the saved heads are the hashes of the saved operations. Damaged
-    // bytes can make Automerge 0.12 panic (see `plan`); that is a failed load here.
-    let doc = std::panic::catch_unwind(|| Automerge::load(whole))
-        .ok()?
-        .ok()?;
-    let metas = doc.get_changes_meta(&[]);
-    if metas.len() != sent.len() {
-        return None;
-    }
-    let mut changes = Vec::with_capacity(metas.len());
-    for meta in metas {
-        if meta.actor.as_ref() != device_actor {
-            return None;
-        }
-        let bytes = sent.get(&meta.hash)?;
-        changes.push(NewChange {
-            hash: meta.hash,
-            actor: meta.actor.into_owned(),
-            seq: meta.seq,
-            timestamp: meta.timestamp,
-            bytes: bytes.to_vec(),
-        });
-    }
-    Some((doc, changes))
 }
 
 fn refuse(code: RefusalCode, path: &str, message: impl Into<String>) -> Plan {
@@ -146,35 +39,6 @@ pub fn plan(
     author: Author,
     zone: chrono_tz::Tz,
 ) -> Plan {
-    plan_sent(id, existing, incoming, None, device_actor, author, zone)
-}
-
-/// [`plan`], for a device that may also have sent the document whole (`whole`, its `save()`).
-/// The whole form is only a faster way to build a document the server does not have: the
-/// verdict is the one the changes alone get.
-pub fn plan_sent(
-    id: Uuid,
-    existing: Option<&Automerge>,
-    incoming: &[Vec<u8>],
-    whole: Option<&[u8]>,
-    device_actor: &ActorId,
-    author: Author,
-    zone: chrono_tz::Tz,
-) -> Plan {
-    if existing.is_none()
-        && let Some(whole) = whole
-        && let Some((doc, new_changes)) = load_whole(whole, incoming, device_actor)
-    {
-        return judge(
-            id,
-            &Automerge::new(),
-            doc,
-            new_changes,
-            Some(whole.to_vec()),
-            author,
-            zone,
-        );
-    }
     let mut changes = Vec::with_capacity(incoming.len());
     for (i, bytes) in incoming.iter().enumerate() {
         match Change::from_bytes(bytes.clone()) {
@@ -242,20 +106,6 @@ pub fn plan_sent(
             ),
         );
     }
-    let new_changes = new_changes.iter().map(NewChange::from).collect();
-    judge(id, base, merged, new_changes, None, author, zone)
-}
-
-/// The checks every merged document passes: its root, field ownership, and the rules.
-fn judge(
-    id: Uuid,
-    base: &Automerge,
-    merged: Automerge,
-    new_changes: Vec<NewChange>,
-    saved: Option<Vec<u8>>,
-    author: Author,
-    zone: chrono_tz::Tz,
-) -> Plan {
     let is_new = base.get_heads().is_empty();
     let root = match read_root(&merged) {
         Ok(root) => root,
@@ -289,7 +139,6 @@ fn judge(
         doc: Box::new(doc),
         new_changes,
         is_new,
-        saved,
     }
 }
 
@@ -520,178 +369,6 @@ mod tests {
         assert!(diffed.is_some(), "the diff refuses a nested object too");
     }
 
-    /// What a plan decided, comparable across the two ways of sending a new document.
-    fn outcome(p: &Plan) -> (String, Vec<ChangeHash>, Vec<ChangeHash>) {
-        match p {
-            Plan::Unchanged => ("unchanged".into(), vec![], vec![]),
-            Plan::Reject(r) => (format!("{:?} {}", r.code, r.path), vec![], vec![]),
-            Plan::Accept {
-                doc, new_changes, ..
-            } => {
-                let mut hashes: Vec<ChangeHash> = new_changes.iter().map(|c| c.hash).collect();
-                hashes.sort();
-                ("accept".into(), doc.heads(), hashes)
-            }
-        }
-    }
-
-    fn sent_whole(p: &Plan) -> bool {
-        matches!(p, Plan::Accept { saved: Some(_), .. })
-    }
-
-    /// A new document sent whole beside its changes gets the verdict its changes alone get,
-    /// honest or tampered; the whole form is used only when it holds exactly those changes.
-    #[test]
-    fn a_new_document_sent_whole_is_judged_as_its_changes() {
-        use automerge::transaction::Transactable;
-        let tech = Author::Device(Role::Technician);
-        let id = Uuid::from_u128(30);
-        let visit = |id: Uuid, n: u8| {
-            let mut doc = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(n), 0).unwrap();
-            doc.set(tech, "form.work_done", "seal replaced, pump tested", 0)
-                .unwrap();
-            doc.set(tech, "form.travel_fen", FieldValue::Int(12_000), 0)
-                .unwrap();
-            doc.into_automerge()
-        };
-        let both = |am: &Automerge, whole: &[u8], by: u8| {
-            let changes = raw(am, &[]);
-            (
-                plan(id, None, &changes, &actor(by), tech, ZONE),
-                plan_sent(id, None, &changes, Some(whole), &actor(by), tech, ZONE),
-            )
-        };
-
-        let honest = visit(id, 1);
-        let (alone, whole) = both(&honest, &honest.save(), 1);
-        assert_eq!(outcome(&alone).0, "accept");
-        assert_eq!(outcome(&alone), outcome(&whole));
-        assert!(
-            sent_whole(&whole),
-            "the whole form is used for an honest new record"
-        );
-
-        // Tampered: a server field, an unknown field, a negative amount, another id.
-        let tampers: [fn(&mut automerge::transaction::Transaction<'_>); 4] = [
-            |tx| {
-                let dispatch = tx.get(automerge::ROOT, "dispatch").unwrap().unwrap().1;
-                tx.put(&dispatch, "technician", "x").unwrap();
-            },
-            |tx| {
-                let form = tx.get(automerge::ROOT, "form").unwrap().unwrap().1;
-                tx.put(&form, "nope", "x").unwrap();
-            },
-            |tx| {
-                let form = tx.get(automerge::ROOT, "form").unwrap().unwrap().1;
-                tx.put(&form, "travel_fen", -5).unwrap();
-            },
-            |tx| {
-                tx.put(automerge::ROOT, "id", Uuid::from_u128(99).to_string())
-                    .unwrap();
-            },
-        ];
-        for tamper in tampers {
-            let mut am = visit(id, 1);
-            let mut tx = am.transaction();
-            tamper(&mut tx);
-            tx.commit();
-            let (alone, whole) = both(&am, &am.save(), 1);
-            assert!(matches!(alone, Plan::Reject(_)));
-            assert_eq!(outcome(&alone), outcome(&whole));
-        }
-
-        // Another device's actor: refused as the changes are, whichever way it was sent.
-        let (alone, whole) = both(&honest, &honest.save(), 2);
-        assert_eq!(outcome(&alone), outcome(&whole));
-        assert!(outcome(&alone).0.starts_with("ForeignActor"));
-
-        // A whole form that is not these changes is ignored: another record, one change more,
-        // one change fewer, damaged bytes, a change appended, random bytes.
-        let other = visit(Uuid::from_u128(31), 1);
-        let mut more = honest.clone();
-        more.set_actor(actor(1));
-        let mut tx = more.transaction();
-        let form = tx.get(automerge::ROOT, "form").unwrap().unwrap().1;
-        tx.put(&form, "arrived_at", "2026-11-27T09:00:00+08:00")
-            .unwrap();
-        tx.commit();
-        let fewer = RecordDoc::create(DocKind::Visit, id, "wuhan", actor(1), 0)
-            .unwrap()
-            .into_automerge();
-        let mut damaged = honest.save();
-        let n = damaged.len();
-        damaged[n / 2] ^= 0x40;
-        // The saved record followed by a change whose dependency it lacks: loading keeps that
-        // change waiting, unchecked, and the changes sent would still match.
-        let mut further = more.clone();
-        let mut tx = further.transaction();
-        tx.put(&form, "travel_fen", 9_000).unwrap();
-        tx.commit();
-        let mut trailing = honest.save();
-        trailing.extend_from_slice(further.get_changes(&more.get_heads())[0].raw_bytes());
-        for wrong in [
-            other.save(),
-            more.save(),
-            fewer.save(),
-            damaged,
-            trailing,
-            vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
-        ] {
-            let (alone, whole) = both(&honest, &wrong, 1);
-            assert_eq!(outcome(&alone), outcome(&whole));
-            assert!(
-                !sent_whole(&whole),
-                "a whole form that does not match is not used"
-            );
-        }
-
-        // A document the server already has is never rebuilt from a whole form.
-        let Plan::Accept { doc: stored, .. } = both(&fewer, &fewer.save(), 1).0 else {
-            panic!("the bare record is accepted");
-        };
-        let changes = raw(&honest, &[]);
-        let again = plan_sent(
-            id,
-            Some(stored.automerge()),
-            &changes,
-            Some(&honest.save()),
-            &actor(1),
-            tech,
-            ZONE,
-        );
-        assert_eq!(outcome(&again).0, "accept");
-        assert!(!sent_whole(&again));
-    }
-
-    /// A change's hash read from its header is the hash Automerge computes; anything but one
-    /// plain change chunk with a matching checksum gives none.
-    #[test]
-    fn change_hash_from_the_header() {
-        let doc =
-            RecordDoc::create(DocKind::Visit, Uuid::from_u128(40), "wuhan", actor(1), 0).unwrap();
-        let mut change = doc.automerge().get_changes(&[])[0].clone();
-        let bytes = change.raw_bytes().to_vec();
-        assert_eq!(plain_change_hash(&bytes), Some(change.hash()));
-        let compressed = change.bytes().to_vec();
-        if compressed != bytes {
-            assert_eq!(plain_change_hash(&compressed), None, "a compressed chunk");
-        }
-        let mut flipped = bytes.clone();
-        let n = flipped.len();
-        flipped[n - 1] ^= 1;
-        assert_eq!(plain_change_hash(&flipped), None, "checksum mismatch");
-        assert_eq!(plain_change_hash(&bytes[..n - 1]), None, "truncated");
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert_eq!(plain_change_hash(&longer), None, "trailing bytes");
-        assert_eq!(plain_change_hash(&[]), None);
-        assert_eq!(
-            plain_change_hash(&doc.automerge().save()),
-            None,
-            "a document chunk"
-        );
-    }
-
     /// A damaged change that once made Automerge panic inside `apply_changes` (kept as a fixture).
     #[test]
     fn damaged_change_fixture_is_refused() {
@@ -719,13 +396,6 @@ mod tests {
             match plan(id, None, &blobs, &actor(1), tech, ZONE) {
                 Plan::Accept { .. } => proptest::prop_assert!(false, "random bytes accepted"),
                 Plan::Unchanged | Plan::Reject(_) => {}
-            }
-            // The same bytes sent as a whole document beside them.
-            for b in &blobs {
-                match plan_sent(id, None, &blobs, Some(b), &actor(1), tech, ZONE) {
-                    Plan::Accept { .. } => proptest::prop_assert!(false, "random bytes accepted"),
-                    Plan::Unchanged | Plan::Reject(_) => {}
-                }
             }
             // Loading random bytes as a stored document returns an error; a panic fails the test.
             for b in &blobs {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use automerge::{ActorId, Automerge, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
 use fieldloop_client_core::wire::{Bytes, DocPush, DocReply, SyncRequest, SyncResponse, Verdict};
@@ -23,7 +23,7 @@ use crate::db::docs::{
 use crate::db::service::receipt_number_taken;
 use crate::db::{Tx, next_counter};
 use crate::error::{ApiError, ApiResult};
-use crate::merge::{NewChange, Plan, plan_sent};
+use crate::merge::{Plan, plan};
 
 fn load_automerge(row: &DocRow) -> ApiResult<Automerge> {
     Automerge::load(&row.snapshot)
@@ -49,17 +49,17 @@ pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
         .collect()
 }
 
-fn change_rows(changes: Vec<NewChange>, user: Uuid, device: Option<Uuid>) -> Vec<ChangeRow> {
+fn change_rows(changes: &[Change], user: Uuid, device: Option<Uuid>) -> Vec<ChangeRow> {
     changes
-        .into_iter()
+        .iter()
         .map(|c| ChangeRow {
-            hash: c.hash.to_string(),
-            actor: c.actor.to_hex_string(),
-            actor_seq: c.seq as i64,
-            bytes: c.bytes,
+            hash: c.hash().to_string(),
+            actor: c.actor_id().to_hex_string(),
+            actor_seq: c.seq() as i64,
+            bytes: c.raw_bytes().to_vec(),
             user_id: user,
             device_id: device,
-            device_time: c.timestamp.saturating_mul(1000),
+            device_time: c.timestamp().saturating_mul(1000),
         })
         .collect()
 }
@@ -105,8 +105,7 @@ fn submitted_complaints(writes: &[DocWrite]) -> Vec<crate::workflow::complaint::
 fn prepare(
     existing: Option<&DocRow>,
     doc: &RecordDoc,
-    new_changes: Vec<NewChange>,
-    saved: Option<Vec<u8>>,
+    new_changes: &[Change],
     user: Uuid,
     device: Option<Uuid>,
     seq: i64,
@@ -117,7 +116,7 @@ fn prepare(
         region: doc.region().to_string(),
         created_by: existing.map(|r| r.created_by).unwrap_or(user),
         assignee: assignee_of(doc),
-        snapshot: saved.unwrap_or_else(|| doc.automerge().save()),
+        snapshot: doc.automerge().save(),
         heads: heads_to_text(&doc.heads()),
         seq,
         changes: change_rows(new_changes, user, device),
@@ -282,16 +281,7 @@ fn decide(
         (None, None) => None,
     };
     let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
-    let whole = push.document.as_ref().map(|b| b.0.as_slice());
-    let refusal = match plan_sent(
-        push.id,
-        existing.as_deref(),
-        &raw,
-        whole,
-        actor,
-        author,
-        zone,
-    ) {
+    let refusal = match plan(push.id, existing.as_deref(), &raw, actor, author, zone) {
         Plan::Unchanged if existing.is_none() => {
             Refusal::new(RefusalCode::NotVisible, "", "no such record")
         }
@@ -308,7 +298,6 @@ fn decide(
             doc,
             new_changes,
             is_new,
-            saved,
         } => {
             if is_new && !principal.may_create_in(doc.region()) {
                 Refusal::new(
@@ -323,8 +312,7 @@ fn decide(
                 let write = prepare(
                     row.as_ref(),
                     &doc,
-                    new_changes,
-                    saved,
+                    &new_changes,
                     writer.user,
                     writer.device,
                     writer.seq,
@@ -775,21 +763,8 @@ pub async fn server_edit_in(
     let before = doc.heads();
     doc.set_many(Author::Server, &writes, chrono::Utc::now().timestamp())
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    let new_changes = doc
-        .automerge()
-        .get_changes(&before)
-        .iter()
-        .map(NewChange::from)
-        .collect();
-    let write = prepare(
-        Some(&row),
-        &doc,
-        new_changes,
-        None,
-        principal.user_id,
-        None,
-        seq,
-    );
+    let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
+    let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
     write_docs(tx, vec![write]).await?;
     Ok(doc)
 }
@@ -818,13 +793,8 @@ pub async fn server_create_in(
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     fieldloop_client_core::model::rules::check(&doc)
         .map_err(|r| ApiError::invalid(r.to_string()))?;
-    let changes = doc
-        .automerge()
-        .get_changes(&[])
-        .iter()
-        .map(NewChange::from)
-        .collect();
-    let write = prepare(None, &doc, changes, None, principal.user_id, None, seq);
+    let changes = doc.automerge().get_changes(&[]);
+    let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
     let item = feedback_item(&write, at);
     write_docs(tx, vec![write]).await?;
     if let Some(item) = item {

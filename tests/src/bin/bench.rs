@@ -177,7 +177,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         per_doc(t),
         patches / applied.len().max(1)
     );
-    // What the server does with a new record sent whole: load it, then the same checks.
+    // For comparison: loading the same visit from its saved form (not on the sync path).
     let wholes: Vec<Vec<u8>> = docs.iter().map(|d| d.automerge().save()).collect();
     let t = Instant::now();
     for whole in &wholes {
@@ -186,18 +186,15 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
     println!("breakdown server load whole: {:.0} us/doc", per_doc(t));
     let t = Instant::now();
     let mut merged = Vec::new();
-    for ((doc, changes), whole) in docs.iter().zip(&raw).zip(&wholes) {
-        if let fieldloop_server::merge::Plan::Accept { doc, .. } =
-            fieldloop_server::merge::plan_sent(
-                doc.id(),
-                None,
-                changes,
-                Some(whole),
-                &actor,
-                TECH,
-                chrono_tz::Asia::Shanghai,
-            )
-        {
+    for (doc, changes) in docs.iter().zip(&raw) {
+        if let fieldloop_server::merge::Plan::Accept { doc, .. } = fieldloop_server::merge::plan(
+            doc.id(),
+            None,
+            changes,
+            &actor,
+            TECH,
+            chrono_tz::Asia::Shanghai,
+        ) {
             merged.push(doc);
         }
     }
