@@ -49,7 +49,8 @@ pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
         .collect()
 }
 
-fn change_rows(changes: &[Change], user: Uuid, device: Option<Uuid>) -> Vec<ChangeRow> {
+/// The change log rows of `changes`, written by `user` from `device`.
+pub fn change_rows(changes: &[Change], user: Uuid, device: Option<Uuid>) -> Vec<ChangeRow> {
     changes
         .iter()
         .map(|c| ChangeRow {

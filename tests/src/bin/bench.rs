@@ -310,7 +310,7 @@ async fn pg_commit_rate(rows: usize) -> anyhow::Result<f64> {
 /// statements and durability, as many per transaction as a device sends per request. The s2
 /// lines include Automerge's work on every visit; this one shows what group commit gives.
 async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> anyhow::Result<f64> {
-    use fieldloop_server::db::docs::{ChangeRow, DocWrite, write_docs};
+    use fieldloop_server::db::docs::{DocWrite, write_docs};
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(record_visit(dev, i).await?);
@@ -330,19 +330,7 @@ async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> any
                 snapshot: am.save(),
                 heads: fieldloop_client_core::wire::heads_to_text(&d.heads()),
                 seq: 0,
-                changes: am
-                    .get_changes(&[])
-                    .iter()
-                    .map(|c| ChangeRow {
-                        hash: c.hash().to_string(),
-                        actor: c.actor_id().to_hex_string(),
-                        actor_seq: c.seq() as i64,
-                        bytes: c.raw_bytes().to_vec(),
-                        user_id: user,
-                        device_id: None,
-                        device_time: c.timestamp() * 1000,
-                    })
-                    .collect(),
+                changes: fieldloop_server::records::change_rows(&am.get_changes(&[]), user, None),
                 fields: fieldloop_server::records::projection(d),
             }
         })
