@@ -178,12 +178,15 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         patches / applied.len().max(1)
     );
     // For comparison: loading the same visit from its saved form (not on the sync path).
-    let wholes: Vec<Vec<u8>> = docs.iter().map(|d| d.automerge().save()).collect();
+    let saved: Vec<Vec<u8>> = docs.iter().map(|d| d.automerge().save()).collect();
     let t = Instant::now();
-    for whole in &wholes {
-        automerge::Automerge::load(whole)?;
+    for bytes in &saved {
+        automerge::Automerge::load(bytes)?;
     }
-    println!("breakdown server load whole: {:.0} us/doc", per_doc(t));
+    println!(
+        "breakdown server load from save(): {:.0} us/doc",
+        per_doc(t)
+    );
     let t = Instant::now();
     let mut merged = Vec::new();
     for (doc, changes) in docs.iter().zip(&raw) {
