@@ -45,6 +45,9 @@ pub struct SyncReport {
 pub struct SyncOptions {
     /// Documents per request.
     pub batch_docs: usize,
+    /// Requests sent ahead of the answer being stored. Three keep a batch at each stage at
+    /// once: the server deciding one, writing another, and this device storing a third.
+    pub in_flight: usize,
     /// Attempts per request when the network or server fails.
     pub attempts: u32,
     /// First back-off delay; doubled after each failed attempt.
@@ -55,7 +58,8 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            batch_docs: 200,
+            batch_docs: 150,
+            in_flight: 3,
             attempts: 4,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
@@ -435,15 +439,15 @@ impl SyncClient {
             ..Progress::default()
         };
         progress(state);
-        // Two batches in flight: the server decides the next while this device stores the
-        // answer to the one before. Requests run as tasks of their own (they go on while this
-        // one writes the store); answers are stored here, in order.
+        // Batches in flight (`in_flight`): the server decides the next while this device
+        // stores the answer to the one before. Requests run as tasks of their own (they go on
+        // while this one writes the store); answers are stored here, in order.
         let batches: Vec<&[(DocPush, Option<DocKind>)]> =
             work.chunks(self.options.batch_docs.max(1)).collect();
         let mut in_flight = InFlight::default();
         let mut started = 0;
         for &batch in &batches {
-            while in_flight.0.len() < 2 && started < batches.len() {
+            while in_flight.0.len() < self.options.in_flight.max(1) && started < batches.len() {
                 let client = self.clone();
                 let docs = batches[started].iter().map(|(p, _)| p.clone()).collect();
                 in_flight.0.push_back(tokio::spawn(async move {
