@@ -771,7 +771,8 @@ pub async fn server_edit_in(
 }
 
 /// Creates a record on the server (a complaint filed in the office), as the acting user's
-/// server actor, inside the caller's transaction.
+/// server actor, inside the caller's transaction. `at` is when it was received; `zone` is the
+/// company's, in which its dates are read.
 pub async fn server_create_in(
     tx: &mut Tx,
     principal: &Principal,
@@ -779,6 +780,7 @@ pub async fn server_create_in(
     region: &str,
     writes: &[(&'static str, FieldValue)],
     at: chrono::DateTime<chrono::Utc>,
+    zone: chrono_tz::Tz,
 ) -> ApiResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
     let now = chrono::Utc::now().timestamp();
@@ -792,7 +794,8 @@ pub async fn server_create_in(
     .map_err(ApiError::internal)?;
     doc.set_many(Author::Server, writes, now)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
-    fieldloop_client_core::model::rules::check(&doc)
+    // The rules read dates in the server's own zone, as for records a device sends.
+    fieldloop_client_core::model::rules::check_in(&doc, zone)
         .map_err(|r| ApiError::invalid(r.to_string()))?;
     let changes = doc.automerge().get_changes(&[]);
     let write = prepare(None, &doc, &changes, principal.user_id, None, seq);

@@ -615,6 +615,72 @@ async fn carry_over(engine: Engine) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(rec["offices"][0]["not_dispatched"], json!([late_yesterday]));
+
+    // Dispatched without the flag, yesterday's request is still priority (§2.8); today's is not.
+    let prio = |fields: &serde_json::Value| {
+        fields
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "dispatch.priority")
+            .map(|f| f["value"].clone())
+    };
+    let path = |id: Uuid| format!("/api/visits/{id}/dispatch");
+    let to = |tech: Uuid, reassign: bool| json!({"technician_id": tech, "reassign": reassign});
+    let tech2 = office.ids["tech2"];
+    let fields = office
+        .ok(
+            "director",
+            Method::POST,
+            &path(late_yesterday),
+            Some(to(office.tech_id, false)),
+        )
+        .await?;
+    assert_eq!(prio(&fields), Some(json!("priority")));
+    let fields = office
+        .ok(
+            "director",
+            Method::POST,
+            &path(today),
+            Some(to(office.tech_id, false)),
+        )
+        .await?;
+    assert_eq!(prio(&fields), Some(json!("normal")));
+    // A second dispatcher giving the same visit to another technician is refused, not
+    // silently applied; the same technician again is harmless; an explicit reassignment works.
+    let (status, body) = office
+        .call(
+            "director",
+            Method::POST,
+            &path(today),
+            Some(to(tech2, false)),
+        )
+        .await?;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "already_dispatched");
+    office
+        .ok(
+            "director",
+            Method::POST,
+            &path(today),
+            Some(to(office.tech_id, false)),
+        )
+        .await?;
+    let fields = office
+        .ok(
+            "director",
+            Method::POST,
+            &path(today),
+            Some(to(tech2, true)),
+        )
+        .await?;
+    let assigned = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "dispatch.technician")
+        .map(|f| f["value"].clone());
+    assert_eq!(assigned, Some(json!(tech2.to_string())));
     server.finish().await;
     Ok(())
 }

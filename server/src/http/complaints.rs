@@ -259,6 +259,7 @@ async fn file_complaint(
         &region,
         &writes,
         state.now(),
+        state.config.timezone,
     )
     .await?;
     let mut case = Case::filed(

@@ -265,6 +265,7 @@ async fn answer_campaign(
         &region,
         &writes,
         state.now(),
+        state.config.timezone,
     )
     .await?;
     tx.commit().await?;

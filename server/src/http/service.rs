@@ -313,6 +313,7 @@ pub(crate) async fn register_request(
         &customer.region,
         &writes,
         state.now(),
+        state.config.timezone,
     )
     .await?;
     tx.commit().await?;

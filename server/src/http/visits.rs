@@ -14,6 +14,9 @@ use crate::AppState;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::records::server_edit;
+use crate::workflow::calendar::local_date;
+use crate::workflow::service::is_priority;
+use axum::http::StatusCode;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dispatch))
@@ -22,9 +25,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DispatchRequest {
     pub technician_id: Uuid,
-    /// Mark as priority (carried over from a previous day, §2.8).
+    /// Mark as priority. A request registered on an earlier company day than today is priority
+    /// whatever this says (§2.8).
     #[serde(default)]
     pub priority: bool,
+    /// Give a visit already dispatched to another technician. Without it such a dispatch is
+    /// refused, so two dispatchers acting at once cannot silently replace each other's choice.
+    #[serde(default)]
+    pub reassign: bool,
 }
 
 /// Dispatches a visit to a technician (派工, the factory director's decision). The technician's
@@ -53,11 +61,41 @@ pub(crate) async fn dispatch(
                 body.technician_id
             ))
         })?;
-    let now = state.now().to_rfc3339();
+    let at = state.now();
+    let tz = state.config.timezone;
+    let now = at.to_rfc3339();
     let doc = server_edit(&state, &p, id, |doc| {
         if doc.kind() != DocKind::Visit {
             return Err(ApiError::invalid("only service visits are dispatched"));
         }
+        let current = doc
+            .get("dispatch.technician")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .filter(|t| !t.is_empty());
+        if let Some(current) = current
+            && current != tech.id.to_string()
+            && !body.reassign
+        {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "already_dispatched",
+                format!(
+                    "this visit is already dispatched to technician {current}; send reassign: true to give it to another"
+                ),
+            ));
+        }
+        // §2.8: work not dispatched on the day it was registered is priority the next day.
+        let carried_over = doc
+            .get("request.received_at")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .is_some_and(|t| {
+                is_priority(
+                    local_date(tz, t.with_timezone(&chrono::Utc)),
+                    local_date(tz, at),
+                )
+            });
+        let priority = body.priority || carried_over;
         if tech.region.as_deref() != Some(doc.region()) {
             return Err(ApiError::invalid(format!(
                 "the technician works for '{}', the visit is in '{}'",
@@ -74,7 +112,7 @@ pub(crate) async fn dispatch(
             ),
             (
                 "dispatch.priority",
-                FieldValue::Text(if body.priority { "priority" } else { "normal" }.into()),
+                FieldValue::Text(if priority { "priority" } else { "normal" }.into()),
             ),
         ])
     })

@@ -444,7 +444,7 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
     out.extend([
         Offer {
             sample: Action::ApprovePenalty,
-            label: t("批准处分", "Approve penalty"),
+            label: t("厂长批示损失与处分", "Approve loss and penalty"),
             inputs: String::new(),
             decision: None,
         },

@@ -292,6 +292,9 @@ pub async fn dispatch(
         let body = visits::DispatchRequest {
             technician_id,
             priority: form.get("priority") == "true",
+            // The board lists undispatched visits only; a visit another director dispatched
+            // meanwhile is refused, not taken over.
+            reassign: false,
         };
         let _ = visits::dispatch(
             State(state.clone()),

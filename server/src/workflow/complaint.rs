@@ -181,9 +181,18 @@ pub struct Decision {
     pub human_error: bool,
     /// The responsible department's loss, fen.
     pub loss_fen: i64,
-    /// A personal penalty, if any, waiting for the factory director.
+    /// A personal penalty, if any.
     pub penalty: Option<String>,
+    /// The factory director's approval of the loss amount and the penalty (§4.6.6).
     pub penalty_approved_by: Option<Uuid>,
+}
+
+impl Decision {
+    /// §4.6.6: the responsible department's loss amount and any personal penalty go to the
+    /// factory director; a decision with neither needs no approval of his.
+    pub fn needs_director(&self) -> bool {
+        self.loss_fen > 0 || self.penalty.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -789,8 +798,15 @@ pub fn apply(
             let d = c
                 .decision
                 .as_mut()
-                .filter(|d| d.penalty.is_some())
-                .ok_or_else(|| WorkflowError::Invalid("there is no penalty to approve".into()))?;
+                .filter(|d| d.needs_director())
+                .ok_or_else(|| {
+                    WorkflowError::Invalid("there is no loss amount or penalty to approve".into())
+                })?;
+            if d.penalty_approved_by.is_some() {
+                return Err(WorkflowError::Invalid(
+                    "the loss amount and penalty are already approved".into(),
+                ));
+            }
             d.penalty_approved_by = Some(actor.user);
         }
         Action::Communicate {
@@ -914,10 +930,10 @@ pub fn close_blockers(c: &Case) -> Vec<String> {
         }
     }
     if let Some(d) = &c.decision
-        && d.penalty.is_some()
+        && d.needs_director()
         && d.penalty_approved_by.is_none()
     {
-        missing.push("the penalty waits for the factory director (§4.6.6)".into());
+        missing.push("the loss amount and penalty wait for the factory director (§4.6.6)".into());
     }
     if c.head_visit.is_none() {
         missing
@@ -1107,6 +1123,32 @@ mod tests {
             None,
         );
         assert_eq!(err.unwrap_err(), WorkflowError::Closed);
+    }
+
+    #[test]
+    fn a_loss_amount_alone_waits_for_the_factory_director() {
+        let waits = |c: &Case| {
+            close_blockers(c)
+                .iter()
+                .any(|m| m.contains("factory director"))
+        };
+        let mut c = closed_case();
+        let d = c.decision.as_mut().unwrap();
+        d.penalty = None;
+        d.penalty_approved_by = None;
+        assert!(
+            waits(&c),
+            "a loss of 3,000.00 without a penalty still needs him"
+        );
+        c.decision.as_mut().unwrap().loss_fen = 0;
+        assert!(
+            !waits(&c),
+            "neither a loss nor a penalty: nothing to approve"
+        );
+        c.decision.as_mut().unwrap().penalty = Some("warning".into());
+        assert!(waits(&c));
+        c.decision.as_mut().unwrap().penalty_approved_by = Some(Uuid::from_u128(9));
+        assert!(!waits(&c));
     }
 
     #[test]
