@@ -325,6 +325,7 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
                 ("form.travel_fen", V::Int(9_999)),
                 ("form.allowance_fen", V::Int(1)),
                 ("form.parts_fen", V::Int(0)),
+                ("form.repair_fen", V::Int(4_500)),
             ],
             t,
         )
@@ -348,7 +349,9 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
     let lines = ledger["lines"].as_array().unwrap();
     assert_eq!(lines.len(), 2);
     let sum: i64 = lines.iter().map(|l| l["total_fen"].as_i64().unwrap()).sum();
-    assert_eq!(sum, 12_050 + 5_000 + 3_333 + 9_999 + 1);
+    // §2.9: travel, allowance, parts and repair are all service cost.
+    assert_eq!(sum, 12_050 + 5_000 + 3_333 + 9_999 + 1 + 4_500);
+    assert!(lines.iter().any(|l| l["repair_fen"] == 4_500));
     assert_eq!(ledger["total_cost_fen"], sum);
     assert_eq!(ledger["total_paid_fen"], 20_000);
     let by_cat: i64 = ledger["by_category"]

@@ -273,6 +273,13 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
         "Parts cost",
     ),
     f(
+        "form.repair_fen",
+        Money,
+        Technician,
+        "维修费",
+        "Repair cost",
+    ),
+    f(
         "form.parts_used",
         Notes,
         Technician,

@@ -72,6 +72,31 @@ impl VisitRow {
     pub fn int(&self, path: &str) -> i64 {
         self.fields.get(path).and_then(|(_, n)| *n).unwrap_or(0)
     }
+    /// The job's product service cost (§2.9), in fen: travel, allowance, replaced parts and
+    /// repair.
+    pub fn costs(&self) -> ServiceCosts {
+        ServiceCosts {
+            travel: self.int("form.travel_fen"),
+            allowance: self.int("form.allowance_fen"),
+            parts: self.int("form.parts_fen"),
+            repair: self.int("form.repair_fen"),
+        }
+    }
+}
+
+/// One job's service cost by kind (§2.9), in fen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServiceCosts {
+    pub travel: i64,
+    pub allowance: i64,
+    pub parts: i64,
+    pub repair: i64,
+}
+
+impl ServiceCosts {
+    pub fn total(&self) -> i64 {
+        self.travel + self.allowance + self.parts + self.repair
+    }
 }
 
 fn uuid(text: &str) -> sqlx::Result<Uuid> {

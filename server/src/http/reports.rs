@@ -848,11 +848,12 @@ async fn service_cost(ctx: &Ctx<'_>) -> ApiResult<Table> {
             ("差旅费", "Travel"),
             ("补贴费", "Allowance"),
             ("零件费", "Parts"),
+            ("维修费", "Repair"),
             ("成本合计", "Cost"),
             ("收费", "Paid"),
         ],
     );
-    let mut rows: BTreeMap<String, [i64; 6]> = BTreeMap::new();
+    let mut rows: BTreeMap<String, [i64; 7]> = BTreeMap::new();
     for v in ctx.state.db.visits(ctx.region.as_deref()).await? {
         if !in_month(ctx, registered_at(&v)) || v.text("form.outcome").is_empty() {
             continue;
@@ -860,17 +861,14 @@ async fn service_cost(ctx: &Ctx<'_>) -> ApiResult<Table> {
         let r = rows
             .entry(v.text("request.product_model").to_string())
             .or_default();
-        let (travel, allowance, parts) = (
-            v.int("form.travel_fen"),
-            v.int("form.allowance_fen"),
-            v.int("form.parts_fen"),
-        );
+        let cost = v.costs();
         r[0] += 1;
-        r[1] += travel;
-        r[2] += allowance;
-        r[3] += parts;
-        r[4] += travel + allowance + parts;
-        r[5] += v.int("fee.amount_fen");
+        r[1] += cost.travel;
+        r[2] += cost.allowance;
+        r[3] += cost.parts;
+        r[4] += cost.repair;
+        r[5] += cost.total();
+        r[6] += v.int("fee.amount_fen");
     }
     for (model, r) in rows {
         t.push(vec![
@@ -881,6 +879,7 @@ async fn service_cost(ctx: &Ctx<'_>) -> ApiResult<Table> {
             Cell::Fen(r[3]),
             Cell::Fen(r[4]),
             Cell::Fen(r[5]),
+            Cell::Fen(r[6]),
         ]);
     }
     Ok(t)
@@ -926,7 +925,7 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
                 r.on_time += 1;
             }
         }
-        r.cost += v.int("form.travel_fen") + v.int("form.allowance_fen") + v.int("form.parts_fen");
+        r.cost += v.costs().total();
     }
     for f in ctx
         .state

@@ -918,6 +918,7 @@ pub struct CostLine {
     pub travel_fen: i64,
     pub allowance_fen: i64,
     pub parts_fen: i64,
+    pub repair_fen: i64,
     pub total_fen: i64,
     /// What the customer paid (fee), beside the cost.
     pub paid_fen: i64,
@@ -941,7 +942,7 @@ pub struct CostLedger {
     pub total_paid_fen: i64,
 }
 
-/// The product service cost ledger (§2.9): travel, allowance and parts per job, with totals by
+/// The product service cost ledger (§2.9): travel, allowance, parts and repair per job, with totals by
 /// product model and category for a month; paid amounts beside cost. Exact to the fen.
 #[utoipa::path(get, path = "/api/ledger/service-cost", params(MonthQuery), responses((status = 200, body = CostLedger)), security(("bearer" = [])))]
 async fn cost_ledger(
@@ -961,19 +962,16 @@ async fn cost_ledger(
         if at < from || at >= to || v.text("form.outcome").is_empty() {
             continue;
         }
-        let (travel, allowance, parts) = (
-            v.int("form.travel_fen"),
-            v.int("form.allowance_fen"),
-            v.int("form.parts_fen"),
-        );
+        let cost = v.costs();
         lines.push(CostLine {
             visit_id: v.id,
             product_model: v.text("request.product_model").into(),
             category: v.text("request.category").into(),
-            travel_fen: travel,
-            allowance_fen: allowance,
-            parts_fen: parts,
-            total_fen: travel + allowance + parts,
+            travel_fen: cost.travel,
+            allowance_fen: cost.allowance,
+            parts_fen: cost.parts,
+            repair_fen: cost.repair,
+            total_fen: cost.total(),
             paid_fen: v.int("fee.amount_fen"),
         });
     }
