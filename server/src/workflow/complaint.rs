@@ -554,15 +554,15 @@ impl Case {
         }
     }
 
-    /// The highest amount the case may promise the customer without further approval.
+    /// The highest amount the case may promise the customer without further approval: what was
+    /// approved on it in all, or what marketing may decide alone.
     fn approved_ceiling(&self, thresholds: &Thresholds) -> i64 {
         let approved = self
             .money
             .iter()
             .filter(|m| m.approved_by.is_some())
             .map(|m| m.amount_fen)
-            .max()
-            .unwrap_or(0);
+            .sum::<i64>();
         approved.max(thresholds.marketing_max_fen)
     }
 }
@@ -755,18 +755,21 @@ pub fn apply(
                 ));
             }
             let id = c.money.iter().map(|m| m.id).max().unwrap_or(0) + 1;
+            // §4.7.3 is the authority over the complaint's amount: an amount needs the level of
+            // the case's total with it, so splitting 6,000 into two 3,000s still needs the
+            // chairman for the part that crosses 5,000.
+            let case_total = c.money.iter().map(|m| m.amount_fen).sum::<i64>() + *amount_fen;
             c.money.push(MoneyDecision {
                 id,
                 kind: *kind,
                 amount_fen: *amount_fen,
-                required: rules.thresholds.required(*amount_fen),
+                required: rules.thresholds.required(case_total),
                 proposed_by: actor.user,
                 approved_by: None,
                 approved_level: None,
             });
         }
         Action::Approve { decision } => {
-            let thresholds = rules.thresholds;
             let m = c
                 .money
                 .iter_mut()
@@ -780,7 +783,7 @@ pub fn apply(
                 )));
             }
             let own = ApprovalLevel::of_role(role);
-            if !thresholds.may_approve(role, m.amount_fen) {
+            if !own.is_some_and(|level| level >= m.required) {
                 return Err(WorkflowError::AboveAuthority {
                     amount_fen: m.amount_fen,
                     needed: m.required.label_zh(),
@@ -1123,6 +1126,79 @@ mod tests {
             None,
         );
         assert_eq!(err.unwrap_err(), WorkflowError::Closed);
+    }
+
+    #[test]
+    fn split_amounts_need_the_authority_of_their_total() {
+        let t0 = at("2026-11-03T15:00:00+08:00");
+        let mut c = Case::filed(
+            Uuid::from_u128(1),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        );
+        c = run(&c, Role::Quality, Action::Accept, t0);
+        let propose = |c: &Case, fen: i64| {
+            run(
+                c,
+                Role::Salesperson,
+                Action::ProposeAmount {
+                    kind: MoneyKind::Compensation,
+                    amount_fen: fen,
+                },
+                t0,
+            )
+        };
+        // 3,000.00 alone: the general manager. A second 2,000.00 brings the case to 5,000.00:
+        // the chairman, although 2,000.00 alone would be the general manager's.
+        c = propose(&c, 300_000);
+        c = propose(&c, 200_000);
+        assert_eq!(c.money[0].required, ApprovalLevel::GeneralManager);
+        assert_eq!(c.money[1].required, ApprovalLevel::Chairman);
+        c = run(
+            &c,
+            Role::GeneralManager,
+            Action::Approve { decision: 1 },
+            t0,
+        );
+        let refused = apply(
+            &c,
+            &Action::Approve { decision: 2 },
+            actor(Role::GeneralManager),
+            t0,
+            &rules(),
+            None,
+        );
+        assert_eq!(refused.unwrap_err().code(), "above_authority");
+        c = run(&c, Role::Chairman, Action::Approve { decision: 2 }, t0);
+        // What may be promised is what was approved in all.
+        assert_eq!(c.approved_ceiling(&rules().thresholds), 500_000);
+        // 1,000.00 in two parts stays with marketing; one fen more does not.
+        let mut small = Case::filed(
+            Uuid::from_u128(3),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        );
+        small = run(&small, Role::Quality, Action::Accept, t0);
+        small = propose(&small, 60_000);
+        small = propose(&small, 40_000);
+        small = propose(&small, 1);
+        let levels: Vec<_> = small.money.iter().map(|m| m.required).collect();
+        assert_eq!(
+            levels,
+            [
+                ApprovalLevel::Marketing,
+                ApprovalLevel::Marketing,
+                ApprovalLevel::GeneralManager
+            ]
+        );
     }
 
     #[test]
