@@ -413,10 +413,14 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
             "sales",
             Method::POST,
             &format!("/api/complaints/{id}/returns"),
-            Some(json!({"approved_quantity": 10})),
+            Some(json!({"approved_quantity": 10, "reason": "机架焊缝开裂", "handling": "退货重处理", "basis": "客诉处理单结论"})),
         )
         .await?;
     assert_eq!(status, 201, "{form}");
+    // §4.9.3: the form notes reason, handling and basis.
+    assert_eq!(form["body"]["reason"], "机架焊缝开裂");
+    assert_eq!(form["body"]["handling"], "退货重处理");
+    assert_eq!(form["body"]["basis"], "客诉处理单结论");
     let rid = form["id"].as_str().unwrap().to_string();
     let step = |who: &'static str, step: &'static str, body: Value| {
         let office = &office;
@@ -625,6 +629,65 @@ async fn settlements_sqlite() -> anyhow::Result<()> {
 async fn settlements_postgres() -> anyhow::Result<()> {
     settlements_and_review(Engine::Postgres).await
 }
+
+/// A complaint found not valid (§4.6.12) closes without returns or allowances: the
+/// receivables are collected on schedule.
+async fn not_valid_takes_no_settlement(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let id = office.file("500").await?;
+    office
+        .ok("quality", &id, json!({"action": "accept"}))
+        .await?;
+    office.ok("sales", &id, json!({"action": "investigate", "findings": "customer overloaded the mixer", "joint_visit": false})).await?;
+    office
+        .ok(
+            "quality",
+            &id,
+            json!({"action": "submit_report", "text": "report to the GM"}),
+        )
+        .await?;
+    office.ok("quality", &id, json!({"action": "determine", "cause_class": "non_quality", "valid": false, "fault_ours": false})).await?;
+    office.ok("gmo", &id, json!({"action": "consolidate", "text": "not valid: misuse", "remedy": "", "track_improvement": false, "loss_fen": 0})).await?;
+    office
+        .ok(
+            "sales",
+            &id,
+            json!({"action": "communicate", "result": "客户接受说明"}),
+        )
+        .await?;
+    office
+        .ok("head", &id, json!({"action": "head_review"}))
+        .await?;
+    office
+        .ok(
+            "head",
+            &id,
+            json!({"action": "record_head_visit", "visitor": "部长亲自拜访"}),
+        )
+        .await?;
+    office.ok("gmo", &id, json!({"action": "close"})).await?;
+    for (path, body) in [
+        ("returns", json!({"approved_quantity": 1})),
+        ("allowances", json!({"amount": "1.00"})),
+    ] {
+        let (status, answer) = office
+            .call(
+                "sales",
+                Method::POST,
+                &format!("/api/complaints/{id}/{path}"),
+                Some(body),
+            )
+            .await?;
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (409, json!("complaint_not_valid")),
+            "{path}: {answer}"
+        );
+    }
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(not_valid_test, not_valid_takes_no_settlement);
 
 /// A complaint filed offline on a salesperson's device becomes a case when it syncs.
 async fn offline_filing(server: TestServer) -> anyhow::Result<()> {

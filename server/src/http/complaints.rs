@@ -28,7 +28,7 @@ use crate::records::{server_create_in, server_edit_in};
 use crate::workflow::calendar::{month_bounds, previous_month, year_month};
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
 use crate::workflow::numbering::{counter_name, format_number};
-use crate::workflow::settlement::{AllowanceCertificate, ReturnForm, SettlementError};
+use crate::workflow::settlement::{AllowanceCertificate, ReturnForm, ReturnNotes, SettlementError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -593,6 +593,15 @@ async fn customer_view(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewReturn {
     pub approved_quantity: i64,
+    /// 退货原因: why the goods come back.
+    #[serde(default)]
+    pub reason: String,
+    /// 处理方式: return or rework, and how.
+    #[serde(default)]
+    pub handling: String,
+    /// 退回依据: the decision the return rests on.
+    #[serde(default)]
+    pub basis: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -614,6 +623,12 @@ async fn closed_case_for_settlement(state: &AppState, p: &Principal, id: Uuid) -
             "returns and allowances follow a closed case (§4.9.1)",
         ));
     }
+    if case.valid == Some(false) {
+        return Err(ApiError::conflict(
+            "complaint_not_valid",
+            "this complaint was found not valid: receivables are collected on schedule, nothing is returned or allowed (§4.6.12)",
+        ));
+    }
     Ok(case)
 }
 
@@ -630,7 +645,12 @@ pub(crate) async fn new_return(
         return Err(ApiError::forbidden("marketing opens return forms (§4.9.3)"));
     }
     closed_case_for_settlement(&state, &p, id).await?;
-    let form = ReturnForm::new(body.approved_quantity).map_err(settlement_error)?;
+    let notes = ReturnNotes {
+        reason: body.reason,
+        handling: body.handling,
+        basis: body.basis,
+    };
+    let form = ReturnForm::new(body.approved_quantity, notes).map_err(settlement_error)?;
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&form).map_err(ApiError::internal)?;
     let mut tx = state.db.begin_write().await?;

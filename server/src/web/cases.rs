@@ -775,9 +775,12 @@ fn settlement_section<'a>(
         let csrf = csrf_field(s);
         let _ = write!(
             out,
-            r#"<form method="post" action="/web/complaints/{case}/returns" class="action">{csrf}{q}<button>{l1}</button></form>
+            r#"<form method="post" action="/web/complaints/{case}/returns" class="action">{csrf}{q}{r}{h}{b}<button>{l1}</button></form>
 <form method="post" action="/web/complaints/{case}/allowances" class="action">{csrf}{a}<button>{l2}</button></form>"#,
             q = input("approved_quantity", s.t("退货数量", "Quantity"), "", true),
+            r = input("reason", s.t("退货原因", "Reason"), "", false),
+            h = input("handling", s.t("处理方式", "Handling"), "", false),
+            b = input("basis", s.t("退回依据", "Basis"), "", false),
             l1 = s.t("开退货单", "Open a return form"),
             a = input("amount", s.t("折让金额(元)", "Allowance (yuan)"), "", true),
             l2 = s.t("开折让证明单", "Open an allowance certificate"),
@@ -1002,7 +1005,12 @@ pub async fn new_return(
             State(state.clone()),
             Auth(s.p.clone()),
             Path(id),
-            Json(NewReturn { approved_quantity }),
+            Json(NewReturn {
+                approved_quantity,
+                reason: form.get("reason").to_string(),
+                handling: form.get("handling").to_string(),
+                basis: form.get("basis").to_string(),
+            }),
         )
         .await?;
         Ok(s.t("已开退货单", "Return form opened").to_string())
@@ -1166,6 +1174,9 @@ mod tests {
         let form = |approved: bool, received: Option<i64>, posted: bool| {
             serde_json::to_string(&ReturnForm {
                 approved_quantity: 5,
+                reason: String::new(),
+                handling: String::new(),
+                basis: String::new(),
                 manager_approved: approved,
                 received_quantity: received,
                 receipt_note: String::new(),
