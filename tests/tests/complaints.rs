@@ -587,10 +587,23 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(status, 200, "{review}");
     assert_eq!(review["cases"].as_array().unwrap().len(), 1);
     assert_eq!(review["due_before"], json!("2026-11-09T16:00:00Z"));
+    assert_eq!(review["late"], false);
+    // Unconfirmed when the 10th begins in Beijing (still the 9th in UTC): late.
+    clock.set(at("2026-11-10T00:00:00+08:00"));
+    let (_, review) = office
+        .call("gmo", Method::GET, "/api/reviews/2026-10", None)
+        .await?;
+    assert_eq!(review["late"], true);
+    clock.set(at("2026-11-09T23:59:59+08:00"));
     let (status, confirmed) = office
         .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
         .await?;
     assert_eq!(status, 200);
+    assert_eq!(
+        confirmed["late"], false,
+        "confirmed on the 9th, just in time"
+    );
+    assert_eq!(confirmed["confirmed_at"], json!("2026-11-09T15:59:59Z"));
     assert!(
         confirmed["notice"]
             .as_str()

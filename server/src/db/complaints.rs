@@ -328,14 +328,20 @@ impl Db {
     }
 
     /// Stores a confirmed review once; false if the month was already confirmed.
-    pub async fn confirm_review(&self, month: &str, by: Uuid, notice: &str) -> sqlx::Result<bool> {
+    pub async fn confirm_review(
+        &self,
+        month: &str,
+        by: Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+        notice: &str,
+    ) -> sqlx::Result<bool> {
         let n = sqlx::query(
             "INSERT INTO monthly_reviews (month, confirmed_by, confirmed_at, notice) VALUES ($1, $2, $3, $4)
              ON CONFLICT (month) DO NOTHING",
         )
         .bind(month)
         .bind(by.to_string())
-        .bind(now_ms())
+        .bind(at.timestamp_millis())
         .bind(notice)
         .execute(&self.pool)
         .await?

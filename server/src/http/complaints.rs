@@ -857,6 +857,10 @@ pub struct ReviewView {
     pub due_before: DateTime<Utc>,
     pub cases: Vec<ReviewCase>,
     pub confirmed: bool,
+    /// When the GM office confirmed it.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Confirmed at or after `due_before`, or still unconfirmed then.
+    pub late: bool,
     /// The personnel notice (人事公布单), once confirmed.
     pub notice: Option<String>,
 }
@@ -889,9 +893,15 @@ async fn build_review(state: &AppState, month: &str) -> ApiResult<ReviewView> {
         .cases_closed_between(from.timestamp_millis(), to.timestamp_millis())
         .await?;
     let review = state.db.review(month).await?;
+    let due_before = crate::workflow::calendar::start_of_day(tz, tenth);
+    let confirmed_at = review
+        .as_ref()
+        .and_then(|r| DateTime::from_timestamp_millis(r.1));
     Ok(ReviewView {
         month: format!("{y:04}-{m:02}"),
-        due_before: crate::workflow::calendar::start_of_day(tz, tenth),
+        due_before,
+        late: confirmed_at.unwrap_or_else(|| state.now()) >= due_before,
+        confirmed_at,
         cases: cases
             .iter()
             .map(|c| ReviewCase {
@@ -960,7 +970,7 @@ async fn confirm_review(
     }
     if !state
         .db
-        .confirm_review(&review.month, p.user_id, &notice)
+        .confirm_review(&review.month, p.user_id, state.now(), &notice)
         .await?
     {
         return Err(ApiError::conflict(
