@@ -783,7 +783,7 @@ pub fn apply(
                 )));
             }
             let own = ApprovalLevel::of_role(role);
-            if !own.is_some_and(|level| level >= m.required) {
+            if own.is_none_or(|level| level < m.required) {
                 return Err(WorkflowError::AboveAuthority {
                     amount_fen: m.amount_fen,
                     needed: m.required.label_zh(),
