@@ -56,8 +56,9 @@ class Office:
         assert status == 201, visit
         return visit["id"]
 
-    def dispatch(self, visit, tech_index=0):
-        status, body = self.server.call(self.director, "POST", f"/api/visits/{visit}/dispatch", {"technician_id": self.tech_ids[tech_index]})
+    def dispatch(self, visit, tech_index=0, reassign=False):
+        body = {"technician_id": self.tech_ids[tech_index], "reassign": reassign}
+        status, body = self.server.call(self.director, "POST", f"/api/visits/{visit}/dispatch", body)
         assert status == 200, body
 
 
@@ -180,7 +181,7 @@ def test_a_refused_change_is_surfaced_with_its_reason(server):
         await client.sync_now(Recorder())
         # Offline, the technician works on it; meanwhile the job is given to someone else.
         await client.record_fields(visit, [field("form.diagnosis", text="checked the motor")])
-        office.dispatch(visit, tech_index=1)
+        office.dispatch(visit, tech_index=1, reassign=True)
         summary = await client.sync_now(Recorder())
         assert [r.id for r in summary.refused] == [visit]
         refused = await client.refused_records()
