@@ -82,6 +82,14 @@ fn check_visit(doc: &RecordDoc, zone: chrono_tz::Tz) -> Result<(), Refusal> {
         .get("fee.amount_fen")
         .and_then(|v| v.as_int())
         .unwrap_or(0);
+    // §2.1.3: a free (C) job charges the customer no service fee.
+    if fee > 0 && category == "C" {
+        return Err(Refusal::new(
+            RefusalCode::RuleBroken,
+            "fee.amount_fen",
+            "a free (C) job charges the customer no service fee (§2.1.3)",
+        ));
+    }
     if fee > 0 && text(doc, "fee.method").is_empty() {
         return Err(Refusal::new(
             RefusalCode::RuleBroken,
@@ -176,5 +184,27 @@ mod tests {
         assert!(check(&free_job("2026-11-28T00:30:00+08:00")).is_err());
         // The server's configured zone decides there.
         assert!(check_in(&free_job("2026-11-27T16:30:00Z"), chrono_tz::UTC).is_ok());
+    }
+
+    #[test]
+    fn a_free_job_charges_no_fee() {
+        let mut doc = free_job("2026-11-27T10:00:00+08:00");
+        let fee = |n: i64| {
+            [
+                ("fee.amount_fen", FieldValue::Int(n)),
+                ("fee.method", FieldValue::from("cash_on_site")),
+            ]
+        };
+        doc.set_many(Author::Server, &fee(0), 0).unwrap();
+        assert!(check(&doc).is_ok(), "no fee on a free job is fine");
+        doc.set_many(Author::Server, &fee(1), 0).unwrap();
+        assert_eq!(check(&doc).unwrap_err().path, "fee.amount_fen");
+        doc.set_many(
+            Author::Server,
+            &[("request.category", FieldValue::from("A"))],
+            0,
+        )
+        .unwrap();
+        assert!(check(&doc).is_ok(), "a paid (A) job may charge");
     }
 }
