@@ -344,7 +344,8 @@ async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
         .ok("clerk", Method::GET, "/api/feedback/chase", None)
         .await?;
     assert_eq!(chase[0]["id"], json!(id));
-    assert_eq!(chase[0]["needs"].as_array().unwrap().len(), 2);
+    // A written report, an answer, and a visit to the complaining customer (§3.5).
+    assert_eq!(chase[0]["needs"].as_array().unwrap().len(), 3);
     let (status, body) = o
         .call(
             "clerk",
@@ -397,6 +398,29 @@ async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(item["chase_count"], 1);
+    // Answered and reported, but nobody has visited the customer yet (§3.5).
+    let (status, body) = o
+        .call(
+            "clerk",
+            Method::POST,
+            &format!("/api/feedback/{id}/close"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("§3.5"));
+    let visit = format!("/api/feedback/{id}/visit");
+    let (status, _) = o
+        .call("clerk", Method::POST, &visit, Some(json!({"text": "  "})))
+        .await?;
+    assert_eq!(status, 400, "who visited must be said");
+    o.ok(
+        "clerk",
+        Method::POST,
+        &visit,
+        Some(json!({"text": "部长派张工前往"})),
+    )
+    .await?;
     o.ok(
         "clerk",
         Method::POST,

@@ -40,9 +40,11 @@ pub struct FeedbackItem {
     pub complaint_id: Option<String>,
     pub chase_count: i64,
     pub created_at: i64,
+    /// Who visited a complaining customer: the department head, or whom the head sent (§3.5).
+    pub head_visit: Option<String>,
 }
 
-const ITEM_COLUMNS: &str = "SELECT id, region, kind, severity, technician, visit_id, campaign_id, rating, state, reported_at, answered_at, answer_method, complaint_id, chase_count, created_at FROM feedback_items";
+const ITEM_COLUMNS: &str = "SELECT id, region, kind, severity, technician, visit_id, campaign_id, rating, state, reported_at, answered_at, answer_method, complaint_id, chase_count, created_at, head_visit FROM feedback_items";
 
 fn item(r: &sqlx::any::AnyRow) -> sqlx::Result<FeedbackItem> {
     Ok(FeedbackItem {
@@ -62,6 +64,7 @@ fn item(r: &sqlx::any::AnyRow) -> sqlx::Result<FeedbackItem> {
         complaint_id: r.try_get(12)?,
         chase_count: r.try_get(13)?,
         created_at: r.try_get(14)?,
+        head_visit: r.try_get(15)?,
     })
 }
 
@@ -242,6 +245,12 @@ impl Db {
                 .bind(id)
                 .bind(now),
             "closed" => sqlx::query("UPDATE feedback_items SET state = 'closed' WHERE id = $1").bind(id),
+            "visited" => sqlx::query(
+                "UPDATE feedback_items SET head_visit = $2, head_visit_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(text.map(str::to_string))
+            .bind(now),
             _ => sqlx::query("UPDATE feedback_items SET complaint_id = $2 WHERE id = $1")
                 .bind(id)
                 .bind(text.map(str::to_string)),

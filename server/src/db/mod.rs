@@ -108,6 +108,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0006_long_notes.sql"),
         include_str!("../../../migrations/postgres/0006_long_notes.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_feedback_visits.sql"),
+        include_str!("../../../migrations/postgres/0007_feedback_visits.sql"),
+    ),
 ];
 
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a

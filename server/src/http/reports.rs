@@ -296,6 +296,14 @@ fn needs(item: &FeedbackItem) -> Vec<String> {
         }
         _ => {}
     }
+    // §3.5: a complaining customer is visited by the head or a delegate. A complaint that
+    // became a case is visited under the case, which will not close without it.
+    if item.kind == "complaint" && item.complaint_id.is_none() && item.head_visit.is_none() {
+        out.push(
+            "a visit to the customer by the department head or a person the head sends (§3.5)"
+                .into(),
+        );
+    }
     out
 }
 
@@ -333,7 +341,8 @@ pub struct FeedbackStepBody {
 }
 
 /// Handles a feedback item: `report` (written report to the head), `answer` (how the customer
-/// was answered), `chase` (a reminder), `close` (refused while something is missing),
+/// was answered), `chase` (a reminder), `visit` (who visited a complaining customer, §3.5),
+/// `close` (refused while something is missing),
 /// `to-complaint` (a complaint item becomes a complaint case, keeping the link).
 #[utoipa::path(post, path = "/api/feedback/{id}/{step}", params(("id" = Uuid, Path), ("step" = String, Path)), request_body = FeedbackStepBody,
     responses((status = 200, body = ChaseItem), (status = 409, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
@@ -375,6 +384,20 @@ async fn feedback_step(
                 .await?;
         }
         "chase" => state.db.feedback_step(id, "chased", None, None).await?,
+        "visit" => {
+            let who = body
+                .text
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::invalid("say who visited: the department head, or whom the head sent")
+                })?;
+            state
+                .db
+                .feedback_step(id, "visited", None, Some(who))
+                .await?;
+        }
         "close" => {
             let missing = needs(&item);
             if !missing.is_empty() {
