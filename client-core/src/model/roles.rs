@@ -87,12 +87,12 @@ impl Role {
     pub fn label_zh(self) -> &'static str {
         match self {
             Role::Technician => "技术人员",
-            Role::Clerk => "文员",
-            Role::Salesperson => "业务员",
-            Role::MarketingHead => "市场部主管",
+            Role::Clerk => "市场部内勤",
+            Role::Salesperson => "业务人员",
+            Role::MarketingHead => "市场部部长",
             Role::FactoryDirector => "厂长",
             Role::Quality => "品质部",
-            Role::QcInspector => "品检员",
+            Role::QcInspector => "质检员",
             Role::Production => "生产部",
             Role::RnD => "研发部",
             Role::GmOffice => "总经理室",
