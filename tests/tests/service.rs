@@ -631,24 +631,17 @@ async fn carry_over(engine: Engine) -> anyhow::Result<()> {
     let path = |id: Uuid| format!("/api/visits/{id}/dispatch");
     let to = |tech: Uuid, reassign: bool| json!({"technician_id": tech, "reassign": reassign});
     let tech2 = office.ids["tech2"];
-    let fields = office
-        .ok(
-            "director",
-            Method::POST,
-            &path(late_yesterday),
-            Some(to(office.tech_id, false)),
-        )
-        .await?;
-    assert_eq!(prio(&fields), Some(json!("priority")));
-    let fields = office
-        .ok(
-            "director",
-            Method::POST,
-            &path(today),
-            Some(to(office.tech_id, false)),
-        )
-        .await?;
-    assert_eq!(prio(&fields), Some(json!("normal")));
+    for (visit, expected) in [(late_yesterday, "priority"), (today, "normal")] {
+        let fields = office
+            .ok(
+                "director",
+                Method::POST,
+                &path(visit),
+                Some(to(office.tech_id, false)),
+            )
+            .await?;
+        assert_eq!(prio(&fields), Some(json!(expected)));
+    }
     // A second dispatcher giving the same visit to another technician is refused, not
     // silently applied; the same technician again is harmless; an explicit reassignment works.
     let (status, body) = office

@@ -28,7 +28,7 @@ use crate::records::{server_create_in, server_edit_in};
 use crate::workflow::calendar::{month_bounds, previous_month, year_month};
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
 use crate::workflow::numbering::{counter_name, format_number};
-use crate::workflow::settlement::{AllowanceCertificate, ReturnForm, ReturnNotes, SettlementError};
+use crate::workflow::settlement::{AllowanceCertificate, ReturnForm, SettlementError};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -645,11 +645,7 @@ pub(crate) async fn new_return(
         return Err(ApiError::forbidden("marketing opens return forms (§4.9.3)"));
     }
     closed_case_for_settlement(&state, &p, id).await?;
-    let notes = ReturnNotes {
-        reason: body.reason,
-        handling: body.handling,
-        basis: body.basis,
-    };
+    let notes = [body.reason.as_str(), &body.handling, &body.basis];
     let form = ReturnForm::new(body.approved_quantity, notes).map_err(settlement_error)?;
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&form).map_err(ApiError::internal)?;

@@ -1131,16 +1131,19 @@ mod tests {
     #[test]
     fn split_amounts_need_the_authority_of_their_total() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let mut c = Case::filed(
-            Uuid::from_u128(1),
-            "wuhan",
-            Uuid::from_u128(2),
-            t0,
-            0,
-            false,
-            None,
-        );
-        c = run(&c, Role::Quality, Action::Accept, t0);
+        let accepted = |id: u128| {
+            let filed = Case::filed(
+                Uuid::from_u128(id),
+                "wuhan",
+                Uuid::from_u128(2),
+                t0,
+                0,
+                false,
+                None,
+            );
+            run(&filed, Role::Quality, Action::Accept, t0)
+        };
+        let mut c = accepted(1);
         let propose = |c: &Case, fen: i64| {
             run(
                 c,
@@ -1177,16 +1180,7 @@ mod tests {
         // What may be promised is what was approved in all.
         assert_eq!(c.approved_ceiling(&rules().thresholds), 500_000);
         // 1,000.00 in two parts stays with marketing; one fen more does not.
-        let mut small = Case::filed(
-            Uuid::from_u128(3),
-            "wuhan",
-            Uuid::from_u128(2),
-            t0,
-            0,
-            false,
-            None,
-        );
-        small = run(&small, Role::Quality, Action::Accept, t0);
+        let mut small = accepted(3);
         small = propose(&small, 60_000);
         small = propose(&small, 40_000);
         small = propose(&small, 1);

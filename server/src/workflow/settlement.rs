@@ -25,14 +25,6 @@ impl SettlementError {
     }
 }
 
-/// What a return form notes besides the quantity (§4.9.3: 注明退货原因、处理方式及退回依据).
-#[derive(Debug, Clone, Default)]
-pub struct ReturnNotes {
-    pub reason: String,
-    pub handling: String,
-    pub basis: String,
-}
-
 /// 退货单: a return/rework form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnForm {
@@ -51,7 +43,9 @@ pub struct ReturnForm {
 }
 
 impl ReturnForm {
-    pub fn new(approved_quantity: i64, notes: ReturnNotes) -> Result<ReturnForm, SettlementError> {
+    /// A form for `approved_quantity` pieces; `notes` are its reason, handling and basis
+    /// (§4.9.3: 注明退货原因、处理方式及退回依据).
+    pub fn new(approved_quantity: i64, notes: [&str; 3]) -> Result<ReturnForm, SettlementError> {
         if approved_quantity <= 0 {
             return Err(SettlementError::Invalid(
                 "a return covers at least one piece".into(),
@@ -59,9 +53,9 @@ impl ReturnForm {
         }
         Ok(ReturnForm {
             approved_quantity,
-            reason: notes.reason.trim().to_string(),
-            handling: notes.handling.trim().to_string(),
-            basis: notes.basis.trim().to_string(),
+            reason: notes[0].trim().to_string(),
+            handling: notes[1].trim().to_string(),
+            basis: notes[2].trim().to_string(),
             manager_approved: false,
             received_quantity: None,
             receipt_note: String::new(),
@@ -149,7 +143,7 @@ mod tests {
 
     #[test]
     fn finance_refuses_a_quantity_mismatch_with_both_numbers() {
-        let mut form = ReturnForm::new(10, ReturnNotes::default()).unwrap();
+        let mut form = ReturnForm::new(10, ["", "", ""]).unwrap();
         form.manager_approved = true;
         assert!(form.receive(9, "").is_err(), "a difference needs a note");
         let short = form
@@ -164,6 +158,6 @@ mod tests {
         );
         let full = form.receive(10, "").unwrap();
         assert!(full.post().unwrap().posted);
-        assert!(ReturnForm::new(-1, ReturnNotes::default()).is_err());
+        assert!(ReturnForm::new(-1, ["", "", ""]).is_err());
     }
 }
