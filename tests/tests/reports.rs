@@ -444,6 +444,38 @@ async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, 404, "another region's office");
+
+    // The complaint becomes a case; two clerks linking it at once to two cases: one link holds,
+    // the other is told it changed meanwhile.
+    let mut cases = Vec::new();
+    for _ in 0..2 {
+        let case = o
+            .ok("sales", Method::POST, "/api/complaints", Some(json!({
+                "customer_name": "湖北某建设公司", "order_number": "SO-2026-118", "product_model": "BC-300",
+                "quantity": 1, "delivery_date": "2026-09-01", "defect": "stops twice a week",
+                "customer_demand": "repair", "claimed": "0"
+            })))
+            .await?;
+        cases.push(case["id"].as_str().unwrap().to_string());
+    }
+    let link = format!("/api/feedback/{id}/to-complaint");
+    let ask = |case: &String| o.call("clerk", Method::POST, &link, Some(json!({"text": case})));
+    let (a, b) = tokio::join!(ask(&cases[0]), ask(&cases[1]));
+    let (a, b) = (a?, b?);
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let linked = if a.0 == 200 { &a.1 } else { &b.1 };
+    let (status, _) = o
+        .call(
+            "clerk",
+            Method::POST,
+            &link,
+            Some(json!({"text": cases[0]})),
+        )
+        .await?;
+    assert_eq!(status, 409, "a linked item is not linked again");
+    assert!(cases.contains(&linked["complaint_id"].as_str().unwrap().to_string()));
     server.finish().await;
     Ok(())
 }

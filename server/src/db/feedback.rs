@@ -227,35 +227,38 @@ impl Db {
         step: &str,
         method: Option<&str>,
         text: Option<&str>,
-    ) -> sqlx::Result<()> {
+    ) -> sqlx::Result<bool> {
         let now = now_ms();
         let id = id.to_string();
         let query = match step {
-            "reported" => sqlx::query("UPDATE feedback_items SET reported_at = $2 WHERE id = $1")
+            "reported" => sqlx::query("UPDATE feedback_items SET reported_at = $2 WHERE id = $1 AND state = 'open'")
                 .bind(id)
                 .bind(now),
             "answered" => sqlx::query(
-                "UPDATE feedback_items SET answered_at = $2, answer_method = $3, answer_text = $4 WHERE id = $1",
+                "UPDATE feedback_items SET answered_at = $2, answer_method = $3, answer_text = $4 WHERE id = $1 AND state = 'open'",
             )
             .bind(id)
             .bind(now)
             .bind(method.map(str::to_string))
             .bind(text.map(str::to_string)),
-            "chased" => sqlx::query("UPDATE feedback_items SET last_chased_at = $2, chase_count = chase_count + 1 WHERE id = $1")
+            "chased" => sqlx::query("UPDATE feedback_items SET last_chased_at = $2, chase_count = chase_count + 1 WHERE id = $1 AND state = 'open'")
                 .bind(id)
                 .bind(now),
-            "closed" => sqlx::query("UPDATE feedback_items SET state = 'closed' WHERE id = $1").bind(id),
+            "closed" => sqlx::query("UPDATE feedback_items SET state = 'closed' WHERE id = $1 AND state = 'open'").bind(id),
             "visited" => sqlx::query(
-                "UPDATE feedback_items SET head_visit = $2, head_visit_at = $3 WHERE id = $1",
+                "UPDATE feedback_items SET head_visit = $2, head_visit_at = $3 WHERE id = $1 AND state = 'open'",
             )
             .bind(id)
             .bind(text.map(str::to_string))
             .bind(now),
-            _ => sqlx::query("UPDATE feedback_items SET complaint_id = $2 WHERE id = $1")
+            _ => sqlx::query(
+                "UPDATE feedback_items SET complaint_id = $2 WHERE id = $1 AND complaint_id IS NULL",
+            )
                 .bind(id)
                 .bind(text.map(str::to_string)),
         };
-        query.execute(&self.pool).await?;
-        Ok(())
+        // Each step holds only while the item is as it was read (open; not yet linked), so two
+        // clerks acting at once cannot both link it, or close it under the other's step.
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
     }
 }

@@ -363,7 +363,7 @@ async fn feedback_step(
     if item.state == "closed" && step != "to-complaint" {
         return Err(ApiError::conflict("closed", "this feedback is closed"));
     }
-    match step.as_str() {
+    let applied = match step.as_str() {
         "report" => state.db.feedback_step(id, "reported", None, None).await?,
         "answer" => {
             let method = body.method.as_deref().unwrap_or_default();
@@ -381,7 +381,7 @@ async fn feedback_step(
             state
                 .db
                 .feedback_step(id, "answered", Some(method), Some(text))
-                .await?;
+                .await?
         }
         "chase" => state.db.feedback_step(id, "chased", None, None).await?,
         "visit" => {
@@ -396,7 +396,7 @@ async fn feedback_step(
             state
                 .db
                 .feedback_step(id, "visited", None, Some(who))
-                .await?;
+                .await?
         }
         "close" => {
             let missing = needs(&item);
@@ -406,7 +406,7 @@ async fn feedback_step(
                     format!("still needed: {}", missing.join("; ")),
                 ));
             }
-            state.db.feedback_step(id, "closed", None, None).await?;
+            state.db.feedback_step(id, "closed", None, None).await?
         }
         "to-complaint" => {
             if item.kind != "complaint" {
@@ -434,9 +434,15 @@ async fn feedback_step(
             state
                 .db
                 .feedback_step(id, "complaint", None, Some(&text))
-                .await?;
+                .await?
         }
         other => return Err(ApiError::invalid(format!("no feedback step '{other}'"))),
+    };
+    if !applied {
+        return Err(ApiError::conflict(
+            "changed_meanwhile",
+            "someone closed or linked this feedback meanwhile; reload it",
+        ));
     }
     let item = state
         .db
