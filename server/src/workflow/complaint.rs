@@ -622,7 +622,9 @@ pub fn apply(
     let role = actor.role;
     match action {
         Action::Accept => {
-            dept(role, Department::Quality, "accept")?;
+            // The quality department accepts and numbers (§4.6.4); a QC inspector, though of
+            // that department, accepts repaired products, not complaints.
+            need(role, &[Role::Quality], "accept", "品质部")?;
             if let Some(n) = &c.number {
                 return Err(WorkflowError::AlreadyAccepted(n.clone()));
             }
@@ -1126,6 +1128,29 @@ mod tests {
             None,
         );
         assert_eq!(err.unwrap_err(), WorkflowError::Closed);
+    }
+
+    #[test]
+    fn a_qc_inspector_does_not_accept_complaints() {
+        let t0 = at("2026-11-03T15:00:00+08:00");
+        let c = Case::filed(
+            Uuid::from_u128(1),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        );
+        let err = apply(
+            &c,
+            &Action::Accept,
+            actor(Role::QcInspector),
+            t0,
+            &rules(),
+            Some("2026-11-0001"),
+        );
+        assert_eq!(err.unwrap_err().code(), "wrong_department");
     }
 
     #[test]
