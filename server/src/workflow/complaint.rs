@@ -968,6 +968,19 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
+    /// A case filed in Wuhan at `t0` with nothing claimed, not yet accepted.
+    fn filed(id: u128, t0: DateTime<Utc>) -> Case {
+        Case::filed(
+            Uuid::from_u128(id),
+            "wuhan",
+            Uuid::from_u128(2),
+            t0,
+            0,
+            false,
+            None,
+        )
+    }
+
     fn actor(role: Role) -> Actor {
         Actor {
             user: Uuid::from_u128(role as u128 + 1),
@@ -1133,15 +1146,7 @@ mod tests {
     #[test]
     fn a_qc_inspector_does_not_accept_complaints() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let c = Case::filed(
-            Uuid::from_u128(1),
-            "wuhan",
-            Uuid::from_u128(2),
-            t0,
-            0,
-            false,
-            None,
-        );
+        let c = filed(1, t0);
         let err = apply(
             &c,
             &Action::Accept,
@@ -1156,18 +1161,7 @@ mod tests {
     #[test]
     fn split_amounts_need_the_authority_of_their_total() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let accepted = |id: u128| {
-            let filed = Case::filed(
-                Uuid::from_u128(id),
-                "wuhan",
-                Uuid::from_u128(2),
-                t0,
-                0,
-                false,
-                None,
-            );
-            run(&filed, Role::Quality, Action::Accept, t0)
-        };
+        let accepted = |id: u128| run(&filed(id, t0), Role::Quality, Action::Accept, t0);
         let mut c = accepted(1);
         let propose = |c: &Case, fen: i64| {
             run(
@@ -1249,15 +1243,7 @@ mod tests {
     #[test]
     fn wrong_department_second_number_and_promise_above_authority_are_refused() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let c = Case::filed(
-            Uuid::from_u128(1),
-            "wuhan",
-            Uuid::from_u128(2),
-            t0,
-            0,
-            false,
-            None,
-        );
+        let c = filed(1, t0);
         // Tried: acceptance by sales, a step before acceptance, a second number.
         assert_eq!(
             apply(
@@ -1341,15 +1327,7 @@ mod tests {
     #[test]
     fn steps_are_overdue_exactly_when_due() {
         let t0 = at("2026-11-03T15:00:00+08:00");
-        let c = Case::filed(
-            Uuid::from_u128(1),
-            "wuhan",
-            Uuid::from_u128(2),
-            t0,
-            0,
-            false,
-            None,
-        );
+        let c = filed(1, t0);
         let c = run(&c, Role::Quality, Action::Accept, t0);
         // Investigation: 1 day, due 24:00 on 4 Nov.
         assert!(c.overdue(at("2026-11-04T23:59:59+08:00")).is_empty());
