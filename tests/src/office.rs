@@ -178,8 +178,50 @@ impl Office {
         approver: &str,
     ) -> anyhow::Result<Value> {
         self.run_to_amounts(id, amount_fen, &[amount_fen]).await?;
-        self.ok(approver, id, json!({"action": "approve", "decision": 1}))
+        self.close_approved(id, &[(approver, 1)], amount_fen).await
+    }
+
+    /// As [`Office::run_to_close`] with a compensation of `amount_fen` (#1, approved by the
+    /// marketing head), and then returns decided with their values and quantities (#2 on),
+    /// each approved by `return_approver`.
+    pub async fn run_to_close_returning(
+        &self,
+        id: &str,
+        amount_fen: i64,
+        returns: &[(i64, i64)],
+        return_approver: &str,
+    ) -> anyhow::Result<Value> {
+        self.run_to_amounts(id, amount_fen, &[amount_fen]).await?;
+        let mut approvals = vec![("head", 1)];
+        for (n, (value_fen, quantity)) in returns.iter().enumerate() {
+            self.ok(
+                "sales",
+                id,
+                json!({"action": "propose_amount", "kind": "return_value", "amount_fen": value_fen, "quantity": quantity}),
+            )
             .await?;
+            approvals.push((return_approver, n as u32 + 2));
+        }
+        self.close_approved(id, &approvals, amount_fen).await
+    }
+
+    /// Approves the case's amounts (approver, decision) and takes it through the director's
+    /// approval, the customer's answer and the head's review and visit to closing.
+    async fn close_approved(
+        &self,
+        id: &str,
+        approvals: &[(&str, u32)],
+        promised_fen: i64,
+    ) -> anyhow::Result<Value> {
+        for (approver, decision) in approvals {
+            self.ok(
+                approver,
+                id,
+                json!({"action": "approve", "decision": decision}),
+            )
+            .await?;
+        }
+        let amount_fen = promised_fen;
         self.ok("director", id, json!({"action": "approve_penalty"}))
             .await?;
         self.ok("sales", id, json!({"action": "communicate", "result": "客户接受赔偿方案", "promised_fen": amount_fen})).await?;

@@ -296,6 +296,35 @@ async fn numbering(engine: Engine) -> anyhow::Result<()> {
     numbers.sort();
     let expected: Vec<String> = (2..=13).map(|n| format!("2026-12-{n:04}")).collect();
     assert_eq!(numbers, expected, "unique, and no gaps");
+    // One case accepted twice at once, once on each instance: one number, and the other told
+    // the case is already numbered, on either engine.
+    let id = office.file("0").await?;
+    let accept = |base: String| {
+        let (token, id) = (quality.clone(), id.clone());
+        async move {
+            call(
+                Method::POST,
+                &format!("{base}/api/complaints/{id}/actions"),
+                &token,
+                Some(json!({"action": "accept"})),
+            )
+            .await
+        }
+    };
+    let (a, b) = tokio::join!(accept(server.base()), accept(other.base()));
+    let (a, b) = (a?, b?);
+    let mut answers = [
+        (a.0, a.1["error"]["code"].clone()),
+        (b.0, b.1["error"]["code"].clone()),
+    ];
+    answers.sort_by_key(|(status, _)| *status);
+    assert_eq!(
+        answers,
+        [(200, Value::Null), (409, json!("already_numbered"))],
+        "{a:?} {b:?}"
+    );
+    let winner = if a.0 == 200 { &a.1 } else { &b.1 };
+    assert_eq!(winner["number"], "2026-12-0014");
     other.finish().await;
     server.finish().await;
     Ok(())
@@ -406,17 +435,73 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     };
     let office = Office::new(&server).await?;
     let id = office.file("800").await?;
-    office.run_to_close(&id, 80_000, "head").await?;
-
-    let (status, form) = office
-        .call(
-            "sales",
-            Method::POST,
-            &format!("/api/complaints/{id}/returns"),
-            Some(json!({"approved_quantity": 10, "reason": "机架焊缝开裂", "handling": "退货重处理", "basis": "客诉处理单结论"})),
-        )
+    // Decided on the case: 800.00 compensation, and two returns, 10 pieces for 300.00 (#2)
+    // and 3 pieces for 90.00 (#3), which the general manager approves (the case's total is
+    // over 1,000.00).
+    office
+        .run_to_close_returning(&id, 80_000, &[(30_000, 10), (9_000, 3)], "gm")
         .await?;
+    let open_return = |body: Value| {
+        let office = &office;
+        let id = id.clone();
+        async move {
+            office
+                .call(
+                    "sales",
+                    Method::POST,
+                    &format!("/api/complaints/{id}/returns"),
+                    Some(body),
+                )
+                .await
+        }
+    };
+    let noted = |mut body: Value| {
+        for (k, v) in [
+            ("reason", "机架焊缝开裂"),
+            ("handling", "退货重处理"),
+            ("basis", "客诉处理单结论"),
+        ] {
+            body[k] = json!(v);
+        }
+        body
+    };
+    // Bad input, each refused with nothing opened: a reason, handling or basis missing
+    // (§4.9.3), a quantity or value other than approved (§4.9.4), an amount that is no
+    // money, a decision that is no approved return (#1 is the compensation).
+    for (body, code) in [
+        (
+            json!({"decision": 2, "reason": "r", "handling": "h"}),
+            "invalid_input",
+        ),
+        (
+            noted(json!({"decision": 2, "approved_quantity": 11})),
+            "quantity_mismatch",
+        ),
+        (
+            noted(json!({"decision": 2, "amount": "299.99"})),
+            "amount_mismatch",
+        ),
+        (
+            noted(json!({"decision": 2, "amount": "3.001"})),
+            "invalid_input",
+        ),
+        (noted(json!({"decision": 1})), "no_approved_return"),
+        (noted(json!({"approved_quantity": -2})), "invalid_input"),
+    ] {
+        let (status, answer) = open_return(body.clone()).await?;
+        assert_eq!(answer["error"]["code"], json!(code), "{body}: {answer}");
+        assert!(status == 400 || status == 409, "{body}: {status}");
+    }
+    let (status, form) = open_return(noted(json!({"approved_quantity": 10}))).await?;
     assert_eq!(status, 201, "{form}");
+    assert_eq!(form["body"]["decision"], 2);
+    assert_eq!(form["body"]["amount_fen"], 30_000);
+    let (status, again) = open_return(noted(json!({"decision": 2}))).await?;
+    assert_eq!(
+        (status, again["error"]["code"].clone()),
+        (409, json!("already_opened")),
+        "one approval backs one return form"
+    );
     // §4.9.3: the form notes reason, handling and basis.
     assert_eq!(form["body"]["reason"], "机架焊缝开裂");
     assert_eq!(form["body"]["handling"], "退货重处理");
@@ -465,15 +550,10 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     let (status, _) = step("sales", "post", json!({})).await?;
     assert_eq!(status, 403, "only finance posts");
 
-    // An equal return posts.
-    let (_, form) = office
-        .call(
-            "sales",
-            Method::POST,
-            &format!("/api/complaints/{id}/returns"),
-            Some(json!({"approved_quantity": 3})),
-        )
-        .await?;
+    // An equal return posts: the next approved return (#3) when none is named.
+    let (status, form) = open_return(noted(json!({}))).await?;
+    assert_eq!(status, 201, "{form}");
+    assert_eq!(form["body"]["decision"], 3);
     let rid2 = form["id"].as_str().unwrap().to_string();
     for (who, s, b) in [
         ("head", "approve", json!({})),
@@ -490,15 +570,6 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
             .await?;
         assert_eq!(status, 200, "{who} {s}: {body}");
     }
-    let (status, _) = office
-        .call(
-            "sales",
-            Method::POST,
-            &format!("/api/complaints/{id}/returns"),
-            Some(json!({"approved_quantity": -2})),
-        )
-        .await?;
-    assert_eq!(status, 400, "a negative quantity is refused");
 
     // Allowance: not above the approved amount; posted after both signatures.
     let (status, _) = office
@@ -680,7 +751,10 @@ async fn not_valid_takes_no_settlement(server: TestServer) -> anyhow::Result<()>
         .await?;
     office.ok("gmo", &id, json!({"action": "close"})).await?;
     for (path, body) in [
-        ("returns", json!({"approved_quantity": 1})),
+        (
+            "returns",
+            json!({"approved_quantity": 1, "reason": "r", "handling": "h", "basis": "b"}),
+        ),
         ("allowances", json!({"amount": "1.00"})),
     ] {
         let (status, answer) = office

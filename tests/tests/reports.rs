@@ -70,6 +70,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
         (1, 1, "fixed_on_site", "2026-10-05T12:00:00+08:00", 5_000),
     ];
     let tech = Author::Device(Role::Technician);
+    let mut visits = Vec::new();
     for (who, product, outcome, departed, travel) in plan {
         let v = o
             .ok(
@@ -80,6 +81,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
             )
             .await?;
         let id = Uuid::parse_str(v["id"].as_str().unwrap())?;
+        visits.push(id);
         let tech_id = o.ids[if who == 0 { "tech_a" } else { "tech_b" }];
         o.ok(
             "director",
@@ -114,7 +116,8 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
             .await?;
         dev.sync().await?;
     }
-    // Ratings through a campaign: A gets 5 and 4, B gets 3.
+    // Ratings through a campaign: A gets 5 and 4, B gets 3. B's names only the visit: the
+    // rating counts for the technician the visit was dispatched to (§3.2).
     let tpl = o
         .ok("head", Method::POST, "/api/surveys/templates", Some(json!({"name": "回访", "questions": [{"text_zh": "满意度", "text_en": "Satisfaction", "scale": 5}]})))
         .await?;
@@ -122,10 +125,12 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
         .ok("head", Method::POST, "/api/surveys/campaigns", Some(json!({"template_id": tpl["id"], "name": "十月回访", "period": "monthly", "region": "wuhan", "opens_on": "2026-10-01", "closes_on": "2026-10-31"})))
         .await?;
     let cid = camp["id"].as_str().unwrap().to_string();
-    for (t, r) in [("tech_a", 5), ("tech_a", 4), ("tech_b", 3)] {
+    for (t, r) in [("tech_a", 5), ("tech_a", 4)] {
         o.ok("clerk", Method::POST, &format!("/api/surveys/campaigns/{cid}/answers"), Some(json!({"technician": o.ids[t], "customer_name": "客户", "rating": r, "responses": {"1": r}})))
             .await?;
     }
+    o.ok("clerk", Method::POST, &format!("/api/surveys/campaigns/{cid}/answers"), Some(json!({"visit_id": visits[3], "customer_name": "客户", "rating": 3, "responses": {"1": 3}})))
+        .await?;
     // Bad answers: a rating of 6, a question the template lacks, an answer out of scale.
     for bad in [
         json!({"customer_name": "x", "rating": 6}),
@@ -480,3 +485,68 @@ async fn severe_feedback(server: TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 fieldloop_e2e::both_engines!(severe_feedback_test, severe_feedback);
+
+/// A feedback item follows later edits of its document: feedback raised to severe after its
+/// first sync asks for the written report (§3.3), and severe items head the chase list
+/// (提前加以处理), older ones first within each severity.
+async fn feedback_follows_its_document(server: TestServer) -> anyhow::Result<()> {
+    let o = office(&server).await?;
+    let dev = server.device("sales").await?;
+    let sales = Author::Device(Role::Salesperson);
+    let mut ids = Vec::new();
+    for comment in ["noisy at start-up", "manual hard to read"] {
+        let doc = dev.store().create(DocKind::Feedback, "wuhan", 0).await?;
+        dev.store()
+            .edit(
+                doc.id(),
+                sales,
+                &[
+                    ("answer.kind", V::Text("suggestion".into())),
+                    ("answer.severity", V::Text("general".into())),
+                    ("answer.comment", V::Text(comment.into())),
+                ],
+                0,
+            )
+            .await?;
+        dev.sync().await?;
+        ids.push(doc.id());
+    }
+    let chase = o
+        .ok("clerk", Method::GET, "/api/feedback/chase", None)
+        .await?;
+    let order: Vec<&Value> = chase.as_array().unwrap().iter().map(|c| &c["id"]).collect();
+    assert_eq!(order, [&json!(ids[0]), &json!(ids[1])], "oldest first");
+
+    // The second turns out severe, and is a complaint.
+    dev.store()
+        .edit(
+            ids[1],
+            sales,
+            &[
+                ("answer.kind", V::Text("complaint".into())),
+                ("answer.severity", V::Text("severe".into())),
+            ],
+            0,
+        )
+        .await?;
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    let chase = o
+        .ok("clerk", Method::GET, "/api/feedback/chase", None)
+        .await?;
+    assert_eq!(chase[0]["id"], json!(ids[1]), "severe first: {chase}");
+    assert_eq!(chase[0]["severity"], "severe");
+    assert_eq!(chase[0]["kind"], "complaint");
+    assert!(
+        chase[0]["needs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("written report")),
+        "{chase}"
+    );
+    assert_eq!(chase[1]["id"], json!(ids[0]));
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(feedback_edits_test, feedback_follows_its_document);

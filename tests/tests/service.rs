@@ -278,34 +278,51 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
         .await?;
     assert_eq!(doc["changed_after_signing"], true);
 
-    // Fees: finance's queue, issued then collected; not the other way round.
+    // Fees (§2.4): cash taken on site is handed to finance first, who mails the invoice
+    // after; the job stays in the queue until both are done, and neither is done twice.
     let queue = office
         .ok("finance", Method::GET, "/api/finance/invoices", None)
         .await?;
     assert_eq!(queue[0]["fee"], "200.00");
+    assert_eq!(queue[0]["method"], "cash_on_site");
+    let invoice = format!("/api/visits/{visit}/invoice");
+    office
+        .ok(
+            "finance",
+            Method::POST,
+            &invoice,
+            Some(json!({"state": "collected"})),
+        )
+        .await?;
+    let queue = office
+        .ok("finance", Method::GET, "/api/finance/invoices", None)
+        .await?;
+    assert_eq!(queue[0]["collected"], true);
+    assert_eq!(queue[0]["issued"], false);
     let (status, _) = office
         .call(
             "finance",
             Method::POST,
-            &format!("/api/visits/{visit}/invoice"),
+            &invoice,
             Some(json!({"state": "collected"})),
         )
         .await?;
     assert_eq!(status, 409);
-    office
-        .ok(
+    let (status, _) = office
+        .call(
             "finance",
             Method::POST,
-            &format!("/api/visits/{visit}/invoice"),
-            Some(json!({"state": "issued"})),
+            &invoice,
+            Some(json!({"state": "paid"})),
         )
         .await?;
+    assert_eq!(status, 400);
     office
         .ok(
             "finance",
             Method::POST,
-            &format!("/api/visits/{visit}/invoice"),
-            Some(json!({"state": "collected"})),
+            &invoice,
+            Some(json!({"state": "issued"})),
         )
         .await?;
     let queue = office
@@ -446,31 +463,33 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
         "QC by a non-inspector"
     );
     assert_eq!(step("qc", "qc_reject").await?.0, 200);
-    assert_eq!(step("production", "repair_done").await?.0, 200);
-    assert_eq!(step("qc", "qc_accept").await?.0, 200);
-    let (status, body) = step("tech", "void").await?;
-    assert_eq!(
-        (status, body["error"]["code"].clone()),
-        (409, json!("not_ready")),
-        "void without the return signature"
-    );
-    let (status, _) = step("tech", "return_to_customer").await?;
-    assert_eq!(status, 409, "no return signature yet");
 
-    // Past the promised date (30 Nov, company time): on marketing's list.
+    // Past the promised date (30 Nov, company time) and still in repair: on marketing's list
+    // (§2.7), until the product is repaired and accepted by QC (修妥) or the customer is told.
+    let clerk = &office;
+    let late_list = move || async move {
+        clerk
+            .ok("clerk", Method::GET, "/api/repairs/overdue", None)
+            .await
+    };
     clock.set(at("2026-11-30T23:59:00+08:00"));
-    let late = office
-        .ok("clerk", Method::GET, "/api/repairs/overdue", None)
-        .await?;
+    let late = late_list().await?;
     assert!(
         late.as_array().unwrap().is_empty(),
         "still the promised day: {late}"
     );
     clock.set(at("2026-12-01T00:01:00+08:00"));
-    let late = office
-        .ok("clerk", Method::GET, "/api/repairs/overdue", None)
-        .await?;
+    let late = late_list().await?;
     assert_eq!(late[0]["number"], json!(number));
+    assert_eq!(step("production", "repair_done").await?.0, 200);
+    assert_eq!(
+        late_list().await?[0]["number"],
+        json!(number),
+        "awaiting QC"
+    );
+    assert_eq!(step("qc", "qc_accept").await?.0, 200);
+    let late = late_list().await?;
+    assert!(late.as_array().unwrap().is_empty(), "repaired: {late}");
     office
         .ok(
             "clerk",
@@ -479,14 +498,16 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    assert!(
-        office
-            .ok("clerk", Method::GET, "/api/repairs/overdue", None)
-            .await?
-            .as_array()
-            .unwrap()
-            .is_empty()
+    assert!(late_list().await?.as_array().unwrap().is_empty());
+
+    let (status, body) = step("tech", "void").await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_ready")),
+        "void without the return signature"
     );
+    let (status, _) = step("tech", "return_to_customer").await?;
+    assert_eq!(status, 409, "no return signature yet");
 
     // The customer signs for the product, offline; then return and void.
     let sha = dev

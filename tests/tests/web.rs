@@ -633,13 +633,15 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
 
     // Finance: a return whose received quantity differs is refused with both numbers.
     let case3 = office.file("800").await?;
-    office.run_to_close(&case3, 80_000, "head").await?;
+    office
+        .run_to_close_returning(&case3, 80_000, &[(50_000, 5)], "gm")
+        .await?;
     let (status, form) = office
         .call(
             "sales",
             Method::POST,
             &format!("/api/complaints/{case3}/returns"),
-            Some(json!({"approved_quantity": 5})),
+            Some(json!({"approved_quantity": 5, "reason": "机架开裂", "handling": "退货", "basis": "客诉结论"})),
         )
         .await?;
     assert_eq!(status, 201, "{form}");

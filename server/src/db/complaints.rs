@@ -126,20 +126,19 @@ pub async fn update_settlement(
     Ok(n == 1)
 }
 
-/// Allowance certificates already opened for a case, their amounts in fen.
-/// The allowance certificates opened against a case, read with the case's row locked until the
-/// transaction ends: two certificates opened at once on PostgreSQL see each other, so together
-/// they cannot go past the approved amount (SQLite writers already take turns).
-pub async fn allowance_bodies(tx: &mut Tx, case: Uuid) -> sqlx::Result<Vec<String>> {
+/// The settlements of one kind (`allowance` or `return`) opened against a case, read with the
+/// case's row locked until the transaction ends: two opened at once on PostgreSQL see each
+/// other, so together they cannot go past what was approved (SQLite writers already take turns).
+pub async fn settlement_bodies(tx: &mut Tx, case: Uuid, kind: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query("UPDATE complaint_cases SET updated_at = updated_at WHERE id = $1")
         .bind(case.to_string())
         .execute(&mut **tx)
         .await?;
-    let rows =
-        sqlx::query("SELECT body FROM settlements WHERE case_id = $1 AND kind = 'allowance'")
-            .bind(case.to_string())
-            .fetch_all(&mut **tx)
-            .await?;
+    let rows = sqlx::query("SELECT body FROM settlements WHERE case_id = $1 AND kind = $2")
+        .bind(case.to_string())
+        .bind(kind)
+        .fetch_all(&mut **tx)
+        .await?;
     rows.iter().map(|r| r.try_get(0)).collect()
 }
 

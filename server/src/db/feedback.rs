@@ -83,13 +83,19 @@ pub struct NewItem {
     pub at: i64,
 }
 
-/// Registers a feedback item the first time its document arrives. Ratings need no handling
-/// and are closed at once; suggestions and complaints stay open until answered (§3.4).
+/// Registers a feedback item when its document first arrives, and keeps it in step with later
+/// edits of the document: feedback raised to severe after its first sync must reach the head
+/// (§3.3). Ratings need no handling and are closed at once; suggestions and complaints stay
+/// open until answered (§3.4), and a rating edited into a complaint opens.
 pub async fn insert_item(tx: &mut Tx, n: &NewItem) -> sqlx::Result<()> {
     let state = if n.kind == "rating" { "closed" } else { "open" };
     sqlx::query(
         "INSERT INTO feedback_items (id, region, kind, severity, technician, visit_id, campaign_id, rating, state, chase_count, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, severity = excluded.severity,
+         technician = excluded.technician, visit_id = excluded.visit_id, rating = excluded.rating,
+         state = CASE WHEN feedback_items.kind = 'rating' AND excluded.kind <> 'rating' THEN 'open'
+                      ELSE feedback_items.state END",
     )
     .bind(n.id.to_string())
     .bind(&n.region)

@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::access::Principal;
 use crate::auth::Auth;
 use crate::db::complaints::{
-    allowance_bodies, insert_case, insert_event, insert_settlement, load_case, update_case,
+    insert_case, insert_event, insert_settlement, load_case, settlement_bodies, update_case,
     update_settlement,
 };
 use crate::db::next_counter;
@@ -28,7 +28,9 @@ use crate::records::{server_create_in, server_edit_in};
 use crate::workflow::calendar::{month_bounds, previous_month, year_month};
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
 use crate::workflow::numbering::{counter_name, format_number};
-use crate::workflow::settlement::{AllowanceCertificate, ReturnForm, SettlementError};
+use crate::workflow::settlement::{
+    AllowanceCertificate, ReturnForm, SettlementError, approved_returns,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -409,11 +411,33 @@ pub(crate) async fn act(
     Path(id): Path<Uuid>,
     Json(body): Json<ActRequest>,
 ) -> ApiResult<Json<CaseView>> {
+    // Two actions on one case at once: on SQLite the second writer waits and then reads the
+    // first one's result; on PostgreSQL both may read the same version, and the one that loses
+    // the update is run again on the case as it now is, so both engines answer the same (two
+    // acceptances: one number, and `already_numbered` for the other).
+    for _ in 0..3 {
+        if let Some(view) = act_once(&state, &p, id, &body).await? {
+            return Ok(Json(view));
+        }
+    }
+    Err(ApiError::conflict(
+        "stale",
+        "the case keeps changing meanwhile; reload it",
+    ))
+}
+
+/// One attempt at an action; `None` when another writer changed the case after it was read.
+async fn act_once(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &ActRequest,
+) -> ApiResult<Option<CaseView>> {
     let rules = state.config.rules();
     let mut tx = state.db.begin_write().await?;
     let stored = load_case(&mut tx, id)
         .await?
-        .filter(|c| may_see_case(&p, &c.case))
+        .filter(|c| may_see_case(p, &c.case))
         .ok_or_else(|| ApiError::not_found(format!("no complaint case {id} that you may see")))?;
     if let Some(v) = body.version
         && v != stored.version
@@ -451,10 +475,7 @@ pub(crate) async fn act(
     )
     .map_err(workflow_error)?;
     if !update_case(&mut tx, &next, stored.version).await? {
-        return Err(ApiError::conflict(
-            "stale",
-            "the case changed meanwhile; reload it",
-        ));
+        return Ok(None);
     }
     let payload = serde_json::to_string(&body.action).map_err(ApiError::internal)?;
     insert_event(
@@ -471,7 +492,7 @@ pub(crate) async fn act(
         let number = next.number.clone().unwrap_or_default();
         let accepted = next.accepted_at.map(|t| t.to_rfc3339()).unwrap_or_default();
         let state_text = state_code(next.state);
-        server_edit_in(&mut tx, &p, id, |_| {
+        server_edit_in(&mut tx, p, id, |_| {
             let mut w: Vec<(&'static str, FieldValue)> = vec![("case.state", state_text.into())];
             if !number.is_empty() {
                 w.push(("case.number", number.into()));
@@ -482,7 +503,7 @@ pub(crate) async fn act(
         .await?;
     }
     tx.commit().await?;
-    Ok(Json(view(&next, stored.version + 1, now)?))
+    Ok(Some(view(&next, stored.version + 1, now)?))
 }
 
 /// The customer rejects a closed case's conclusion (§4.6.8): a new case is filed, linked to
@@ -592,7 +613,16 @@ async fn customer_view(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewReturn {
-    pub approved_quantity: i64,
+    /// The approved return this form carries out: the case's money decision (#n) of kind
+    /// `return_value`. Without it, the case's first approved return that has no form yet.
+    #[serde(default)]
+    pub decision: Option<u32>,
+    /// The pieces, as written on the form: the approved quantity (checked when given).
+    #[serde(default)]
+    pub approved_quantity: Option<i64>,
+    /// The value on the form in yuan, e.g. "300.00": the approved value (checked when given).
+    #[serde(default)]
+    pub amount: Option<String>,
     /// 退货原因: why the goods come back.
     #[serde(default)]
     pub reason: String,
@@ -644,12 +674,54 @@ pub(crate) async fn new_return(
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
         return Err(ApiError::forbidden("marketing opens return forms (§4.9.3)"));
     }
-    closed_case_for_settlement(&state, &p, id).await?;
+    let case = closed_case_for_settlement(&state, &p, id).await?;
+    let amount_fen = body
+        .amount
+        .as_deref()
+        .map(parse_yuan)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    // §4.9.1: marketing handles the closed case as it was decided: a return needs a return
+    // value approved with its quantity, and one approval backs one return form.
+    let approved = approved_returns(&case);
+    if approved.is_empty() {
+        return Err(ApiError::conflict(
+            "no_approved_return",
+            "no return was approved on this case: a return value with its quantity is proposed and approved before the case closes (§4.9.1)",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    let opened: Vec<u32> = settlement_bodies(&mut tx, id, "return")
+        .await?
+        .iter()
+        .filter_map(|b| serde_json::from_str::<ReturnForm>(b).ok()?.decision)
+        .collect();
+    let target = match body.decision {
+        Some(n) => approved.iter().find(|a| a.decision == n).ok_or_else(|| {
+            ApiError::conflict(
+                "no_approved_return",
+                format!("#{n} is not an approved return on this case"),
+            )
+        })?,
+        None => approved
+            .iter()
+            .find(|a| !opened.contains(&a.decision))
+            .unwrap_or(&approved[0]),
+    };
+    if opened.contains(&target.decision) {
+        return Err(ApiError::conflict(
+            "already_opened",
+            format!(
+                "a return form is already open for the approved return #{}",
+                target.decision
+            ),
+        ));
+    }
     let notes = [body.reason.as_str(), &body.handling, &body.basis];
-    let form = ReturnForm::new(body.approved_quantity, notes).map_err(settlement_error)?;
+    let form = ReturnForm::new(*target, body.approved_quantity, amount_fen, notes)
+        .map_err(settlement_error)?;
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&form).map_err(ApiError::internal)?;
-    let mut tx = state.db.begin_write().await?;
     insert_settlement(&mut tx, sid, id, "return", &json).await?;
     tx.commit().await?;
     Ok((
@@ -698,7 +770,7 @@ pub(crate) async fn new_allowance(
         .map(|m| m.amount_fen)
         .sum();
     let mut tx = state.db.begin_write().await?;
-    let opened: i64 = allowance_bodies(&mut tx, id)
+    let opened: i64 = settlement_bodies(&mut tx, id, "allowance")
         .await?
         .iter()
         .filter_map(|b| serde_json::from_str::<AllowanceCertificate>(b).ok())
@@ -760,7 +832,7 @@ pub(crate) async fn settlement_step(
         .settlement(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no settlement {id}")))?;
-    visible_case(&state, &p, row.case_id).await?;
+    let (case, _) = visible_case(&state, &p, row.case_id).await?;
     let role = p.role;
     let forbid = |who: &str| Err(ApiError::forbidden(format!("this step is done by {who}")));
     let new_body = match row.kind.as_str() {
@@ -780,7 +852,19 @@ pub(crate) async fn settlement_step(
                     form.receive(q, &body.note).map_err(settlement_error)?
                 }
                 "receive" => return forbid("the warehouse"),
-                "post" if role == Role::Finance => form.post().map_err(settlement_error)?,
+                "post" if role == Role::Finance => {
+                    // §4.9.4: against the complaint's approved return as the case holds it.
+                    let approved = approved_returns(&case)
+                        .into_iter()
+                        .find(|a| Some(a.decision) == form.decision)
+                        .ok_or_else(|| {
+                            ApiError::conflict(
+                                "no_approved_return",
+                                "this return form rests on no approved return of its case; finance does not post it (§4.9.4)",
+                            )
+                        })?;
+                    form.post(approved).map_err(settlement_error)?
+                }
                 "post" => return forbid("finance"),
                 other => {
                     return Err(ApiError::invalid(format!(

@@ -307,7 +307,8 @@ fn needs(item: &FeedbackItem) -> Vec<String> {
     out
 }
 
-/// Open feedback to chase (催办, §3.4), oldest first, with what each still needs.
+/// Open feedback to chase (催办, §3.4): severe items first, as §3.3 has them handled early
+/// (提前加以处理), then oldest first, with what each still needs.
 #[utoipa::path(get, path = "/api/feedback/chase", responses((status = 200, body = Vec<ChaseItem>)), security(("bearer" = [])))]
 async fn chase_list(
     State(state): State<AppState>,
@@ -320,7 +321,9 @@ async fn chase_list(
     } else {
         p.region.as_deref()
     };
-    let items = state.db.feedback_items(region, Some("open")).await?;
+    let mut items = state.db.feedback_items(region, Some("open")).await?;
+    // A stable sort keeps the oldest first within each severity.
+    items.sort_by_key(|item| item.severity != "severe");
     Ok(Json(
         items
             .into_iter()
@@ -931,7 +934,14 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
         cost: i64,
     }
     let mut rows: HashMap<String, Row> = HashMap::new();
-    for v in ctx.state.db.visits(ctx.region.as_deref()).await? {
+    let visits = ctx.state.db.visits(ctx.region.as_deref()).await?;
+    // A rating names its visit; the technician it rates is the one the visit was dispatched to
+    // (§3.2), whether or not the answer names him too.
+    let dispatched_to: HashMap<String, String> = visits
+        .iter()
+        .filter_map(|v| Some((v.id.to_string(), v.assignee?.to_string())))
+        .collect();
+    for v in visits {
         let Some(tech) = v.assignee else { continue };
         if !in_month(ctx, registered_at(&v)) || v.text("form.outcome").is_empty() {
             continue;
@@ -962,7 +972,10 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
         .feedback_items(ctx.region.as_deref(), None)
         .await?
     {
-        let Some(tech) = &f.technician else { continue };
+        let from_visit = f.visit_id.as_ref().and_then(|v| dispatched_to.get(v));
+        let Some(tech) = f.technician.as_ref().or(from_visit) else {
+            continue;
+        };
         let at = DateTime::from_timestamp_millis(f.created_at).unwrap_or_default();
         if !in_month(ctx, at) {
             continue;

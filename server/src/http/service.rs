@@ -28,7 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::records::{server_create_in, server_edit, server_edit_in};
 use crate::workflow::calendar::{local_date, month_bounds};
 use crate::workflow::service::{
-    CustodyEvent, Location, custody_step, in_warranty, is_priority, warranty_last_day,
+    Billing, CustodyEvent, Location, custody_step, in_warranty, is_priority, warranty_last_day,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -258,7 +258,11 @@ pub(crate) async fn register_request(
     let purchase = NaiveDate::parse_from_str(&product.purchase_date, "%Y-%m-%d")
         .map_err(ApiError::internal)?;
     let months = u32::try_from(product.warranty_months).unwrap_or(0);
-    let warranty_until = warranty_last_day(purchase, months).unwrap_or(purchase);
+    // Without a free warranty the last day is the day before the purchase, so the device's
+    // rule (a free job after the last day needs a reason) reads the same.
+    let warranty_until = warranty_last_day(purchase, months)
+        .or_else(|| purchase.pred_opt())
+        .unwrap_or(purchase);
     let category = body.category.trim().to_uppercase();
     if category == "C"
         && !in_warranty(purchase, months, local_date(tz, now))
@@ -474,12 +478,14 @@ pub struct InvoiceItem {
     pub fee: String,
     /// cash_on_site or invoice_later.
     pub method: String,
-    /// requested, issued or collected.
+    /// requested, or the step finance recorded last: issued or collected.
     pub invoice_state: String,
+    pub issued: bool,
+    pub collected: bool,
 }
 
 /// Finance's queue (§2.4): paid jobs whose invoice is not yet issued or whose money is not yet
-/// collected.
+/// collected (cash taken on site may be handed in before its invoice is mailed).
 #[utoipa::path(get, path = "/api/finance/invoices", responses((status = 200, body = Vec<InvoiceItem>)), security(("bearer" = [])))]
 pub(crate) async fn invoice_queue(
     State(state): State<AppState>,
@@ -491,7 +497,7 @@ pub(crate) async fn invoice_queue(
         .visits(region_filter(&p))
         .await?
         .into_iter()
-        .filter(|v| v.int("fee.amount_fen") > 0 && v.text("billing.invoice_state") != "collected")
+        .filter(|v| v.int("fee.amount_fen") > 0 && !billing_of(v).settled())
         .map(|v| InvoiceItem {
             id: v.id,
             customer_name: v.text("request.customer_name").into(),
@@ -501,9 +507,19 @@ pub(crate) async fn invoice_queue(
                 "" => "requested".into(),
                 s => s.into(),
             },
+            issued: billing_of(&v).issued,
+            collected: billing_of(&v).collected,
         })
         .collect();
     Ok(Json(items))
+}
+
+/// How far finance has gone with a visit's fee.
+fn billing_of(v: &VisitRow) -> Billing {
+    Billing {
+        issued: !v.text("billing.issued_at").is_empty(),
+        collected: !v.text("billing.collected_at").is_empty(),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -535,25 +551,34 @@ pub(crate) async fn set_invoice(
                 "this job has no fee to invoice",
             ));
         }
-        let current = doc
-            .get("billing.invoice_state")
+        let set = |path: &str| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(|t| !t.is_empty()))
+                .unwrap_or(false)
+        };
+        let billing = Billing {
+            issued: set("billing.issued_at"),
+            collected: set("billing.collected_at"),
+        };
+        let method = doc
+            .get("fee.method")
             .and_then(|v| v.as_text().map(str::to_string))
             .unwrap_or_default();
-        match (current.as_str(), target.as_str()) {
-            ("" | "requested", "issued") => Ok(vec![
-                ("billing.invoice_state", "issued".into()),
-                ("billing.issued_at", now.into()),
-            ]),
-            ("issued", "collected") => Ok(vec![
-                ("billing.invoice_state", "collected".into()),
-                ("billing.collected_at", now.into()),
-            ]),
-            (_, "issued" | "collected") => Err(ApiError::conflict(
-                "wrong_state",
-                format!("the invoice is '{current}'; it cannot become '{target}'"),
-            )),
-            _ => Err(ApiError::invalid("state is issued or collected")),
+        if !matches!(target.as_str(), "issued" | "collected") {
+            return Err(ApiError::invalid("state is issued or collected"));
         }
+        billing
+            .record(&method, &target)
+            .map_err(|why| ApiError::conflict("wrong_state", why))?;
+        let at = if target == "issued" {
+            "billing.issued_at"
+        } else {
+            "billing.collected_at"
+        };
+        Ok(vec![
+            ("billing.invoice_state", target.clone().into()),
+            (at, now.into()),
+        ])
     })
     .await?;
     Ok(Json(VisitView {
@@ -769,8 +794,8 @@ pub struct OverdueRepair {
     pub reason: String,
 }
 
-/// Marketing's list of repairs past their promised date or reported late, until the customer
-/// has been told (§2.7). Days are the company's.
+/// Marketing's list of repairs past their promised date or reported late, until the product is
+/// repaired and accepted by QC or the customer has been told (§2.7). Days are the company's.
 #[utoipa::path(get, path = "/api/repairs/overdue", responses((status = 200, body = Vec<OverdueRepair>)), security(("bearer" = [])))]
 async fn overdue_repairs(
     State(state): State<AppState>,
@@ -790,8 +815,13 @@ async fn overdue_repairs(
     let mut out = Vec::new();
     for r in state.db.receipts(region_filter(&p)).await? {
         let location = location_of(&r.location)?;
+        // §2.7 is about repairs not done in time (不能按原定时间修妥): a product QC accepted
+        // into stock is repaired, whether or not it is back with the customer yet.
         if r.customer_told_at.is_some()
-            || matches!(location, Location::ReturnedToCustomer | Location::Voided)
+            || matches!(
+                location,
+                Location::InStock | Location::ReturnedToCustomer | Location::Voided
+            )
         {
             continue;
         }

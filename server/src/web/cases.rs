@@ -414,6 +414,7 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
             sample: Action::ProposeAmount {
                 kind: MoneyKind::Compensation,
                 amount_fen: 1,
+                quantity: None,
             },
             label: t("提出金额", "Propose an amount"),
             inputs: select(
@@ -424,7 +425,13 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
                     ("allowance", s.t("折让", "Allowance")),
                     ("return_value", s.t("退货金额", "Return value")),
                 ]),
-            ) + &text("amount", s.t("金额(元)", "Amount (yuan)")),
+            ) + &text("amount", s.t("金额(元)", "Amount (yuan)"))
+                + &input(
+                    "quantity",
+                    s.t("退货数量(退货金额时)", "Pieces (with a return value)"),
+                    "",
+                    false,
+                ),
             decision: None,
         },
     ];
@@ -777,10 +784,15 @@ fn settlement_section<'a>(
             out,
             r#"<form method="post" action="/web/complaints/{case}/returns" class="action">{csrf}{q}{r}{h}{b}<button>{l1}</button></form>
 <form method="post" action="/web/complaints/{case}/allowances" class="action">{csrf}{a}<button>{l2}</button></form>"#,
-            q = input("approved_quantity", s.t("退货数量", "Quantity"), "", true),
-            r = input("reason", s.t("退货原因", "Reason"), "", false),
-            h = input("handling", s.t("处理方式", "Handling"), "", false),
-            b = input("basis", s.t("退回依据", "Basis"), "", false),
+            q = input(
+                "approved_quantity",
+                s.t("退货数量(按批准)", "Quantity (as approved)"),
+                "",
+                false
+            ),
+            r = input("reason", s.t("退货原因", "Reason"), "", true),
+            h = input("handling", s.t("处理方式", "Handling"), "", true),
+            b = input("basis", s.t("退回依据", "Basis"), "", true),
             l1 = s.t("开退货单", "Open a return form"),
             a = input("amount", s.t("折让金额(元)", "Allowance (yuan)"), "", true),
             l2 = s.t("开折让证明单", "Open an allowance certificate"),
@@ -955,6 +967,13 @@ fn action_from(form: &Fields) -> Result<Action, ApiError> {
                     .map_err(|_| ApiError::invalid("not a decision number"))?;
                 obj.insert("decision".into(), Value::from(n));
             }
+            "quantity" if v.is_empty() => {}
+            "quantity" => {
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| ApiError::invalid("the quantity is a whole number"))?;
+                obj.insert("quantity".into(), Value::from(n));
+            }
             "responsible_department" | "penalty" if v.is_empty() => {}
             _ => {
                 obj.insert(key.clone(), Value::String(v.to_string()));
@@ -996,17 +1015,24 @@ pub async fn new_return(
     Posted { s, form }: Posted,
 ) -> Response {
     let result = async {
-        let approved_quantity = form
-            .get("approved_quantity")
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::invalid("the quantity is a whole number"))?;
+        let quantity = form.get("approved_quantity").trim();
+        let approved_quantity = if quantity.is_empty() {
+            None
+        } else {
+            Some(
+                quantity
+                    .parse()
+                    .map_err(|_| ApiError::invalid("the quantity is a whole number"))?,
+            )
+        };
         let _ = api::new_return(
             State(state.clone()),
             Auth(s.p.clone()),
             Path(id),
             Json(NewReturn {
+                decision: None,
                 approved_quantity,
+                amount: None,
                 reason: form.get("reason").to_string(),
                 handling: form.get("handling").to_string(),
                 basis: form.get("basis").to_string(),
@@ -1096,10 +1122,15 @@ pub async fn finance(
             let rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|i| {
-                    let next = match i.invoice_state.as_str() {
-                        "requested" => Some(("issued", s.t("已开票", "Invoice issued"))),
-                        "issued" => Some(("collected", s.t("已收款", "Money collected"))),
-                        _ => None,
+                    // Cash taken on site is handed in first and the invoice mailed after
+                    // (§2.4); an invoiced fee is collected against its invoice.
+                    let cash = i.method == "cash_on_site";
+                    let next = if !i.collected && (cash || i.issued) {
+                        Some(("collected", s.t("已收款", "Money collected")))
+                    } else if !i.issued {
+                        Some(("issued", s.t("已开票", "Invoice issued")))
+                    } else {
+                        None
                     };
                     vec![
                         format!(r#"<a href="/web/records/{}">{}</a>"#, i.id, esc(&i.customer_name)),
@@ -1173,7 +1204,9 @@ mod tests {
     fn settlement_steps_follow_their_state() {
         let form = |approved: bool, received: Option<i64>, posted: bool| {
             serde_json::to_string(&ReturnForm {
+                decision: Some(1),
                 approved_quantity: 5,
+                amount_fen: 50_000,
                 reason: String::new(),
                 handling: String::new(),
                 basis: String::new(),
@@ -1218,7 +1251,8 @@ mod tests {
             action_from(&f).unwrap(),
             Action::ProposeAmount {
                 kind: MoneyKind::Compensation,
-                amount_fen: 123_450
+                amount_fen: 123_450,
+                quantity: None,
             }
         );
         let f = Fields(vec![

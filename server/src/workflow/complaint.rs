@@ -159,6 +159,10 @@ pub struct MoneyDecision {
     pub proposed_by: Uuid,
     pub approved_by: Option<Uuid>,
     pub approved_level: Option<ApprovalLevel>,
+    /// For a return: the pieces to come back, decided with their value (经批示核定的退货量,
+    /// which finance checks the goods actually returned against, §4.9.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantity: Option<i64>,
 }
 
 /// Responsibility as decided (§4.4.2, §4.4.4).
@@ -303,6 +307,9 @@ pub enum Action {
     ProposeAmount {
         kind: MoneyKind,
         amount_fen: i64,
+        /// Pieces to return: given with a return value, and only with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quantity: Option<i64>,
     },
     Approve {
         decision: u32,
@@ -561,8 +568,7 @@ impl Case {
             .money
             .iter()
             .filter(|m| m.approved_by.is_some())
-            .map(|m| m.amount_fen)
-            .sum::<i64>();
+            .fold(0i64, |sum, m| sum.saturating_add(m.amount_fen));
         approved.max(thresholds.marketing_max_fen)
     }
 }
@@ -744,7 +750,11 @@ pub fn apply(
             });
             c.advance(StepKind::Consolidation, now, rules.tz);
         }
-        Action::ProposeAmount { kind, amount_fen } => {
+        Action::ProposeAmount {
+            kind,
+            amount_fen,
+            quantity,
+        } => {
             need(
                 role,
                 &[Role::Salesperson, Role::MarketingHead, Role::GmOffice],
@@ -756,11 +766,32 @@ pub fn apply(
                     "an amount must be more than zero".into(),
                 ));
             }
+            match (kind, quantity) {
+                (MoneyKind::ReturnValue, Some(q)) if *q > 0 => {}
+                (MoneyKind::ReturnValue, _) => {
+                    return Err(WorkflowError::Invalid(
+                        "a return value is decided with the quantity to return, at least one piece (§4.9.4)".into(),
+                    ));
+                }
+                (_, Some(_)) => {
+                    return Err(WorkflowError::Invalid(
+                        "only a return value carries a quantity".into(),
+                    ));
+                }
+                (_, None) => {}
+            }
             let id = c.money.iter().map(|m| m.id).max().unwrap_or(0) + 1;
             // §4.7.3 is the authority over the complaint's amount: an amount needs the level of
             // the case's total with it, so splitting 6,000 into two 3,000s still needs the
             // chairman for the part that crosses 5,000.
-            let case_total = c.money.iter().map(|m| m.amount_fen).sum::<i64>() + *amount_fen;
+            // Checked: a wrapped sum would read as a small amount and need a lower level.
+            let case_total = c
+                .money
+                .iter()
+                .try_fold(*amount_fen, |sum, m| sum.checked_add(m.amount_fen))
+                .ok_or_else(|| {
+                    WorkflowError::Invalid("the case's amounts are too large to add up".into())
+                })?;
             c.money.push(MoneyDecision {
                 id,
                 kind: *kind,
@@ -769,6 +800,7 @@ pub fn apply(
                 proposed_by: actor.user,
                 approved_by: None,
                 approved_level: None,
+                quantity: *quantity,
             });
         }
         Action::Approve { decision } => {
@@ -1088,6 +1120,7 @@ mod tests {
             Action::ProposeAmount {
                 kind: MoneyKind::Compensation,
                 amount_fen: 300_000,
+                quantity: None,
             },
             t0,
         );
@@ -1170,6 +1203,7 @@ mod tests {
                 Action::ProposeAmount {
                     kind: MoneyKind::Compensation,
                     amount_fen: fen,
+                    quantity: None,
                 },
                 t0,
             )
@@ -1212,6 +1246,21 @@ mod tests {
                 ApprovalLevel::GeneralManager
             ]
         );
+        // Amounts that would wrap round when added up are refused, not read as small.
+        let huge = propose(&accepted(4), i64::MAX);
+        let wrapped = apply(
+            &huge,
+            &Action::ProposeAmount {
+                kind: MoneyKind::Compensation,
+                amount_fen: 2,
+                quantity: None,
+            },
+            actor(Role::Salesperson),
+            t0,
+            &rules(),
+            None,
+        );
+        assert_eq!(wrapped.unwrap_err().code(), "invalid_input");
     }
 
     #[test]
@@ -1292,6 +1341,7 @@ mod tests {
             Action::ProposeAmount {
                 kind: MoneyKind::Allowance,
                 amount_fen: 100_001,
+                quantity: None,
             },
             t0,
         );
@@ -1313,7 +1363,8 @@ mod tests {
                 &c,
                 &Action::ProposeAmount {
                     kind: MoneyKind::Allowance,
-                    amount_fen: -1
+                    amount_fen: -1,
+                    quantity: None,
                 },
                 actor(Role::Salesperson),
                 t0,
@@ -1390,6 +1441,7 @@ mod tests {
             7 => Action::ProposeAmount {
                 kind: MoneyKind::Compensation,
                 amount_fen: amount,
+                quantity: None,
             },
             8 => Action::Approve { decision },
             9 => Action::Communicate {

@@ -16,8 +16,12 @@ pub fn in_warranty(purchase: NaiveDate, months: u32, on: NaiveDate) -> bool {
     }
 }
 
-/// The last day of a `months`-month warranty from `purchase` (see [`in_warranty`]).
+/// The last day of a `months`-month warranty from `purchase` (see [`in_warranty`]); none for a
+/// product sold without a free warranty (0 months), which is never in one.
 pub fn warranty_last_day(purchase: NaiveDate, months: u32) -> Option<NaiveDate> {
+    if months == 0 {
+        return None;
+    }
     add_months(purchase, months)
 }
 
@@ -40,6 +44,49 @@ pub fn add_months(date: NaiveDate, months: u32) -> Option<NaiveDate> {
 /// §2.8: a request registered before today and still not dispatched goes first, as priority.
 pub fn is_priority(registered_on: NaiveDate, today: NaiveDate) -> bool {
     registered_on < today
+}
+
+/// Finance's side of a fee (§2.4), as far as it has gone: the invoice issued, the money
+/// collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Billing {
+    pub issued: bool,
+    pub collected: bool,
+}
+
+impl Billing {
+    /// Both done: the job leaves finance's queue.
+    pub fn settled(self) -> bool {
+        self.issued && self.collected
+    }
+
+    /// Finance records `target` (`issued` or `collected`) on a fee paid by `method`. §2.4: a
+    /// small fee is taken in cash on site and handed to finance, who mails the invoice after it
+    /// (当场向用户收费,回来将款交于财务部补寄发票), so for `cash_on_site` either may come
+    /// first; otherwise finance issues the invoice and the money is collected against it later
+    /// (开具发票,以便另行前往收费), so nothing is collected before the invoice.
+    pub fn record(self, method: &str, target: &str) -> Result<Billing, String> {
+        let next = match target {
+            "issued" if self.issued => return Err("the invoice is already issued".into()),
+            "issued" => Billing {
+                issued: true,
+                ..self
+            },
+            "collected" if self.collected => return Err("the money is already collected".into()),
+            "collected" if !self.issued && method != "cash_on_site" => {
+                return Err(
+                    "an invoiced fee is collected against its invoice: issue the invoice first (§2.4)"
+                        .into(),
+                );
+            }
+            "collected" => Billing {
+                collected: true,
+                ..self
+            },
+            other => return Err(format!("'{other}' is not issued or collected")),
+        };
+        Ok(next)
+    }
 }
 
 /// Where a product taken back for repair is (客户产品进出登记簿).
@@ -231,6 +278,38 @@ mod tests {
             warranty_last_day(d("2024-02-29"), 12),
             Some(d("2025-02-28"))
         );
+        // Sold without a free warranty: not even the purchase day is inside one.
+        assert!(!in_warranty(d("2026-11-27"), 0, d("2026-11-27")));
+        assert_eq!(warranty_last_day(d("2026-11-27"), 0), None);
+    }
+
+    #[test]
+    fn cash_is_handed_in_before_or_after_the_invoice_an_invoiced_fee_after() {
+        let none = Billing::default();
+        // Cash taken on site: handed to finance, the invoice mailed after (or before).
+        let handed_in = none.record("cash_on_site", "collected").unwrap();
+        assert!(!handed_in.settled());
+        assert!(
+            handed_in
+                .record("cash_on_site", "issued")
+                .unwrap()
+                .settled()
+        );
+        let issued = none.record("cash_on_site", "issued").unwrap();
+        assert!(
+            issued
+                .record("cash_on_site", "collected")
+                .unwrap()
+                .settled()
+        );
+        // To be invoiced: nothing is collected before the invoice.
+        assert!(none.record("invoice_later", "collected").is_err());
+        let issued = none.record("invoice_later", "issued").unwrap();
+        assert!(issued.record("invoice_later", "issued").is_err());
+        let settled = issued.record("invoice_later", "collected").unwrap();
+        assert!(settled.settled());
+        assert!(settled.record("invoice_later", "collected").is_err());
+        assert!(none.record("cash_on_site", "paid").is_err());
     }
 
     #[test]

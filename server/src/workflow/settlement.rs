@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::complaint::{Case, MoneyKind};
+
 /// Why finance or the warehouse refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettlementError {
@@ -9,6 +11,10 @@ pub enum SettlementError {
         "finance posts a return only when the approved quantity ({approved}) equals the quantity actually returned ({received}) (§4.9.4)"
     )]
     QuantityMismatch { approved: i64, received: i64 },
+    #[error(
+        "the return form's amount ({on_form} fen) differs from the return value approved on the complaint ({approved} fen) (§4.9.4)"
+    )]
+    AmountMismatch { approved: i64, on_form: i64 },
     #[error("{0}")]
     NotReady(String),
     #[error("{0}")]
@@ -19,16 +25,49 @@ impl SettlementError {
     pub fn code(&self) -> &'static str {
         match self {
             SettlementError::QuantityMismatch { .. } => "quantity_mismatch",
+            SettlementError::AmountMismatch { .. } => "amount_mismatch",
             SettlementError::NotReady(_) => "not_ready",
             SettlementError::Invalid(_) => "invalid_input",
         }
     }
 }
 
+/// The return decided on a closed complaint (§4.9.1, 依核决的处理方式): the pieces and their
+/// value as approved, which a return form is opened for and finance posts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovedReturn {
+    /// The complaint's money decision (#n) that approved it.
+    pub decision: u32,
+    pub quantity: i64,
+    pub value_fen: i64,
+}
+
+/// The returns approved on `case`: approved return values with their quantities, in order.
+pub fn approved_returns(case: &Case) -> Vec<ApprovedReturn> {
+    case.money
+        .iter()
+        .filter(|m| m.kind == MoneyKind::ReturnValue && m.approved_by.is_some())
+        .filter_map(|m| {
+            Some(ApprovedReturn {
+                decision: m.id,
+                quantity: m.quantity?,
+                value_fen: m.amount_fen,
+            })
+        })
+        .collect()
+}
+
 /// 退货单: a return/rework form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnForm {
+    /// The approved return this form carries out (absent on forms opened before returns were
+    /// tied to an approval).
+    #[serde(default)]
+    pub decision: Option<u32>,
     pub approved_quantity: i64,
+    /// The value of the goods on the form, fen.
+    #[serde(default)]
+    pub amount_fen: i64,
     /// Why the goods come back, how they are handled, and on what basis (§4.9.3).
     #[serde(default)]
     pub reason: String,
@@ -43,16 +82,43 @@ pub struct ReturnForm {
 }
 
 impl ReturnForm {
-    /// A form for `approved_quantity` pieces; `notes` are its reason, handling and basis
-    /// (§4.9.3: 注明退货原因、处理方式及退回依据).
-    pub fn new(approved_quantity: i64, notes: [&str; 3]) -> Result<ReturnForm, SettlementError> {
-        if approved_quantity <= 0 {
+    /// A form for the approved return `approved`. `quantity` and `amount_fen` are what the
+    /// clerk wrote, if anything: they must be the approved ones. `notes` are its reason,
+    /// handling and basis, each required (§4.9.3: 注明退货原因、处理方式及退回依据).
+    pub fn new(
+        approved: ApprovedReturn,
+        quantity: Option<i64>,
+        amount_fen: Option<i64>,
+        notes: [&str; 3],
+    ) -> Result<ReturnForm, SettlementError> {
+        if quantity.is_some_and(|q| q <= 0) {
             return Err(SettlementError::Invalid(
                 "a return covers at least one piece".into(),
             ));
         }
+        for (note, what) in notes.iter().zip(["reason", "handling", "basis"]) {
+            if note.trim().is_empty() {
+                return Err(SettlementError::Invalid(format!(
+                    "a return form notes the return's reason, handling and basis (§4.9.3): the {what} is missing"
+                )));
+            }
+        }
+        if let Some(q) = quantity.filter(|q| *q != approved.quantity) {
+            return Err(SettlementError::QuantityMismatch {
+                approved: approved.quantity,
+                received: q,
+            });
+        }
+        if let Some(fen) = amount_fen.filter(|f| *f != approved.value_fen) {
+            return Err(SettlementError::AmountMismatch {
+                approved: approved.value_fen,
+                on_form: fen,
+            });
+        }
         Ok(ReturnForm {
-            approved_quantity,
+            decision: Some(approved.decision),
+            approved_quantity: approved.quantity,
+            amount_fen: approved.value_fen,
             reason: notes[0].trim().to_string(),
             handling: notes[1].trim().to_string(),
             basis: notes[2].trim().to_string(),
@@ -92,18 +158,26 @@ impl ReturnForm {
         Ok(next)
     }
 
-    /// Finance posts only when the approved and received quantities are equal (§4.9.4).
-    pub fn post(&self) -> Result<ReturnForm, SettlementError> {
+    /// Finance posts only when the quantity approved on the complaint (`approved`, as the case
+    /// holds it now) equals the quantity actually returned, and the form's amount the approved
+    /// value (§4.9.4: 若数量、金额不符时拒绝办理).
+    pub fn post(&self, approved: ApprovedReturn) -> Result<ReturnForm, SettlementError> {
         if self.posted {
             return Err(SettlementError::Invalid("already posted".into()));
         }
         let received = self.received_quantity.ok_or_else(|| {
             SettlementError::NotReady("the warehouse has not signed for the goods".into())
         })?;
-        if received != self.approved_quantity {
+        if received != approved.quantity {
             return Err(SettlementError::QuantityMismatch {
-                approved: self.approved_quantity,
+                approved: approved.quantity,
                 received,
+            });
+        }
+        if self.amount_fen != approved.value_fen {
+            return Err(SettlementError::AmountMismatch {
+                approved: approved.value_fen,
+                on_form: self.amount_fen,
             });
         }
         let mut next = self.clone();
@@ -141,23 +215,79 @@ impl AllowanceCertificate {
 mod tests {
     use super::*;
 
+    const TEN: ApprovedReturn = ApprovedReturn {
+        decision: 2,
+        quantity: 10,
+        value_fen: 300_000,
+    };
+    const NOTES: [&str; 3] = ["weld cracked", "return and rework", "case conclusion"];
+
     #[test]
     fn finance_refuses_a_quantity_mismatch_with_both_numbers() {
-        let mut form = ReturnForm::new(10, ["", "", ""]).unwrap();
+        let mut form = ReturnForm::new(TEN, Some(10), None, NOTES).unwrap();
+        assert_eq!((form.approved_quantity, form.amount_fen), (10, 300_000));
         form.manager_approved = true;
         assert!(form.receive(9, "").is_err(), "a difference needs a note");
         let short = form
             .receive(9, "one crate missing, asked marketing")
             .unwrap();
         assert_eq!(
-            short.post(),
+            short.post(TEN),
             Err(SettlementError::QuantityMismatch {
                 approved: 10,
                 received: 9
             })
         );
         let full = form.receive(10, "").unwrap();
-        assert!(full.post().unwrap().posted);
-        assert!(ReturnForm::new(-1, ["", "", ""]).is_err());
+        assert!(full.post(TEN).unwrap().posted);
+        // Finance checks against the complaint as it stands, amount included.
+        let eleven = ApprovedReturn {
+            quantity: 11,
+            ..TEN
+        };
+        assert!(matches!(
+            full.post(eleven),
+            Err(SettlementError::QuantityMismatch { approved: 11, .. })
+        ));
+        let dearer = ApprovedReturn {
+            value_fen: 300_001,
+            ..TEN
+        };
+        assert_eq!(
+            full.post(dearer),
+            Err(SettlementError::AmountMismatch {
+                approved: 300_001,
+                on_form: 300_000
+            })
+        );
+    }
+
+    #[test]
+    fn a_return_form_is_the_approved_return_with_its_reasons() {
+        // Bad input: a negative quantity, a quantity or an amount other than approved, each
+        // of the three notes missing.
+        assert!(ReturnForm::new(TEN, Some(-1), None, NOTES).is_err());
+        assert_eq!(
+            ReturnForm::new(TEN, Some(9), None, NOTES)
+                .unwrap_err()
+                .code(),
+            "quantity_mismatch"
+        );
+        assert_eq!(
+            ReturnForm::new(TEN, None, Some(299_999), NOTES)
+                .unwrap_err()
+                .code(),
+            "amount_mismatch"
+        );
+        for missing in 0..3 {
+            let mut notes = NOTES;
+            notes[missing] = "  ";
+            assert_eq!(
+                ReturnForm::new(TEN, None, None, notes).unwrap_err().code(),
+                "invalid_input"
+            );
+        }
+        let form = ReturnForm::new(TEN, None, Some(300_000), NOTES).unwrap();
+        assert_eq!(form.decision, Some(2));
     }
 }
