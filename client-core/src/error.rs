@@ -61,10 +61,37 @@ impl From<reqwest::Error> for Error {
                 status: 0,
                 message: format!("unreadable answer: {e}"),
             }
+        } else if let Some(tls) = tls_failure(&e) {
+            // Trying again will not make an untrusted certificate trusted.
+            Error::Refused {
+                code: "server_not_trusted".into(),
+                message: format!(
+                    "the server's identity could not be verified ({tls}); check the server address, or the company's certificate authority"
+                ),
+            }
         } else {
             Error::Offline(e.to_string())
         }
     }
+}
+
+/// The TLS failure under a request error, if that is what it was. rustls' error sits inside
+/// `io::Error`s (one in another), whose `source()` skips the error each wraps, so an
+/// `io::Error` is looked into instead.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        next = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -53,6 +53,12 @@ pub struct SyncOptions {
     /// First back-off delay; doubled after each failed attempt.
     pub backoff: Duration,
     pub timeout: Duration,
+    /// More certificate authorities to trust, PEM (a company's own CA), besides the bundled
+    /// public ones.
+    pub extra_roots_pem: Option<String>,
+    /// Allow `http://` to a server that is not on this machine. Off: a phone never sends its
+    /// password, tokens or customers' signatures in the clear over a network.
+    pub allow_plain_http: bool,
 }
 
 impl Default for SyncOptions {
@@ -63,6 +69,8 @@ impl Default for SyncOptions {
             attempts: 4,
             backoff: Duration::from_millis(200),
             timeout: Duration::from_secs(60),
+            extra_roots_pem: None,
+            allow_plain_http: false,
         }
     }
 }
@@ -111,6 +119,38 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// Installs rustls' ring provider for this process (the first call; later ones do nothing).
+/// Every reqwest client of a process that links client-core is built after it.
+pub fn install_tls_provider() {
+    // Err means a provider is installed already, which is all that is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A server URL a device may use: http or https with a host; plain http only to this machine
+/// (loopback), unless `allow_plain_http`.
+pub fn check_server_url(url: &str, allow_plain_http: bool) -> Result<()> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| Error::Invalid(format!("'{url}' is not a server address: {e}")))?;
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err(Error::Invalid(format!("'{url}' names no server")));
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || allow_plain_http => Ok(()),
+        "http" => Err(Error::Invalid(format!(
+            "'{url}' is plain http to another machine: use https, so that passwords and signatures are not sent in the clear"
+        ))),
+        other => Err(Error::Invalid(format!(
+            "'{url}': a server is reached over https (or http), not {other}"
+        ))),
+    }
+}
+
 /// Sync requests sent ahead, oldest first; any still running when a sync ends early (an error,
 /// or the caller dropping it) are stopped.
 #[derive(Default)]
@@ -129,10 +169,34 @@ impl SyncClient {
         Self::with_options(base_url, store, SyncOptions::default())
     }
 
+    /// A client for the server at `base_url` (`https://...`, or `http://` to this machine or
+    /// with [`SyncOptions::allow_plain_http`]). A URL it cannot use is refused here, before
+    /// anything is sent.
     pub fn with_options(base_url: &str, store: Store, options: SyncOptions) -> Result<Self> {
+        check_server_url(base_url, options.allow_plain_http)?;
+        install_tls_provider();
+        let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+            .collect();
+        if let Some(pem) = &options.extra_roots_pem {
+            let extra = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .ok()
+                .filter(|certs| !certs.is_empty())
+                .ok_or_else(|| {
+                    Error::Invalid(
+                        "the extra certificate authorities are not PEM certificates".into(),
+                    )
+                })?;
+            roots.extend(extra);
+        }
+        // The bundled roots (and the company's own), not the platform's verifier: that one needs
+        // setting up from Kotlin on Android, and the same trust on every phone is easier to
+        // reason about.
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(Duration::from_secs(10))
+            .tls_certs_only(roots)
             .build()
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(SyncClient {

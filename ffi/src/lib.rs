@@ -8,7 +8,7 @@ use fieldloop_client_core::Error as CoreError;
 use fieldloop_client_core::model::money::parse_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
 use fieldloop_client_core::store::Store;
-use fieldloop_client_core::sync::{Progress, SyncClient};
+use fieldloop_client_core::sync::{Progress, SyncClient, SyncOptions, check_server_url};
 use uuid::Uuid;
 
 uniffi::setup_scaffolding!();
@@ -215,11 +215,39 @@ pub struct FieldloopClient {
     client: SyncClient,
 }
 
-/// Opens (or creates) the phone's store at `store_path`, talking to `server_url`.
+/// How the phone reaches its server, beyond the address.
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct ConnectOptions {
+    /// The company's own certificate authorities (PEM), trusted besides the public ones.
+    pub extra_roots_pem: Option<String>,
+    /// Allow `http://` to a server on another machine (a test network); otherwise only https,
+    /// or http to this device itself.
+    pub allow_plain_http: bool,
+}
+
+/// Opens (or creates) the phone's store at `store_path`, talking to `server_url` (https, or
+/// http to this device itself).
 #[uniffi::export(async_runtime = "tokio")]
 pub async fn open_client(store_path: String, server_url: String) -> Result<Arc<FieldloopClient>> {
+    open_client_with(store_path, server_url, ConnectOptions::default()).await
+}
+
+/// As [`open_client`], with a company certificate authority or plain http allowed.
+#[uniffi::export(async_runtime = "tokio")]
+pub async fn open_client_with(
+    store_path: String,
+    server_url: String,
+    options: ConnectOptions,
+) -> Result<Arc<FieldloopClient>> {
+    let sync_options = SyncOptions {
+        extra_roots_pem: options.extra_roots_pem,
+        allow_plain_http: options.allow_plain_http,
+        ..SyncOptions::default()
+    };
+    // The address is checked before the store is opened: a bad one creates no file.
+    check_server_url(&server_url, sync_options.allow_plain_http)?;
     let store = Store::open(&store_path).await?;
-    let client = SyncClient::new(&server_url, store)?;
+    let client = SyncClient::with_options(&server_url, store, sync_options)?;
     Ok(Arc::new(FieldloopClient { client }))
 }
 

@@ -50,7 +50,7 @@ impl Browser {
             .spawn()
             .with_context(|| format!("starting {}", driver_bin.display()))?;
         let profile = tempfile::tempdir()?;
-        let http = reqwest::Client::builder()
+        let http = crate::http_builder()
             .timeout(Duration::from_secs(60))
             .build()?;
         let base = format!("http://127.0.0.1:{port}");

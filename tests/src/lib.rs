@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod office;
 pub mod proxy;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -228,10 +229,20 @@ impl TestServer {
 
     /// A device that reaches the server through `base` (a proxy, another instance).
     pub async fn device_at(&self, base: &str, username: &str) -> anyhow::Result<TestDevice> {
+        self.device_with(base, username, fast_options()).await
+    }
+
+    /// A device that reaches the server through `base` with these sync options.
+    pub async fn device_with(
+        &self,
+        base: &str,
+        username: &str,
+        options: SyncOptions,
+    ) -> anyhow::Result<TestDevice> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("device.sqlite");
         let store = Store::open(&path).await?;
-        let client = SyncClient::with_options(base, store, fast_options())?;
+        let client = SyncClient::with_options(base, store, options)?;
         client
             .login(username, &format!("{username}-password"))
             .await?;
@@ -312,13 +323,25 @@ macro_rules! both_engines {
     };
 }
 
+/// A client builder for the tests' own HTTP calls. The workspace's reqwest speaks TLS through
+/// rustls with ring's provider, which a process installs before its first client is built.
+pub fn http_builder() -> reqwest::ClientBuilder {
+    fieldloop_client_core::sync::install_tls_provider();
+    reqwest::Client::builder()
+}
+
+/// A plain client for the tests' own HTTP calls (see [`http_builder`]).
+pub fn http() -> reqwest::Client {
+    http_builder().build().expect("an HTTP client")
+}
+
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
 /// Signs in over HTTP and returns the access token.
 pub async fn login_token(base: &str, username: &str) -> anyhow::Result<String> {
-    let resp: serde_json::Value = reqwest::Client::new()
+    let resp: serde_json::Value = crate::http()
         .post(format!("{base}/api/auth/login"))
         .json(
             &serde_json::json!({"username": username, "password": format!("{username}-password")}),
@@ -341,9 +364,7 @@ pub async fn call(
     token: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<(u16, serde_json::Value)> {
-    let mut req = reqwest::Client::new()
-        .request(method, url)
-        .bearer_auth(token);
+    let mut req = crate::http().request(method, url).bearer_auth(token);
     if let Some(b) = body {
         req = req.json(&b);
     }

@@ -175,7 +175,12 @@ fn spawn_server(data: &std::path::Path, port: u16) -> ServerProcess {
 
 async fn wait_up(base: &str) {
     for _ in 0..300 {
-        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+        if fieldloop_e2e::http()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -549,7 +554,7 @@ async fn malformed_input_fuzz() -> anyhow::Result<()> {
     let dev = server.device("tech").await?;
     let token = dev.client.bearer().await?;
     let device = dev.store().meta_get("device_id").await?.unwrap();
-    let http = reqwest::Client::new();
+    let http = fieldloop_e2e::http();
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);
     for i in 0..150 {
         let len = rng.random_range(0..600);

@@ -462,7 +462,7 @@ async fn blob_rules(server: TestServer) -> anyhow::Result<()> {
 
     // Bytes that do not hash to the name.
     let token = dev.client.bearer().await?;
-    let wrong = reqwest::Client::new()
+    let wrong = fieldloop_e2e::http()
         .put(format!("{}/api/blobs/{sha}", server.base()))
         .bearer_auth(&token)
         .header("content-type", "image/png")
@@ -475,7 +475,7 @@ async fn blob_rules(server: TestServer) -> anyhow::Result<()> {
     assert!(server.state.db.blob(&sha).await?.is_none());
 
     // The right bytes go up; after recovery the reference is accepted.
-    let ok = reqwest::Client::new()
+    let ok = fieldloop_e2e::http()
         .put(format!("{}/api/blobs/{sha}", server.base()))
         .bearer_auth(&token)
         .header("content-type", "image/png")
@@ -603,7 +603,7 @@ async fn bad_input_refused(server: TestServer) -> anyhow::Result<()> {
     let token = dev_b.client.bearer().await?;
     let device = device_id(&dev_b).await?;
     let url = format!("{}/api/sync", server.base());
-    let http = reqwest::Client::new();
+    let http = fieldloop_e2e::http();
     let count = server.state.db.change_count().await?;
 
     let not_json = http
@@ -963,3 +963,88 @@ async fn quarantine_survives_pulls(server: TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 both_engines!(quarantine_survives_pulls_test, quarantine_survives_pulls);
+
+/// Phones reach the server over HTTPS, here through a TLS front as through a load balancer. With
+/// the company's certificate authority trusted a visit syncs. Without it the phone is told the
+/// server is not trusted (a retry will not help), the visit stays in its outbox, and it syncs
+/// once the authority is trusted. Plain http to another machine, and addresses that are no
+/// server, are refused before anything is sent.
+async fn https_for_phones(server: TestServer) -> anyhow::Result<()> {
+    use fieldloop_client_core::sync::{SyncClient, SyncOptions};
+    server.user("director", Role::FactoryDirector, None).await?;
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let front = fieldloop_e2e::tls::TlsFront::start(server.addr).await?;
+    let trusting = SyncOptions {
+        extra_roots_pem: Some(front.ca_pem.clone()),
+        ..fieldloop_e2e::fast_options()
+    };
+    let dev = server
+        .device_with(&front.base(), "tech", trusting.clone())
+        .await?;
+    let first = visit_with(&dev, "form.diagnosis", text("bearing worn")).await?;
+    assert_eq!(dev.sync().await?.pushed, 1);
+    let (status, body) = server_doc(&server, "director", first).await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(has_field(&body, "form.diagnosis", "bearing worn"));
+
+    // The same phone, not trusting the company's authority: told so, nothing sent or lost.
+    let second = visit_with(&dev, "form.diagnosis", text("seal leaking")).await?;
+    let untrusting = SyncClient::with_options(
+        &front.base(),
+        dev.store().clone(),
+        fieldloop_e2e::fast_options(),
+    )?;
+    let err = untrusting.sync(|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, fieldloop_client_core::Error::Refused { code, .. } if code == "server_not_trusted"),
+        "{err}"
+    );
+    assert!(!err.retryable(), "{err}");
+    assert_eq!(server_doc(&server, "director", second).await?.0, 404);
+    assert!(
+        dev.store().outbox().await?.iter().any(|o| o.id == second),
+        "the visit waits in the outbox"
+    );
+    assert_eq!(dev.sync().await?.pushed, 1);
+    assert_eq!(server_doc(&server, "director", second).await?.0, 200);
+
+    // Bad addresses: plain http to another machine, another scheme, no host, not a URL, and
+    // a company authority that is not PEM.
+    for bad in [
+        "http://10.20.30.40:8080",
+        "http://fieldloop.example.com",
+        "ftp://localhost/",
+        "https://",
+        "fieldloop server",
+    ] {
+        let refused = SyncClient::with_options(bad, dev.store().clone(), Default::default());
+        assert!(
+            matches!(refused, Err(fieldloop_client_core::Error::Invalid(_))),
+            "{bad}: {refused:?}"
+        );
+    }
+    let not_pem = SyncOptions {
+        extra_roots_pem: Some("my company CA".into()),
+        ..SyncOptions::default()
+    };
+    assert!(matches!(
+        SyncClient::with_options(&front.base(), dev.store().clone(), not_pem),
+        Err(fieldloop_client_core::Error::Invalid(_))
+    ));
+    // Loopback may be plain (a server on this machine), and so may anything when allowed.
+    for fine in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+    ] {
+        SyncClient::with_options(fine, dev.store().clone(), Default::default())?;
+    }
+    let lab = SyncOptions {
+        allow_plain_http: true,
+        ..SyncOptions::default()
+    };
+    SyncClient::with_options("http://10.20.30.40:8080", dev.store().clone(), lab)?;
+    server.finish().await;
+    Ok(())
+}
+both_engines!(https_for_phones_test, https_for_phones);

@@ -8,12 +8,14 @@ async fn openapi_matches_routes() -> anyhow::Result<()> {
     let server = TestServer::start(Engine::Sqlite)
         .await?
         .expect("sqlite always starts");
-    let doc: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", server.base()))
+    let doc: serde_json::Value = fieldloop_e2e::http()
+        .get(format!("{}/api/openapi.json", server.base()))
+        .send()
         .await?
         .json()
         .await?;
     let paths = doc["paths"].as_object().expect("paths");
-    let http = reqwest::Client::new();
+    let http = fieldloop_e2e::http();
     let mut operations = 0;
     for (path, item) in paths {
         let concrete = path

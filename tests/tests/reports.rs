@@ -233,7 +233,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(pareto[1][3], json!(1.0));
 
     // The XLSX export reads back with its headers and cells.
-    let bytes = reqwest::Client::new()
+    let bytes = fieldloop_e2e::http()
         .get(format!(
             "{}/api/reports/technicians?month=2026-10&format=xlsx",
             o.base
@@ -249,7 +249,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(sheet.get((1, 1)), Some(&Data::String("tech_a".into())));
     assert_eq!(sheet.get((1, 2)), Some(&Data::Float(3.0)));
     assert_eq!(sheet.get((1, 9)), Some(&Data::Float(600.01)));
-    let csv = reqwest::Client::new()
+    let csv = fieldloop_e2e::http()
         .get(format!(
             "{}/api/reports/service-record?month=2026-10&format=csv&lang=en",
             o.base

@@ -24,7 +24,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    fieldloop_e2e::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

@@ -241,3 +241,37 @@ def test_bad_input_gives_the_right_error(server):
         assert {f.path: f.value for f in survey.fields}["answer.rating"] == "5"
 
     run(go())
+
+
+def test_a_server_address_the_phone_cannot_use_is_refused_before_anything_is_stored():
+    store = Path(tempfile.mkdtemp()) / "phone.sqlite"
+
+    async def go():
+        # Plain http to another machine (passwords and signatures in the clear), another
+        # scheme, no address at all.
+        for bad in ("http://10.20.30.40:8080", "ftp://localhost/", "phone"):
+            try:
+                await sdk.open_client(str(store), bad)
+                raise AssertionError(f"{bad!r} must be refused")
+            except sdk.FieldloopError.InvalidInput as e:
+                assert not sdk.is_retryable(e)
+        assert not store.exists(), "no store file for a refused address"
+        # A company certificate authority that is not PEM.
+        try:
+            await sdk.open_client_with(
+                str(store),
+                "https://fieldloop.example.com",
+                sdk.ConnectOptions(extra_roots_pem="not a certificate", allow_plain_http=False),
+            )
+            raise AssertionError("a CA that is not PEM must be refused")
+        except sdk.FieldloopError.InvalidInput:
+            pass
+        # A test network may be allowed plain http, explicitly.
+        client = await sdk.open_client_with(
+            str(store),
+            "http://10.20.30.40:8080",
+            sdk.ConnectOptions(extra_roots_pem=None, allow_plain_http=True),
+        )
+        await client.close()
+
+    run(go())

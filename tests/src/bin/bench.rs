@@ -244,7 +244,12 @@ async fn child_server_cpu_per_doc(server: &TestServer, n: usize) -> anyhow::Resu
     let measured = async {
         let mut up = false;
         for _ in 0..300 {
-            if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            if fieldloop_e2e::http()
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok()
+            {
                 up = true;
                 break;
             }
@@ -734,7 +739,7 @@ async fn idle_sync(
     let device = dev.store().meta_get("device_id").await?.unwrap_or_default();
     let base = dev.client.base_url().to_string();
     let body = serde_json::to_vec(&serde_json::json!({"device_id": device, "docs": []}))?;
-    let probe = reqwest::Client::new()
+    let probe = fieldloop_e2e::http()
         .post(format!("{base}/api/sync"))
         .bearer_auth(&token)
         .body(body.clone())
@@ -779,7 +784,7 @@ async fn hammer(
     for _ in 0..conns {
         let build = build.clone();
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder()
+            let client = fieldloop_e2e::http_builder()
                 .pool_max_idle_per_host(1)
                 .build()?;
             let mut times = Vec::with_capacity(each);
