@@ -232,6 +232,73 @@ fn receipt_number(write: &DocWrite) -> Option<String> {
         .filter(|n| !n.trim().is_empty())
 }
 
+/// Why a complaint form synced as a follow-up of another case (§4.6.8) cannot be filed: the
+/// original is unknown to its filer or not closed. Only a form that is not a case yet is
+/// judged; one already filed is left alone.
+async fn follow_up_refusal(
+    tx: &mut Tx,
+    principal: &Principal,
+    write: &DocWrite,
+) -> ApiResult<Option<Refusal>> {
+    use crate::db::complaints::load_case;
+    if write.kind != fieldloop_client_core::model::DocKind::Complaint
+        || field_of(write, "form.submitted_at").is_none()
+    {
+        return Ok(None);
+    }
+    let Some(original) = field_of(write, "form.original_case") else {
+        return Ok(None);
+    };
+    if load_case(tx, write.id).await?.is_some() {
+        return Ok(None);
+    }
+    let refuse = |message: &str| {
+        Some(Refusal::new(
+            RefusalCode::RuleBroken,
+            "form.original_case",
+            message,
+        ))
+    };
+    let stored = match Uuid::parse_str(&original) {
+        Ok(id) => load_case(tx, id).await?,
+        Err(_) => None,
+    };
+    Ok(match stored {
+        Some(c) if principal.sees(&c.case.region, c.case.filed_by, None) => {
+            if c.case.state == crate::workflow::complaint::CaseState::Closed {
+                None
+            } else {
+                refuse(
+                    "the original case is still open: only a closed case's conclusion can be rejected (§4.6.8)",
+                )
+            }
+        }
+        _ => refuse("there is no complaint case with that number that you may see"),
+    })
+}
+
+/// Adds `follow_up` to the original case's follow-ups (§4.6.8), again on the case as it now is
+/// if an office action changed it meanwhile.
+async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid) -> ApiResult<()> {
+    use crate::db::complaints::{load_case, update_case};
+    for _ in 0..3 {
+        let Some(mut stored) = load_case(tx, original).await? else {
+            return Ok(());
+        };
+        if stored.case.followups.contains(&follow_up) {
+            return Ok(());
+        }
+        stored.case.followups.push(follow_up);
+        if update_case(tx, &stored.case, stored.version).await? {
+            return Ok(());
+        }
+    }
+    Err(ApiError::conflict(
+        "stale",
+        "the original case keeps changing meanwhile; sync again",
+    ))
+}
+
 /// Decides one document: visibility, then the pure merge plan. CPU only.
 fn decide(
     job: Job,
@@ -629,6 +696,11 @@ pub async fn sync_batch(
                         "this survey campaign is closed; it takes no more answers",
                     ));
                 }
+                // §4.6.8: a new form filed because the customer rejected a conclusion follows
+                // a closed case its filer may see, as one filed at the office does.
+                if refusal.is_none() {
+                    refusal = follow_up_refusal(&mut tx, principal, &write).await?;
+                }
                 if let Some(refusal) = refusal {
                     tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
@@ -681,7 +753,11 @@ pub async fn sync_batch(
             crate::db::feedback::insert_item(&mut tx, &item).await?;
         }
         for case in cases {
-            crate::db::complaints::insert_case(&mut tx, &case).await?;
+            if crate::db::complaints::insert_case(&mut tx, &case).await?
+                && let Some(original) = case.original
+            {
+                link_follow_up(&mut tx, original, case.id).await?;
+            }
         }
         for (id, number, region, technician, promised) in receipts {
             let new = crate::db::service::upsert_receipt(

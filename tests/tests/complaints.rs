@@ -842,6 +842,82 @@ async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
         local.get("case.number"),
         Some(V::Text(body["number"].as_str().unwrap().into()))
     );
+
+    // §4.6.8 offline: a new form filed because the customer rejected a conclusion follows a
+    // closed case. Against the open case above, or a case that does not exist, it is refused
+    // (kept on the device with the reason); against a closed one it is filed and linked.
+    let follow_up = |original: String| {
+        let dev = &dev;
+        async move {
+            let form = dev
+                .store()
+                .create(
+                    fieldloop_client_core::model::DocKind::Complaint,
+                    "wuhan",
+                    fieldloop_e2e::now(),
+                )
+                .await?;
+            dev.store()
+                .edit(
+                    form.id(),
+                    author,
+                    &[
+                        ("form.customer_name", V::Text("客户甲".into())),
+                        ("form.defect", V::Text("结论不接受".into())),
+                        ("form.original_case", V::Text(original)),
+                        ("form.submitted_at", V::Text(now.to_rfc3339())),
+                    ],
+                    fieldloop_e2e::now(),
+                )
+                .await?;
+            let report = dev.sync().await?;
+            anyhow::Ok((form.id(), report))
+        }
+    };
+    for original in [doc.id().to_string(), uuid::Uuid::new_v4().to_string()] {
+        let (id, report) = follow_up(original.clone()).await?;
+        let refused = report.refused.iter().find(|(r, _)| *r == id);
+        assert!(
+            refused.is_some_and(|(_, why)| why.path == "form.original_case"),
+            "{original}: {:?}",
+            report.refused
+        );
+        let (status, _) = office
+            .call(
+                "quality",
+                Method::GET,
+                &format!("/api/complaints/{id}"),
+                None,
+            )
+            .await?;
+        assert_eq!(status, 404, "no case was filed");
+    }
+    let closed = office.file("800").await?;
+    office.run_to_close(&closed, 80_000, "head").await?;
+    let (id, report) = follow_up(closed.clone()).await?;
+    assert!(
+        !report.refused.iter().any(|(r, _)| *r == id),
+        "{:?}",
+        report.refused
+    );
+    let (_, new_case) = office
+        .call(
+            "quality",
+            Method::GET,
+            &format!("/api/complaints/{id}"),
+            None,
+        )
+        .await?;
+    assert_eq!(new_case["case"]["original"], json!(closed), "{new_case}");
+    let (_, original) = office
+        .call(
+            "quality",
+            Method::GET,
+            &format!("/api/complaints/{closed}"),
+            None,
+        )
+        .await?;
+    assert_eq!(original["case"]["followups"], json!([id]), "{original}");
     server.finish().await;
     Ok(())
 }
