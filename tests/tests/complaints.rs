@@ -558,7 +558,6 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     for (who, s, b) in [
         ("head", "approve", json!({})),
         ("warehouse", "receive", json!({"quantity": 3})),
-        ("finance", "post", json!({})),
     ] {
         let (status, body) = office
             .call(
@@ -570,6 +569,21 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
             .await?;
         assert_eq!(status, 200, "{who} {s}: {body}");
     }
+    // Posted twice at once: posted once, and the other told it already is, on either engine.
+    let post_path = format!("/api/settlements/{rid2}/post");
+    let post = || office.call("finance", Method::POST, &post_path, Some(json!({})));
+    let (a, b) = tokio::join!(post(), post());
+    let (a, b) = (a?, b?);
+    let mut answers = [
+        (a.0, a.1["error"]["code"].clone()),
+        (b.0, b.1["error"]["code"].clone()),
+    ];
+    answers.sort_by_key(|(status, _)| *status);
+    assert_eq!(
+        answers,
+        [(200, Value::Null), (409, json!("already_done"))],
+        "{a:?} {b:?}"
+    );
 
     // Allowance: not above the approved amount; posted after both signatures.
     let (status, _) = office

@@ -827,18 +827,39 @@ pub(crate) async fn settlement_step(
     body: Option<Json<StepBody>>,
 ) -> ApiResult<Json<SettlementView>> {
     let body = body.map(|b| b.0).unwrap_or_default();
+    // A step that loses to another one on the same settlement (two clerks posting at once) is
+    // judged again on the settlement as it now is: the second is told it is already posted.
+    for _ in 0..3 {
+        if let Some(view) = settlement_step_once(&state, &p, id, &step, &body).await? {
+            return Ok(Json(view));
+        }
+    }
+    Err(ApiError::conflict(
+        "stale",
+        "the settlement keeps changing meanwhile; reload it",
+    ))
+}
+
+/// One attempt at a settlement step; `None` when another step changed it after it was read.
+async fn settlement_step_once(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    step: &str,
+    body: &StepBody,
+) -> ApiResult<Option<SettlementView>> {
     let row = state
         .db
         .settlement(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no settlement {id}")))?;
-    let (case, _) = visible_case(&state, &p, row.case_id).await?;
+    let (case, _) = visible_case(state, p, row.case_id).await?;
     let role = p.role;
     let forbid = |who: &str| Err(ApiError::forbidden(format!("this step is done by {who}")));
     let new_body = match row.kind.as_str() {
         "return" => {
             let form: ReturnForm = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
-            let next = match step.as_str() {
+            let next = match step {
                 "approve" if matches!(role, Role::GeneralManager | Role::MarketingHead) => {
                     let mut f = form.clone();
                     f.manager_approved = true;
@@ -877,7 +898,7 @@ pub(crate) async fn settlement_step(
         _ => {
             let cert: AllowanceCertificate =
                 serde_json::from_str(&row.body).map_err(ApiError::internal)?;
-            let next = match step.as_str() {
+            let next = match step {
                 "countersign" if role == Role::GeneralManager => AllowanceCertificate {
                     gm_countersigned: true,
                     ..cert
@@ -905,10 +926,7 @@ pub(crate) async fn settlement_step(
     // The step and its entry in the case's history commit together.
     let mut tx = state.db.begin_write().await?;
     if !update_settlement(&mut tx, id, &text, row.version).await? {
-        return Err(ApiError::conflict(
-            "stale",
-            "the settlement changed meanwhile; reload it",
-        ));
+        return Ok(None);
     }
     insert_event(
         &mut tx,
@@ -920,7 +938,7 @@ pub(crate) async fn settlement_step(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(SettlementView {
+    Ok(Some(SettlementView {
         id,
         case_id: row.case_id,
         kind: row.kind,

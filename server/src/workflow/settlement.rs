@@ -17,6 +17,9 @@ pub enum SettlementError {
     AmountMismatch { approved: i64, on_form: i64 },
     #[error("{0}")]
     NotReady(String),
+    /// The step was done already (by someone else, maybe at the same moment).
+    #[error("{0}")]
+    AlreadyDone(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -27,6 +30,7 @@ impl SettlementError {
             SettlementError::QuantityMismatch { .. } => "quantity_mismatch",
             SettlementError::AmountMismatch { .. } => "amount_mismatch",
             SettlementError::NotReady(_) => "not_ready",
+            SettlementError::AlreadyDone(_) => "already_done",
             SettlementError::Invalid(_) => "invalid_input",
         }
     }
@@ -137,7 +141,7 @@ impl ReturnForm {
             ));
         }
         if self.received_quantity.is_some() {
-            return Err(SettlementError::Invalid(
+            return Err(SettlementError::AlreadyDone(
                 "the warehouse has already signed for this return".into(),
             ));
         }
@@ -163,7 +167,7 @@ impl ReturnForm {
     /// value (§4.9.4: 若数量、金额不符时拒绝办理).
     pub fn post(&self, approved: ApprovedReturn) -> Result<ReturnForm, SettlementError> {
         if self.posted {
-            return Err(SettlementError::Invalid("already posted".into()));
+            return Err(SettlementError::AlreadyDone("already posted".into()));
         }
         let received = self.received_quantity.ok_or_else(|| {
             SettlementError::NotReady("the warehouse has not signed for the goods".into())
@@ -203,7 +207,7 @@ impl AllowanceCertificate {
             ));
         }
         if self.posted {
-            return Err(SettlementError::Invalid("already posted".into()));
+            return Err(SettlementError::AlreadyDone("already posted".into()));
         }
         let mut next = self.clone();
         next.posted = true;
