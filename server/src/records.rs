@@ -299,6 +299,9 @@ async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid) -> ApiResu
     ))
 }
 
+/// A take-back receipt a batch stores: id, number, region, technician, promised date, visit.
+type NewReceipt = (Uuid, String, String, Uuid, Option<String>, Option<String>);
+
 /// Decides one document: visibility, then the pure merge plan. CPU only.
 fn decide(
     job: Job,
@@ -722,7 +725,7 @@ pub async fn sync_batch(
     let t3 = t0.elapsed();
     if stored_any {
         let cases = submitted_complaints(&writes);
-        let receipts: Vec<(Uuid, String, String, Uuid, Option<String>)> = writes
+        let receipts: Vec<NewReceipt> = writes
             .iter()
             .filter_map(|w| {
                 let number = receipt_number(w)?;
@@ -731,7 +734,15 @@ pub async fn sync_batch(
                     .iter()
                     .find(|f| f.path == "receipt.promised_date")
                     .map(|f| f.value.clone());
-                Some((w.id, number, w.region.clone(), w.created_by, promised))
+                let visit = field_of(w, "receipt.visit_id");
+                Some((
+                    w.id,
+                    number,
+                    w.region.clone(),
+                    w.created_by,
+                    promised,
+                    visit,
+                ))
             })
             .collect();
         let received = state.now();
@@ -759,7 +770,7 @@ pub async fn sync_batch(
                 link_follow_up(&mut tx, original, case.id).await?;
             }
         }
-        for (id, number, region, technician, promised) in receipts {
+        for (id, number, region, technician, promised, visit) in receipts {
             let new = crate::db::service::upsert_receipt(
                 &mut tx,
                 id,
@@ -767,6 +778,7 @@ pub async fn sync_batch(
                 &region,
                 technician,
                 promised.as_deref(),
+                visit.as_deref(),
             )
             .await?;
             if new {

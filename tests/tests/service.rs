@@ -441,6 +441,25 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
     let report = dev.sync().await?;
     assert!(report.refused.is_empty(), "{:?}", report.refused);
 
+    // The form is logged when it comes back to the office, but archived only once the product
+    // is back with the customer (§2.6).
+    office
+        .ok(
+            "clerk",
+            Method::POST,
+            &format!("/api/visits/{visit}/log-form"),
+            None,
+        )
+        .await?;
+    let archive_path = format!("/api/visits/{visit}/archive");
+    let archive = || office.call("quality", Method::POST, &archive_path, None);
+    let (status, body) = archive().await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("not_ready")),
+        "archived while the product is still with the technician: {body}"
+    );
+
     let step = |who: &'static str, event: &'static str| {
         let office = &office;
         async move {
@@ -569,6 +588,8 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
         .ok("clerk", Method::GET, "/api/register/products", None)
         .await?;
     assert_eq!(register[0]["location"], "voided");
+    let (status, body) = archive().await?;
+    assert_eq!(status, 200, "returned and voided: archived {body}");
     // The device sees where its receipt went.
     dev.sync().await?;
     let local = dev.store().load(receipt).await?.unwrap();

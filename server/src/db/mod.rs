@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0007_feedback_visits.sql"),
         include_str!("../../../migrations/postgres/0007_feedback_visits.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_receipt_visits.sql"),
+        include_str!("../../../migrations/postgres/0008_receipt_visits.sql"),
+    ),
 ];
 
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a

@@ -139,6 +139,7 @@ pub async fn upsert_receipt(
     region: &str,
     technician: Uuid,
     promised_date: Option<&str>,
+    visit_id: Option<&str>,
 ) -> sqlx::Result<bool> {
     let existed = sqlx::query("SELECT 1 FROM receipts WHERE id = $1")
         .bind(id.to_string())
@@ -146,8 +147,9 @@ pub async fn upsert_receipt(
         .await?
         .is_some();
     sqlx::query(
-        "INSERT INTO receipts (id, number, region, technician, location, promised_date, version, created_at)
-         VALUES ($1, $2, $3, $4, 'with_technician', $5, 1, $6) ON CONFLICT (id) DO UPDATE SET number = excluded.number, promised_date = excluded.promised_date",
+        "INSERT INTO receipts (id, number, region, technician, location, promised_date, version, created_at, visit_id)
+         VALUES ($1, $2, $3, $4, 'with_technician', $5, 1, $6, $7) ON CONFLICT (id) DO UPDATE SET number = excluded.number,
+         promised_date = excluded.promised_date, visit_id = excluded.visit_id",
     )
     .bind(id.to_string())
     .bind(number)
@@ -155,9 +157,19 @@ pub async fn upsert_receipt(
     .bind(technician.to_string())
     .bind(promised_date.map(str::to_string))
     .bind(now_ms())
+    .bind(visit_id.map(str::to_string))
     .execute(&mut **tx)
     .await?;
     Ok(!existed)
+}
+
+/// Where the products taken back on a visit are (location codes), one per receipt issued on it.
+pub async fn visit_receipt_locations(tx: &mut Tx, visit: Uuid) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query("SELECT location FROM receipts WHERE visit_id = $1")
+        .bind(visit.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
 }
 
 pub async fn load_receipt(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<ReceiptRow>> {

@@ -23,6 +23,7 @@ use crate::access::Principal;
 use crate::auth::Auth;
 use crate::db::service::{
     CustodyRow, Customer, Product, VisitRow, custody_event, load_receipt, move_receipt,
+    visit_receipt_locations,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::records::{server_create_in, server_edit, server_edit_in};
@@ -445,13 +446,36 @@ async fn archive_form(
 ) -> ApiResult<Json<VisitView>> {
     role_in(&p, &[Role::Quality], "archiving forms")?;
     let now = state.now().to_rfc3339();
-    let doc = server_edit(&state, &p, id, |doc| {
+    let mut tx = state.db.begin_write().await?;
+    // §2.6: a product taken back is repaired, returned and signed for, and only then is the
+    // form brought back and archived.
+    let taken_back = visit_receipt_locations(&mut tx, id).await?;
+    let doc = server_edit_in(&mut tx, &p, id, |doc| {
         let text = |path: &str| text_of(doc, path);
         if text("status.logged_at").is_empty() {
             return Err(ApiError::conflict(
                 "not_ready",
                 "the clerk has not logged the form yet",
             ));
+        }
+        if text("form.outcome") == "taken_back" {
+            let back = |code: &String| {
+                location_of(code).is_ok_and(|l| {
+                    matches!(l, Location::ReturnedToCustomer | Location::Voided)
+                })
+            };
+            if taken_back.is_empty() {
+                return Err(ApiError::conflict(
+                    "not_ready",
+                    "the product was taken back, but no receipt for it has arrived yet (§2.5)",
+                ));
+            }
+            if !taken_back.iter().all(back) {
+                return Err(ApiError::conflict(
+                    "not_ready",
+                    "the product taken back is not back with the customer yet: the form is archived after it is returned and signed for (§2.6)",
+                ));
+            }
         }
         if !text("status.archived_at").is_empty() {
             return Err(ApiError::conflict(
@@ -465,6 +489,7 @@ async fn archive_form(
         ])
     })
     .await?;
+    tx.commit().await?;
     Ok(Json(VisitView {
         id,
         fields: field_views(&doc),
