@@ -75,14 +75,20 @@ impl From<reqwest::Error> for Error {
     }
 }
 
-/// The TLS failure under a request error, if that is what it was. rustls' error sits inside
-/// `io::Error`s (one in another), whose `source()` skips the error each wraps, so an
-/// `io::Error` is looked into instead.
+/// The certificate failure under a request error, if that is what it was: the server's
+/// certificate is not one this device trusts. Other TLS failures (an alert, a broken record
+/// from a restarting load balancer) stay `Offline`, since a retry may get through. rustls'
+/// error sits inside `io::Error`s (one in another), whose `source()` skips the error each
+/// wraps, so an `io::Error` is looked into instead.
 fn tls_failure(e: &reqwest::Error) -> Option<String> {
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = next {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+            .then(|| tls.to_string());
         }
         next = match err.downcast_ref::<std::io::Error>() {
             Some(io) => io

@@ -126,6 +126,21 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Checks what a client is given before anything is stored or sent: the server address (see
+/// [`check_server_url`]) and the company's certificate authorities, returned parsed.
+pub fn check_connection(url: &str, options: &SyncOptions) -> Result<Vec<reqwest::Certificate>> {
+    check_server_url(url, options.allow_plain_http)?;
+    match &options.extra_roots_pem {
+        None => Ok(Vec::new()),
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .ok()
+            .filter(|certs| !certs.is_empty())
+            .ok_or_else(|| {
+                Error::Invalid("the extra certificate authorities are not PEM certificates".into())
+            }),
+    }
+}
+
 /// A server URL a device may use: http or https with a host; plain http only to this machine
 /// (loopback), unless `allow_plain_http`.
 pub fn check_server_url(url: &str, allow_plain_http: bool) -> Result<()> {
@@ -173,30 +188,28 @@ impl SyncClient {
     /// with [`SyncOptions::allow_plain_http`]). A URL it cannot use is refused here, before
     /// anything is sent.
     pub fn with_options(base_url: &str, store: Store, options: SyncOptions) -> Result<Self> {
-        check_server_url(base_url, options.allow_plain_http)?;
+        let extra = check_connection(base_url, &options)?;
         install_tls_provider();
         let mut roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
             .iter()
             .filter_map(|der| reqwest::Certificate::from_der(der).ok())
             .collect();
-        if let Some(pem) = &options.extra_roots_pem {
-            let extra = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .ok()
-                .filter(|certs| !certs.is_empty())
-                .ok_or_else(|| {
-                    Error::Invalid(
-                        "the extra certificate authorities are not PEM certificates".into(),
-                    )
-                })?;
-            roots.extend(extra);
-        }
+        roots.extend(extra);
         // The bundled roots (and the company's own), not the platform's verifier: that one needs
         // setting up from Kotlin on Android, and the same trust on every phone is easier to
-        // reason about.
+        // reason about. A redirect is followed only to https, so a password is never re-sent in
+        // the clear.
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(Duration::from_secs(10))
             .tls_certs_only(roots)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.url().scheme() == "https" && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .build()
             .map_err(|e| Error::Storage(e.to_string()))?;
         Ok(SyncClient {

@@ -8,7 +8,7 @@ use fieldloop_client_core::Error as CoreError;
 use fieldloop_client_core::model::money::parse_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
 use fieldloop_client_core::store::Store;
-use fieldloop_client_core::sync::{Progress, SyncClient, SyncOptions, check_server_url};
+use fieldloop_client_core::sync::{Progress, SyncClient, SyncOptions, check_connection};
 use uuid::Uuid;
 
 uniffi::setup_scaffolding!();
@@ -244,8 +244,9 @@ pub async fn open_client_with(
         allow_plain_http: options.allow_plain_http,
         ..SyncOptions::default()
     };
-    // The address is checked before the store is opened: a bad one creates no file.
-    check_server_url(&server_url, sync_options.allow_plain_http)?;
+    // The address and authorities are checked before the store is opened: bad ones create no
+    // file.
+    check_connection(&server_url, &sync_options)?;
     let store = Store::open(&store_path).await?;
     let client = SyncClient::with_options(&server_url, store, sync_options)?;
     Ok(Arc::new(FieldloopClient { client }))

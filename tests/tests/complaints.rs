@@ -524,6 +524,12 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     let (status, _) = step("warehouse", "receive", json!({"quantity": 10})).await?;
     assert_eq!(status, 409, "not approved by the manager yet");
     assert_eq!(step("gm", "approve", json!({})).await?.0, 200);
+    let (status, body) = step("head", "approve", json!({})).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("already_done")),
+        "approved once"
+    );
     let (status, body) = step("warehouse", "receive", json!({"quantity": 9})).await?;
     assert_eq!(
         (status, body["error"]["code"].clone()),
@@ -642,6 +648,19 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
             Some(json!({})),
         )
         .await?;
+    let (status, body) = office
+        .call(
+            "gm",
+            Method::POST,
+            &format!("/api/settlements/{cid}/countersign"),
+            Some(json!({})),
+        )
+        .await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (409, json!("already_done")),
+        "countersigned once"
+    );
     office
         .call(
             "sales",

@@ -266,6 +266,7 @@ def test_a_server_address_the_phone_cannot_use_is_refused_before_anything_is_sto
             raise AssertionError("a CA that is not PEM must be refused")
         except sdk.FieldloopError.InvalidInput:
             pass
+        assert not store.exists(), "no store file for a refused authority"
         # A test network may be allowed plain http, explicitly.
         client = await sdk.open_client_with(
             str(store),

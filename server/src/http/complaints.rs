@@ -29,7 +29,7 @@ use crate::workflow::calendar::{month_bounds, previous_month, year_month};
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
 use crate::workflow::numbering::{counter_name, format_number};
 use crate::workflow::settlement::{
-    AllowanceCertificate, ReturnForm, SettlementError, approved_returns,
+    AllowanceCertificate, ApprovedReturn, ReturnForm, SettlementError, approved_returns,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -861,6 +861,11 @@ async fn settlement_step_once(
             let form: ReturnForm = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
             let next = match step {
                 "approve" if matches!(role, Role::GeneralManager | Role::MarketingHead) => {
+                    if form.manager_approved {
+                        return Err(settlement_error(SettlementError::AlreadyDone(
+                            "the return form is already approved".into(),
+                        )));
+                    }
                     let mut f = form.clone();
                     f.manager_approved = true;
                     f
@@ -874,16 +879,25 @@ async fn settlement_step_once(
                 }
                 "receive" => return forbid("the warehouse"),
                 "post" if role == Role::Finance => {
-                    // §4.9.4: against the complaint's approved return as the case holds it.
-                    let approved = approved_returns(&case)
-                        .into_iter()
-                        .find(|a| Some(a.decision) == form.decision)
-                        .ok_or_else(|| {
-                            ApiError::conflict(
-                                "no_approved_return",
-                                "this return form rests on no approved return of its case; finance does not post it (§4.9.4)",
-                            )
-                        })?;
+                    // §4.9.4: against the complaint's approved return as the case holds it. A
+                    // form opened before returns were tied to an approval carries its own
+                    // approved quantity and value.
+                    let approved = match form.decision {
+                        None => ApprovedReturn {
+                            decision: 0,
+                            quantity: form.approved_quantity,
+                            value_fen: form.amount_fen,
+                        },
+                        Some(n) => approved_returns(&case)
+                            .into_iter()
+                            .find(|a| a.decision == n)
+                            .ok_or_else(|| {
+                                ApiError::conflict(
+                                    "no_approved_return",
+                                    "this return form rests on no approved return of its case; finance does not post it (§4.9.4)",
+                                )
+                            })?,
+                    };
                     form.post(approved).map_err(settlement_error)?
                 }
                 "post" => return forbid("finance"),
@@ -899,6 +913,19 @@ async fn settlement_step_once(
             let cert: AllowanceCertificate =
                 serde_json::from_str(&row.body).map_err(ApiError::internal)?;
             let next = match step {
+                "countersign" | "customer-signed"
+                    if (step == "countersign" && cert.gm_countersigned)
+                        || (step == "customer-signed" && cert.customer_signed) =>
+                {
+                    return Err(settlement_error(SettlementError::AlreadyDone(format!(
+                        "the allowance certificate is already {}",
+                        if step == "countersign" {
+                            "countersigned"
+                        } else {
+                            "signed by the customer"
+                        }
+                    ))));
+                }
                 "countersign" if role == Role::GeneralManager => AllowanceCertificate {
                     gm_countersigned: true,
                     ..cert

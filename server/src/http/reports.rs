@@ -936,7 +936,7 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
     let mut rows: HashMap<String, Row> = HashMap::new();
     let visits = ctx.state.db.visits(ctx.region.as_deref()).await?;
     // A rating names its visit; the technician it rates is the one the visit was dispatched to
-    // (§3.2), whether or not the answer names him too.
+    // (§3.2). The technician an answer names counts only for an answer without a known visit.
     let dispatched_to: HashMap<String, String> = visits
         .iter()
         .filter_map(|v| Some((v.id.to_string(), v.assignee?.to_string())))
@@ -973,7 +973,7 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
         .await?
     {
         let from_visit = f.visit_id.as_ref().and_then(|v| dispatched_to.get(v));
-        let Some(tech) = f.technician.as_ref().or(from_visit) else {
+        let Some(tech) = from_visit.or(f.technician.as_ref()) else {
             continue;
         };
         let at = DateTime::from_timestamp_millis(f.created_at).unwrap_or_default();
