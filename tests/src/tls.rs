@@ -20,9 +20,27 @@ pub struct TlsFront {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// What the front does with a decrypted connection.
+#[derive(Debug, Clone)]
+enum Behind {
+    /// Passes it on to the server's plain port.
+    Proxy(SocketAddr),
+    /// Answers every request with a permanent redirect to this URL (a misconfigured balancer).
+    Redirect(String),
+}
+
 impl TlsFront {
     /// Listens on a loopback port and forwards decrypted connections to `upstream`.
     pub async fn start(upstream: SocketAddr) -> anyhow::Result<TlsFront> {
+        Self::serve(Behind::Proxy(upstream)).await
+    }
+
+    /// Listens on a loopback port and redirects every request to `location` (308).
+    pub async fn redirecting(location: &str) -> anyhow::Result<TlsFront> {
+        Self::serve(Behind::Redirect(location.to_string())).await
+    }
+
+    async fn serve(behind: Behind) -> anyhow::Result<TlsFront> {
         fieldloop_client_core::sync::install_tls_provider();
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
@@ -44,14 +62,28 @@ impl TlsFront {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
+                let (acceptor, behind) = (acceptor.clone(), behind.clone());
                 tokio::spawn(async move {
                     // A client that refuses the certificate ends the handshake: nothing to do.
                     let Ok(mut tls) = acceptor.accept(client).await else {
                         return;
                     };
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+                    match behind {
+                        Behind::Proxy(upstream) => {
+                            if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+                            }
+                        }
+                        Behind::Redirect(location) => {
+                            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                            let mut buf = [0u8; 4096];
+                            let _ = tls.read(&mut buf).await;
+                            let answer = format!(
+                                "HTTP/1.1 308 Permanent Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                            );
+                            let _ = tls.write_all(answer.as_bytes()).await;
+                            let _ = tls.shutdown().await;
+                        }
                     }
                 });
             }

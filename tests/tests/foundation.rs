@@ -964,6 +964,11 @@ async fn quarantine_survives_pulls(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(quarantine_survives_pulls_test, quarantine_survives_pulls);
 
+/// A file beside `dev`'s store.
+fn tempfile_path(dev: &TestDevice, name: &str) -> std::path::PathBuf {
+    dev.path.with_file_name(name)
+}
+
 /// Phones reach the server over HTTPS, here through a TLS front as through a load balancer. With
 /// the company's certificate authority trusted a visit syncs. Without it the phone is told the
 /// server is not trusted (a retry will not help), the visit stays in its outbox, and it syncs
@@ -1007,6 +1012,38 @@ async fn https_for_phones(server: TestServer) -> anyhow::Result<()> {
     );
     assert_eq!(dev.sync().await?.pushed, 1);
     assert_eq!(server_doc(&server, "director", second).await?.0, 200);
+
+    // A server (or a balancer in front of it) redirecting to plain http is not followed: the
+    // password is not sent again in the clear, and the plain listener hears nothing.
+    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let plain_addr = plain.local_addr()?;
+    let heard = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = heard.clone();
+    let listening = tokio::spawn(async move {
+        while let Ok((_conn, _)) = plain.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let redirecting =
+        fieldloop_e2e::tls::TlsFront::redirecting(&format!("http://{plain_addr}/api/auth/login"))
+            .await?;
+    let store =
+        fieldloop_client_core::store::Store::open(tempfile_path(&dev, "redirected.sqlite")).await?;
+    let redirected = SyncClient::with_options(
+        &redirecting.base(),
+        store,
+        SyncOptions {
+            extra_roots_pem: Some(redirecting.ca_pem.clone()),
+            ..fieldloop_e2e::fast_options()
+        },
+    )?;
+    let err = redirected.login("tech", "tech-password").await.unwrap_err();
+    assert!(
+        matches!(&err, fieldloop_client_core::Error::Refused { .. }),
+        "{err}"
+    );
+    assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 0);
+    listening.abort();
 
     // Bad addresses: plain http to another machine, another scheme, no host, not a URL, and
     // a company authority that is not PEM.
