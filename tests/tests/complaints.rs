@@ -312,18 +312,7 @@ async fn numbering(engine: Engine) -> anyhow::Result<()> {
         }
     };
     let (a, b) = tokio::join!(accept(server.base()), accept(other.base()));
-    let (a, b) = (a?, b?);
-    let mut answers = [
-        (a.0, a.1["error"]["code"].clone()),
-        (b.0, b.1["error"]["code"].clone()),
-    ];
-    answers.sort_by_key(|(status, _)| *status);
-    assert_eq!(
-        answers,
-        [(200, Value::Null), (409, json!("already_numbered"))],
-        "{a:?} {b:?}"
-    );
-    let winner = if a.0 == 200 { &a.1 } else { &b.1 };
+    let winner = fieldloop_e2e::one_won(a?, b?, "already_numbered");
     assert_eq!(winner["number"], "2026-12-0014");
     other.finish().await;
     server.finish().await;
@@ -579,17 +568,7 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
     let post_path = format!("/api/settlements/{rid2}/post");
     let post = || office.call("finance", Method::POST, &post_path, Some(json!({})));
     let (a, b) = tokio::join!(post(), post());
-    let (a, b) = (a?, b?);
-    let mut answers = [
-        (a.0, a.1["error"]["code"].clone()),
-        (b.0, b.1["error"]["code"].clone()),
-    ];
-    answers.sort_by_key(|(status, _)| *status);
-    assert_eq!(
-        answers,
-        [(200, Value::Null), (409, json!("already_done"))],
-        "{a:?} {b:?}"
-    );
+    fieldloop_e2e::one_won(a?, b?, "already_done");
 
     // Allowance: not above the approved amount; posted after both signatures.
     let (status, _) = office
@@ -631,52 +610,29 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(status, 403, "the approved 800.00 is already certified");
-    let (status, _) = office
-        .call(
-            "finance",
-            Method::POST,
-            &format!("/api/settlements/{cid}/post"),
-            Some(json!({})),
-        )
-        .await?;
-    assert_eq!(status, 409);
-    office
-        .call(
-            "gm",
-            Method::POST,
-            &format!("/api/settlements/{cid}/countersign"),
-            Some(json!({})),
-        )
-        .await?;
-    let (status, body) = office
-        .call(
-            "gm",
-            Method::POST,
-            &format!("/api/settlements/{cid}/countersign"),
-            Some(json!({})),
-        )
-        .await?;
+    let cert_step = |who: &'static str, step: &'static str| {
+        let (office, cid) = (&office, cid.clone());
+        async move {
+            office
+                .call(
+                    who,
+                    Method::POST,
+                    &format!("/api/settlements/{cid}/{step}"),
+                    Some(json!({})),
+                )
+                .await
+        }
+    };
+    assert_eq!(cert_step("finance", "post").await?.0, 409, "not signed yet");
+    assert_eq!(cert_step("gm", "countersign").await?.0, 200);
+    let (status, body) = cert_step("gm", "countersign").await?;
     assert_eq!(
         (status, body["error"]["code"].clone()),
         (409, json!("already_done")),
         "countersigned once"
     );
-    office
-        .call(
-            "sales",
-            Method::POST,
-            &format!("/api/settlements/{cid}/customer-signed"),
-            Some(json!({})),
-        )
-        .await?;
-    let (status, body) = office
-        .call(
-            "finance",
-            Method::POST,
-            &format!("/api/settlements/{cid}/post"),
-            Some(json!({})),
-        )
-        .await?;
+    assert_eq!(cert_step("sales", "customer-signed").await?.0, 200);
+    let (status, body) = cert_step("finance", "post").await?;
     assert_eq!(status, 200, "{body}");
 
     // The monthly review, in November, of October.
@@ -809,11 +765,13 @@ async fn not_valid_takes_no_settlement(server: TestServer) -> anyhow::Result<()>
 }
 fieldloop_e2e::both_engines!(not_valid_test, not_valid_takes_no_settlement);
 
-/// A complaint filed offline on a salesperson's device becomes a case when it syncs.
-async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
-    let office = Office::new(&server).await?;
-    let dev = server.device("sales").await?;
-    let doc = dev
+/// A complaint form filled on a salesperson's device (not synced yet).
+async fn fill_offline(
+    dev: &fieldloop_e2e::TestDevice,
+    fields: &[(&str, fieldloop_client_core::model::FieldValue)],
+) -> anyhow::Result<uuid::Uuid> {
+    let author = fieldloop_client_core::model::ownership::Author::Device(Role::Salesperson);
+    let form = dev
         .store()
         .create(
             fieldloop_client_core::model::DocKind::Complaint,
@@ -821,23 +779,31 @@ async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
             fieldloop_e2e::now(),
         )
         .await?;
+    dev.store()
+        .edit(form.id(), author, fields, fieldloop_e2e::now())
+        .await?;
+    Ok(form.id())
+}
+
+/// A complaint filed offline on a salesperson's device becomes a case when it syncs.
+async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let dev = server.device("sales").await?;
     use fieldloop_client_core::model::FieldValue as V;
     let author = fieldloop_client_core::model::ownership::Author::Device(Role::Salesperson);
     let now = Utc::now() - Duration::minutes(5);
-    dev.store()
-        .edit(
-            doc.id(),
-            author,
-            &[
-                ("form.customer_name", V::Text("客户甲".into())),
-                ("form.order_number", V::Text("SO-9".into())),
-                ("form.quantity", V::Int(1)),
-                ("form.claimed_fen", V::Int(50_000)),
-                ("form.submitted_at", V::Text(now.to_rfc3339())),
-            ],
-            fieldloop_e2e::now(),
-        )
-        .await?;
+    let doc_id = fill_offline(
+        &dev,
+        &[
+            ("form.customer_name", V::Text("客户甲".into())),
+            ("form.order_number", V::Text("SO-9".into())),
+            ("form.quantity", V::Int(1)),
+            ("form.claimed_fen", V::Int(50_000)),
+            ("form.submitted_at", V::Text(now.to_rfc3339())),
+        ],
+    )
+    .await?;
+    let doc = dev.store().load(doc_id).await?.expect("filled");
     assert!(
         dev.store()
             .edit(
@@ -882,29 +848,18 @@ async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
     let follow_up = |original: String| {
         let dev = &dev;
         async move {
-            let form = dev
-                .store()
-                .create(
-                    fieldloop_client_core::model::DocKind::Complaint,
-                    "wuhan",
-                    fieldloop_e2e::now(),
-                )
-                .await?;
-            dev.store()
-                .edit(
-                    form.id(),
-                    author,
-                    &[
-                        ("form.customer_name", V::Text("客户甲".into())),
-                        ("form.defect", V::Text("结论不接受".into())),
-                        ("form.original_case", V::Text(original)),
-                        ("form.submitted_at", V::Text(now.to_rfc3339())),
-                    ],
-                    fieldloop_e2e::now(),
-                )
-                .await?;
+            let id = fill_offline(
+                dev,
+                &[
+                    ("form.customer_name", V::Text("客户甲".into())),
+                    ("form.defect", V::Text("结论不接受".into())),
+                    ("form.original_case", V::Text(original)),
+                    ("form.submitted_at", V::Text(now.to_rfc3339())),
+                ],
+            )
+            .await?;
             let report = dev.sync().await?;
-            anyhow::Ok((form.id(), report))
+            anyhow::Ok((id, report))
         }
     };
     for original in [doc.id().to_string(), uuid::Uuid::new_v4().to_string()] {

@@ -9,7 +9,7 @@ use fieldloop_e2e::office::People;
 use fieldloop_e2e::{Engine, TestDevice, TestServer};
 use fieldloop_server::ManualClock;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 const TECH: Author = Author::Device(Role::Technician);
@@ -88,6 +88,13 @@ impl Office {
             Some(json!({"technician_id": self.tech_id})),
         )
         .await?;
+        Ok(())
+    }
+
+    /// The clerk logs the returned feedback form in the service record (§2.3).
+    async fn log_form(&self, visit: Uuid) -> anyhow::Result<()> {
+        let path = format!("/api/visits/{visit}/log-form");
+        self.ok("clerk", Method::POST, &path, None).await?;
         Ok(())
     }
 }
@@ -210,14 +217,7 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
         (409, json!("not_ready")),
         "archive before logging"
     );
-    office
-        .ok(
-            "clerk",
-            Method::POST,
-            &format!("/api/visits/{visit}/log-form"),
-            None,
-        )
-        .await?;
+    office.log_form(visit).await?;
     let archived = office
         .ok(
             "quality",
@@ -286,49 +286,28 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(queue[0]["fee"], "200.00");
     assert_eq!(queue[0]["method"], "cash_on_site");
     let invoice = format!("/api/visits/{visit}/invoice");
-    office
-        .ok(
-            "finance",
-            Method::POST,
-            &invoice,
-            Some(json!({"state": "collected"})),
-        )
-        .await?;
-    let queue = office
-        .ok("finance", Method::GET, "/api/finance/invoices", None)
-        .await?;
-    assert_eq!(queue[0]["collected"], true);
-    assert_eq!(queue[0]["issued"], false);
-    let (status, _) = office
-        .call(
-            "finance",
-            Method::POST,
-            &invoice,
-            Some(json!({"state": "collected"})),
-        )
-        .await?;
-    assert_eq!(status, 409);
-    let (status, _) = office
-        .call(
-            "finance",
-            Method::POST,
-            &invoice,
-            Some(json!({"state": "paid"})),
-        )
-        .await?;
-    assert_eq!(status, 400);
-    office
-        .ok(
-            "finance",
-            Method::POST,
-            &invoice,
-            Some(json!({"state": "issued"})),
-        )
-        .await?;
-    let queue = office
-        .ok("finance", Method::GET, "/api/finance/invoices", None)
-        .await?;
-    assert!(queue.as_array().unwrap().is_empty());
+    let record = |state: &'static str| {
+        let (office, invoice) = (&office, &invoice);
+        async move {
+            office
+                .call(
+                    "finance",
+                    Method::POST,
+                    invoice,
+                    Some(json!({ "state": state })),
+                )
+                .await
+        }
+    };
+    let queue = || office.ok("finance", Method::GET, "/api/finance/invoices", None);
+    assert_eq!(record("collected").await?.0, 200);
+    let listed = queue().await?;
+    assert_eq!(listed[0]["collected"], true);
+    assert_eq!(listed[0]["issued"], false);
+    assert_eq!(record("collected").await?.0, 409, "collected twice");
+    assert_eq!(record("paid").await?.0, 400, "no such state");
+    assert_eq!(record("issued").await?.0, 200);
+    assert!(queue().await?.as_array().unwrap().is_empty());
 
     // A second job, free (C) in warranty, to check the ledger's sums.
     let second = office.request(&product, "C").await?;
@@ -443,14 +422,7 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
 
     // The form is logged when it comes back to the office, but archived only once the product
     // is back with the customer (§2.6).
-    office
-        .ok(
-            "clerk",
-            Method::POST,
-            &format!("/api/visits/{visit}/log-form"),
-            None,
-        )
-        .await?;
+    office.log_form(visit).await?;
     let archive_path = format!("/api/visits/{visit}/archive");
     let archive = || office.call("quality", Method::POST, &archive_path, None);
     let (status, body) = archive().await?;
@@ -548,18 +520,7 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(step("tech", "return_to_customer").await?.0, 200);
     // Voided twice at once: once, and the other told it is already voided, on either engine.
     let (a, b) = tokio::join!(step("tech", "void"), step("tech", "void"));
-    let (a, b) = (a?, b?);
-    let mut answers = [
-        (a.0, a.1["error"]["code"].clone()),
-        (b.0, b.1["error"]["code"].clone()),
-    ];
-    answers.sort_by_key(|(status, _)| *status);
-    assert_eq!(
-        answers,
-        [(200, Value::Null), (409, json!("already_voided"))],
-        "{a:?} {b:?}"
-    );
-    let entry = if a.0 == 200 { a.1 } else { b.1 };
+    let entry = fieldloop_e2e::one_won(a?, b?, "already_voided");
     let events: Vec<&str> = entry["history"]
         .as_array()
         .unwrap()
