@@ -789,6 +789,7 @@ pub async fn sync_batch(
                     "with_technician",
                     technician,
                     "",
+                    received.timestamp_millis(),
                 )
                 .await?;
             }

@@ -404,6 +404,67 @@ async fn deadlines(engine: Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The complaint register of a month (§4.6.4 登记追踪) holds every case open in it, an
+/// earlier month's still-open case included, with the customer, model and defect, and shows
+/// each deadline as the last day it allows.
+async fn register_tracks_open_cases(engine: Engine) -> anyhow::Result<()> {
+    let clock = Arc::new(ManualClock::new(at("2026-10-28T10:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let office = Office::new(&server).await?;
+    let october = office.file("0").await?;
+    office
+        .ok("quality", &october, json!({"action": "accept"}))
+        .await?;
+    clock.set(at("2026-11-03T15:00:00+08:00"));
+    let november = office.file("0").await?;
+    office
+        .ok("quality", &november, json!({"action": "accept"}))
+        .await?;
+    clock.set(at("2026-12-02T09:00:00+08:00"));
+    let register = |month: &'static str| {
+        let office = &office;
+        async move {
+            let (status, body) = office
+                .call(
+                    "gmo",
+                    Method::GET,
+                    &format!("/api/reports/complaint-register?month={month}"),
+                    None,
+                )
+                .await?;
+            assert_eq!(status, 200, "{body}");
+            anyhow::Ok(body["rows"].as_array().unwrap().clone())
+        }
+    };
+    let rows = register("2026-11").await?;
+    let numbers: Vec<&Value> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(numbers, [&json!("2026-10-0001"), &json!("2026-11-0001")]);
+    let row = &rows[1];
+    assert_eq!(row[2], "湖北某建设公司");
+    assert_eq!(row[3], "BC-300");
+    assert_eq!(row[4], "weld cracked");
+    assert_eq!(row[5], "处理中");
+    // Accepted on 3 November: 6 days, due by 24:00 on 9 November.
+    assert_eq!(row[8], "2026-11-09", "{row:?}");
+    let rows = register("2026-10").await?;
+    assert_eq!(rows.len(), 1, "November's case was not open in October");
+    assert_eq!(rows[0][0], "2026-10-0001");
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_tracks_open_cases_sqlite() -> anyhow::Result<()> {
+    register_tracks_open_cases(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_tracks_open_cases_postgres() -> anyhow::Result<()> {
+    register_tracks_open_cases(Engine::Postgres).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_sqlite() -> anyhow::Result<()> {
     deadlines(Engine::Sqlite).await

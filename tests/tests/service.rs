@@ -549,6 +549,29 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
         .ok("clerk", Method::GET, "/api/register/products", None)
         .await?;
     assert_eq!(register[0]["location"], "voided");
+    // The month's product in/out register: the product came in and was repaired in November
+    // (returned and voided in December), in Chinese.
+    let month = |m: &'static str| {
+        let office = &office;
+        async move {
+            let path = format!("/api/reports/product-register?month={m}");
+            anyhow::Ok(office.ok("clerk", Method::GET, &path, None).await?["rows"].clone())
+        }
+    };
+    let november = month("2026-11").await?;
+    assert_eq!(november[0][0], json!(number));
+    assert_eq!(november[0][5], "SN-001");
+    assert_eq!(november[0][6], "收据已作废");
+    let history = november[0][8].as_str().unwrap();
+    assert!(
+        history.contains("质检不合格返修") && history.contains("收据收回作废"),
+        "{history}"
+    );
+    assert_eq!(
+        month("2026-10").await?,
+        json!([]),
+        "nothing moved in October"
+    );
     let (status, body) = archive().await?;
     assert_eq!(status, 200, "returned and voided: archived {body}");
     // The device sees where its receipt went.

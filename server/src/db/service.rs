@@ -200,6 +200,7 @@ pub async fn move_receipt(
     Ok(n == 1)
 }
 
+/// Records a custody step at `at` (business time, unix ms: the server's clock).
 pub async fn custody_event(
     tx: &mut Tx,
     receipt: Uuid,
@@ -207,6 +208,7 @@ pub async fn custody_event(
     location: &str,
     user: Uuid,
     note: &str,
+    at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO custody_events (id, receipt_id, event, location, user_id, note, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -217,7 +219,7 @@ pub async fn custody_event(
     .bind(location)
     .bind(user.to_string())
     .bind(note)
-    .bind(now_ms())
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -27,7 +27,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::export::{Cell, Lang, Table};
 use crate::records::server_create_in;
 use crate::workflow::calendar::{local_date, month_bounds, year_month};
-use crate::workflow::complaint::CauseClass;
+use crate::workflow::complaint::{CaseState, CauseClass};
+use crate::workflow::service::Location;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -489,6 +490,29 @@ fn ymd(state: &AppState, ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The last day a deadline allows, in company time: a deadline is kept as the instant it
+/// passes (00:00 on the day after), so the day shown is the one before it (§4.7: due by 24:00).
+fn due_day(state: &AppState, due: DateTime<Utc>) -> String {
+    (due - chrono::Duration::milliseconds(1))
+        .with_timezone(&state.config.timezone)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A custody event of the product register, as the register writes it.
+fn custody_label(code: &str) -> &str {
+    match code {
+        "issued" => "开具收据带回",
+        "to_production" => "退料单送生产部",
+        "repair_done" => "修复待检",
+        "qc_accept" => "质检合格入库",
+        "qc_reject" => "质检不合格返修",
+        "return_to_customer" => "交还客户签收",
+        "void" => "收据收回作废",
+        other => other,
+    }
+}
+
 fn registered_at(v: &VisitRow) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.text("request.received_at"))
         .map(|t| t.with_timezone(&Utc))
@@ -694,33 +718,62 @@ async fn complaint_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
         &[
             ("投诉编号", "Number"),
             ("受理时间", "Accepted"),
+            ("客户", "Customer"),
+            ("型号", "Model"),
+            ("不良现象", "Defect"),
             ("状态", "State"),
             ("当前步骤", "Current step"),
-            ("步骤期限", "Step due"),
-            ("结案期限", "Case due"),
+            ("步骤期限(含当日)", "Step due (last day)"),
+            ("结案期限(含当日)", "Case due (last day)"),
             ("原因类别", "Cause class"),
             ("责任部门", "Responsible department"),
+            ("改善追踪", "Improvement tracked"),
             ("结案时间", "Closed"),
         ],
     );
-    for c in ctx.state.db.cases(ctx.region.as_deref(), None).await? {
-        let Some(accepted) = c.accepted_at else {
-            continue;
-        };
-        if !in_month(ctx, accepted) {
-            continue;
-        }
+    // The tracking table of a month holds every case open at some time in it: accepted before
+    // the month ends and not closed before it began (§4.6.4 登记追踪), in the order accepted.
+    let mut cases: Vec<_> = ctx
+        .state
+        .db
+        .cases(ctx.region.as_deref(), None)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.accepted_at?, c)))
+        .filter(|(accepted, c)| {
+            *accepted < ctx.to && c.closed_at.is_none_or(|closed| closed >= ctx.from)
+        })
+        .collect();
+    cases.sort_by(|a, b| (a.0, &a.1.number).cmp(&(b.0, &b.1.number)));
+    for (accepted, c) in cases {
+        let form: HashMap<String, String> = ctx
+            .state
+            .db
+            .doc_fields(c.id)
+            .await?
+            .into_iter()
+            .map(|f| (f.path, f.value))
+            .collect();
+        let field = |path: &str| Cell::from(form.get(path).map(String::as_str).unwrap_or(""));
         let step = c.current_step();
         t.push(vec![
             c.number.clone().unwrap_or_default().into(),
             ymd(ctx.state, accepted.timestamp_millis()).into(),
-            format!("{:?}", c.state).to_lowercase().into(),
+            field("form.customer_name"),
+            field("form.product_model"),
+            field("form.defect"),
+            match c.state {
+                CaseState::Submitted => "待受理",
+                CaseState::Open => "处理中",
+                CaseState::Closed => "已结案",
+            }
+            .into(),
             step.map(|s| s.kind.label_zh()).unwrap_or("").into(),
-            step.map(|s| ymd(ctx.state, s.due_at.timestamp_millis()))
+            step.map(|s| due_day(ctx.state, s.due_at))
                 .unwrap_or_default()
                 .into(),
             c.due_at
-                .map(|d| ymd(ctx.state, d.timestamp_millis()))
+                .map(|d| due_day(ctx.state, d))
                 .unwrap_or_default()
                 .into(),
             match c.cause_class {
@@ -735,6 +788,12 @@ async fn complaint_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
                 .map(|d| d.label_zh())
                 .unwrap_or("")
                 .into(),
+            match c.decision.as_ref().map(|d| d.track_improvement) {
+                Some(true) => "是",
+                Some(false) => "否",
+                None => "",
+            }
+            .into(),
             c.closed_at
                 .map(|d| ymd(ctx.state, d.timestamp_millis()))
                 .unwrap_or_default()
@@ -751,21 +810,69 @@ async fn product_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
         &[
             ("收据编号", "Receipt"),
             ("办事处", "Office"),
+            ("客户", "Customer"),
+            ("产品名称", "Product"),
+            ("型号", "Model"),
+            ("出厂编号", "Serial"),
             ("所在位置", "Location"),
             ("承诺修复日期", "Promised"),
             ("经过", "History"),
         ],
     );
+    let names: HashMap<String, String> = ctx
+        .state
+        .db
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.display_name))
+        .collect();
+    // The month's register: every product that came in or went out in it (a custody step).
     for r in ctx.state.db.receipts(ctx.region.as_deref()).await? {
         let history = ctx.state.db.custody_history(r.id).await?;
+        let moved = history
+            .iter()
+            .any(|h| DateTime::from_timestamp_millis(h.at).is_some_and(|at| in_month(ctx, at)));
+        if !moved {
+            continue;
+        }
         let steps: Vec<String> = history
             .iter()
-            .map(|h| format!("{} {}", ymd(ctx.state, h.at), h.event))
+            .map(|h| {
+                let who = names.get(&h.user_id).map(String::as_str).unwrap_or("");
+                let note = if h.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", h.note)
+                };
+                format!(
+                    "{} {} {who}{note}",
+                    ymd(ctx.state, h.at),
+                    custody_label(&h.event)
+                )
+            })
             .collect();
+        let form: HashMap<String, String> = ctx
+            .state
+            .db
+            .doc_fields(r.id)
+            .await?
+            .into_iter()
+            .map(|f| (f.path, f.value))
+            .collect();
+        let field = |path: &str| Cell::from(form.get(path).map(String::as_str).unwrap_or(""));
+        let location =
+            serde_json::from_value::<Location>(serde_json::Value::String(r.location.clone()))
+                .map(|l| l.label_zh().to_string())
+                .unwrap_or_else(|_| r.location.clone());
         t.push(vec![
             r.number.into(),
             r.region.into(),
-            r.location.into(),
+            field("receipt.customer_name"),
+            field("receipt.product_name"),
+            field("receipt.product_model"),
+            field("receipt.product_serial"),
+            location.into(),
             r.promised_date.unwrap_or_default().into(),
             steps.join("; ").into(),
         ]);
@@ -781,7 +888,7 @@ async fn overdue(ctx: &Ctx<'_>) -> ApiResult<Table> {
             ("投诉编号", "Number"),
             ("事项", "What"),
             ("部门", "Department"),
-            ("期限", "Due"),
+            ("期限(含当日)", "Due (last day)"),
         ],
     );
     let items =
@@ -791,7 +898,7 @@ async fn overdue(ctx: &Ctx<'_>) -> ApiResult<Table> {
             i.number.unwrap_or_default().into(),
             i.what.into(),
             i.department.into(),
-            ymd(ctx.state, i.due_at.timestamp_millis()).into(),
+            due_day(ctx.state, i.due_at).into(),
         ]);
     }
     Ok(t)

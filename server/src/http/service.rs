@@ -738,6 +738,7 @@ async fn custody_once(
         &code,
         p.user_id,
         body.note.trim(),
+        state.now().timestamp_millis(),
     )
     .await?;
     let now = state.now().to_rfc3339();

@@ -742,9 +742,10 @@ pub fn apply(
                 track_improvement: *track_improvement && !*human_error,
                 human_error: *human_error,
                 loss_fen: *loss_fen,
+                // One line of the personnel notice: line breaks and tabs become spaces.
                 penalty: penalty
                     .as_ref()
-                    .map(|p| p.trim().to_string())
+                    .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
                     .filter(|p| !p.is_empty()),
                 penalty_approved_by: None,
             });
@@ -1110,9 +1111,14 @@ mod tests {
                 track_improvement: true,
                 human_error: false,
                 loss_fen: 300_000,
-                penalty: Some("warning".into()),
+                penalty: Some(" warning,\n\tdocked pay ".into()),
             },
             t0,
+        );
+        assert_eq!(
+            c.decision.as_ref().and_then(|d| d.penalty.as_deref()),
+            Some("warning, docked pay"),
+            "a penalty is one line of the personnel notice"
         );
         c = run(
             &c,
