@@ -57,9 +57,13 @@ pub fn previous_month(year: i32, month: u32) -> (i32, u32) {
     }
 }
 
-/// Reads `YYYY-MM`.
+/// Reads `YYYY-MM`: four digits, a dash, two digits (`2026-1`, `+2026-01` are not months).
 pub fn parse_month(text: &str) -> Option<(i32, u32)> {
     let (y, m) = text.trim().split_once('-')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(y, 4) || !digits(m, 2) {
+        return None;
+    }
     let (y, m) = (y.parse::<i32>().ok()?, m.parse::<u32>().ok()?);
     (1..=12).contains(&m).then_some((y, m))
 }
@@ -117,5 +121,24 @@ mod tests {
         );
         let late = utc("2026-11-30T23:30:00+08:00");
         assert_eq!(year_month(Shanghai, late), (2026, 11));
+    }
+
+    #[test]
+    fn a_month_is_written_yyyy_mm() {
+        assert_eq!(parse_month("2026-11"), Some((2026, 11)));
+        assert_eq!(parse_month(" 2026-01 "), Some((2026, 1)));
+        // Bad input: a month out of range, one digit, signs, no dash, a day, words.
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "+2026-01",
+            "2026-+1",
+            "202611",
+            "2026-11-01",
+            "November",
+        ] {
+            assert_eq!(parse_month(bad), None, "{bad}");
+        }
     }
 }
