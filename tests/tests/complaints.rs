@@ -371,6 +371,19 @@ async fn deadlines(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(items.len(), 1, "{list}");
     assert_eq!(items[0]["what"], "countermeasure");
     assert_eq!(items[0]["department"], "production");
+    // The overdue list as a report, in Chinese: the step, the department, its last day.
+    let (status, report) = office
+        .call(
+            "gmo",
+            Method::GET,
+            "/api/reports/overdue?month=2026-10",
+            None,
+        )
+        .await?;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["rows"][0][1], "处理对策");
+    assert_eq!(report["rows"][0][2], "生产部");
+    assert_eq!(report["rows"][0][3], "2026-11-05");
     let (_, notes) = office
         .call("production", Method::GET, "/api/notifications", None)
         .await?;

@@ -27,7 +27,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::export::{Cell, Lang, Table};
 use crate::records::server_create_in;
 use crate::workflow::calendar::{local_date, month_bounds, year_month};
-use crate::workflow::complaint::{CaseState, CauseClass};
+use crate::workflow::complaint::{CaseState, CauseClass, Department, StepKind};
 use crate::workflow::service::Location;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -893,11 +893,25 @@ async fn overdue(ctx: &Ctx<'_>) -> ApiResult<Table> {
     );
     let items =
         super::complaints::sweep_overdue(ctx.state, ctx.region.as_deref(), ctx.state.now()).await?;
+    // The API's codes, as the Chinese table writes them.
+    fn parse<T: serde::de::DeserializeOwned>(code: &str) -> Option<T> {
+        serde_json::from_value(serde_json::Value::String(code.to_string())).ok()
+    }
     for i in items {
+        let what = match i.what.as_str() {
+            "case" => "结案".to_string(),
+            "investigation_report" => "调查报告(§4.6.3)".to_string(),
+            step => parse::<StepKind>(step)
+                .map(|k| k.label_zh().to_string())
+                .unwrap_or_else(|| step.to_string()),
+        };
+        let department = parse::<Department>(&i.department)
+            .map(|d| d.label_zh().to_string())
+            .unwrap_or(i.department);
         t.push(vec![
             i.number.unwrap_or_default().into(),
-            i.what.into(),
-            i.department.into(),
+            what.into(),
+            department.into(),
             due_day(ctx.state, i.due_at).into(),
         ]);
     }
