@@ -852,13 +852,14 @@ fn settlement_table<'a>(
             "return" => match serde_json::from_str::<ReturnForm>(&r.body) {
                 Ok(f) => (
                     format!(
-                        "{} {} / {} {}",
+                        "{} {} / {} {} / ¥{}",
                         s.t("批准数量", "approved qty"),
                         f.approved_quantity,
                         s.t("实收数量", "received qty"),
                         f.received_quantity
                             .map(|q| q.to_string())
-                            .unwrap_or_else(|| "—".into())
+                            .unwrap_or_else(|| "—".into()),
+                        fen_to_yuan(f.amount_fen)
                     ),
                     if f.posted {
                         s.t("已过账", "posted")
