@@ -300,6 +300,24 @@ impl TestDevice {
     }
 }
 
+/// Defines a test that runs once on SQLite and once on PostgreSQL, for a body that starts its
+/// own server (with a clock of its own, say) from the engine it is given.
+#[macro_export]
+macro_rules! each_engine {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                super::$body($crate::Engine::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                super::$body($crate::Engine::Postgres).await
+            }
+        }
+    };
+}
+
 /// Defines a test that runs once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! both_engines {

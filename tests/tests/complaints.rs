@@ -468,15 +468,7 @@ async fn register_tracks_open_cases(engine: Engine) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_tracks_open_cases_sqlite() -> anyhow::Result<()> {
-    register_tracks_open_cases(Engine::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_tracks_open_cases_postgres() -> anyhow::Result<()> {
-    register_tracks_open_cases(Engine::Postgres).await
-}
+fieldloop_e2e::each_engine!(register_test, register_tracks_open_cases);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadlines_sqlite() -> anyhow::Result<()> {

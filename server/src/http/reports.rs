@@ -499,6 +499,18 @@ fn due_day(state: &AppState, due: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// A record's projected fields by path.
+async fn fields_of(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HashMap<String, String>> {
+    Ok(ctx
+        .state
+        .db
+        .doc_fields(id)
+        .await?
+        .into_iter()
+        .map(|f| (f.path, f.value))
+        .collect())
+}
+
 /// A custody event of the product register, as the register writes it.
 fn custody_label(code: &str) -> &str {
     match code {
@@ -746,14 +758,7 @@ async fn complaint_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
         .collect();
     cases.sort_by(|a, b| (a.0, &a.1.number).cmp(&(b.0, &b.1.number)));
     for (accepted, c) in cases {
-        let form: HashMap<String, String> = ctx
-            .state
-            .db
-            .doc_fields(c.id)
-            .await?
-            .into_iter()
-            .map(|f| (f.path, f.value))
-            .collect();
+        let form = fields_of(ctx, c.id).await?;
         let field = |path: &str| Cell::from(form.get(path).map(String::as_str).unwrap_or(""));
         let step = c.current_step();
         t.push(vec![
@@ -852,14 +857,7 @@ async fn product_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
                 )
             })
             .collect();
-        let form: HashMap<String, String> = ctx
-            .state
-            .db
-            .doc_fields(r.id)
-            .await?
-            .into_iter()
-            .map(|f| (f.path, f.value))
-            .collect();
+        let form = fields_of(ctx, r.id).await?;
         let field = |path: &str| Cell::from(form.get(path).map(String::as_str).unwrap_or(""));
         let location =
             serde_json::from_value::<Location>(serde_json::Value::String(r.location.clone()))
