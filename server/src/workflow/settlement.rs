@@ -15,6 +15,15 @@ pub enum SettlementError {
         "the return form's amount ({on_form} fen) differs from the return value approved on the complaint ({approved} fen) (§4.9.4)"
     )]
     AmountMismatch { approved: i64, on_form: i64 },
+    /// A return form written with a quantity or value other than the approved one.
+    #[error(
+        "the return form's {what} ({on_form}) is not the one approved on the complaint ({approved}) (§4.9.4)"
+    )]
+    NotAsApproved {
+        what: &'static str,
+        approved: i64,
+        on_form: i64,
+    },
     #[error("{0}")]
     NotReady(String),
     /// The step was done already (by someone else, maybe at the same moment).
@@ -29,6 +38,10 @@ impl SettlementError {
         match self {
             SettlementError::QuantityMismatch { .. } => "quantity_mismatch",
             SettlementError::AmountMismatch { .. } => "amount_mismatch",
+            SettlementError::NotAsApproved {
+                what: "quantity", ..
+            } => "quantity_mismatch",
+            SettlementError::NotAsApproved { .. } => "amount_mismatch",
             SettlementError::NotReady(_) => "not_ready",
             SettlementError::AlreadyDone(_) => "already_done",
             SettlementError::Invalid(_) => "invalid_input",
@@ -108,13 +121,15 @@ impl ReturnForm {
             }
         }
         if let Some(q) = quantity.filter(|q| *q != approved.quantity) {
-            return Err(SettlementError::QuantityMismatch {
+            return Err(SettlementError::NotAsApproved {
+                what: "quantity",
                 approved: approved.quantity,
-                received: q,
+                on_form: q,
             });
         }
         if let Some(fen) = amount_fen.filter(|f| *f != approved.value_fen) {
-            return Err(SettlementError::AmountMismatch {
+            return Err(SettlementError::NotAsApproved {
+                what: "value in fen",
                 approved: approved.value_fen,
                 on_form: fen,
             });
