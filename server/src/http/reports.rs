@@ -499,6 +499,18 @@ fn due_day(state: &AppState, due: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// Every user's display name by id.
+async fn display_names(ctx: &Ctx<'_>) -> ApiResult<HashMap<String, String>> {
+    Ok(ctx
+        .state
+        .db
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.display_name))
+        .collect())
+}
+
 /// A record's projected fields by path.
 async fn fields_of(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HashMap<String, String>> {
     Ok(ctx
@@ -824,14 +836,7 @@ async fn product_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
             ("经过", "History"),
         ],
     );
-    let names: HashMap<String, String> = ctx
-        .state
-        .db
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id.to_string(), u.display_name))
-        .collect();
+    let names = display_names(ctx).await?;
     // The month's register: every product that came in or went out in it (a custody step).
     for r in ctx.state.db.receipts(ctx.region.as_deref()).await? {
         let history = ctx.state.db.custody_history(r.id).await?;
@@ -1108,14 +1113,7 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
             r.complaints += 1;
         }
     }
-    let names: HashMap<String, String> = ctx
-        .state
-        .db
-        .list_users()
-        .await?
-        .into_iter()
-        .map(|u| (u.id.to_string(), u.display_name))
-        .collect();
+    let names = display_names(ctx).await?;
     let mut ranked: Vec<(String, Row)> = rows.into_iter().collect();
     let avg = |r: &Row| {
         if r.ratings > 0 {
