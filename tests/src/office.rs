@@ -170,6 +170,14 @@ impl Office {
         Ok(())
     }
 
+    /// A report as the GM office reads it (JSON), which must answer 200.
+    pub async fn report(&self, name: &str, month: &str) -> anyhow::Result<Value> {
+        let path = format!("/api/reports/{name}?month={month}");
+        let (status, body) = self.call("gmo", Method::GET, &path, None).await?;
+        assert_eq!(status, 200, "{path}: {body}");
+        Ok(body)
+    }
+
     /// Runs a case through every step up to closing, with one amount to approve by `approver`.
     pub async fn run_to_close(
         &self,

@@ -372,15 +372,7 @@ async fn deadlines(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(items[0]["what"], "countermeasure");
     assert_eq!(items[0]["department"], "production");
     // The overdue list as a report, in Chinese: the step, the department, its last day.
-    let (status, report) = office
-        .call(
-            "gmo",
-            Method::GET,
-            "/api/reports/overdue?month=2026-10",
-            None,
-        )
-        .await?;
-    assert_eq!(status, 200, "{report}");
+    let report = office.report("overdue", "2026-10").await?;
     assert_eq!(report["rows"][0][1], "处理对策");
     assert_eq!(report["rows"][0][2], "生产部");
     assert_eq!(report["rows"][0][3], "2026-11-05");
@@ -439,15 +431,7 @@ async fn register_tracks_open_cases(engine: Engine) -> anyhow::Result<()> {
     let register = |month: &'static str| {
         let office = &office;
         async move {
-            let (status, body) = office
-                .call(
-                    "gmo",
-                    Method::GET,
-                    &format!("/api/reports/complaint-register?month={month}"),
-                    None,
-                )
-                .await?;
-            assert_eq!(status, 200, "{body}");
+            let body = office.report("complaint-register", month).await?;
             anyhow::Ok(body["rows"].as_array().unwrap().clone())
         }
     };
@@ -738,15 +722,7 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
         .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
         .await?;
     assert_eq!(status, 409);
-    let (status, notice) = office
-        .call(
-            "gmo",
-            Method::GET,
-            "/api/reports/personnel-notice?month=2026-10",
-            None,
-        )
-        .await?;
-    assert_eq!(status, 200, "{notice}");
+    let notice = office.report("personnel-notice", "2026-10").await?;
     assert_eq!(notice["columns"][2][0], "处分");
     assert_eq!(notice["rows"][0][2], "written warning");
     let (status, _) = office
