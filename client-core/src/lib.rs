@@ -9,6 +9,8 @@ pub mod model;
 pub mod wire;
 
 #[cfg(feature = "device")]
+pub mod clock;
+#[cfg(feature = "device")]
 pub mod store;
 #[cfg(feature = "device")]
 pub mod sync;

@@ -620,7 +620,7 @@ impl SyncClient {
             // The server never had it (a refused creation): start again from nothing.
             Verdict::Rejected { .. } => (Vec::new(), Vec::new()),
         };
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::clock::device_now().timestamp();
         self.store
             .rebuild_from_server(id, changes, &heads, author, now)
             .await

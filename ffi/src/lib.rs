@@ -1,6 +1,7 @@
 //! The phone SDK: what a technician's or clerk's app calls, through UniFFI, for Kotlin, Swift
 //! and Python. It adapts types and errors only; every rule lives in client-core.
 
+use fieldloop_client_core::clock::device_now;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ fn parse_id(id: &str) -> Result<Uuid> {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    device_now().timestamp()
 }
 
 /// The signed-in user.
@@ -421,7 +422,7 @@ impl FieldloopClient {
         writes.push(("receipt.number", FieldValue::Text(number)));
         writes.push((
             "receipt.issued_at",
-            FieldValue::Text(chrono::Utc::now().to_rfc3339()),
+            FieldValue::Text(device_now().to_rfc3339()),
         ));
         let doc = store
             .sign(doc.id(), author, &sha, &signer, &writes, now())
@@ -478,7 +479,7 @@ impl FieldloopClient {
             },
             FieldInput {
                 path: "answer.answered_at".into(),
-                text: Some(chrono::Utc::now().to_rfc3339()),
+                text: Some(device_now().to_rfc3339()),
                 number: None,
                 yuan: None,
             },

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod doc_cache;
@@ -23,39 +24,7 @@ use axum::Router;
 pub use config::Config;
 pub use db::Db;
 
-/// Where the server reads the time: the system clock in production, a settable one in tests
-/// (deadlines and numbering follow server time, never a device's clock).
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    fn now(&self) -> chrono::DateTime<chrono::Utc>;
-}
-
-#[derive(Debug)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-}
-
-/// A clock that stands still until moved: for tests of deadlines and month boundaries.
-#[derive(Debug)]
-pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl ManualClock {
-    pub fn new(at: chrono::DateTime<chrono::Utc>) -> Self {
-        ManualClock(std::sync::Mutex::new(at))
-    }
-    pub fn set(&self, at: chrono::DateTime<chrono::Utc>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+pub use clock::{Clock, ManualClock, SystemClock};
 
 /// Everything a request handler needs.
 #[derive(Debug, Clone)]
@@ -88,7 +57,7 @@ impl AppState {
     /// instance on one PostgreSQL signs alike).
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect(&config.database_url).await?;
-        db.migrate().await?;
+        db.migrate(SystemClock.now().timestamp_millis()).await?;
         let fresh: [u8; 32] = rand::random();
         let secret = match &config.jwt_secret {
             Some(s) => s.clone(),
@@ -113,7 +82,7 @@ impl AppState {
     /// A registered device, from the database or read within the last [`DEVICE_CACHE_TTL`]:
     /// a device syncing every few seconds costs no query each time.
     pub async fn device(&self, id: uuid::Uuid) -> sqlx::Result<Option<db::accounts::Device>> {
-        let now = std::time::Instant::now();
+        let now = clock::monotonic();
         {
             let cache = self.devices.0.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((device, at)) = cache.get(&id)
@@ -136,6 +105,11 @@ impl AppState {
     /// Business time: what deadlines and numbers are reckoned from.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    /// Business time as the database keeps it: unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use fieldloop_client_core::model::Role;
 use fieldloop_server::auth::hash_password;
 use fieldloop_server::db::accounts::User;
-use fieldloop_server::{AppState, Config, Db};
+use fieldloop_server::{AppState, Clock as _, Config, Db, SystemClock};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: fieldloop-server [serve | migrate | create-admin USERNAME]
@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
         None | Some("serve") => serve(config).await,
         Some("migrate") => {
             let db = Db::connect(&config.database_url).await?;
-            let applied = db.migrate().await?;
+            let applied = db.migrate(SystemClock.now().timestamp_millis()).await?;
             println!("{applied} migration(s) applied on {}", db.engine.name());
             Ok(())
         }
@@ -94,7 +94,7 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
         region: None,
         active: true,
     };
-    state.db.create_user(&user).await?;
+    state.db.create_user(&user, state.now_ms()).await?;
     println!("admin '{username}' created ({})", user.id);
     Ok(())
 }

@@ -279,7 +279,7 @@ async fn follow_up_refusal(
 
 /// Adds `follow_up` to the original case's follow-ups (§4.6.8), again on the case as it now is
 /// if an office action changed it meanwhile.
-async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid) -> ApiResult<()> {
+async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -> ApiResult<()> {
     use crate::db::complaints::{load_case, update_case};
     for _ in 0..3 {
         let Some(mut stored) = load_case(tx, original).await? else {
@@ -289,7 +289,7 @@ async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid) -> ApiResu
             return Ok(());
         }
         stored.case.followups.push(follow_up);
-        if update_case(tx, &stored.case, stored.version).await? {
+        if update_case(tx, &stored.case, stored.version, at).await? {
             return Ok(());
         }
     }
@@ -299,8 +299,7 @@ async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid) -> ApiResu
     ))
 }
 
-/// A take-back receipt a batch stores: id, number, region, technician, promised date, visit.
-type NewReceipt = (Uuid, String, String, Uuid, Option<String>, Option<String>);
+use crate::db::service::SyncedReceipt;
 
 /// Decides one document: visibility, then the pure merge plan. CPU only.
 fn decide(
@@ -555,11 +554,11 @@ pub async fn sync_batch(
     if request.docs.is_empty() {
         return Ok(SyncResponse {
             docs: Vec::new(),
-            server_time: chrono::Utc::now().to_rfc3339(),
+            server_time: state.now().to_rfc3339(),
         });
     }
     let writes = request.docs.iter().any(|d| !d.changes.is_empty());
-    let t0 = std::time::Instant::now();
+    let t0 = crate::clock::monotonic();
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     // Decide first, without the write lock, so that batches arriving together (a thousand
     // technicians regaining signal) decide on every core at once. The lock is then held only to
@@ -725,7 +724,7 @@ pub async fn sync_batch(
     let t3 = t0.elapsed();
     if stored_any {
         let cases = submitted_complaints(&writes);
-        let receipts: Vec<NewReceipt> = writes
+        let receipts: Vec<SyncedReceipt> = writes
             .iter()
             .filter_map(|w| {
                 let number = receipt_number(w)?;
@@ -735,14 +734,14 @@ pub async fn sync_batch(
                     .find(|f| f.path == "receipt.promised_date")
                     .map(|f| f.value.clone());
                 let visit = field_of(w, "receipt.visit_id");
-                Some((
-                    w.id,
+                Some(SyncedReceipt {
+                    id: w.id,
                     number,
-                    w.region.clone(),
-                    w.created_by,
-                    promised,
-                    visit,
-                ))
+                    region: w.region.clone(),
+                    technician: w.created_by,
+                    promised_date: promised,
+                    visit_id: visit,
+                })
             })
             .collect();
         let received = state.now();
@@ -759,35 +758,27 @@ pub async fn sync_batch(
             w.seq = seq + i as i64;
         }
         kept = writes.iter().map(|w| (w.id, w.seq)).zip(built).collect();
-        write_docs(&mut tx, writes).await?;
+        let at = state.now_ms();
+        write_docs(&mut tx, writes, at).await?;
         for item in feedback {
             crate::db::feedback::insert_item(&mut tx, &item).await?;
         }
         for case in cases {
-            if crate::db::complaints::insert_case(&mut tx, &case).await?
+            if crate::db::complaints::insert_case(&mut tx, &case, at).await?
                 && let Some(original) = case.original
             {
-                link_follow_up(&mut tx, original, case.id).await?;
+                link_follow_up(&mut tx, original, case.id, at).await?;
             }
         }
-        for (id, number, region, technician, promised, visit) in receipts {
-            let new = crate::db::service::upsert_receipt(
-                &mut tx,
-                id,
-                &number,
-                &region,
-                technician,
-                promised.as_deref(),
-                visit.as_deref(),
-            )
-            .await?;
+        for receipt in receipts {
+            let new = crate::db::service::upsert_receipt(&mut tx, &receipt, at).await?;
             if new {
                 crate::db::service::custody_event(
                     &mut tx,
-                    id,
+                    receipt.id,
                     "issued",
                     "with_technician",
-                    technician,
+                    receipt.technician,
                     "",
                     received.timestamp_millis(),
                 )
@@ -815,7 +806,7 @@ pub async fn sync_batch(
     }
     Ok(SyncResponse {
         docs: replies,
-        server_time: chrono::Utc::now().to_rfc3339(),
+        server_time: state.now().to_rfc3339(),
     })
 }
 
@@ -829,17 +820,18 @@ pub async fn server_edit(
     decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
 ) -> ApiResult<RecordDoc> {
     let mut tx = state.db.begin_write().await?;
-    let doc = server_edit_in(&mut tx, principal, id, decide).await?;
+    let doc = server_edit_in(&mut tx, principal, id, state.now(), decide).await?;
     tx.commit().await?;
     Ok(doc)
 }
 
 /// [`server_edit`] inside the caller's write transaction, so a workflow step and the document
-/// it mirrors into commit together.
+/// it mirrors into commit together. `at` is the server's time of the edit.
 pub async fn server_edit_in(
     tx: &mut Tx,
     principal: &Principal,
     id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
     decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
 ) -> ApiResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
@@ -851,11 +843,11 @@ pub async fn server_edit_in(
     let writes = decide(&doc)?;
     doc.set_actor(server_actor(principal.user_id));
     let before = doc.heads();
-    doc.set_many(Author::Server, &writes, chrono::Utc::now().timestamp())
+    doc.set_many(Author::Server, &writes, at.timestamp())
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
     let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
-    write_docs(tx, vec![write]).await?;
+    write_docs(tx, vec![write], at.timestamp_millis()).await?;
     Ok(doc)
 }
 
@@ -872,7 +864,7 @@ pub async fn server_create_in(
     zone: chrono_tz::Tz,
 ) -> ApiResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
-    let now = chrono::Utc::now().timestamp();
+    let now = at.timestamp();
     let mut doc = RecordDoc::create(
         kind,
         Uuid::now_v7(),
@@ -889,7 +881,7 @@ pub async fn server_create_in(
     let changes = doc.automerge().get_changes(&[]);
     let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
     let item = feedback_item(&write, at);
-    write_docs(tx, vec![write]).await?;
+    write_docs(tx, vec![write], at.timestamp_millis()).await?;
     if let Some(item) = item {
         crate::db::feedback::insert_item(tx, &item).await?;
     }

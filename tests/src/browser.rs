@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
@@ -60,14 +60,14 @@ impl Browser {
             driver,
             _profile: profile,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = fieldloop_server::clock::monotonic() + Duration::from_secs(20);
         loop {
             if let Ok(r) = browser.http.get(format!("{base}/status")).send().await
                 && r.status().is_success()
             {
                 break;
             }
-            if Instant::now() > deadline {
+            if fieldloop_server::clock::monotonic() > deadline {
                 bail!("chromedriver did not start on port {port}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -147,7 +147,7 @@ impl Browser {
 
     /// Finds an element by CSS selector, waiting up to five seconds for it.
     pub async fn find(&self, css: &str) -> anyhow::Result<String> {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = fieldloop_server::clock::monotonic() + Duration::from_secs(5);
         loop {
             match self
                 .command(
@@ -163,7 +163,7 @@ impl Browser {
                         .map(str::to_string)
                         .context("no element reference");
                 }
-                Err(e) if Instant::now() > deadline => {
+                Err(e) if fieldloop_server::clock::monotonic() > deadline => {
                     return Err(e.context(format!("no element '{css}'")));
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,

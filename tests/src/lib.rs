@@ -94,16 +94,31 @@ impl TestServer {
         Self::start_with(engine, |_| {}).await
     }
 
-    /// A server whose business time is `clock`.
+    /// A server whose business time is `clock`. Tokens expire by that clock too, so the
+    /// sign-ins of a test that walks a case through weeks are made to last a year.
     pub async fn start_clocked(
         engine: Engine,
         clock: Arc<ManualClock>,
     ) -> anyhow::Result<Option<TestServer>> {
-        let Some(mut server) = Self::start(engine).await? else {
+        Self::start_clocked_with(engine, clock, |c| {
+            c.access_ttl_secs = 366 * 86_400;
+            c.refresh_ttl_secs = 366 * 86_400;
+        })
+        .await
+    }
+
+    /// A server whose business time is `clock`, with its configuration tweaked.
+    pub async fn start_clocked_with(
+        engine: Engine,
+        clock: Arc<ManualClock>,
+        tweak: impl Fn(&mut Config),
+    ) -> anyhow::Result<Option<TestServer>> {
+        let Some(mut server) = Self::start_with(engine, &tweak).await? else {
             return Ok(None);
         };
         server.stop().await;
-        let config = Config::for_database(&server.database_url);
+        let mut config = Config::for_database(&server.database_url);
+        tweak(&mut config);
         let dir = std::mem::replace(&mut server.dir, tempfile::tempdir()?);
         let mut next = Self::serve(config, "127.0.0.1:0".parse()?, dir, Some(clock)).await?;
         next.pg_database = server.pg_database.take();
@@ -217,7 +232,10 @@ impl TestServer {
             region: region.map(str::to_string),
             active: true,
         };
-        self.state.db.create_user(&user).await?;
+        self.state
+            .db
+            .create_user(&user, self.state.now_ms())
+            .await?;
         Ok(user_info(&user))
     }
 
@@ -373,7 +391,7 @@ pub fn one_won(
 }
 
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    fieldloop_client_core::clock::device_now().timestamp()
 }
 
 /// Signs in over HTTP and returns the access token.

@@ -28,7 +28,8 @@ async fn full_case_and_customer_view(server: TestServer) -> anyhow::Result<()> {
     assert_eq!(closed["state"], "closed");
     let number = closed["number"].as_str().unwrap().to_string();
     let (y, m) = {
-        let now = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai);
+        let now =
+            fieldloop_client_core::clock::device_now().with_timezone(&chrono_tz::Asia::Shanghai);
         (now.format("%Y").to_string(), now.format("%m").to_string())
     };
     assert_eq!(number, format!("{y}-{m}-0001"));
@@ -831,7 +832,7 @@ async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
     let dev = server.device("sales").await?;
     use fieldloop_client_core::model::FieldValue as V;
     let author = fieldloop_client_core::model::ownership::Author::Device(Role::Salesperson);
-    let now = Utc::now() - Duration::minutes(5);
+    let now = fieldloop_client_core::clock::device_now() - Duration::minutes(5);
     let doc_id = fill_offline(
         &dev,
         &[

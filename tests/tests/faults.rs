@@ -212,7 +212,7 @@ async fn server_killed_mid_merge() -> anyhow::Result<()> {
         region: Some("wuhan".into()),
         active: true,
     };
-    db.create_user(&user).await?;
+    db.create_user(&user, 0).await?;
     let store_dir = tempfile::tempdir()?;
     let store = Store::open(store_dir.path().join("d.sqlite")).await?;
     let client = fieldloop_client_core::sync::SyncClient::with_options(
@@ -359,7 +359,7 @@ async fn wrong_device_clocks() -> anyhow::Result<()> {
     server.user("quality", Role::Quality, None).await?;
     let dev = server.device("sales").await?;
     let doc = dev.store().create(DocKind::Complaint, "wuhan", 0).await?;
-    let ten_days_ahead = Utc::now().timestamp() + 10 * 86_400;
+    let ten_days_ahead = fieldloop_client_core::clock::device_now().timestamp() + 10 * 86_400;
     dev.store()
         .edit(
             doc.id(),

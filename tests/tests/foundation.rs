@@ -735,13 +735,28 @@ both_engines!(bad_input_refused_test, bad_input_refused);
 
 /// An expired access token is refused as expired, and the client refreshes by itself.
 async fn expired_token(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
-    let Some(server) = TestServer::start_with(engine, |c| c.access_ttl_secs = 1).await? else {
+    // Expiry follows the server's clock: the test moves it instead of sleeping.
+    let clock = std::sync::Arc::new(fieldloop_server::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00")?.to_utc(),
+    ));
+    let Some(server) =
+        TestServer::start_clocked_with(engine, clock.clone(), |c| c.access_ttl_secs = 60).await?
+    else {
         return Ok(());
     };
     server.user("tech", Role::Technician, Some("wuhan")).await?;
     let dev = server.device("tech").await?;
     let token = dev.client.bearer().await?;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::seconds(59));
+    let (status, _) = call(
+        Method::GET,
+        &format!("{}/api/feed", server.base()),
+        &token,
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200, "a token is good until its last second");
+    clock.advance(chrono::Duration::seconds(1));
     let (status, body) = call(
         Method::GET,
         &format!("{}/api/feed", server.base()),
@@ -762,7 +777,7 @@ async fn expired_token(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
     for _ in 0..3 {
         dev.store().create(DocKind::Visit, "wuhan", now()).await?;
     }
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::seconds(61));
     let (a, b) = tokio::join!(dev.client.sync(|_| {}), dev.client.sync(|_| {}));
     let (a, b) = (a?, b?);
     assert!(a.pushed + b.pushed >= 3, "{a:?} {b:?}");

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{Db, now_ms};
+use super::Db;
 
 /// A user account as stored.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ fn user_of(row: &AnyRow) -> sqlx::Result<User> {
 const USER_COLUMNS: &str = "id, username, display_name, password_hash, role, region, active";
 
 impl Db {
-    pub async fn create_user(&self, user: &User) -> sqlx::Result<()> {
+    pub async fn create_user(&self, user: &User, at: i64) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, role, region, active, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -73,7 +73,7 @@ impl Db {
         .bind(user.role.code())
         .bind(user.region.clone())
         .bind(i64::from(user.active))
-        .bind(now_ms())
+        .bind(at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -107,13 +107,13 @@ impl Db {
         rows.iter().map(user_of).collect()
     }
 
-    pub async fn register_device(&self, device: &Device) -> sqlx::Result<()> {
+    pub async fn register_device(&self, device: &Device, at: i64) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO devices (id, user_id, name, actor_id, registered_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(device.id.to_string())
             .bind(device.user_id.to_string())
             .bind(&device.name)
             .bind(&device.actor_id)
-            .bind(now_ms())
+            .bind(at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -152,6 +152,7 @@ impl Db {
         user_id: Uuid,
         family: &str,
         expires_at: i64,
+        at: i64,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, user_id, family, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -159,7 +160,7 @@ impl Db {
         .bind(token_hash)
         .bind(user_id.to_string())
         .bind(family)
-        .bind(now_ms())
+        .bind(at)
         .bind(expires_at)
         .execute(&self.pool)
         .await?;
@@ -168,7 +169,11 @@ impl Db {
 
     /// Marks a refresh token used, if it was not already. Returns the row as it was before, and
     /// whether this call was the one that used it (two concurrent refreshes: one wins).
-    pub async fn use_refresh(&self, token_hash: &str) -> sqlx::Result<Option<(RefreshRow, bool)>> {
+    pub async fn use_refresh(
+        &self,
+        token_hash: &str,
+        at: i64,
+    ) -> sqlx::Result<Option<(RefreshRow, bool)>> {
         let row = sqlx::query(
             "SELECT user_id, family, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
         )
@@ -186,7 +191,7 @@ impl Db {
         let won = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(at)
         .bind(token_hash)
         .execute(&self.pool)
         .await?
@@ -196,11 +201,11 @@ impl Db {
     }
 
     /// Revokes every token of a family (a replayed token means the family leaked).
-    pub async fn revoke_family(&self, family: &str) -> sqlx::Result<()> {
+    pub async fn revoke_family(&self, family: &str, at: i64) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE family = $2 AND revoked_at IS NULL",
         )
-        .bind(now_ms())
+        .bind(at)
         .bind(family)
         .execute(&self.pool)
         .await?;

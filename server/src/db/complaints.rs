@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, Tx, now_ms};
+use super::{Db, Tx};
 use crate::workflow::complaint::{Case, CaseState};
 
 /// A stored case with its optimistic-lock version.
@@ -34,8 +34,8 @@ fn ms(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp_millis())
 }
 
-pub async fn insert_case(tx: &mut Tx, case: &Case) -> sqlx::Result<bool> {
-    let now = now_ms();
+pub async fn insert_case(tx: &mut Tx, case: &Case, at: i64) -> sqlx::Result<bool> {
+    let now = at;
     let inserted = sqlx::query(
         "INSERT INTO complaint_cases (id, region, number, state, filed_by, due_at, closed_at, original, body, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) ON CONFLICT (id) DO NOTHING",
@@ -66,7 +66,7 @@ pub async fn load_case(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<StoredCase>
 }
 
 /// Stores a case if nobody changed it since `version`; false when somebody did (stale).
-pub async fn update_case(tx: &mut Tx, case: &Case, version: i64) -> sqlx::Result<bool> {
+pub async fn update_case(tx: &mut Tx, case: &Case, version: i64, at: i64) -> sqlx::Result<bool> {
     let updated = sqlx::query(
         "UPDATE complaint_cases SET number = $2, state = $3, due_at = $4, closed_at = $5, body = $6,
          version = version + 1, updated_at = $7 WHERE id = $1 AND version = $8",
@@ -77,7 +77,7 @@ pub async fn update_case(tx: &mut Tx, case: &Case, version: i64) -> sqlx::Result
     .bind(ms(case.due_at))
     .bind(ms(case.closed_at))
     .bind(encode(case)?)
-    .bind(now_ms())
+    .bind(at)
     .bind(version)
     .execute(&mut **tx)
     .await?
@@ -91,8 +91,9 @@ pub async fn insert_settlement(
     case: Uuid,
     kind: &str,
     body: &str,
+    at: i64,
 ) -> sqlx::Result<()> {
-    let now = now_ms();
+    let now = at;
     sqlx::query(
         "INSERT INTO settlements (id, case_id, kind, body, version, created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, $5)",
     )
@@ -112,13 +113,14 @@ pub async fn update_settlement(
     id: Uuid,
     body: &str,
     version: i64,
+    at: i64,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query(
         "UPDATE settlements SET body = $2, version = version + 1, updated_at = $3 WHERE id = $1 AND version = $4",
     )
     .bind(id.to_string())
     .bind(body)
-    .bind(now_ms())
+    .bind(at)
     .bind(version)
     .execute(&mut **tx)
     .await?
@@ -149,6 +151,7 @@ pub async fn insert_event(
     role: &str,
     action: &str,
     payload: &str,
+    at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO complaint_events (id, case_id, user_id, role, action, payload, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -159,7 +162,7 @@ pub async fn insert_event(
     .bind(role)
     .bind(action)
     .bind(payload)
-    .bind(now_ms())
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -264,6 +267,7 @@ impl Db {
         department: &str,
         case: Uuid,
         message: &str,
+        at: i64,
     ) -> sqlx::Result<bool> {
         let n = sqlx::query(
             "INSERT INTO notifications (key, department, case_id, message, created_at) VALUES ($1, $2, $3, $4, $5)
@@ -273,7 +277,7 @@ impl Db {
         .bind(department)
         .bind(case.to_string())
         .bind(message)
-        .bind(now_ms())
+        .bind(at)
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{Db, Tx, now_ms};
+use super::{Db, Tx};
 use crate::access::Scope;
 
 /// A document's row: who may see it and its latest snapshot.
@@ -215,8 +215,8 @@ const ROWS_PER_STATEMENT: usize = 50;
 /// Stores merged documents: upserts their rows, appends their new changes (a change already
 /// stored is skipped: content addressed) and replaces their field projection. A few statements
 /// per batch, whatever its size.
-pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>) -> sqlx::Result<()> {
-    let now = now_ms();
+pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Result<()> {
+    let now = at;
     for chunk in writes.chunks(ROWS_PER_STATEMENT) {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, heads, seq, change_count, created_at, updated_at)
@@ -426,6 +426,7 @@ impl Db {
         mime: &str,
         bytes: &[u8],
         user: Uuid,
+        at: i64,
     ) -> sqlx::Result<bool> {
         let inserted = sqlx::query(
             "INSERT INTO blobs (sha256, mime, size, bytes, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -436,7 +437,7 @@ impl Db {
         .bind(bytes.len() as i64)
         .bind(bytes)
         .bind(user.to_string())
-        .bind(now_ms())
+        .bind(at)
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, Tx, now_ms};
+use super::{Db, Tx};
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Campaign {
@@ -124,12 +124,18 @@ pub async fn campaign_open(tx: &mut Tx, id: &str) -> sqlx::Result<bool> {
 }
 
 impl Db {
-    pub async fn create_template(&self, id: Uuid, name: &str, questions: &str) -> sqlx::Result<()> {
+    pub async fn create_template(
+        &self,
+        id: Uuid,
+        name: &str,
+        questions: &str,
+        at: i64,
+    ) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO survey_templates (id, name, questions, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id.to_string())
             .bind(name)
             .bind(questions)
-            .bind(now_ms())
+            .bind(at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -143,7 +149,7 @@ impl Db {
         row.map(|r| r.try_get(0)).transpose()
     }
 
-    pub async fn create_campaign(&self, c: &Campaign) -> sqlx::Result<()> {
+    pub async fn create_campaign(&self, c: &Campaign, at: i64) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO campaigns (id, template_id, name, period, region, product_model, opens_on, closes_on, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -156,7 +162,7 @@ impl Db {
         .bind(c.product_model.clone())
         .bind(&c.opens_on)
         .bind(&c.closes_on)
-        .bind(now_ms())
+        .bind(at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -189,11 +195,11 @@ impl Db {
         .transpose()
     }
 
-    pub async fn close_campaign(&self, id: Uuid) -> sqlx::Result<bool> {
+    pub async fn close_campaign(&self, id: Uuid, at: i64) -> sqlx::Result<bool> {
         let n =
             sqlx::query("UPDATE campaigns SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
                 .bind(id.to_string())
-                .bind(now_ms())
+                .bind(at)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -233,8 +239,9 @@ impl Db {
         step: &str,
         method: Option<&str>,
         text: Option<&str>,
+        at: i64,
     ) -> sqlx::Result<bool> {
-        let now = now_ms();
+        let now = at;
         let id = id.to_string();
         let query = match step {
             "reported" => sqlx::query("UPDATE feedback_items SET reported_at = $2 WHERE id = $1 AND state = 'open'")

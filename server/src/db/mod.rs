@@ -174,7 +174,7 @@ impl Db {
 
     /// Applies the migrations this build has and the database lacks. Safe when several server
     /// instances start at once on PostgreSQL (an advisory lock serialises them).
-    pub async fn migrate(&self) -> anyhow::Result<usize> {
+    pub async fn migrate(&self, at: i64) -> anyhow::Result<usize> {
         let mut applied = 0;
         let mut tx = self.pool.begin().await?;
         if self.engine == Engine::Postgres {
@@ -201,7 +201,7 @@ impl Db {
             sqlx::raw_sql(text).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(*version)
-                .bind(now_ms())
+                .bind(at)
                 .execute(&mut *tx)
                 .await?;
             applied += 1;
@@ -275,8 +275,4 @@ pub async fn advance_counter(tx: &mut Tx, name: &str, by: i64) -> sqlx::Result<i
         .fetch_one(&mut **tx)
         .await?;
     Ok(row.get(0))
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Db, Tx, now_ms};
+use super::{Db, Tx};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Customer {
@@ -131,16 +131,27 @@ pub async fn receipt_number_taken(tx: &mut Tx, number: &str, id: Uuid) -> sqlx::
     )
 }
 
+/// A take-back receipt's projection as a synced document gives it.
+#[derive(Debug, Clone)]
+pub struct SyncedReceipt {
+    pub id: Uuid,
+    pub number: String,
+    pub region: String,
+    pub technician: Uuid,
+    pub promised_date: Option<String>,
+    pub visit_id: Option<String>,
+}
+
 /// Registers a receipt the first time it arrives; later syncs update its promised date.
-pub async fn upsert_receipt(
-    tx: &mut Tx,
-    id: Uuid,
-    number: &str,
-    region: &str,
-    technician: Uuid,
-    promised_date: Option<&str>,
-    visit_id: Option<&str>,
-) -> sqlx::Result<bool> {
+pub async fn upsert_receipt(tx: &mut Tx, r: &SyncedReceipt, at: i64) -> sqlx::Result<bool> {
+    let SyncedReceipt {
+        id,
+        number,
+        region,
+        technician,
+        promised_date,
+        visit_id,
+    } = r;
     let existed = sqlx::query("SELECT 1 FROM receipts WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
@@ -155,9 +166,9 @@ pub async fn upsert_receipt(
     .bind(number)
     .bind(region)
     .bind(technician.to_string())
-    .bind(promised_date.map(str::to_string))
-    .bind(now_ms())
-    .bind(visit_id.map(str::to_string))
+    .bind(promised_date.clone())
+    .bind(at)
+    .bind(visit_id.clone())
     .execute(&mut **tx)
     .await?;
     Ok(!existed)
@@ -226,14 +237,14 @@ pub async fn custody_event(
 }
 
 impl Db {
-    pub async fn create_customer(&self, c: &Customer) -> sqlx::Result<()> {
+    pub async fn create_customer(&self, c: &Customer, at: i64) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO customers (id, region, name, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(c.id.to_string())
             .bind(&c.region)
             .bind(&c.name)
             .bind(&c.address)
             .bind(&c.phone)
-            .bind(now_ms())
+            .bind(at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -257,7 +268,7 @@ impl Db {
         .transpose()
     }
 
-    pub async fn create_product(&self, p: &Product) -> sqlx::Result<()> {
+    pub async fn create_product(&self, p: &Product, at: i64) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO products (id, customer_id, name, model, spec, serial, purchase_date, purchase_place, warranty_months, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -271,7 +282,7 @@ impl Db {
         .bind(&p.purchase_date)
         .bind(&p.purchase_place)
         .bind(p.warranty_months)
-        .bind(now_ms())
+        .bind(at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -377,7 +388,7 @@ impl Db {
     }
 
     /// Marks a receipt's repair as going to miss its date, or the customer as told.
-    pub async fn mark_receipt(&self, id: Uuid, will_miss: bool) -> sqlx::Result<bool> {
+    pub async fn mark_receipt(&self, id: Uuid, will_miss: bool, at: i64) -> sqlx::Result<bool> {
         let sql = if will_miss {
             "UPDATE receipts SET will_miss_at = $2 WHERE id = $1 AND will_miss_at IS NULL"
         } else {
@@ -385,7 +396,7 @@ impl Db {
         };
         let n = sqlx::query(sql)
             .bind(id.to_string())
-            .bind(now_ms())
+            .bind(at)
             .execute(&self.pool)
             .await?
             .rows_affected();

@@ -4,9 +4,9 @@
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::Db;
 use super::complaints::SettlementRow;
 use super::service::{Customer, Product};
-use super::{Db, now_ms};
 
 fn uuid(text: &str) -> sqlx::Result<Uuid> {
     Uuid::parse_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
@@ -26,6 +26,7 @@ impl Db {
         user_id: Uuid,
         csrf: &str,
         expires_at: i64,
+        at: i64,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -33,7 +34,7 @@ impl Db {
         .bind(token_hash)
         .bind(user_id.to_string())
         .bind(csrf)
-        .bind(now_ms())
+        .bind(at)
         .bind(expires_at)
         .execute(&self.pool)
         .await?;
@@ -41,22 +42,26 @@ impl Db {
     }
 
     /// The user and CSRF token of a live session.
-    pub async fn web_session(&self, token_hash: &str) -> sqlx::Result<Option<(Uuid, String)>> {
+    pub async fn web_session(
+        &self,
+        token_hash: &str,
+        at: i64,
+    ) -> sqlx::Result<Option<(Uuid, String)>> {
         let row = sqlx::query(
             "SELECT user_id, csrf FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
-        .bind(now_ms())
+        .bind(at)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| Ok((uuid(&r.try_get::<String, _>(0)?)?, r.try_get(1)?)))
             .transpose()
     }
 
-    pub async fn end_web_session(&self, token_hash: &str) -> sqlx::Result<()> {
+    pub async fn end_web_session(&self, token_hash: &str, at: i64) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1 OR expires_at <= $2")
             .bind(token_hash)
-            .bind(now_ms())
+            .bind(at)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -132,7 +132,7 @@ async fn create_user(
         region,
         active: true,
     };
-    state.db.create_user(&user).await?;
+    state.db.create_user(&user, state.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(auth::user_info(&user))))
 }
 
@@ -183,7 +183,7 @@ async fn register_device(
         actor_id: actor.clone(),
         revoked: false,
     };
-    state.db.register_device(&device).await?;
+    state.db.register_device(&device, state.now_ms()).await?;
     Ok((
         StatusCode::CREATED,
         Json(DeviceInfo {

@@ -82,7 +82,10 @@ async fn put_blob(
             format!("the bytes hash to {actual}, not {sha}"),
         ));
     }
-    let created = state.db.put_blob(&sha, mime, &body, p.user_id).await?;
+    let created = state
+        .db
+        .put_blob(&sha, mime, &body, p.user_id, state.now_ms())
+        .await?;
     Ok(if created {
         StatusCode::CREATED
     } else {

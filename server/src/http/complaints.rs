@@ -274,14 +274,15 @@ async fn file_complaint(
         body.original_case,
     );
     case.access_code = hex::encode(rand::random::<[u8; 12]>());
-    insert_case(&mut tx, &case).await?;
+    let at = now.timestamp_millis();
+    insert_case(&mut tx, &case, at).await?;
     if let Some(original) = body.original_case
         && let Some(mut orig) = load_case(&mut tx, original).await?
     {
         orig.case.followups.push(case.id);
-        update_case(&mut tx, &orig.case, orig.version).await?;
+        update_case(&mut tx, &orig.case, orig.version, at).await?;
     }
-    insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}").await?;
+    insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}", at).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view(&case, 1, now)?)))
 }
@@ -365,12 +366,24 @@ pub async fn sweep_overdue(
         );
         state
             .db
-            .notify(&key, &item.department, item.case_id, &message)
+            .notify(
+                &key,
+                &item.department,
+                item.case_id,
+                &message,
+                now.timestamp_millis(),
+            )
             .await?;
         if item.department != "gm_office" {
             state
                 .db
-                .notify(&format!("{key}:gm"), "gm_office", item.case_id, &message)
+                .notify(
+                    &format!("{key}:gm"),
+                    "gm_office",
+                    item.case_id,
+                    &message,
+                    now.timestamp_millis(),
+                )
                 .await?;
         }
     }
@@ -474,7 +487,8 @@ async fn act_once(
         number.as_deref(),
     )
     .map_err(workflow_error)?;
-    if !update_case(&mut tx, &next, stored.version).await? {
+    let at = now.timestamp_millis();
+    if !update_case(&mut tx, &next, stored.version, at).await? {
         return Ok(None);
     }
     let payload = serde_json::to_string(&body.action).map_err(ApiError::internal)?;
@@ -485,6 +499,7 @@ async fn act_once(
         p.role.code(),
         body.action.name(),
         &payload,
+        at,
     )
     .await?;
     // Mirror what devices show (number, state) into the complaint document.
@@ -492,7 +507,7 @@ async fn act_once(
         let number = next.number.clone().unwrap_or_default();
         let accepted = next.accepted_at.map(|t| t.to_rfc3339()).unwrap_or_default();
         let state_text = state_code(next.state);
-        server_edit_in(&mut tx, p, id, |_| {
+        server_edit_in(&mut tx, p, id, now, |_| {
             let mut w: Vec<(&'static str, FieldValue)> = vec![("case.state", state_text.into())];
             if !number.is_empty() {
                 w.push(("case.number", number.into()));
@@ -722,7 +737,7 @@ pub(crate) async fn new_return(
         .map_err(settlement_error)?;
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&form).map_err(ApiError::internal)?;
-    insert_settlement(&mut tx, sid, id, "return", &json).await?;
+    insert_settlement(&mut tx, sid, id, "return", &json, state.now_ms()).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -794,7 +809,7 @@ pub(crate) async fn new_allowance(
     };
     let sid = Uuid::now_v7();
     let json = serde_json::to_string(&cert).map_err(ApiError::internal)?;
-    insert_settlement(&mut tx, sid, id, "allowance", &json).await?;
+    insert_settlement(&mut tx, sid, id, "allowance", &json, state.now_ms()).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -952,7 +967,8 @@ async fn settlement_step_once(
     let text = new_body.to_string();
     // The step and its entry in the case's history commit together.
     let mut tx = state.db.begin_write().await?;
-    if !update_settlement(&mut tx, id, &text, row.version).await? {
+    let at = state.now_ms();
+    if !update_settlement(&mut tx, id, &text, row.version, at).await? {
         return Ok(None);
     }
     insert_event(
@@ -962,6 +978,7 @@ async fn settlement_step_once(
         p.role.code(),
         &format!("settlement_{step}"),
         &text,
+        at,
     )
     .await?;
     tx.commit().await?;

@@ -92,7 +92,7 @@ async fn create_template(
     let questions = serde_json::to_string(&body.questions).map_err(ApiError::internal)?;
     state
         .db
-        .create_template(id, body.name.trim(), &questions)
+        .create_template(id, body.name.trim(), &questions, state.now_ms())
         .await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
 }
@@ -143,7 +143,7 @@ async fn create_campaign(
         closes_on: body.closes_on.to_string(),
         closed: false,
     };
-    state.db.create_campaign(&c).await?;
+    state.db.create_campaign(&c, state.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -159,7 +159,7 @@ async fn close_campaign(
         &[Role::MarketingHead, Role::Clerk, Role::GmOffice],
         "survey campaigns",
     )?;
-    if !state.db.close_campaign(id).await? {
+    if !state.db.close_campaign(id, state.now_ms()).await? {
         return Err(ApiError::conflict(
             "campaign_closed",
             "no such open campaign",
@@ -368,7 +368,12 @@ async fn feedback_step(
         return Err(ApiError::conflict("closed", "this feedback is closed"));
     }
     let applied = match step.as_str() {
-        "report" => state.db.feedback_step(id, "reported", None, None).await?,
+        "report" => {
+            state
+                .db
+                .feedback_step(id, "reported", None, None, state.now_ms())
+                .await?
+        }
         "answer" => {
             let method = body.method.as_deref().unwrap_or_default();
             if !["letter", "phone"].contains(&method) {
@@ -384,10 +389,15 @@ async fn feedback_step(
             let text = text.ok_or_else(|| ApiError::invalid("say what the customer was told"))?;
             state
                 .db
-                .feedback_step(id, "answered", Some(method), Some(text))
+                .feedback_step(id, "answered", Some(method), Some(text), state.now_ms())
                 .await?
         }
-        "chase" => state.db.feedback_step(id, "chased", None, None).await?,
+        "chase" => {
+            state
+                .db
+                .feedback_step(id, "chased", None, None, state.now_ms())
+                .await?
+        }
         "visit" => {
             let who = body
                 .text
@@ -399,7 +409,7 @@ async fn feedback_step(
                 })?;
             state
                 .db
-                .feedback_step(id, "visited", None, Some(who))
+                .feedback_step(id, "visited", None, Some(who), state.now_ms())
                 .await?
         }
         "close" => {
@@ -410,7 +420,10 @@ async fn feedback_step(
                     format!("still needed: {}", missing.join("; ")),
                 ));
             }
-            state.db.feedback_step(id, "closed", None, None).await?
+            state
+                .db
+                .feedback_step(id, "closed", None, None, state.now_ms())
+                .await?
         }
         "to-complaint" => {
             if item.kind != "complaint" {
@@ -437,7 +450,7 @@ async fn feedback_step(
                 .ok_or_else(|| ApiError::not_found(format!("no complaint case {case}")))?;
             state
                 .db
-                .feedback_step(id, "complaint", None, Some(&text))
+                .feedback_step(id, "complaint", None, Some(&text), state.now_ms())
                 .await?
         }
         other => return Err(ApiError::invalid(format!("no feedback step '{other}'"))),

@@ -112,7 +112,7 @@ pub(crate) async fn create_customer(
         address: trimmed(&body.address, "address")?,
         phone: trimmed(&body.phone, "phone")?,
     };
-    state.db.create_customer(&customer).await?;
+    state.db.create_customer(&customer, state.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
@@ -185,7 +185,7 @@ pub(crate) async fn create_product(
         purchase_place: body.purchase_place.trim().to_string(),
         warranty_months: body.warranty_months,
     };
-    state.db.create_product(&product).await?;
+    state.db.create_product(&product, state.now_ms()).await?;
     Ok((StatusCode::CREATED, Json(product)))
 }
 
@@ -450,7 +450,7 @@ async fn archive_form(
     // §2.6: a product taken back is repaired, returned and signed for, and only then is the
     // form brought back and archived.
     let taken_back = visit_receipt_locations(&mut tx, id).await?;
-    let doc = server_edit_in(&mut tx, &p, id, |doc| {
+    let doc = server_edit_in(&mut tx, &p, id, state.now(), |doc| {
         let text = |path: &str| text_of(doc, path);
         if text("status.logged_at").is_empty() {
             return Err(ApiError::conflict(
@@ -747,7 +747,7 @@ async fn custody_once(
         region: None,
         ..p.clone()
     };
-    server_edit_in(&mut tx, &head_office, id, |_| {
+    server_edit_in(&mut tx, &head_office, id, state.now(), |_| {
         let mut w: Vec<(&'static str, FieldValue)> =
             vec![("custody.location", code.clone().into())];
         if next == Location::Voided {
@@ -782,7 +782,7 @@ async fn will_miss(
         "reporting a late repair",
     )?;
     visible_receipt(&state, &p, id).await?;
-    state.db.mark_receipt(id, true).await?;
+    state.db.mark_receipt(id, true, state.now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -799,7 +799,7 @@ async fn customer_told(
         "telling the customer",
     )?;
     visible_receipt(&state, &p, id).await?;
-    state.db.mark_receipt(id, false).await?;
+    state.db.mark_receipt(id, false, state.now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -238,7 +238,7 @@ impl FromRequestParts<AppState> for Session {
         let hash = token_hash(&token);
         let found = state
             .db
-            .web_session(&hash)
+            .web_session(&hash, state.now_ms())
             .await
             .map_err(|e| ApiError::from(e).into_response())?;
         let Some((user_id, csrf)) = found else {
@@ -270,16 +270,26 @@ impl FromRequestParts<AppState> for Session {
 /// Starts a session for `user`: the cookie to set.
 async fn open_session(state: &AppState, user: &User) -> Result<String, ApiError> {
     let token = random_token();
-    let expires_at = crate::db::now_ms() + SESSION_SECS * 1000;
+    let at = state.now_ms();
+    let expires_at = at + SESSION_SECS * 1000;
     state
         .db
-        .create_web_session(&token_hash(&token), user.id, &random_token(), expires_at)
+        .create_web_session(
+            &token_hash(&token),
+            user.id,
+            &random_token(),
+            expires_at,
+            at,
+        )
         .await?;
     Ok(set_cookie(state, SESSION_COOKIE, &token, SESSION_SECS))
 }
 
 async fn close_session(State(state): State<AppState>, session: &Session) -> Result<(), ApiError> {
-    state.db.end_web_session(&session.token_hash).await?;
+    state
+        .db
+        .end_web_session(&session.token_hash, state.now_ms())
+        .await?;
     Ok(())
 }
 

@@ -1175,7 +1175,7 @@ mod tests {
             &c,
             &Action::Petition { text: "x".into() },
             actor(Role::Production),
-            Utc::now(),
+            at("2026-11-20T10:00:00+08:00"),
             &rules(),
             None,
         );

@@ -8,7 +8,9 @@
 //! on the same server in a process of its own (this binary, started with `BENCH_CHILD_SERVER=1`).
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use fieldloop_server::clock::monotonic;
 
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue, Role};
@@ -127,11 +129,11 @@ async fn record_visit(dev: &TestDevice, i: usize) -> anyhow::Result<uuid::Uuid> 
 /// Where an upload's time goes, step by step on one thread: the device loading its documents,
 /// the server's merge decision, its snapshot, and the projection of fields.
 async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
-    let per_doc = |t: Instant| t.elapsed().as_secs_f64() * 1e6 / ids.len() as f64;
-    let t = Instant::now();
+    let per_doc = |t: std::time::Instant| t.elapsed().as_secs_f64() * 1e6 / ids.len() as f64;
+    let t = monotonic();
     let docs = dev.store().load_many(ids).await?;
     println!("breakdown device load: {:.0} us/doc", per_doc(t));
-    let t = Instant::now();
+    let t = monotonic();
     let raw: Vec<Vec<Vec<u8>>> = docs
         .iter()
         .map(|d| {
@@ -146,7 +148,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
     let actor = docs[0].automerge().get_actor().clone();
     // The steps of a merge decision, each on its own: reading the change bytes, applying them
     // to an empty document, and the diff the ownership check reads.
-    let t = Instant::now();
+    let t = monotonic();
     let parsed: Vec<Vec<automerge::Change>> = raw
         .iter()
         .map(|cs| {
@@ -159,7 +161,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         "breakdown server read change bytes: {:.0} us/doc",
         per_doc(t)
     );
-    let t = Instant::now();
+    let t = monotonic();
     let mut applied = Vec::with_capacity(parsed.len());
     for changes in parsed {
         let mut am = automerge::Automerge::new();
@@ -167,7 +169,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         applied.push(am);
     }
     println!("breakdown server apply changes: {:.0} us/doc", per_doc(t));
-    let t = Instant::now();
+    let t = monotonic();
     let patches: usize = applied
         .iter()
         .map(|am| am.diff(&[], &am.get_heads()).len())
@@ -179,7 +181,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
     );
     // For comparison: loading the same visit from its saved form (not on the sync path).
     let saved: Vec<Vec<u8>> = docs.iter().map(|d| d.automerge().save()).collect();
-    let t = Instant::now();
+    let t = monotonic();
     for bytes in &saved {
         automerge::Automerge::load(bytes)?;
     }
@@ -187,7 +189,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         "breakdown server load from save(): {:.0} us/doc",
         per_doc(t)
     );
-    let t = Instant::now();
+    let t = monotonic();
     let mut merged = Vec::new();
     for (doc, changes) in docs.iter().zip(&raw) {
         if let fieldloop_server::merge::Plan::Accept { doc, .. } = fieldloop_server::merge::plan(
@@ -202,7 +204,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         }
     }
     println!("breakdown server plan: {:.0} us/doc", per_doc(t));
-    let t = Instant::now();
+    let t = monotonic();
     let mut bytes = 0;
     for doc in &merged {
         bytes += doc.automerge().save().len();
@@ -212,7 +214,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         per_doc(t),
         bytes / merged.len().max(1)
     );
-    let t = Instant::now();
+    let t = monotonic();
     let mut fields = 0;
     for doc in &merged {
         fields += doc.values().len();
@@ -284,7 +286,7 @@ async fn sqlite_commit_rate(dir: &std::path::Path, rows: usize) -> anyhow::Resul
         .execute(&mut conn)
         .await?;
     let body = vec![7u8; 1024];
-    let started = Instant::now();
+    let started = monotonic();
     for i in 0..rows {
         sqlx::query("INSERT INTO t (id, body) VALUES ($1, $2)")
             .bind(i as i64)
@@ -302,7 +304,7 @@ async fn pg_commit_rate(rows: usize) -> anyhow::Result<f64> {
         .execute(&mut conn)
         .await?;
     let body = vec![7u8; 1024];
-    let started = Instant::now();
+    let started = monotonic();
     for i in 0..rows {
         sqlx::query("INSERT INTO bench_t (id, body) VALUES ($1, $2)")
             .bind(i as i64)
@@ -345,7 +347,7 @@ async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> any
         .collect();
     let batch = fieldloop_client_core::sync::SyncOptions::default().batch_docs;
     let db = &server.state.db;
-    let started = Instant::now();
+    let started = monotonic();
     while !writes.is_empty() {
         let rest = writes.split_off(batch.min(writes.len()));
         let mut chunk = std::mem::replace(&mut writes, rest);
@@ -355,7 +357,7 @@ async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> any
         for (i, w) in chunk.iter_mut().enumerate() {
             w.seq = seq + i as i64;
         }
-        write_docs(&mut tx, chunk).await?;
+        write_docs(&mut tx, chunk, 0).await?;
         tx.commit().await?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
@@ -492,7 +494,7 @@ async fn main() -> anyhow::Result<()> {
             .init();
     }
     let cpu0 = cpu_seconds();
-    let started = Instant::now();
+    let started = monotonic();
     let report = dev.sync().await?;
     let upload_rate = report.pushed as f64 / started.elapsed().as_secs_f64();
     let cpu_per_doc_ms = (cpu_seconds() - cpu0) * 1000.0 / n as f64;
@@ -540,7 +542,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0);
     }
     let up0 = proxy.bytes_up.load(std::sync::atomic::Ordering::SeqCst);
-    let started = Instant::now();
+    let started = monotonic();
     let report = dev.sync().await?;
     let edit_rate = report.pushed as f64 / started.elapsed().as_secs_f64();
     let wire = proxy.bytes_up.load(std::sync::atomic::Ordering::SeqCst) - up0;
@@ -614,7 +616,7 @@ async fn main() -> anyhow::Result<()> {
             for i in 0..n {
                 record_visit(&dev, i).await?;
             }
-            let started = Instant::now();
+            let started = monotonic();
             let report = dev.sync().await?;
             let rate = report.pushed as f64 / started.elapsed().as_secs_f64();
             let reference = pg_commit_rate(n).await?;
@@ -650,7 +652,7 @@ async fn main() -> anyhow::Result<()> {
         }
         devices.push(d);
     }
-    let started = Instant::now();
+    let started = monotonic();
     let tasks: Vec<_> = devices
         .iter()
         .map(|d| {
@@ -680,7 +682,7 @@ async fn main() -> anyhow::Result<()> {
     writer.sync().await?;
     server.user("clerk", Role::Clerk, Some("wuhan")).await?;
     let office = server.device("clerk").await?;
-    let started = Instant::now();
+    let started = monotonic();
     let report = office.sync().await?;
     let pull_rate = report.pulled as f64 / started.elapsed().as_secs_f64();
     line(
@@ -779,7 +781,7 @@ async fn hammer(
     each: usize,
     build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Clone + 'static,
 ) -> anyhow::Result<(f64, f64)> {
-    let started = Instant::now();
+    let started = monotonic();
     let mut tasks = Vec::new();
     for _ in 0..conns {
         let build = build.clone();
@@ -789,7 +791,7 @@ async fn hammer(
                 .build()?;
             let mut times = Vec::with_capacity(each);
             for _ in 0..each {
-                let t = Instant::now();
+                let t = monotonic();
                 let resp =
                     tokio::time::timeout(Duration::from_secs(30), build(&client).send()).await??;
                 resp.bytes().await?;
