@@ -27,6 +27,10 @@ pub enum Error {
     /// The local store failed (disk full, file damaged).
     #[error("local storage: {0}")]
     Storage(String),
+    /// A fault in the app's own library (a task that panicked, a client that could not be
+    /// built): not the phone's storage, and not helped by trying again.
+    #[error("internal fault: {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -211,7 +211,7 @@ impl SyncClient {
                 }
             }))
             .build()
-            .map_err(|e| Error::Storage(e.to_string()))?;
+            .map_err(|e| Error::Internal(format!("the HTTP client cannot be built: {e}")))?;
         Ok(SyncClient {
             http,
             base: base_url.trim_end_matches('/').to_string(),
@@ -248,7 +248,7 @@ impl SyncClient {
         let status = resp.status();
         let body: Option<ErrorBody> = resp.json().await.ok();
         let (code, message) = body
-            .map(|b| (b.error.code, b.error.message))
+            .map(|b| (b.error.code.as_str().to_string(), b.error.message))
             .unwrap_or_else(|| ("http_error".into(), status.to_string()));
         if status == StatusCode::UNAUTHORIZED {
             Error::Unauthorized { code, message }
@@ -537,7 +537,7 @@ impl SyncClient {
             };
             let response = task
                 .await
-                .map_err(|e| Error::Storage(format!("a sync request stopped: {e}")))??;
+                .map_err(|e| Error::Internal(format!("a sync request stopped: {e}")))??;
             let mut updates = Vec::with_capacity(batch.len());
             for (reply, (push, kind)) in response.docs.into_iter().zip(batch) {
                 match reply.verdict {
@@ -576,7 +576,7 @@ impl SyncClient {
     /// Sends one batch of the outbox and pulls, compressed.
     async fn post_batch(&self, device_id: Uuid, docs: Vec<DocPush>) -> Result<SyncResponse> {
         let request = SyncRequest { device_id, docs };
-        let body = gzip(&serde_json::to_vec(&request).map_err(|e| Error::Storage(e.to_string()))?);
+        let body = gzip(&serde_json::to_vec(&request).map_err(|e| Error::Internal(e.to_string()))?);
         self.send_json(|c, token| {
             c.post(format!("{}/api/sync", self.base))
                 .bearer_auth(token)

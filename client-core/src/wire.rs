@@ -107,6 +107,247 @@ pub struct FeedItem {
     pub heads: Vec<String>,
 }
 
+/// Every error code the server sends, as one list clients can switch on. The wire carries the
+/// snake_case name (`ErrorDetail::code`); a code this build does not know reads as
+/// [`ErrorCode::Unknown`], so an older app keeps working when the server learns a new one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// What was sent does not fit: a missing or malformed field, an unknown value.
+    InvalidInput,
+    /// The request body cannot be read as the endpoint's JSON.
+    MalformedBody,
+    /// The request body is larger than the server takes.
+    BodyTooLarge,
+    /// There is no such endpoint.
+    NoRoute,
+    /// No bearer token was sent: sign in.
+    MissingToken,
+    /// The access token is not one this server signed.
+    InvalidToken,
+    /// The access token has expired: refresh it.
+    TokenExpired,
+    /// Wrong username or password.
+    BadCredentials,
+    /// The account is disabled.
+    AccountDisabled,
+    /// The refresh token is not known.
+    InvalidRefreshToken,
+    /// The session has expired: sign in again.
+    RefreshTokenExpired,
+    /// The refresh token was used twice; its session is revoked.
+    RefreshTokenReplayed,
+    /// The session was revoked: sign in again.
+    RefreshTokenRevoked,
+    /// This device has been revoked.
+    DeviceRevoked,
+    /// The caller's role or region may not do this.
+    Forbidden,
+    /// No such record that the caller may see.
+    NotFound,
+    /// The username is taken.
+    UsernameTaken,
+    /// The device's actor id is bound to another device.
+    ActorTaken,
+    /// The record changed since it was read: reload it.
+    Stale,
+    /// A blob's bytes do not have the hash it was sent under.
+    HashMismatch,
+    /// Internal complaint records are never shown to customers (§4.6.9).
+    InternalRecord,
+    /// The complaint case is closed.
+    CaseClosed,
+    /// The complaint case was already accepted and numbered.
+    AlreadyNumbered,
+    /// The complaint case has not been accepted yet.
+    NotAccepted,
+    /// This step belongs to another department.
+    WrongDepartment,
+    /// The case is not at that step.
+    WrongStep,
+    /// The amount is above the caller's approval authority (§4.7.3).
+    AboveAuthority,
+    /// Something the step needs is still missing.
+    NotReady,
+    /// The complaint case is not closed yet.
+    NotClosed,
+    /// The complaint was found not valid (§4.6.12).
+    ComplaintNotValid,
+    /// No return was approved on the case (§4.9.1).
+    NoApprovedReturn,
+    /// A form is already opened for that approval.
+    AlreadyOpened,
+    /// The step was already done.
+    AlreadyDone,
+    /// The monthly review is already confirmed.
+    AlreadyConfirmed,
+    /// The quantities differ from what was approved (§4.9.4).
+    QuantityMismatch,
+    /// The amounts differ from what was approved (§4.9.4).
+    AmountMismatch,
+    /// The job is already dispatched.
+    AlreadyDispatched,
+    /// The product is out of its free warranty (§2.1.3).
+    OutOfWarranty,
+    /// The job has no service category yet (§2.1).
+    MissingCategory,
+    /// The job has no fee to settle.
+    NoFee,
+    /// The form is already logged in the service record.
+    AlreadyLogged,
+    /// The form is already archived.
+    AlreadyArchived,
+    /// This custody step is done by another role.
+    WrongRole,
+    /// The record is not in a state where this can happen.
+    WrongState,
+    /// The receipt is already voided.
+    AlreadyVoided,
+    /// The survey campaign is closed.
+    CampaignClosed,
+    /// The feedback item is closed.
+    #[serde(rename = "closed")]
+    FeedbackClosed,
+    /// The feedback item is already linked to a complaint.
+    AlreadyLinked,
+    /// The item changed meanwhile: reload it.
+    ChangedMeanwhile,
+    /// The server failed: try again later.
+    Internal,
+    /// A code newer than this build.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Every code, in the order of the list above.
+    pub const ALL: &[ErrorCode] = &[
+        ErrorCode::InvalidInput,
+        ErrorCode::MalformedBody,
+        ErrorCode::BodyTooLarge,
+        ErrorCode::NoRoute,
+        ErrorCode::MissingToken,
+        ErrorCode::InvalidToken,
+        ErrorCode::TokenExpired,
+        ErrorCode::BadCredentials,
+        ErrorCode::AccountDisabled,
+        ErrorCode::InvalidRefreshToken,
+        ErrorCode::RefreshTokenExpired,
+        ErrorCode::RefreshTokenReplayed,
+        ErrorCode::RefreshTokenRevoked,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::UsernameTaken,
+        ErrorCode::ActorTaken,
+        ErrorCode::Stale,
+        ErrorCode::HashMismatch,
+        ErrorCode::InternalRecord,
+        ErrorCode::CaseClosed,
+        ErrorCode::AlreadyNumbered,
+        ErrorCode::NotAccepted,
+        ErrorCode::WrongDepartment,
+        ErrorCode::WrongStep,
+        ErrorCode::AboveAuthority,
+        ErrorCode::NotReady,
+        ErrorCode::NotClosed,
+        ErrorCode::ComplaintNotValid,
+        ErrorCode::NoApprovedReturn,
+        ErrorCode::AlreadyOpened,
+        ErrorCode::AlreadyDone,
+        ErrorCode::AlreadyConfirmed,
+        ErrorCode::QuantityMismatch,
+        ErrorCode::AmountMismatch,
+        ErrorCode::AlreadyDispatched,
+        ErrorCode::OutOfWarranty,
+        ErrorCode::MissingCategory,
+        ErrorCode::NoFee,
+        ErrorCode::AlreadyLogged,
+        ErrorCode::AlreadyArchived,
+        ErrorCode::WrongRole,
+        ErrorCode::WrongState,
+        ErrorCode::AlreadyVoided,
+        ErrorCode::CampaignClosed,
+        ErrorCode::FeedbackClosed,
+        ErrorCode::AlreadyLinked,
+        ErrorCode::ChangedMeanwhile,
+        ErrorCode::Internal,
+    ];
+
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::MalformedBody => "malformed_body",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::NoRoute => "no_route",
+            ErrorCode::MissingToken => "missing_token",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::BadCredentials => "bad_credentials",
+            ErrorCode::AccountDisabled => "account_disabled",
+            ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
+            ErrorCode::RefreshTokenExpired => "refresh_token_expired",
+            ErrorCode::RefreshTokenReplayed => "refresh_token_replayed",
+            ErrorCode::RefreshTokenRevoked => "refresh_token_revoked",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::ActorTaken => "actor_taken",
+            ErrorCode::Stale => "stale",
+            ErrorCode::HashMismatch => "hash_mismatch",
+            ErrorCode::InternalRecord => "internal_record",
+            ErrorCode::CaseClosed => "case_closed",
+            ErrorCode::AlreadyNumbered => "already_numbered",
+            ErrorCode::NotAccepted => "not_accepted",
+            ErrorCode::WrongDepartment => "wrong_department",
+            ErrorCode::WrongStep => "wrong_step",
+            ErrorCode::AboveAuthority => "above_authority",
+            ErrorCode::NotReady => "not_ready",
+            ErrorCode::NotClosed => "not_closed",
+            ErrorCode::ComplaintNotValid => "complaint_not_valid",
+            ErrorCode::NoApprovedReturn => "no_approved_return",
+            ErrorCode::AlreadyOpened => "already_opened",
+            ErrorCode::AlreadyDone => "already_done",
+            ErrorCode::AlreadyConfirmed => "already_confirmed",
+            ErrorCode::QuantityMismatch => "quantity_mismatch",
+            ErrorCode::AmountMismatch => "amount_mismatch",
+            ErrorCode::AlreadyDispatched => "already_dispatched",
+            ErrorCode::OutOfWarranty => "out_of_warranty",
+            ErrorCode::MissingCategory => "missing_category",
+            ErrorCode::NoFee => "no_fee",
+            ErrorCode::AlreadyLogged => "already_logged",
+            ErrorCode::AlreadyArchived => "already_archived",
+            ErrorCode::WrongRole => "wrong_role",
+            ErrorCode::WrongState => "wrong_state",
+            ErrorCode::AlreadyVoided => "already_voided",
+            ErrorCode::CampaignClosed => "campaign_closed",
+            ErrorCode::FeedbackClosed => "closed",
+            ErrorCode::AlreadyLinked => "already_linked",
+            ErrorCode::ChangedMeanwhile => "changed_meanwhile",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+
+    /// Reads a code from the wire; `Unknown` for one this build does not know.
+    pub fn parse(text: &str) -> ErrorCode {
+        ErrorCode::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == text)
+            .unwrap_or(ErrorCode::Unknown)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The one JSON shape of every error the server sends.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -117,8 +358,8 @@ pub struct ErrorBody {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_input`, `unauthorized`, `token_expired`, ...
-    pub code: String,
+    /// Stable and machine-readable: one of [`ErrorCode`].
+    pub code: ErrorCode,
     /// For people.
     pub message: String,
     /// True when the same request may succeed later unchanged.

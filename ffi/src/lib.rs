@@ -38,6 +38,9 @@ pub enum FieldloopError {
     /// The phone's storage failed (full, damaged).
     #[error("storage: {message}")]
     Storage { message: String },
+    /// A fault inside the SDK itself (not the phone's storage, not the network): report it.
+    #[error("internal: {message}")]
+    Internal { message: String },
 }
 
 impl From<CoreError> for FieldloopError {
@@ -55,6 +58,7 @@ impl From<CoreError> for FieldloopError {
             CoreError::Invalid(_) => FieldloopError::InvalidInput { message },
             CoreError::NotFound(_) => FieldloopError::NotFound { message },
             CoreError::Storage(_) => FieldloopError::Storage { message },
+            CoreError::Internal(_) => FieldloopError::Internal { message },
         }
     }
 }

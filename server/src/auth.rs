@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::access::Principal;
 use crate::db::accounts::User;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 /// Signing keys for access tokens, and the tokens already verified (a token is valid until it
 /// expires whoever checks it, so one check per token and server is enough).
@@ -104,7 +104,7 @@ pub async fn check_credentials(
     state: &AppState,
     username: &str,
     password: &str,
-) -> ApiResult<User> {
+) -> AppResult<User> {
     let user = state.db.user_by_username(username.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_string();
@@ -118,22 +118,22 @@ pub async fn check_credentials(
         }
     })
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(AppError::internal)?;
     match user {
         Some(u) if ok && u.active => Ok(u),
-        Some(u) if ok && !u.active => Err(ApiError::unauthorized(
-            "account_disabled",
+        Some(u) if ok && !u.active => Err(AppError::new(
+            ErrorCode::AccountDisabled,
             "this account is disabled",
         )),
-        _ => Err(ApiError::unauthorized(
-            "bad_credentials",
+        _ => Err(AppError::new(
+            ErrorCode::BadCredentials,
             "wrong username or password",
         )),
     }
 }
 
 /// Issues an access token and a refresh token in `family` (a new family at login).
-pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> ApiResult<TokenPair> {
+pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> AppResult<TokenPair> {
     let now = state.now().timestamp();
     let ttl = state.config.access_ttl_secs;
     let claims = Claims {
@@ -148,7 +148,7 @@ pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> ApiResul
         &claims,
         &state.keys.encoding,
     )
-    .map_err(ApiError::internal)?;
+    .map_err(AppError::internal)?;
     let refresh_bytes: [u8; 32] = rand::random();
     let refresh = URL_SAFE_NO_PAD.encode(refresh_bytes);
     let at = state.now_ms();
@@ -167,30 +167,30 @@ pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> ApiResul
 
 /// Trades a refresh token for a new pair. A token used twice revokes its whole family: whoever
 /// holds a copy (a thief, or the rightful device) must sign in again.
-pub async fn rotate(state: &AppState, refresh: &str) -> ApiResult<TokenPair> {
+pub async fn rotate(state: &AppState, refresh: &str) -> AppResult<TokenPair> {
     let at = state.now_ms();
     let Some((row, won)) = state.db.use_refresh(&token_hash(refresh), at).await? else {
-        return Err(ApiError::unauthorized(
-            "invalid_refresh_token",
+        return Err(AppError::new(
+            ErrorCode::InvalidRefreshToken,
             "this refresh token is not known",
         ));
     };
     if row.revoked {
-        return Err(ApiError::unauthorized(
-            "refresh_token_revoked",
+        return Err(AppError::new(
+            ErrorCode::RefreshTokenRevoked,
             "this session was revoked; sign in again",
         ));
     }
     if row.used || !won {
         state.db.revoke_family(&row.family, at).await?;
-        return Err(ApiError::unauthorized(
-            "refresh_token_replayed",
+        return Err(AppError::new(
+            ErrorCode::RefreshTokenReplayed,
             "this refresh token was already used; the session is revoked, sign in again",
         ));
     }
     if row.expires_at < at {
-        return Err(ApiError::unauthorized(
-            "refresh_token_expired",
+        return Err(AppError::new(
+            ErrorCode::RefreshTokenExpired,
             "the session has expired; sign in again",
         ));
     }
@@ -199,11 +199,11 @@ pub async fn rotate(state: &AppState, refresh: &str) -> ApiResult<TokenPair> {
         .user_by_id(row.user_id)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| ApiError::unauthorized("account_disabled", "this account is disabled"))?;
+        .ok_or_else(|| AppError::new(ErrorCode::AccountDisabled, "this account is disabled"))?;
     issue_pair(state, &user, &row.family).await
 }
 
-pub async fn logout(state: &AppState, refresh: &str) -> ApiResult<()> {
+pub async fn logout(state: &AppState, refresh: &str) -> AppResult<()> {
     let at = state.now_ms();
     if let Some((row, _)) = state.db.use_refresh(&token_hash(refresh), at).await? {
         state.db.revoke_family(&row.family, at).await?;
@@ -212,7 +212,7 @@ pub async fn logout(state: &AppState, refresh: &str) -> ApiResult<()> {
 }
 
 /// Decodes an access token. Expiry is judged by the server's clock, not the library's.
-pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principal> {
+pub fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principal> {
     let now = state.now().timestamp();
     {
         let verified = state
@@ -231,15 +231,15 @@ pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principa
     // The library would read the system clock; expiry is checked below against the server's.
     validation.validate_exp = false;
     let data = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &validation)
-        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+        .map_err(|_| AppError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
     if now >= data.claims.exp {
-        return Err(ApiError::unauthorized(
-            "token_expired",
+        return Err(AppError::new(
+            ErrorCode::TokenExpired,
             "the access token has expired; refresh it",
         ));
     }
     let user_id = Uuid::parse_str(&data.claims.sub)
-        .map_err(|_| ApiError::unauthorized("invalid_token", "the access token is not valid"))?;
+        .map_err(|_| AppError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
     let principal = Principal {
         user_id,
         role: data.claims.role,
@@ -265,7 +265,7 @@ pub fn principal_from_token(state: &AppState, token: &str) -> ApiResult<Principa
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -276,11 +276,11 @@ impl FromRequestParts<AppState> for Auth {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
-                ApiError::unauthorized("missing_token", "sign in: no bearer token was sent")
+                AppError::new(ErrorCode::MissingToken, "sign in: no bearer token was sent")
             })?;
         let token = header
             .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected 'Bearer <token>'"))?;
+            .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "expected 'Bearer <token>'"))?;
         principal_from_token(state, token.trim()).map(Auth)
     }
 }

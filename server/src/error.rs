@@ -1,76 +1,87 @@
-//! The HTTP error: one JSON shape (`{"error": {code, message, retryable}}`) with a stable code.
-//! Causes of server faults are logged, never sent.
+//! The server's one error: a stable [`ErrorCode`] and a message for people. It says what went
+//! wrong, not how to answer it: the HTTP status is decided at the HTTP edge
+//! (`http::error`), a page shows it in the user's language. Causes of server faults are logged,
+//! never sent.
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use fieldloop_client_core::wire::{ErrorBody, ErrorDetail};
+pub use fieldloop_client_core::wire::ErrorCode;
 
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+pub struct AppError {
+    pub code: ErrorCode,
     pub message: String,
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub type AppResult<T> = Result<T, AppError>;
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        AppError {
             code,
             message: message.into(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
-    }
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
+    /// A fault of the server: the cause is logged, the caller is told only to try later.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed; try again later",
-        )
+        Self::new(ErrorCode::Internal, "the server failed; try again later")
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let retryable =
-            self.status.is_server_error() || self.status == StatusCode::TOO_MANY_REQUESTS;
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-                retryable,
-            },
-        };
-        (self.status, Json(body)).into_response()
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
     }
 }
 
-impl From<sqlx::Error> for ApiError {
+/// Unique constraints a person can run into, by the name PostgreSQL gives them and the
+/// `table.column` SQLite names in its message: a race that the checks before the insert cannot
+/// see (two admins creating one username at once) ends as the same clear code.
+const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
+    (
+        "users_username_key",
+        "users.username",
+        ErrorCode::UsernameTaken,
+        "the username is taken",
+    ),
+    (
+        "devices_actor_id_key",
+        "devices.actor_id",
+        ErrorCode::ActorTaken,
+        "this actor id is already bound to a device",
+    ),
+];
+
+impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(e)
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let message = db.message();
+            if let Some((_, _, code, text)) =
+                UNIQUE_CONSTRAINTS
+                    .iter()
+                    .find(|(pg_name, sqlite_column, _, _)| {
+                        db.constraint() == Some(*pg_name) || message.contains(sqlite_column)
+                    })
+            {
+                return AppError::new(*code, *text);
+            }
+        }
+        AppError::internal(e)
     }
 }
 
-impl From<anyhow::Error> for ApiError {
+impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::internal(e)
+        AppError::internal(e)
     }
 }

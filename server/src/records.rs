@@ -22,12 +22,12 @@ use crate::db::docs::{
 };
 use crate::db::service::receipt_number_taken;
 use crate::db::{Tx, next_counter};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::merge::{Plan, plan};
 
-fn load_automerge(row: &DocRow) -> ApiResult<Automerge> {
+fn load_automerge(row: &DocRow) -> AppResult<Automerge> {
     Automerge::load(&row.snapshot)
-        .map_err(|e| ApiError::internal(format!("stored document {} is damaged: {e}", row.id)))
+        .map_err(|e| AppError::internal(format!("stored document {} is damaged: {e}", row.id)))
 }
 
 /// The projected field rows of a document, as a merge writes them.
@@ -239,7 +239,7 @@ async fn follow_up_refusal(
     tx: &mut Tx,
     principal: &Principal,
     write: &DocWrite,
-) -> ApiResult<Option<Refusal>> {
+) -> AppResult<Option<Refusal>> {
     use crate::db::complaints::load_case;
     if write.kind != fieldloop_client_core::model::DocKind::Complaint
         || field_of(write, "form.submitted_at").is_none()
@@ -279,7 +279,7 @@ async fn follow_up_refusal(
 
 /// Adds `follow_up` to the original case's follow-ups (§4.6.8), again on the case as it now is
 /// if an office action changed it meanwhile.
-async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -> ApiResult<()> {
+async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -> AppResult<()> {
     use crate::db::complaints::{load_case, update_case};
     for _ in 0..3 {
         let Some(mut stored) = load_case(tx, original).await? else {
@@ -293,8 +293,8 @@ async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -
             return Ok(());
         }
     }
-    Err(ApiError::conflict(
-        "stale",
+    Err(AppError::new(
+        ErrorCode::Stale,
         "the original case keeps changing meanwhile; sync again",
     ))
 }
@@ -309,7 +309,7 @@ fn decide(
     author: Author,
     writer: Writer,
     zone: chrono_tz::Tz,
-) -> Result<Decided, ApiError> {
+) -> Result<Decided, AppError> {
     let Job {
         push,
         row,
@@ -446,7 +446,7 @@ async fn decide_all(
     author: Author,
     writer: Writer,
     under_lock: bool,
-) -> ApiResult<Vec<Decided>> {
+) -> AppResult<Vec<Decided>> {
     let zone = state.config.timezone;
     let half = jobs.len().div_ceil(2).max(8);
     let mut tasks = Vec::new();
@@ -466,7 +466,7 @@ async fn decide_all(
                     .clone()
                     .acquire_owned()
                     .await
-                    .map_err(ApiError::internal)?,
+                    .map_err(AppError::internal)?,
             )
         };
         tasks.push(tokio::task::spawn_blocking(move || {
@@ -478,7 +478,7 @@ async fn decide_all(
     }
     let mut out = Vec::new();
     for task in tasks {
-        out.extend(task.await.map_err(ApiError::internal)??);
+        out.extend(task.await.map_err(AppError::internal)??);
     }
     Ok(out)
 }
@@ -511,10 +511,10 @@ fn reply(id: Uuid, verdict: Verdict, doc: Option<&Automerge>, client_heads: &[St
 }
 
 /// Checks a sync request's shape before anything is stored.
-pub fn validate_request(request: &SyncRequest) -> ApiResult<()> {
+pub fn validate_request(request: &SyncRequest) -> AppResult<()> {
     use fieldloop_client_core::wire::MAX_DOCS_PER_SYNC;
     if request.docs.len() > MAX_DOCS_PER_SYNC {
-        return Err(ApiError::invalid(format!(
+        return Err(AppError::invalid(format!(
             "a sync request carries at most {MAX_DOCS_PER_SYNC} documents, this one {}",
             request.docs.len()
         )));
@@ -522,14 +522,14 @@ pub fn validate_request(request: &SyncRequest) -> ApiResult<()> {
     let mut ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     ids.sort();
     if ids.windows(2).any(|w| w[0] == w[1]) {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "a document appears twice in one sync request",
         ));
     }
     for doc in &request.docs {
         for head in &doc.heads {
             if head.parse::<automerge::ChangeHash>().is_err() {
-                return Err(ApiError::invalid(format!("'{head}' is not a change hash")));
+                return Err(AppError::invalid(format!("'{head}' is not a change hash")));
             }
         }
     }
@@ -543,12 +543,12 @@ pub async fn sync_batch(
     principal: &Principal,
     device: &Device,
     request: SyncRequest,
-) -> ApiResult<SyncResponse> {
+) -> AppResult<SyncResponse> {
     validate_request(&request)?;
     let actor: automerge::ActorId = device
         .actor_id
         .parse()
-        .map_err(|_| ApiError::internal("a device's stored actor id is damaged"))?;
+        .map_err(|_| AppError::internal("a device's stored actor id is damaged"))?;
     let author = Author::Device(principal.role);
     // A device already in sync asks with nothing: the answer needs no transaction.
     if request.docs.is_empty() {
@@ -817,8 +817,8 @@ pub async fn server_edit(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
-    decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
-) -> ApiResult<RecordDoc> {
+    decide: impl FnOnce(&RecordDoc) -> AppResult<Vec<(&'static str, FieldValue)>>,
+) -> AppResult<RecordDoc> {
     let mut tx = state.db.begin_write().await?;
     let doc = server_edit_in(&mut tx, principal, id, state.now(), decide).await?;
     tx.commit().await?;
@@ -832,19 +832,19 @@ pub async fn server_edit_in(
     principal: &Principal,
     id: Uuid,
     at: chrono::DateTime<chrono::Utc>,
-    decide: impl FnOnce(&RecordDoc) -> ApiResult<Vec<(&'static str, FieldValue)>>,
-) -> ApiResult<RecordDoc> {
+    decide: impl FnOnce(&RecordDoc) -> AppResult<Vec<(&'static str, FieldValue)>>,
+) -> AppResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
     let row = load_doc(tx, id)
         .await?
         .filter(|r| principal.sees(&r.region, r.created_by, r.assignee))
-        .ok_or_else(|| ApiError::not_found(format!("no record {id} that you may see")))?;
-    let mut doc = RecordDoc::from_automerge(load_automerge(&row)?).map_err(ApiError::internal)?;
+        .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
+    let mut doc = RecordDoc::from_automerge(load_automerge(&row)?).map_err(AppError::internal)?;
     let writes = decide(&doc)?;
     doc.set_actor(server_actor(principal.user_id));
     let before = doc.heads();
     doc.set_many(Author::Server, &writes, at.timestamp())
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
     let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
     write_docs(tx, vec![write], at.timestamp_millis()).await?;
@@ -862,7 +862,7 @@ pub async fn server_create_in(
     writes: &[(&'static str, FieldValue)],
     at: chrono::DateTime<chrono::Utc>,
     zone: chrono_tz::Tz,
-) -> ApiResult<RecordDoc> {
+) -> AppResult<RecordDoc> {
     let seq = next_counter(tx, "feed").await?;
     let now = at.timestamp();
     let mut doc = RecordDoc::create(
@@ -872,12 +872,12 @@ pub async fn server_create_in(
         server_actor(principal.user_id),
         now,
     )
-    .map_err(ApiError::internal)?;
+    .map_err(AppError::internal)?;
     doc.set_many(Author::Server, writes, now)
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        .map_err(|e| AppError::invalid(e.to_string()))?;
     // The rules read dates in the server's own zone, as for records a device sends.
     fieldloop_client_core::model::rules::check_in(&doc, zone)
-        .map_err(|r| ApiError::invalid(r.to_string()))?;
+        .map_err(|r| AppError::invalid(r.to_string()))?;
     let changes = doc.automerge().get_changes(&[]);
     let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
     let item = feedback_item(&write, at);

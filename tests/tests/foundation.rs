@@ -733,6 +733,57 @@ async fn bad_input_refused(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(bad_input_refused_test, bad_input_refused);
 
+/// Two admins creating one username at the same moment: both pass the check before the insert,
+/// and the database's unique constraint decides. The loser is told `username_taken` (409), not a
+/// server failure, on both engines.
+async fn concurrent_usernames(server: TestServer) -> anyhow::Result<()> {
+    server.user("root", Role::Admin, None).await?;
+    let token = login_token(&server.base(), "root").await?;
+    let url = format!("{}/api/users", server.base());
+    let body = json!({"username": "clerk_x", "display_name": "Clerk", "password": "a long enough password",
+        "role": "clerk", "region": "wuhan"});
+    let attempts = (0..8).map(|_| {
+        let (url, token, body) = (url.clone(), token.clone(), body.clone());
+        async move { call(Method::POST, &url, &token, Some(body)).await }
+    });
+    let answers = futures_join_all(attempts).await?;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(created, 1, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 201) {
+        assert_eq!(
+            (*status, body["error"]["code"].as_str()),
+            (409, Some("username_taken")),
+            "{answers:?}"
+        );
+    }
+    // The R&D role is written as the model and the pages write it, `rnd`.
+    let rnd = json!({"username": "rnd_1", "display_name": "R&D", "password": "a long enough password",
+        "role": "rnd"});
+    let (status, body) = call(Method::POST, &url, &token, Some(rnd)).await?;
+    assert_eq!(
+        (status, body["role"].as_str()),
+        (201, Some("rnd")),
+        "{body}"
+    );
+    server.finish().await;
+    Ok(())
+}
+both_engines!(concurrent_usernames_test, concurrent_usernames);
+
+/// Runs the futures at once and gathers their answers in order.
+async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> anyhow::Result<Vec<T>>
+where
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await??);
+    }
+    Ok(out)
+}
+
 /// An expired access token is refused as expired, and the client refreshes by itself.
 async fn expired_token(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
     // Expiry follows the server's clock: the test moves it instead of sleeping.

@@ -62,3 +62,38 @@ async fn openapi_matches_routes() -> anyhow::Result<()> {
     server.finish().await;
     Ok(())
 }
+
+/// The API description lists every error code the server can send, so a client can switch on
+/// them; each code reads back as itself.
+#[test]
+fn error_codes_are_documented() {
+    use fieldloop_client_core::wire::ErrorCode;
+    let doc = serde_json::to_value(fieldloop_server::openapi()).expect("openapi as JSON");
+    let listed: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is an enum in the description")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for code in ErrorCode::ALL {
+        assert!(
+            listed.contains(&code.as_str()),
+            "{code} is not in the API description"
+        );
+        assert_eq!(ErrorCode::parse(code.as_str()), *code);
+        assert_eq!(
+            serde_json::to_value(code).expect("a code serialises"),
+            code.as_str()
+        );
+        let status = fieldloop_server::http::error::status_of(*code).as_u16();
+        assert!((400..600).contains(&status), "{code} answers {status}");
+    }
+    assert_eq!(
+        serde_json::from_str::<ErrorCode>("\"a_code_from_the_future\"").expect("read"),
+        ErrorCode::Unknown
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
+}

@@ -28,7 +28,8 @@ pub enum Role {
     QcInspector,
     /// 生产部 / 生产管理组
     Production,
-    /// 研发部
+    /// 研发部. Written `rnd` everywhere (the API once said `rn_d`, still read).
+    #[serde(rename = "rnd", alias = "rn_d")]
     RnD,
     /// 总经理室
     GmOffice,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::{self, Auth};
 use crate::db::accounts::{Device, User};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
-) -> ApiResult<Json<TokenPair>> {
+) -> AppResult<Json<TokenPair>> {
     let user = auth::check_credentials(&state, &body.username, &body.password).await?;
     let family = Uuid::new_v4().to_string();
     Ok(Json(auth::issue_pair(&state, &user, &family).await?))
@@ -46,7 +46,7 @@ async fn login(
 async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
-) -> ApiResult<Json<TokenPair>> {
+) -> AppResult<Json<TokenPair>> {
     Ok(Json(auth::rotate(&state, &body.refresh_token).await?))
 }
 
@@ -55,17 +55,17 @@ async fn refresh(
 async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     auth::logout(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = UserInfo)), security(("bearer" = [])))]
-async fn me(State(state): State<AppState>, Auth(p): Auth) -> ApiResult<Json<UserInfo>> {
+async fn me(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Json<UserInfo>> {
     let user =
         state.db.user_by_id(p.user_id).await?.ok_or_else(|| {
-            ApiError::unauthorized("invalid_token", "the account no longer exists")
+            AppError::new(ErrorCode::InvalidToken, "the account no longer exists")
         })?;
     Ok(Json(auth::user_info(&user)))
 }
@@ -108,21 +108,21 @@ async fn create_user(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewUser>,
-) -> ApiResult<(StatusCode, Json<UserInfo>)> {
+) -> AppResult<(StatusCode, Json<UserInfo>)> {
     if p.role != Role::Admin {
-        return Err(ApiError::forbidden("only an admin creates accounts"));
+        return Err(AppError::forbidden("only an admin creates accounts"));
     }
-    let (username, region) = check_new_user(&body).map_err(ApiError::invalid)?;
+    let (username, region) = check_new_user(&body).map_err(AppError::invalid)?;
     if state.db.user_by_username(&username).await?.is_some() {
-        return Err(ApiError::conflict(
-            "username_taken",
+        return Err(AppError::new(
+            ErrorCode::UsernameTaken,
             format!("the username '{username}' is taken"),
         ));
     }
     let password = body.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(AppError::internal)??;
     let user = User {
         id: Uuid::now_v7(),
         username,
@@ -141,7 +141,7 @@ async fn create_user(
 async fn list_users(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<UserInfo>>> {
+) -> AppResult<Json<Vec<UserInfo>>> {
     let users = state.db.list_users().await?;
     let visible = users
         .iter()
@@ -159,20 +159,20 @@ async fn register_device(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<RegisterDevice>,
-) -> ApiResult<(StatusCode, Json<DeviceInfo>)> {
+) -> AppResult<(StatusCode, Json<DeviceInfo>)> {
     let actor = body.actor_id.trim().to_ascii_lowercase();
     if actor.len() != 32 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "a device's actor id is 16 bytes in hex (32 characters)",
         ));
     }
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::invalid("a device name is 1 to 100 characters"));
+        return Err(AppError::invalid("a device name is 1 to 100 characters"));
     }
     if state.db.device_by_actor(&actor).await?.is_some() {
-        return Err(ApiError::conflict(
-            "actor_taken",
+        return Err(AppError::new(
+            ErrorCode::ActorTaken,
             "this actor id is already bound to a device",
         ));
     }

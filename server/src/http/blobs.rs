@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::body_error;
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(put_blob, get_blob))
@@ -27,7 +27,7 @@ const MIMES: &[&str] = &[
     "application/pdf",
 ];
 
-fn check_sha(sha: &str) -> ApiResult<()> {
+fn check_sha(sha: &str) -> AppResult<()> {
     if sha.len() == 64
         && sha
             .bytes()
@@ -35,7 +35,7 @@ fn check_sha(sha: &str) -> ApiResult<()> {
     {
         Ok(())
     } else {
-        Err(ApiError::invalid(
+        Err(AppError::invalid(
             "a blob is named by its SHA-256 in lowercase hex",
         ))
     }
@@ -51,16 +51,15 @@ async fn put_blob(
     Path(sha): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     check_sha(&sha)?;
     let body = body.map_err(body_error)?;
     if body.is_empty() {
-        return Err(ApiError::invalid("an empty blob is not stored"));
+        return Err(AppError::invalid("an empty blob is not stored"));
     }
     if body.len() > MAX_BLOB_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+        return Err(AppError::new(
+            ErrorCode::BodyTooLarge,
             format!("a blob is at most {MAX_BLOB_BYTES} bytes"),
         ));
     }
@@ -69,16 +68,15 @@ async fn put_blob(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream");
     if !MIMES.contains(&mime) {
-        return Err(ApiError::invalid(format!(
+        return Err(AppError::invalid(format!(
             "blobs are one of {}; got '{mime}'",
             MIMES.join(", ")
         )));
     }
     let actual = sha256_hex(&body);
     if actual != sha {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "hash_mismatch",
+        return Err(AppError::new(
+            ErrorCode::HashMismatch,
             format!("the bytes hash to {actual}, not {sha}"),
         ));
     }
@@ -100,12 +98,12 @@ async fn get_blob(
     State(state): State<AppState>,
     Auth(_p): Auth,
     Path(sha): Path<String>,
-) -> ApiResult<impl IntoResponse> {
+) -> AppResult<impl IntoResponse> {
     check_sha(&sha)?;
     let (mime, bytes) = state
         .db
         .blob(&sha)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no blob {sha}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no blob {sha}")))?;
     Ok(([(header::CONTENT_TYPE, mime)], bytes))
 }

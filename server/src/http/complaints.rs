@@ -23,7 +23,7 @@ use crate::db::complaints::{
     update_settlement,
 };
 use crate::db::next_counter;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::records::{server_create_in, server_edit_in};
 use crate::workflow::calendar::{month_bounds, previous_month, year_month};
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
@@ -48,37 +48,26 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications))
 }
 
-fn workflow_error(e: WorkflowError) -> ApiError {
-    let status = match e {
-        WorkflowError::WrongDepartment { .. } | WorkflowError::AboveAuthority { .. } => {
-            StatusCode::FORBIDDEN
-        }
-        WorkflowError::Invalid(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::CONFLICT,
-    };
-    ApiError::new(status, e.code(), e.to_string())
+fn workflow_error(e: WorkflowError) -> AppError {
+    AppError::new(e.code(), e.to_string())
 }
 
-fn settlement_error(e: SettlementError) -> ApiError {
-    let status = match e {
-        SettlementError::Invalid(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::CONFLICT,
-    };
-    ApiError::new(status, e.code(), e.to_string())
+fn settlement_error(e: SettlementError) -> AppError {
+    AppError::new(e.code(), e.to_string())
 }
 
 fn may_see_case(p: &Principal, case: &Case) -> bool {
     p.role != Role::Technician && p.sees(&case.region, case.filed_by, None)
 }
 
-async fn visible_case(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<(Case, i64)> {
+async fn visible_case(state: &AppState, p: &Principal, id: Uuid) -> AppResult<(Case, i64)> {
     state
         .db
         .case(id)
         .await?
         .filter(|c| may_see_case(p, &c.case))
         .map(|c| (c.case, c.version))
-        .ok_or_else(|| ApiError::not_found(format!("no complaint case {id} that you may see")))
+        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))
 }
 
 /// 客户投诉处理单 as filed by a salesperson (§4.6.1).
@@ -163,13 +152,13 @@ fn overdue_items(case: &Case, now: DateTime<Utc>) -> Vec<OverdueItem> {
         .collect()
 }
 
-fn view(case: &Case, version: i64, now: DateTime<Utc>) -> ApiResult<CaseView> {
+fn view(case: &Case, version: i64, now: DateTime<Utc>) -> AppResult<CaseView> {
     Ok(CaseView {
         id: case.id,
         number: case.number.clone(),
         state: state_code(case.state).into(),
         version,
-        case: serde_json::to_value(case).map_err(ApiError::internal)?,
+        case: serde_json::to_value(case).map_err(AppError::internal)?,
         overdue: overdue_items(case, now),
         close_blockers: if case.state == CaseState::Open {
             crate::workflow::complaint::close_blockers(case)
@@ -186,9 +175,9 @@ async fn file_complaint(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewComplaint>,
-) -> ApiResult<(StatusCode, Json<CaseView>)> {
+) -> AppResult<(StatusCode, Json<CaseView>)> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "complaints are filed by salespeople (§4.6.1)",
         ));
     }
@@ -196,18 +185,18 @@ async fn file_complaint(
         .region
         .clone()
         .or_else(|| p.region.clone())
-        .ok_or_else(|| ApiError::invalid("name the regional office of the complaint"))?;
+        .ok_or_else(|| AppError::invalid("name the regional office of the complaint"))?;
     if !p.may_create_in(&region) {
-        return Err(ApiError::forbidden(format!(
+        return Err(AppError::forbidden(format!(
             "you file complaints for your own region, not '{region}'"
         )));
     }
     if body.quantity < 0 {
-        return Err(ApiError::invalid("a quantity cannot be negative"));
+        return Err(AppError::invalid("a quantity cannot be negative"));
     }
     let claimed_fen = match body.claimed.as_deref() {
         None | Some("") => 0,
-        Some(text) => parse_yuan(text).map_err(ApiError::invalid)?,
+        Some(text) => parse_yuan(text).map_err(AppError::invalid)?,
     };
     for (what, v) in [
         ("customer name", &body.customer_name),
@@ -217,7 +206,7 @@ async fn file_complaint(
         ("customer's demand", &body.customer_demand),
     ] {
         if v.trim().is_empty() {
-            return Err(ApiError::invalid(format!("the {what} is needed")));
+            return Err(AppError::invalid(format!("the {what} is needed")));
         }
     }
     let mut tx = state.db.begin_write().await?;
@@ -225,10 +214,10 @@ async fn file_complaint(
         let orig = load_case(&mut tx, original)
             .await?
             .filter(|c| may_see_case(&p, &c.case))
-            .ok_or_else(|| ApiError::not_found(format!("no complaint case {original}")))?;
+            .ok_or_else(|| AppError::not_found(format!("no complaint case {original}")))?;
         if orig.case.state != CaseState::Closed {
-            return Err(ApiError::conflict(
-                "not_closed",
+            return Err(AppError::new(
+                ErrorCode::NotClosed,
                 "only a closed case's conclusion can be rejected (§4.6.8)",
             ));
         }
@@ -299,16 +288,16 @@ async fn register(
     State(state): State<AppState>,
     Auth(p): Auth,
     Query(q): Query<RegisterQuery>,
-) -> ApiResult<Json<Vec<CaseView>>> {
+) -> AppResult<Json<Vec<CaseView>>> {
     if p.role == Role::Technician {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "technicians do not see the complaint register",
         ));
     }
     if let Some(s) = &q.state
         && !["submitted", "open", "closed"].contains(&s.as_str())
     {
-        return Err(ApiError::invalid("state is submitted, open or closed"));
+        return Err(AppError::invalid("state is submitted, open or closed"));
     }
     let region = if p.is_head_office() {
         None
@@ -320,7 +309,7 @@ async fn register(
     let views = cases
         .iter()
         .map(|c| view(c, 0, now))
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(Json(views))
 }
 
@@ -330,9 +319,9 @@ async fn register(
 async fn overdue(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<OverdueItem>>> {
+) -> AppResult<Json<Vec<OverdueItem>>> {
     if p.role == Role::Technician {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "technicians do not see the complaint register",
         ));
     }
@@ -350,7 +339,7 @@ pub async fn sweep_overdue(
     state: &AppState,
     region: Option<&str>,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<OverdueItem>> {
+) -> AppResult<Vec<OverdueItem>> {
     let cases = state.db.cases(region, Some("open")).await?;
     let mut items: Vec<OverdueItem> = cases.iter().flat_map(|c| overdue_items(c, now)).collect();
     items.sort_by_key(|i| i.due_at);
@@ -397,7 +386,7 @@ async fn get_case(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<CaseView>> {
+) -> AppResult<Json<CaseView>> {
     let (case, version) = visible_case(&state, &p, id).await?;
     Ok(Json(view(&case, version, state.now())?))
 }
@@ -423,7 +412,7 @@ pub(crate) async fn act(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<ActRequest>,
-) -> ApiResult<Json<CaseView>> {
+) -> AppResult<Json<CaseView>> {
     // Two actions on one case at once: on SQLite the second writer waits and then reads the
     // first one's result; on PostgreSQL both may read the same version, and the one that loses
     // the update is run again on the case as it now is, so both engines answer the same (two
@@ -433,8 +422,8 @@ pub(crate) async fn act(
             return Ok(Json(view));
         }
     }
-    Err(ApiError::conflict(
-        "stale",
+    Err(AppError::new(
+        ErrorCode::Stale,
         "the case keeps changing meanwhile; reload it",
     ))
 }
@@ -445,18 +434,18 @@ async fn act_once(
     p: &Principal,
     id: Uuid,
     body: &ActRequest,
-) -> ApiResult<Option<CaseView>> {
+) -> AppResult<Option<CaseView>> {
     let rules = state.config.rules();
     let mut tx = state.db.begin_write().await?;
     let stored = load_case(&mut tx, id)
         .await?
         .filter(|c| may_see_case(p, &c.case))
-        .ok_or_else(|| ApiError::not_found(format!("no complaint case {id} that you may see")))?;
+        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))?;
     if let Some(v) = body.version
         && v != stored.version
     {
-        return Err(ApiError::conflict(
-            "stale",
+        return Err(AppError::new(
+            ErrorCode::Stale,
             format!(
                 "the case changed since you read it (version {v}, now {}); reload it",
                 stored.version
@@ -491,7 +480,7 @@ async fn act_once(
     if !update_case(&mut tx, &next, stored.version, at).await? {
         return Ok(None);
     }
-    let payload = serde_json::to_string(&body.action).map_err(ApiError::internal)?;
+    let payload = serde_json::to_string(&body.action).map_err(AppError::internal)?;
     insert_event(
         &mut tx,
         id,
@@ -529,15 +518,15 @@ async fn reopen(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<(StatusCode, Json<CaseView>)> {
+) -> AppResult<(StatusCode, Json<CaseView>)> {
     let (original, _) = visible_case(&state, &p, id).await?;
     let row = state
         .db
         .doc(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("the complaint form is missing"))?;
+        .ok_or_else(|| AppError::not_found("the complaint form is missing"))?;
     let form =
-        fieldloop_client_core::model::RecordDoc::load(&row.snapshot).map_err(ApiError::internal)?;
+        fieldloop_client_core::model::RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
     let text = |path: &str| {
         form.get(path)
             .and_then(|v| v.as_text().map(str::to_string))
@@ -594,11 +583,10 @@ async fn customer_view(
     State(state): State<AppState>,
     Path(number): Path<String>,
     Query(q): Query<CustomerQuery>,
-) -> ApiResult<Json<CustomerView>> {
+) -> AppResult<Json<CustomerView>> {
     if q.include.is_some() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "internal_record",
+        return Err(AppError::new(
+            ErrorCode::InternalRecord,
             "internal complaint records are never shown or copied to customers (§4.6.9)",
         ));
     }
@@ -608,7 +596,7 @@ async fn customer_view(
         .await?
         .map(|c| c.case)
         .filter(|c| !c.access_code.is_empty() && c.access_code == q.code)
-        .ok_or_else(|| ApiError::not_found("no case with that number and code"))?;
+        .ok_or_else(|| AppError::not_found("no case with that number and code"))?;
     let (zh, en) = match case.state {
         CaseState::Submitted => ("已受理", "received"),
         CaseState::Open => ("处理中", "being handled"),
@@ -660,17 +648,17 @@ pub struct SettlementView {
     pub version: i64,
 }
 
-async fn closed_case_for_settlement(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<Case> {
+async fn closed_case_for_settlement(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Case> {
     let (case, _) = visible_case(state, p, id).await?;
     if case.state != CaseState::Closed {
-        return Err(ApiError::conflict(
-            "not_closed",
+        return Err(AppError::new(
+            ErrorCode::NotClosed,
             "returns and allowances follow a closed case (§4.9.1)",
         ));
     }
     if case.valid == Some(false) {
-        return Err(ApiError::conflict(
-            "complaint_not_valid",
+        return Err(AppError::new(
+            ErrorCode::ComplaintNotValid,
             "this complaint was found not valid: receivables are collected on schedule, nothing is returned or allowed (§4.6.12)",
         ));
     }
@@ -685,9 +673,9 @@ pub(crate) async fn new_return(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<NewReturn>,
-) -> ApiResult<(StatusCode, Json<SettlementView>)> {
+) -> AppResult<(StatusCode, Json<SettlementView>)> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
-        return Err(ApiError::forbidden("marketing opens return forms (§4.9.3)"));
+        return Err(AppError::forbidden("marketing opens return forms (§4.9.3)"));
     }
     let case = closed_case_for_settlement(&state, &p, id).await?;
     let amount_fen = body
@@ -695,13 +683,13 @@ pub(crate) async fn new_return(
         .as_deref()
         .map(parse_yuan)
         .transpose()
-        .map_err(ApiError::invalid)?;
+        .map_err(AppError::invalid)?;
     // §4.9.1: marketing handles the closed case as it was decided: a return needs a return
     // value approved with its quantity, and one approval backs one return form.
     let approved = approved_returns(&case);
     if approved.is_empty() {
-        return Err(ApiError::conflict(
-            "no_approved_return",
+        return Err(AppError::new(
+            ErrorCode::NoApprovedReturn,
             "no return was approved on this case: a return value with its quantity is proposed and approved before the case closes (§4.9.1)",
         ));
     }
@@ -713,8 +701,8 @@ pub(crate) async fn new_return(
         .collect();
     let target = match body.decision {
         Some(n) => approved.iter().find(|a| a.decision == n).ok_or_else(|| {
-            ApiError::conflict(
-                "no_approved_return",
+            AppError::new(
+                ErrorCode::NoApprovedReturn,
                 format!("#{n} is not an approved return on this case"),
             )
         })?,
@@ -724,8 +712,8 @@ pub(crate) async fn new_return(
             .unwrap_or(&approved[0]),
     };
     if opened.contains(&target.decision) {
-        return Err(ApiError::conflict(
-            "already_opened",
+        return Err(AppError::new(
+            ErrorCode::AlreadyOpened,
             format!(
                 "a return form is already open for the approved return #{}",
                 target.decision
@@ -736,7 +724,7 @@ pub(crate) async fn new_return(
     let form = ReturnForm::new(*target, body.approved_quantity, amount_fen, notes)
         .map_err(settlement_error)?;
     let sid = Uuid::now_v7();
-    let json = serde_json::to_string(&form).map_err(ApiError::internal)?;
+    let json = serde_json::to_string(&form).map_err(AppError::internal)?;
     insert_settlement(&mut tx, sid, id, "return", &json, state.now_ms()).await?;
     tx.commit().await?;
     Ok((
@@ -745,7 +733,7 @@ pub(crate) async fn new_return(
             id: sid,
             case_id: id,
             kind: "return".into(),
-            body: serde_json::to_value(&form).map_err(ApiError::internal)?,
+            body: serde_json::to_value(&form).map_err(AppError::internal)?,
             version: 1,
         }),
     ))
@@ -766,14 +754,14 @@ pub(crate) async fn new_allowance(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<NewAllowance>,
-) -> ApiResult<(StatusCode, Json<SettlementView>)> {
+) -> AppResult<(StatusCode, Json<SettlementView>)> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "salespeople open allowance certificates (§4.9.2)",
         ));
     }
     let case = closed_case_for_settlement(&state, &p, id).await?;
-    let amount_fen = parse_yuan(&body.amount).map_err(ApiError::invalid)?;
+    let amount_fen = parse_yuan(&body.amount).map_err(AppError::invalid)?;
     // What was approved for allowance or compensation on the case, less the certificates already
     // opened against it: one approval does not back two certificates.
     let approved: i64 = case
@@ -792,9 +780,8 @@ pub(crate) async fn new_allowance(
         .map(|c| c.amount_fen)
         .sum();
     if amount_fen == 0 || amount_fen > approved - opened {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "above_authority",
+        return Err(AppError::new(
+            ErrorCode::AboveAuthority,
             format!(
                 "an allowance needs an approved amount on the case: {} fen approved, {} fen already certified (§4.7.3)",
                 approved, opened
@@ -808,7 +795,7 @@ pub(crate) async fn new_allowance(
         posted: false,
     };
     let sid = Uuid::now_v7();
-    let json = serde_json::to_string(&cert).map_err(ApiError::internal)?;
+    let json = serde_json::to_string(&cert).map_err(AppError::internal)?;
     insert_settlement(&mut tx, sid, id, "allowance", &json, state.now_ms()).await?;
     tx.commit().await?;
     Ok((
@@ -817,7 +804,7 @@ pub(crate) async fn new_allowance(
             id: sid,
             case_id: id,
             kind: "allowance".into(),
-            body: serde_json::to_value(&cert).map_err(ApiError::internal)?,
+            body: serde_json::to_value(&cert).map_err(AppError::internal)?,
             version: 1,
         }),
     ))
@@ -840,7 +827,7 @@ pub(crate) async fn settlement_step(
     Auth(p): Auth,
     Path((id, step)): Path<(Uuid, String)>,
     body: Option<Json<StepBody>>,
-) -> ApiResult<Json<SettlementView>> {
+) -> AppResult<Json<SettlementView>> {
     let body = body.map(|b| b.0).unwrap_or_default();
     // A step that loses to another one on the same settlement (two clerks posting at once) is
     // judged again on the settlement as it now is: the second is told it is already posted.
@@ -849,8 +836,8 @@ pub(crate) async fn settlement_step(
             return Ok(Json(view));
         }
     }
-    Err(ApiError::conflict(
-        "stale",
+    Err(AppError::new(
+        ErrorCode::Stale,
         "the settlement keeps changing meanwhile; reload it",
     ))
 }
@@ -862,18 +849,18 @@ async fn settlement_step_once(
     id: Uuid,
     step: &str,
     body: &StepBody,
-) -> ApiResult<Option<SettlementView>> {
+) -> AppResult<Option<SettlementView>> {
     let row = state
         .db
         .settlement(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no settlement {id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no settlement {id}")))?;
     let (case, _) = visible_case(state, p, row.case_id).await?;
     let role = p.role;
-    let forbid = |who: &str| Err(ApiError::forbidden(format!("this step is done by {who}")));
+    let forbid = |who: &str| Err(AppError::forbidden(format!("this step is done by {who}")));
     let new_body = match row.kind.as_str() {
         "return" => {
-            let form: ReturnForm = serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+            let form: ReturnForm = serde_json::from_str(&row.body).map_err(AppError::internal)?;
             let next = match step {
                 "approve" if matches!(role, Role::GeneralManager | Role::MarketingHead) => {
                     if form.manager_approved {
@@ -889,7 +876,7 @@ async fn settlement_step_once(
                 "receive" if role == Role::Warehouse => {
                     let q = body
                         .quantity
-                        .ok_or_else(|| ApiError::invalid("give the quantity received"))?;
+                        .ok_or_else(|| AppError::invalid("give the quantity received"))?;
                     form.receive(q, &body.note).map_err(settlement_error)?
                 }
                 "receive" => return forbid("the warehouse"),
@@ -907,8 +894,7 @@ async fn settlement_step_once(
                             .into_iter()
                             .find(|a| a.decision == n)
                             .ok_or_else(|| {
-                                ApiError::conflict(
-                                    "no_approved_return",
+                                AppError::new(ErrorCode::NoApprovedReturn,
                                     "this return form rests on no approved return of its case; finance does not post it (§4.9.4)",
                                 )
                             })?,
@@ -917,16 +903,16 @@ async fn settlement_step_once(
                 }
                 "post" => return forbid("finance"),
                 other => {
-                    return Err(ApiError::invalid(format!(
+                    return Err(AppError::invalid(format!(
                         "a return form has no step '{other}'"
                     )));
                 }
             };
-            serde_json::to_value(&next).map_err(ApiError::internal)?
+            serde_json::to_value(&next).map_err(AppError::internal)?
         }
         _ => {
             let cert: AllowanceCertificate =
-                serde_json::from_str(&row.body).map_err(ApiError::internal)?;
+                serde_json::from_str(&row.body).map_err(AppError::internal)?;
             let next = match step {
                 "countersign" | "customer-signed"
                     if (step == "countersign" && cert.gm_countersigned)
@@ -956,12 +942,12 @@ async fn settlement_step_once(
                 "post" if role == Role::Finance => cert.post().map_err(settlement_error)?,
                 "post" => return forbid("finance"),
                 other => {
-                    return Err(ApiError::invalid(format!(
+                    return Err(AppError::invalid(format!(
                         "an allowance has no step '{other}'"
                     )));
                 }
             };
-            serde_json::to_value(&next).map_err(ApiError::internal)?
+            serde_json::to_value(&next).map_err(AppError::internal)?
         }
     };
     let text = new_body.to_string();
@@ -1017,19 +1003,19 @@ pub struct ReviewCase {
     pub penalty_approved: bool,
 }
 
-async fn build_review(state: &AppState, month: &str) -> ApiResult<ReviewView> {
+async fn build_review(state: &AppState, month: &str) -> AppResult<ReviewView> {
     let tz = state.config.timezone;
     let (y, m) = parse_month(month)?;
     let (cy, cm) = year_month(tz, state.now());
     if (y, m) >= (cy, cm) {
-        return Err(ApiError::invalid(format!(
+        return Err(AppError::invalid(format!(
             "{month} has not ended yet; a review covers a past month"
         )));
     }
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     let tenth = chrono::NaiveDate::from_ymd_opt(ny, nm, 10)
-        .ok_or_else(|| ApiError::invalid("no such month"))?;
+        .ok_or_else(|| AppError::invalid("no such month"))?;
     let cases = state
         .db
         .cases_closed_between(from.timestamp_millis(), to.timestamp_millis())
@@ -1074,9 +1060,9 @@ async fn get_review(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(month): Path<String>,
-) -> ApiResult<Json<ReviewView>> {
+) -> AppResult<Json<ReviewView>> {
     if !matches!(p.role, Role::GmOffice | Role::GeneralManager | Role::Admin) {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "the monthly review is the GM office's (§4.8)",
         ));
     }
@@ -1090,9 +1076,9 @@ async fn confirm_review(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(month): Path<String>,
-) -> ApiResult<Json<ReviewView>> {
+) -> AppResult<Json<ReviewView>> {
     if p.role != Role::GmOffice {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "the GM office confirms the monthly review (§4.8)",
         ));
     }
@@ -1115,8 +1101,8 @@ async fn confirm_review(
         .confirm_review(&review.month, p.user_id, state.now(), &notice)
         .await?
     {
-        return Err(ApiError::conflict(
-            "already_confirmed",
+        return Err(AppError::new(
+            ErrorCode::AlreadyConfirmed,
             format!("the review of {} is already confirmed", review.month),
         ));
     }
@@ -1135,7 +1121,7 @@ pub struct Notification {
 async fn notifications(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<Notification>>> {
+) -> AppResult<Json<Vec<Notification>>> {
     let Some(dept) = crate::workflow::complaint::Department::of_role(p.role) else {
         return Ok(Json(Vec::new()));
     };

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,16 +49,16 @@ async fn list_docs(
     State(state): State<AppState>,
     Auth(p): Auth,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Vec<DocListItem>>> {
+) -> AppResult<Json<Vec<DocListItem>>> {
     let kind = q
         .kind
         .as_deref()
         .map(str::parse::<DocKind>)
         .transpose()
-        .map_err(ApiError::invalid)?;
+        .map_err(AppError::invalid)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid("limit is 1 to 1000"));
+        return Err(AppError::invalid("limit is 1 to 1000"));
     }
     let rows = state.db.list_docs(&p.scope(), kind, limit).await?;
     Ok(Json(
@@ -132,14 +132,14 @@ async fn get_doc(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<RecordView>> {
+) -> AppResult<Json<RecordView>> {
     let row = state
         .db
         .doc(id)
         .await?
         .filter(|r| p.sees(&r.region, r.created_by, r.assignee))
-        .ok_or_else(|| ApiError::not_found(format!("no record {id} that you may see")))?;
-    let doc = RecordDoc::load(&row.snapshot).map_err(ApiError::internal)?;
+        .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
+    let doc = RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
     let history = state
         .db
         .doc_changes(id)

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::AppResult;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Liveness and the database in use.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
-async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+async fn healthz(State(state): State<AppState>) -> AppResult<Json<Health>> {
     Ok(Json(Health {
         status: "ok",
         engine: state.db.engine.name(),

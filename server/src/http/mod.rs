@@ -5,6 +5,7 @@ mod accounts;
 mod blobs;
 pub mod complaints;
 pub(crate) mod docs;
+pub mod error;
 mod health;
 pub(crate) mod reports;
 pub(crate) mod service;
@@ -24,7 +25,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{AppError, ErrorCode};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -60,12 +61,8 @@ const COMPRESS_ABOVE_BYTES: u64 = 1024;
 /// Bodies larger than this (after decompression) are refused with `body_too_large`.
 pub const MAX_BODY_BYTES: usize = fieldloop_client_core::wire::MAX_SYNC_BODY;
 
-async fn no_route() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "no_route",
-        "there is no such endpoint",
-    )
+async fn no_route() -> AppError {
+    AppError::new(ErrorCode::NoRoute, "there is no such endpoint")
 }
 
 /// Refuses a caller whose role is not among `roles` (an admin may do anything).
@@ -73,11 +70,11 @@ pub(crate) fn role_in(
     p: &crate::access::Principal,
     roles: &[fieldloop_client_core::model::Role],
     what: &str,
-) -> crate::error::ApiResult<()> {
+) -> crate::error::AppResult<()> {
     if roles.contains(&p.role) || p.role == fieldloop_client_core::model::Role::Admin {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
+        Err(AppError::forbidden(format!(
             "{what} is not for a {}",
             p.role.code()
         )))
@@ -85,21 +82,20 @@ pub(crate) fn role_in(
 }
 
 /// Reads a `YYYY-MM` month.
-pub(crate) fn parse_month(text: &str) -> crate::error::ApiResult<(i32, u32)> {
+pub(crate) fn parse_month(text: &str) -> crate::error::AppResult<(i32, u32)> {
     crate::workflow::calendar::parse_month(text)
-        .ok_or_else(|| ApiError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
+        .ok_or_else(|| AppError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
 }
 
 /// Maps an unreadable or oversized body to the API's error shape.
-pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+pub(crate) fn body_error(rejection: BytesRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
+        AppError::new(
+            ErrorCode::BodyTooLarge,
             format!("the request body is larger than the {MAX_BODY_BYTES} bytes allowed"),
         )
     } else {
-        ApiError::invalid(format!("the request body cannot be read: {rejection}"))
+        AppError::invalid(format!("the request body cannot be read: {rejection}"))
     }
 }
 

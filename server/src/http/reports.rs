@@ -23,7 +23,7 @@ use crate::access::Principal;
 use crate::auth::Auth;
 use crate::db::feedback::{Campaign, FeedbackItem};
 use crate::db::service::VisitRow;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::export::{Cell, Lang, Table};
 use crate::records::server_create_in;
 use crate::workflow::calendar::{local_date, month_bounds, year_month};
@@ -68,14 +68,14 @@ async fn create_template(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewTemplate>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     role_in(
         &p,
         &[Role::MarketingHead, Role::Clerk, Role::GmOffice],
         "survey templates",
     )?;
     if body.name.trim().is_empty() || body.questions.is_empty() {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "a template has a name and at least one question",
         ));
     }
@@ -84,12 +84,12 @@ async fn create_template(
         .iter()
         .any(|q| !(2..=10).contains(&q.scale) || q.text_zh.trim().is_empty())
     {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "each question has text and a scale of 2 to 10",
         ));
     }
     let id = Uuid::now_v7();
-    let questions = serde_json::to_string(&body.questions).map_err(ApiError::internal)?;
+    let questions = serde_json::to_string(&body.questions).map_err(AppError::internal)?;
     state
         .db
         .create_template(id, body.name.trim(), &questions, state.now_ms())
@@ -115,23 +115,23 @@ async fn create_campaign(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewCampaign>,
-) -> ApiResult<(StatusCode, Json<Campaign>)> {
+) -> AppResult<(StatusCode, Json<Campaign>)> {
     role_in(
         &p,
         &[Role::MarketingHead, Role::Clerk, Role::GmOffice],
         "survey campaigns",
     )?;
     if !["monthly", "quarterly", "ad_hoc"].contains(&body.period.as_str()) {
-        return Err(ApiError::invalid("period is monthly, quarterly or ad_hoc"));
+        return Err(AppError::invalid("period is monthly, quarterly or ad_hoc"));
     }
     if body.closes_on < body.opens_on {
-        return Err(ApiError::invalid("a campaign closes after it opens"));
+        return Err(AppError::invalid("a campaign closes after it opens"));
     }
     state
         .db
         .template_questions(body.template_id)
         .await?
-        .ok_or_else(|| ApiError::invalid(format!("no survey template {}", body.template_id)))?;
+        .ok_or_else(|| AppError::invalid(format!("no survey template {}", body.template_id)))?;
     let c = Campaign {
         id: Uuid::now_v7(),
         template_id: body.template_id,
@@ -153,15 +153,15 @@ async fn close_campaign(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     role_in(
         &p,
         &[Role::MarketingHead, Role::Clerk, Role::GmOffice],
         "survey campaigns",
     )?;
     if !state.db.close_campaign(id, state.now_ms()).await? {
-        return Err(ApiError::conflict(
-            "campaign_closed",
+        return Err(AppError::new(
+            ErrorCode::CampaignClosed,
             "no such open campaign",
         ));
     }
@@ -191,21 +191,21 @@ async fn answer_campaign(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<PhoneAnswer>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> AppResult<(StatusCode, Json<serde_json::Value>)> {
     role_in(&p, OFFICE, "entering survey answers")?;
     let campaign = state
         .db
         .campaign(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no campaign {id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no campaign {id}")))?;
     if campaign.closed {
-        return Err(ApiError::conflict(
-            "campaign_closed",
+        return Err(AppError::new(
+            ErrorCode::CampaignClosed,
             "this campaign is closed; it takes no more answers",
         ));
     }
     if !(1..=5).contains(&body.rating) {
-        return Err(ApiError::invalid(format!(
+        return Err(AppError::invalid(format!(
             "a rating is 1 to 5, not {}",
             body.rating
         )));
@@ -217,15 +217,15 @@ async fn answer_campaign(
             .await?
             .unwrap_or_default(),
     )
-    .map_err(ApiError::internal)?;
+    .map_err(AppError::internal)?;
     for (k, v) in &body.responses {
         let q = k
             .parse::<usize>()
             .ok()
             .and_then(|n| questions.get(n.wrapping_sub(1)))
-            .ok_or_else(|| ApiError::invalid(format!("the template has no question {k}")))?;
+            .ok_or_else(|| AppError::invalid(format!("the template has no question {k}")))?;
         if *v < 1 || *v > i64::from(q.scale) {
-            return Err(ApiError::invalid(format!(
+            return Err(AppError::invalid(format!(
                 "question {k} is answered 1 to {}, not {v}",
                 q.scale
             )));
@@ -236,7 +236,7 @@ async fn answer_campaign(
         .clone()
         .or(p.region.clone())
         .ok_or_else(|| {
-            ApiError::invalid("the campaign has no region; answer from a regional office")
+            AppError::invalid("the campaign has no region; answer from a regional office")
         })?;
     let mut writes: Vec<(&'static str, FieldValue)> = vec![
         ("answer.kind", "rating".into()),
@@ -248,7 +248,7 @@ async fn answer_campaign(
         (
             "answer.responses",
             serde_json::to_string(&body.responses)
-                .map_err(ApiError::internal)?
+                .map_err(AppError::internal)?
                 .into(),
         ),
     ];
@@ -314,7 +314,7 @@ fn needs(item: &FeedbackItem) -> Vec<String> {
 async fn chase_list(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<ChaseItem>>> {
+) -> AppResult<Json<Vec<ChaseItem>>> {
     role_in(&p, OFFICE, "the feedback chase list")?;
     let now = state.now().timestamp_millis();
     let region = if p.is_head_office() {
@@ -355,7 +355,7 @@ async fn feedback_step(
     Auth(p): Auth,
     Path((id, step)): Path<(Uuid, String)>,
     body: Option<Json<FeedbackStepBody>>,
-) -> ApiResult<Json<ChaseItem>> {
+) -> AppResult<Json<ChaseItem>> {
     role_in(&p, OFFICE, "handling feedback")?;
     let body = body.map(|b| b.0).unwrap_or_default();
     let item = state
@@ -363,9 +363,12 @@ async fn feedback_step(
         .feedback_item(id)
         .await?
         .filter(|i| p.is_head_office() || p.region.as_deref() == Some(i.region.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("no feedback {id} that you may see")))?;
+        .ok_or_else(|| AppError::not_found(format!("no feedback {id} that you may see")))?;
     if item.state == "closed" && step != "to-complaint" {
-        return Err(ApiError::conflict("closed", "this feedback is closed"));
+        return Err(AppError::new(
+            ErrorCode::FeedbackClosed,
+            "this feedback is closed",
+        ));
     }
     let applied = match step.as_str() {
         "report" => {
@@ -377,7 +380,7 @@ async fn feedback_step(
         "answer" => {
             let method = body.method.as_deref().unwrap_or_default();
             if !["letter", "phone"].contains(&method) {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     "the customer is answered by letter or phone",
                 ));
             }
@@ -386,7 +389,7 @@ async fn feedback_step(
                 .as_deref()
                 .map(str::trim)
                 .filter(|t| !t.is_empty());
-            let text = text.ok_or_else(|| ApiError::invalid("say what the customer was told"))?;
+            let text = text.ok_or_else(|| AppError::invalid("say what the customer was told"))?;
             state
                 .db
                 .feedback_step(id, "answered", Some(method), Some(text), state.now_ms())
@@ -405,7 +408,7 @@ async fn feedback_step(
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| {
-                    ApiError::invalid("say who visited: the department head, or whom the head sent")
+                    AppError::invalid("say who visited: the department head, or whom the head sent")
                 })?;
             state
                 .db
@@ -415,8 +418,8 @@ async fn feedback_step(
         "close" => {
             let missing = needs(&item);
             if !missing.is_empty() {
-                return Err(ApiError::conflict(
-                    "not_ready",
+                return Err(AppError::new(
+                    ErrorCode::NotReady,
                     format!("still needed: {}", missing.join("; ")),
                 ));
             }
@@ -427,37 +430,37 @@ async fn feedback_step(
         }
         "to-complaint" => {
             if item.kind != "complaint" {
-                return Err(ApiError::invalid(
+                return Err(AppError::invalid(
                     "only a complaint can become a complaint case",
                 ));
             }
             if item.complaint_id.is_some() {
-                return Err(ApiError::conflict(
-                    "already_linked",
+                return Err(AppError::new(
+                    ErrorCode::AlreadyLinked,
                     "this feedback already has a complaint case",
                 ));
             }
             let text = body.text.as_deref().unwrap_or_default().trim().to_string();
             if text.is_empty() {
-                return Err(ApiError::invalid("give the complaint case id to link"));
+                return Err(AppError::invalid("give the complaint case id to link"));
             }
             let case =
-                Uuid::parse_str(&text).map_err(|_| ApiError::invalid("not a complaint case id"))?;
+                Uuid::parse_str(&text).map_err(|_| AppError::invalid("not a complaint case id"))?;
             state
                 .db
                 .case(case)
                 .await?
-                .ok_or_else(|| ApiError::not_found(format!("no complaint case {case}")))?;
+                .ok_or_else(|| AppError::not_found(format!("no complaint case {case}")))?;
             state
                 .db
                 .feedback_step(id, "complaint", None, Some(&text), state.now_ms())
                 .await?
         }
-        other => return Err(ApiError::invalid(format!("no feedback step '{other}'"))),
+        other => return Err(AppError::invalid(format!("no feedback step '{other}'"))),
     };
     if !applied {
-        return Err(ApiError::conflict(
-            "changed_meanwhile",
+        return Err(AppError::new(
+            ErrorCode::ChangedMeanwhile,
             "someone closed or linked this feedback meanwhile; reload it",
         ));
     }
@@ -465,7 +468,7 @@ async fn feedback_step(
         .db
         .feedback_item(id)
         .await?
-        .ok_or_else(|| ApiError::not_found("gone"))?;
+        .ok_or_else(|| AppError::not_found("gone"))?;
     Ok(Json(ChaseItem {
         age_days: (state.now().timestamp_millis() - item.created_at) / 86_400_000,
         needs: needs(&item),
@@ -513,7 +516,7 @@ fn due_day(state: &AppState, due: DateTime<Utc>) -> String {
 }
 
 /// Every user's display name by id.
-async fn display_names(ctx: &Ctx<'_>) -> ApiResult<HashMap<String, String>> {
+async fn display_names(ctx: &Ctx<'_>) -> AppResult<HashMap<String, String>> {
     Ok(ctx
         .state
         .db
@@ -525,7 +528,7 @@ async fn display_names(ctx: &Ctx<'_>) -> ApiResult<HashMap<String, String>> {
 }
 
 /// A record's projected fields by path.
-async fn fields_of(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HashMap<String, String>> {
+async fn fields_of(ctx: &Ctx<'_>, id: Uuid) -> AppResult<HashMap<String, String>> {
     Ok(ctx
         .state
         .db
@@ -573,14 +576,14 @@ async fn report(
     Auth(p): Auth,
     Path(name): Path<String>,
     Query(q): Query<ReportQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let (table, month) =
         report_table(&state, &p, &name, q.month.as_deref(), q.region.as_deref()).await?;
     let lang = match q.lang.as_deref() {
         None | Some("zh") => Lang::Zh,
         Some("en") => Lang::En,
         Some(other) => {
-            return Err(ApiError::invalid(format!(
+            return Err(AppError::invalid(format!(
                 "lang is zh or en, not '{other}'"
             )));
         }
@@ -594,11 +597,11 @@ async fn report(
             &format!("{file}.csv"),
         )),
         Some("xlsx") => Ok(download(
-            table.to_xlsx(lang).map_err(ApiError::internal)?,
+            table.to_xlsx(lang).map_err(AppError::internal)?,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             &format!("{file}.xlsx"),
         )),
-        Some(other) => Err(ApiError::invalid(format!(
+        Some(other) => Err(AppError::invalid(format!(
             "format is json, csv or xlsx, not '{other}'"
         ))),
     }
@@ -651,13 +654,13 @@ pub(crate) async fn report_table(
     name: &str,
     month: Option<&str>,
     region: Option<&str>,
-) -> ApiResult<(Table, String)> {
+) -> AppResult<(Table, String)> {
     if p.role == Role::Technician {
-        return Err(ApiError::forbidden("reports are for the office"));
+        return Err(AppError::forbidden("reports are for the office"));
     }
     let region = match (region, &p.region) {
         (Some(r), Some(mine)) if r != mine => {
-            return Err(ApiError::forbidden(format!(
+            return Err(AppError::forbidden(format!(
                 "you may see reports of '{mine}' only, not '{r}'"
             )));
         }
@@ -671,13 +674,13 @@ pub(crate) async fn report_table(
         Some(text) => {
             let parsed = parse_month(text)?;
             if parsed > year_month(tz, now) {
-                return Err(ApiError::invalid(format!("{text} is in the future")));
+                return Err(AppError::invalid(format!("{text} is in the future")));
             }
             parsed
         }
         None => year_month(tz, now),
     };
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let ctx = Ctx {
         state,
         region,
@@ -695,12 +698,12 @@ pub(crate) async fn report_table(
         "technicians" => technicians(&ctx).await?,
         "feedback" => feedback(&ctx).await?,
         "personnel-notice" => personnel_notice(&ctx).await?,
-        other => return Err(ApiError::not_found(format!("no report '{other}'"))),
+        other => return Err(AppError::not_found(format!("no report '{other}'"))),
     };
     Ok((table, ctx.month))
 }
 
-async fn service_record(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn service_record(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "售后服务记录",
         "After-sales service record",
@@ -748,7 +751,7 @@ async fn service_record(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn complaint_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn complaint_register(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "客户投诉登记追踪表",
         "Complaint register and tracking table",
@@ -833,7 +836,7 @@ async fn complaint_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn product_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn product_register(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "客户产品进出登记簿",
         "Customer product in/out register",
@@ -896,7 +899,7 @@ async fn product_register(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn overdue(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn overdue(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "逾期清单",
         "Overdue list",
@@ -934,7 +937,7 @@ async fn overdue(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn complaint_stats(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn complaint_stats(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "月度投诉统计",
         "Monthly complaint statistics",
@@ -1007,7 +1010,7 @@ async fn complaint_stats(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn service_cost(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn service_cost(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "产品服务成本",
         "Service cost by product",
@@ -1056,7 +1059,7 @@ async fn service_cost(ctx: &Ctx<'_>) -> ApiResult<Table> {
 
 /// Monthly technician performance (§3.2). A job counts in the month it was registered; it is
 /// on time when the technician left the site no later than the company day after dispatch.
-async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
     let tz = ctx.state.config.timezone;
     #[derive(Default)]
     struct Row {
@@ -1183,7 +1186,7 @@ async fn technicians(ctx: &Ctx<'_>) -> ApiResult<Table> {
     Ok(t)
 }
 
-async fn feedback(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn feedback(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "客户意见",
         "Customer feedback",
@@ -1223,7 +1226,7 @@ async fn feedback(ctx: &Ctx<'_>) -> ApiResult<Table> {
 }
 
 /// The personnel notice a confirmed monthly review produced (§4.8), one penalty a row.
-async fn personnel_notice(ctx: &Ctx<'_>) -> ApiResult<Table> {
+async fn personnel_notice(ctx: &Ctx<'_>) -> AppResult<Table> {
     let mut t = Table::new(
         "人事公布单",
         "Personnel notice",
@@ -1234,7 +1237,7 @@ async fn personnel_notice(ctx: &Ctx<'_>) -> ApiResult<Table> {
         ],
     );
     let (_, _, notice) = ctx.state.db.review(&ctx.month).await?.ok_or_else(|| {
-        ApiError::not_found(format!("the review of {} is not confirmed", ctx.month))
+        AppError::not_found(format!("the review of {} is not confirmed", ctx.month))
     })?;
     for row in notice.lines().skip(1) {
         let cells: Vec<Cell> = row.split('\t').map(Cell::from).collect();

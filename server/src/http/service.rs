@@ -25,7 +25,7 @@ use crate::db::service::{
     CustodyRow, Customer, Product, VisitRow, custody_event, load_receipt, move_receipt,
     visit_receipt_locations,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::records::{server_create_in, server_edit, server_edit_in};
 use crate::workflow::calendar::{local_date, month_bounds};
 use crate::workflow::service::{
@@ -61,12 +61,12 @@ fn region_filter(p: &Principal) -> Option<&str> {
     }
 }
 
-fn trimmed(v: &str, what: &str) -> ApiResult<String> {
+fn trimmed(v: &str, what: &str) -> AppResult<String> {
     let t = v.trim();
     if t.is_empty() {
-        Err(ApiError::invalid(format!("the {what} is needed")))
+        Err(AppError::invalid(format!("the {what} is needed")))
     } else if t.chars().count() > 500 || t.contains(['\n', '\r']) {
-        Err(ApiError::invalid(format!(
+        Err(AppError::invalid(format!(
             "the {what} must be one line of at most 500 characters"
         )))
     } else {
@@ -89,7 +89,7 @@ pub(crate) async fn create_customer(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewCustomer>,
-) -> ApiResult<(StatusCode, Json<Customer>)> {
+) -> AppResult<(StatusCode, Json<Customer>)> {
     role_in(
         &p,
         &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
@@ -99,9 +99,9 @@ pub(crate) async fn create_customer(
         .region
         .clone()
         .or(p.region.clone())
-        .ok_or_else(|| ApiError::invalid("name the regional office"))?;
+        .ok_or_else(|| AppError::invalid("name the regional office"))?;
     if !p.may_create_in(&region) {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "you register customers of your own region",
         ));
     }
@@ -116,13 +116,13 @@ pub(crate) async fn create_customer(
     Ok((StatusCode::CREATED, Json(customer)))
 }
 
-async fn visible_customer(state: &AppState, p: &Principal, id: Uuid) -> ApiResult<Customer> {
+async fn visible_customer(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Customer> {
     state
         .db
         .customer(id)
         .await?
         .filter(|c| p.is_head_office() || p.region.as_deref() == Some(c.region.as_str()))
-        .ok_or_else(|| ApiError::not_found(format!("no customer {id} that you may see")))
+        .ok_or_else(|| AppError::not_found(format!("no customer {id} that you may see")))
 }
 
 /// A customer record.
@@ -131,7 +131,7 @@ async fn get_customer(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Customer>> {
+) -> AppResult<Json<Customer>> {
     Ok(Json(visible_customer(&state, &p, id).await?))
 }
 
@@ -158,7 +158,7 @@ pub(crate) async fn create_product(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewProduct>,
-) -> ApiResult<(StatusCode, Json<Product>)> {
+) -> AppResult<(StatusCode, Json<Product>)> {
     role_in(
         &p,
         &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
@@ -166,13 +166,13 @@ pub(crate) async fn create_product(
     )?;
     visible_customer(&state, &p, body.customer_id).await?;
     NaiveDate::parse_from_str(body.purchase_date.trim(), "%Y-%m-%d").map_err(|_| {
-        ApiError::invalid(format!(
+        AppError::invalid(format!(
             "'{}' is not a date (YYYY-MM-DD)",
             body.purchase_date
         ))
     })?;
     if !(0..=240).contains(&body.warranty_months) {
-        return Err(ApiError::invalid("a warranty is 0 to 240 months"));
+        return Err(AppError::invalid("a warranty is 0 to 240 months"));
     }
     let product = Product {
         id: Uuid::now_v7(),
@@ -195,12 +195,12 @@ async fn get_product(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Product>> {
+) -> AppResult<Json<Product>> {
     let product = state
         .db
         .product(id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no product {id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no product {id}")))?;
     visible_customer(&state, &p, product.customer_id).await?;
     Ok(Json(product))
 }
@@ -242,7 +242,7 @@ pub(crate) async fn register_request(
     State(state): State<AppState>,
     Auth(p): Auth,
     Json(body): Json<NewRequest>,
-) -> ApiResult<(StatusCode, Json<VisitView>)> {
+) -> AppResult<(StatusCode, Json<VisitView>)> {
     role_in(
         &p,
         &[Role::Clerk, Role::MarketingHead],
@@ -252,12 +252,12 @@ pub(crate) async fn register_request(
         .db
         .product(body.product_id)
         .await?
-        .ok_or_else(|| ApiError::invalid(format!("no product {}", body.product_id)))?;
+        .ok_or_else(|| AppError::invalid(format!("no product {}", body.product_id)))?;
     let customer = visible_customer(&state, &p, product.customer_id).await?;
     let now = state.now();
     let tz = state.config.timezone;
     let purchase = NaiveDate::parse_from_str(&product.purchase_date, "%Y-%m-%d")
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
     let months = u32::try_from(product.warranty_months).unwrap_or(0);
     // Without a free warranty the last day is the day before the purchase, so the device's
     // rule (a free job after the last day needs a reason) reads the same.
@@ -269,9 +269,8 @@ pub(crate) async fn register_request(
         && !in_warranty(purchase, months, local_date(tz, now))
         && body.warranty_reason.trim().is_empty()
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "out_of_warranty",
+        return Err(AppError::new(
+            ErrorCode::OutOfWarranty,
             format!(
                 "the product's free warranty ended on {warranty_until}; a free (C) job needs a recorded reason (§2.1.3)"
             ),
@@ -356,7 +355,7 @@ fn registered_at(v: &VisitRow) -> DateTime<Utc> {
 pub(crate) async fn dispatch_queue(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<QueueItem>>> {
+) -> AppResult<Json<Vec<QueueItem>>> {
     role_in(
         &p,
         &[Role::FactoryDirector, Role::Clerk, Role::MarketingHead],
@@ -394,7 +393,7 @@ async fn log_form(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<VisitView>> {
+) -> AppResult<Json<VisitView>> {
     role_in(
         &p,
         &[Role::Clerk, Role::MarketingHead],
@@ -404,23 +403,23 @@ async fn log_form(
     let doc = server_edit(&state, &p, id, |doc| {
         let text = |path: &str| text_of(doc, path);
         if doc.kind() != DocKind::Visit {
-            return Err(ApiError::invalid("only service visits have feedback forms"));
+            return Err(AppError::invalid("only service visits have feedback forms"));
         }
         if text("form.outcome").is_empty() {
-            return Err(ApiError::conflict(
-                "not_ready",
+            return Err(AppError::new(
+                ErrorCode::NotReady,
                 "the technician has not completed the feedback form",
             ));
         }
         if !text("status.logged_at").is_empty() {
-            return Err(ApiError::conflict(
-                "already_logged",
+            return Err(AppError::new(
+                ErrorCode::AlreadyLogged,
                 "the form is already logged",
             ));
         }
         if text("request.category").is_empty() {
-            return Err(ApiError::conflict(
-                "missing_category",
+            return Err(AppError::new(
+                ErrorCode::MissingCategory,
                 "every job has a category (A, B, C, D) before it is logged (§2.1)",
             ));
         }
@@ -443,7 +442,7 @@ async fn archive_form(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<VisitView>> {
+) -> AppResult<Json<VisitView>> {
     role_in(&p, &[Role::Quality], "archiving forms")?;
     let now = state.now().to_rfc3339();
     let mut tx = state.db.begin_write().await?;
@@ -453,8 +452,7 @@ async fn archive_form(
     let doc = server_edit_in(&mut tx, &p, id, state.now(), |doc| {
         let text = |path: &str| text_of(doc, path);
         if text("status.logged_at").is_empty() {
-            return Err(ApiError::conflict(
-                "not_ready",
+            return Err(AppError::new(ErrorCode::NotReady,
                 "the clerk has not logged the form yet",
             ));
         }
@@ -465,21 +463,18 @@ async fn archive_form(
                 })
             };
             if taken_back.is_empty() {
-                return Err(ApiError::conflict(
-                    "not_ready",
+                return Err(AppError::new(ErrorCode::NotReady,
                     "the product was taken back, but no receipt for it has arrived yet (§2.5)",
                 ));
             }
             if !taken_back.iter().all(back) {
-                return Err(ApiError::conflict(
-                    "not_ready",
+                return Err(AppError::new(ErrorCode::NotReady,
                     "the product taken back is not back with the customer yet: the form is archived after it is returned and signed for (§2.6)",
                 ));
             }
         }
         if !text("status.archived_at").is_empty() {
-            return Err(ApiError::conflict(
-                "already_archived",
+            return Err(AppError::new(ErrorCode::AlreadyArchived,
                 "the form is already archived",
             ));
         }
@@ -515,7 +510,7 @@ pub struct InvoiceItem {
 pub(crate) async fn invoice_queue(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<InvoiceItem>>> {
+) -> AppResult<Json<Vec<InvoiceItem>>> {
     role_in(&p, &[Role::Finance], "the invoice queue")?;
     let items = state
         .db
@@ -561,7 +556,7 @@ pub(crate) async fn set_invoice(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<InvoiceUpdate>,
-) -> ApiResult<Json<VisitView>> {
+) -> AppResult<Json<VisitView>> {
     role_in(&p, &[Role::Finance], "invoices")?;
     let now = state.now().to_rfc3339();
     let target = body.state.trim().to_string();
@@ -571,8 +566,8 @@ pub(crate) async fn set_invoice(
             .and_then(|v| v.as_int())
             .unwrap_or(0);
         if fee <= 0 {
-            return Err(ApiError::conflict(
-                "no_fee",
+            return Err(AppError::new(
+                ErrorCode::NoFee,
                 "this job has no fee to invoice",
             ));
         }
@@ -590,11 +585,11 @@ pub(crate) async fn set_invoice(
             .and_then(|v| v.as_text().map(str::to_string))
             .unwrap_or_default();
         if !matches!(target.as_str(), "issued" | "collected") {
-            return Err(ApiError::invalid("state is issued or collected"));
+            return Err(AppError::invalid("state is issued or collected"));
         }
         billing
             .record(&method, &target)
-            .map_err(|why| ApiError::conflict("wrong_state", why))?;
+            .map_err(|why| AppError::new(ErrorCode::WrongState, why))?;
         let at = if target == "issued" {
             "billing.issued_at"
         } else {
@@ -636,7 +631,7 @@ async fn visible_receipt(
     state: &AppState,
     p: &Principal,
     id: Uuid,
-) -> ApiResult<crate::db::service::ReceiptRow> {
+) -> AppResult<crate::db::service::ReceiptRow> {
     state
         .db
         .receipt(id)
@@ -646,11 +641,11 @@ async fn visible_receipt(
                 || p.region.as_deref() == Some(r.region.as_str())
                     && (p.role != Role::Technician || r.technician == p.user_id)
         })
-        .ok_or_else(|| ApiError::not_found(format!("no receipt {id} that you may see")))
+        .ok_or_else(|| AppError::not_found(format!("no receipt {id} that you may see")))
 }
 
-fn location_of(code: &str) -> ApiResult<Location> {
-    serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(ApiError::internal)
+fn location_of(code: &str) -> AppResult<Location> {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).map_err(AppError::internal)
 }
 
 fn code_of(location: Location) -> String {
@@ -670,7 +665,7 @@ pub(crate) async fn custody(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<CustodyRequest>,
-) -> ApiResult<Json<RegisterEntry>> {
+) -> AppResult<Json<RegisterEntry>> {
     // Two steps on one receipt at once (two technicians voiding it): on PostgreSQL the one that
     // loses the update runs again on the receipt as it now is, and is told what SQLite's
     // waiting writer is told (already voided), not a bare "stale".
@@ -679,8 +674,8 @@ pub(crate) async fn custody(
             return Ok(Json(entry));
         }
     }
-    Err(ApiError::conflict(
-        "stale",
+    Err(AppError::new(
+        ErrorCode::Stale,
         "the receipt keeps moving meanwhile; reload it",
     ))
 }
@@ -691,23 +686,23 @@ async fn custody_once(
     p: &Principal,
     id: Uuid,
     body: &CustodyRequest,
-) -> ApiResult<Option<RegisterEntry>> {
+) -> AppResult<Option<RegisterEntry>> {
     let mut tx = state.db.begin_write().await?;
     let receipt = load_receipt(&mut tx, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no receipt {id}")))?;
+        .ok_or_else(|| AppError::not_found(format!("no receipt {id}")))?;
     let visible = p.is_head_office()
         || p.region.as_deref() == Some(receipt.region.as_str())
             && (p.role != Role::Technician || receipt.technician == p.user_id);
     if !visible {
-        return Err(ApiError::not_found(format!(
+        return Err(AppError::not_found(format!(
             "no receipt {id} that you may see"
         )));
     }
     let doc_row = crate::db::docs::load_doc(&mut tx, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("the receipt document is missing"))?;
-    let doc = RecordDoc::load(&doc_row.snapshot).map_err(ApiError::internal)?;
+        .ok_or_else(|| AppError::not_found("the receipt document is missing"))?;
+    let doc = RecordDoc::load(&doc_row.snapshot).map_err(AppError::internal)?;
     let signed = ["handback.signer_name", "handback.blob_sha256"]
         .iter()
         .all(|path| {
@@ -716,17 +711,8 @@ async fn custody_once(
                 .unwrap_or(false)
         });
     let at = location_of(&receipt.location)?;
-    let next = custody_step(at, body.event, p.role, signed).map_err(|e| {
-        ApiError::new(
-            if e.code() == "wrong_role" {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::CONFLICT
-            },
-            e.code(),
-            e.to_string(),
-        )
-    })?;
+    let next = custody_step(at, body.event, p.role, signed)
+        .map_err(|e| AppError::new(e.code(), e.to_string()))?;
     let code = code_of(next);
     if !move_receipt(&mut tx, id, &code, receipt.version).await? {
         return Ok(None);
@@ -775,7 +761,7 @@ async fn will_miss(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     role_in(
         &p,
         &[Role::Technician, Role::Production, Role::Clerk],
@@ -792,7 +778,7 @@ async fn customer_told(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     role_in(
         &p,
         &[Role::Clerk, Role::Salesperson, Role::MarketingHead],
@@ -808,9 +794,9 @@ async fn customer_told(
 async fn product_register(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<RegisterEntry>>> {
+) -> AppResult<Json<Vec<RegisterEntry>>> {
     if p.role == Role::Technician {
-        return Err(ApiError::forbidden("the register is kept by the office"));
+        return Err(AppError::forbidden("the register is kept by the office"));
     }
     let mut out = Vec::new();
     for r in state.db.receipts(region_filter(&p)).await? {
@@ -844,7 +830,7 @@ pub struct OverdueRepair {
 async fn overdue_repairs(
     State(state): State<AppState>,
     Auth(p): Auth,
-) -> ApiResult<Json<Vec<OverdueRepair>>> {
+) -> AppResult<Json<Vec<OverdueRepair>>> {
     role_in(
         &p,
         &[
@@ -930,7 +916,7 @@ async fn reconciliation(
     State(state): State<AppState>,
     Auth(p): Auth,
     Query(q): Query<DayQuery>,
-) -> ApiResult<Json<Reconciliation>> {
+) -> AppResult<Json<Reconciliation>> {
     role_in(
         &p,
         &[
@@ -945,7 +931,7 @@ async fn reconciliation(
     let tz = state.config.timezone;
     let date = match q.date.as_deref() {
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| ApiError::invalid(format!("'{d}' is not a date")))?,
+            .map_err(|_| AppError::invalid(format!("'{d}' is not a date")))?,
         None => local_date(tz, state.now()),
     };
     let mut offices: BTreeMap<String, OfficeDay> = BTreeMap::new();
@@ -1023,13 +1009,13 @@ async fn cost_ledger(
     State(state): State<AppState>,
     Auth(p): Auth,
     Query(q): Query<MonthQuery>,
-) -> ApiResult<Json<CostLedger>> {
+) -> AppResult<Json<CostLedger>> {
     if p.role == Role::Technician {
-        return Err(ApiError::forbidden("the cost ledger is kept by the office"));
+        return Err(AppError::forbidden("the cost ledger is kept by the office"));
     }
     let tz = state.config.timezone;
     let (y, m) = parse_month(&q.month)?;
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| ApiError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let mut lines = Vec::new();
     for v in state.db.visits(region_filter(&p)).await? {
         let at = registered_at(&v);

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::body_error;
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::records::sync_batch;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -33,12 +33,11 @@ async fn sync(
     State(state): State<AppState>,
     Auth(p): Auth,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<SyncResponse>> {
+) -> AppResult<Json<SyncResponse>> {
     let body = body.map_err(body_error)?;
     let request: SyncRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "malformed_body",
+        AppError::new(
+            ErrorCode::MalformedBody,
             format!("the sync request cannot be read: {e}"),
         )
     })?;
@@ -46,11 +45,10 @@ async fn sync(
         .device(request.device_id)
         .await?
         .filter(|d| d.user_id == p.user_id)
-        .ok_or_else(|| ApiError::forbidden("this device is not registered to you"))?;
+        .ok_or_else(|| AppError::forbidden("this device is not registered to you"))?;
     if device.revoked {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "device_revoked",
+        return Err(AppError::new(
+            ErrorCode::DeviceRevoked,
             "this device has been revoked",
         ));
     }
@@ -72,10 +70,10 @@ async fn feed(
     State(state): State<AppState>,
     Auth(p): Auth,
     Query(q): Query<FeedQuery>,
-) -> ApiResult<Json<FeedPage>> {
+) -> AppResult<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) || q.after < 0 {
-        return Err(ApiError::invalid(
+        return Err(AppError::invalid(
             "limit is 1 to 5000 and after is 0 or more",
         ));
     }

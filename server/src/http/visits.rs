@@ -12,11 +12,10 @@ use uuid::Uuid;
 use super::docs::{FieldView, field_views};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::records::server_edit;
 use crate::workflow::calendar::local_date;
 use crate::workflow::service::is_priority;
-use axum::http::StatusCode;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dispatch))
@@ -44,9 +43,9 @@ pub(crate) async fn dispatch(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<DispatchRequest>,
-) -> ApiResult<Json<Vec<FieldView>>> {
+) -> AppResult<Json<Vec<FieldView>>> {
     if !state.config.dispatchers.contains(&p.role) && p.role != Role::Admin {
-        return Err(ApiError::forbidden(
+        return Err(AppError::forbidden(
             "only the factory director (or whom the configuration allows) dispatches service work (§2.2)",
         ));
     }
@@ -56,7 +55,7 @@ pub(crate) async fn dispatch(
         .await?
         .filter(|u| u.role == Role::Technician && u.active)
         .ok_or_else(|| {
-            ApiError::invalid(format!(
+            AppError::invalid(format!(
                 "{} is not an active technician",
                 body.technician_id
             ))
@@ -66,7 +65,7 @@ pub(crate) async fn dispatch(
     let now = at.to_rfc3339();
     let doc = server_edit(&state, &p, id, |doc| {
         if doc.kind() != DocKind::Visit {
-            return Err(ApiError::invalid("only service visits are dispatched"));
+            return Err(AppError::invalid("only service visits are dispatched"));
         }
         let current = doc
             .get("dispatch.technician")
@@ -76,9 +75,7 @@ pub(crate) async fn dispatch(
             && current != tech.id.to_string()
             && !body.reassign
         {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "already_dispatched",
+            return Err(AppError::new(ErrorCode::AlreadyDispatched,
                 format!(
                     "this visit is already dispatched to technician {current}; send reassign: true to give it to another"
                 ),
@@ -97,7 +94,7 @@ pub(crate) async fn dispatch(
             });
         let priority = body.priority || carried_over;
         if tech.region.as_deref() != Some(doc.region()) {
-            return Err(ApiError::invalid(format!(
+            return Err(AppError::invalid(format!(
                 "the technician works for '{}', the visit is in '{}'",
                 tech.region.clone().unwrap_or_default(),
                 doc.region()

@@ -21,7 +21,7 @@ use super::pages::{error_page, names, not_found};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::http::complaints::{self as api, ActRequest, NewAllowance, NewReturn, StepBody};
 use crate::http::service::{self, InvoiceUpdate};
 use crate::workflow::complaint::{
@@ -354,7 +354,7 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
                         ("", "—"),
                         ("production", "生产部"),
                         ("quality", "品质部"),
-                        ("rn_d", "研发部"),
+                        ("rnd", "研发部"),
                         ("marketing", "市场部"),
                         ("warehouse", "货仓"),
                     ]),
@@ -933,7 +933,7 @@ fn settlement_table<'a>(
 }
 
 /// Turns a posted action form into the workflow's action. Money is entered in yuan.
-fn action_from(form: &Fields) -> Result<Action, ApiError> {
+fn action_from(form: &Fields) -> Result<Action, AppError> {
     let mut obj = Map::new();
     obj.insert("action".into(), Value::String(form.get("action").into()));
     for name in [
@@ -954,7 +954,7 @@ fn action_from(form: &Fields) -> Result<Action, ApiError> {
                 if v.is_empty() {
                     continue;
                 }
-                let fen = parse_yuan(v).map_err(ApiError::invalid)?;
+                let fen = parse_yuan(v).map_err(AppError::invalid)?;
                 let field = match key.as_str() {
                     "amount" => "amount_fen",
                     "loss" => "loss_fen",
@@ -965,14 +965,14 @@ fn action_from(form: &Fields) -> Result<Action, ApiError> {
             "decision" => {
                 let n: u32 = v
                     .parse()
-                    .map_err(|_| ApiError::invalid("not a decision number"))?;
+                    .map_err(|_| AppError::invalid("not a decision number"))?;
                 obj.insert("decision".into(), Value::from(n));
             }
             "quantity" if v.is_empty() => {}
             "quantity" => {
                 let n: i64 = v
                     .parse()
-                    .map_err(|_| ApiError::invalid("the quantity is a whole number"))?;
+                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?;
                 obj.insert("quantity".into(), Value::from(n));
             }
             "responsible_department" | "penalty" if v.is_empty() => {}
@@ -982,7 +982,7 @@ fn action_from(form: &Fields) -> Result<Action, ApiError> {
         }
     }
     serde_json::from_value(Value::Object(obj))
-        .map_err(|e| ApiError::invalid(format!("the form is incomplete: {e}")))
+        .map_err(|e| AppError::invalid(format!("the form is incomplete: {e}")))
 }
 
 pub async fn act(
@@ -1023,7 +1023,7 @@ pub async fn new_return(
             Some(
                 quantity
                     .parse()
-                    .map_err(|_| ApiError::invalid("the quantity is a whole number"))?,
+                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?,
             )
         };
         let _ = api::new_return(
@@ -1082,7 +1082,7 @@ pub async fn settlement_step(
             "" => None,
             q => Some(
                 q.parse()
-                    .map_err(|_| ApiError::invalid("the quantity is a whole number"))?,
+                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?,
             ),
         };
         let body = StepBody {
@@ -1114,7 +1114,7 @@ pub async fn finance(
     ) {
         return error_page(
             &s,
-            ApiError::forbidden("the finance desk is for finance and the management"),
+            AppError::forbidden("the finance desk is for finance and the management"),
         );
     }
     let mut body = format!("<h2>{}</h2>", s.t("发票队列", "Invoice queue"));

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::access::Principal;
 use crate::db::accounts::User;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::export::Lang;
 
 pub use html::Fields;
@@ -240,7 +240,7 @@ impl FromRequestParts<AppState> for Session {
             .db
             .web_session(&hash, state.now_ms())
             .await
-            .map_err(|e| ApiError::from(e).into_response())?;
+            .map_err(|e| AppError::from(e).into_response())?;
         let Some((user_id, csrf)) = found else {
             return Err(to_login(parts));
         };
@@ -248,7 +248,7 @@ impl FromRequestParts<AppState> for Session {
             .db
             .user_by_id(user_id)
             .await
-            .map_err(|e| ApiError::from(e).into_response())?
+            .map_err(|e| AppError::from(e).into_response())?
             .filter(|u| u.active);
         let Some(user) = user else {
             return Err(to_login(parts));
@@ -268,7 +268,7 @@ impl FromRequestParts<AppState> for Session {
 }
 
 /// Starts a session for `user`: the cookie to set.
-async fn open_session(state: &AppState, user: &User) -> Result<String, ApiError> {
+async fn open_session(state: &AppState, user: &User) -> Result<String, AppError> {
     let token = random_token();
     let at = state.now_ms();
     let expires_at = at + SESSION_SECS * 1000;
@@ -285,7 +285,7 @@ async fn open_session(state: &AppState, user: &User) -> Result<String, ApiError>
     Ok(set_cookie(state, SESSION_COOKIE, &token, SESSION_SECS))
 }
 
-async fn close_session(State(state): State<AppState>, session: &Session) -> Result<(), ApiError> {
+async fn close_session(State(state): State<AppState>, session: &Session) -> Result<(), AppError> {
     state
         .db
         .end_web_session(&session.token_hash, state.now_ms())
@@ -295,12 +295,12 @@ async fn close_session(State(state): State<AppState>, session: &Session) -> Resu
 
 /// Back to `to` with a message shown at the top of the page: `ok` when the action was done,
 /// the server's own refusal otherwise (with a Chinese gist of its code first).
-pub fn back_with(s: &Session, to: &str, result: Result<String, ApiError>) -> Response {
+pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     let url = match result {
         Ok(msg) => format!("{to}{sep}ok={}", html::url_encode(&msg)),
         Err(e) => {
-            let gist = match (s.lang, gist_zh(e.code)) {
+            let gist = match (s.lang, gist_zh(e.code.as_str())) {
                 (Lang::Zh, Some(g)) => format!("{g}:"),
                 _ => String::new(),
             };

@@ -18,7 +18,7 @@ use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, url_enc
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::auth::Auth;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::export::Lang;
 use crate::http::{service, visits};
 
@@ -195,7 +195,7 @@ pub async fn js() -> Response {
 }
 
 /// Display names of every user, for history and boards.
-pub async fn names(state: &AppState) -> Result<HashMap<Uuid, String>, ApiError> {
+pub async fn names(state: &AppState) -> Result<HashMap<Uuid, String>, AppError> {
     Ok(state
         .db
         .list_users()
@@ -288,7 +288,7 @@ pub async fn dispatch(
 ) -> Response {
     let result = async {
         let technician_id = Uuid::parse_str(form.get("technician_id"))
-            .map_err(|_| ApiError::invalid("choose a technician"))?;
+            .map_err(|_| AppError::invalid("choose a technician"))?;
         let body = visits::DispatchRequest {
             technician_id,
             priority: form.get("priority") == "true",
@@ -434,7 +434,7 @@ pub async fn register_request(
     Posted { s, form }: Posted,
 ) -> Response {
     let parsed = Uuid::parse_str(form.get("product_id"))
-        .map_err(|_| ApiError::invalid("choose the customer's product"));
+        .map_err(|_| AppError::invalid("choose the customer's product"));
     let result = match parsed {
         Ok(product_id) => {
             let body = service::NewRequest {
@@ -481,12 +481,12 @@ pub async fn create_customer(
 pub async fn create_product(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
     let result = async {
         let customer_id = Uuid::parse_str(form.get("customer_id"))
-            .map_err(|_| ApiError::invalid("choose the customer"))?;
+            .map_err(|_| AppError::invalid("choose the customer"))?;
         let warranty_months = form
             .get("warranty_months")
             .trim()
             .parse()
-            .map_err(|_| ApiError::invalid("warranty months is a whole number"))?;
+            .map_err(|_| AppError::invalid("warranty months is a whole number"))?;
         let body = service::NewProduct {
             customer_id,
             name: form.get("name").into(),
@@ -529,7 +529,7 @@ pub async fn records(
         .transpose()
     {
         Ok(k) => k,
-        Err(e) => return error_page(&s, ApiError::invalid(e)),
+        Err(e) => return error_page(&s, AppError::invalid(e)),
     };
     let rows = match state.db.list_docs(&s.p.scope(), kind, 500).await {
         Ok(r) => r,
@@ -609,7 +609,7 @@ pub async fn record(
     };
     let doc = match RecordDoc::load(&row.snapshot) {
         Ok(d) => d,
-        Err(e) => return error_page(&s, ApiError::internal(e)),
+        Err(e) => return error_page(&s, AppError::internal(e)),
     };
     let (changes, names) = match (state.db.doc_changes(id).await, names(&state).await) {
         (Ok(c), Ok(n)) => (c, n),
@@ -768,13 +768,13 @@ async fn custody_section(
     state: &AppState,
     s: &Session,
     doc: &RecordDoc,
-) -> Result<String, ApiError> {
+) -> Result<String, AppError> {
     use crate::workflow::service::{CustodyEvent, Location, custody_step};
     let Some(receipt) = state.db.receipt(doc.id()).await? else {
         return Ok(String::new());
     };
     let at: Location = serde_json::from_value(serde_json::Value::String(receipt.location.clone()))
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
     let signed = ["handback.signer_name", "handback.blob_sha256"]
         .iter()
         .all(|p| {
@@ -864,7 +864,7 @@ pub async fn receipt_custody(
 ) -> Response {
     let result = async {
         let event = serde_json::from_value(serde_json::Value::String(form.get("event").into()))
-            .map_err(|_| ApiError::invalid("no such custody step"))?;
+            .map_err(|_| AppError::invalid("no such custody step"))?;
         let body = service::CustodyRequest {
             event,
             note: form.get("note").into(),
@@ -945,14 +945,14 @@ pub fn not_found(s: &Session) -> Response {
 }
 
 /// The server's refusal or failure as a page.
-pub fn error_page(s: &Session, e: ApiError) -> Response {
+pub fn error_page(s: &Session, e: AppError) -> Response {
     let body = format!(
         r#"<p class="flash err" role="alert">{} ({})</p>"#,
         esc(&e.message),
         e.code
     );
     (
-        e.status,
+        crate::http::error::status_of(e.code),
         Html(page(
             s,
             s.t("无法完成", "Cannot do that"),

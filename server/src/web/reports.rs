@@ -12,7 +12,7 @@ use super::Session;
 use super::html::{Flash, bar_chart, bars_from, esc, page, report_table};
 use super::pages::error_page;
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::export::{Cell, Lang, Table};
 use crate::http::reports::{REPORTS, download as file_response, report_table as build};
 use crate::workflow::calendar::{previous_month, year_month};
@@ -86,11 +86,11 @@ pub async fn download(
                 &format!("{file}.csv"),
             )),
             Some("xlsx") => Ok(file_response(
-                table.to_xlsx(s.lang).map_err(ApiError::internal)?,
+                table.to_xlsx(s.lang).map_err(AppError::internal)?,
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 &format!("{file}.xlsx"),
             )),
-            _ => Err(ApiError::invalid("format is csv or xlsx")),
+            _ => Err(AppError::invalid("format is csv or xlsx")),
         }
     }
     .await;

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use fieldloop_client_core::model::Role;
+use fieldloop_client_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,7 +22,8 @@ pub enum Department {
     Quality,
     /// 生产部 / 生产管理组
     Production,
-    /// 研发部
+    /// 研发部 (`rnd`, as the role is written; cases stored as `rn_d` still read)
+    #[serde(rename = "rnd", alias = "rn_d")]
     RnD,
     /// 总经理室
     GmOffice,
@@ -403,16 +405,16 @@ pub enum WorkflowError {
 }
 
 impl WorkflowError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            WorkflowError::Closed => "case_closed",
-            WorkflowError::AlreadyAccepted(_) => "already_numbered",
-            WorkflowError::NotAccepted => "not_accepted",
-            WorkflowError::WrongDepartment { .. } => "wrong_department",
-            WorkflowError::WrongStep(_) => "wrong_step",
-            WorkflowError::AboveAuthority { .. } => "above_authority",
-            WorkflowError::Invalid(_) => "invalid_input",
-            WorkflowError::NotReady(_) => "not_ready",
+            WorkflowError::Closed => ErrorCode::CaseClosed,
+            WorkflowError::AlreadyAccepted(_) => ErrorCode::AlreadyNumbered,
+            WorkflowError::NotAccepted => ErrorCode::NotAccepted,
+            WorkflowError::WrongDepartment { .. } => ErrorCode::WrongDepartment,
+            WorkflowError::WrongStep(_) => ErrorCode::WrongStep,
+            WorkflowError::AboveAuthority { .. } => ErrorCode::AboveAuthority,
+            WorkflowError::Invalid(_) => ErrorCode::InvalidInput,
+            WorkflowError::NotReady(_) => ErrorCode::NotReady,
         }
     }
 }
@@ -1194,7 +1196,7 @@ mod tests {
             &rules(),
             Some("2026-11-0001"),
         );
-        assert_eq!(err.unwrap_err().code(), "wrong_department");
+        assert_eq!(err.unwrap_err().code().as_str(), "wrong_department");
     }
 
     #[test]
@@ -1234,7 +1236,7 @@ mod tests {
             &rules(),
             None,
         );
-        assert_eq!(refused.unwrap_err().code(), "above_authority");
+        assert_eq!(refused.unwrap_err().code().as_str(), "above_authority");
         c = run(&c, Role::Chairman, Action::Approve { decision: 2 }, t0);
         // What may be promised is what was approved in all.
         assert_eq!(c.approved_ceiling(&rules().thresholds), 500_000);
@@ -1266,7 +1268,7 @@ mod tests {
             &rules(),
             None,
         );
-        assert_eq!(wrapped.unwrap_err().code(), "invalid_input");
+        assert_eq!(wrapped.unwrap_err().code().as_str(), "invalid_input");
     }
 
     #[test]
@@ -1310,7 +1312,8 @@ mod tests {
                 Some("n")
             )
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
             "wrong_department"
         );
         assert_eq!(
@@ -1323,7 +1326,8 @@ mod tests {
                 None
             )
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
             "not_accepted"
         );
         let c = run(&c, Role::Quality, Action::Accept, t0);
@@ -1337,7 +1341,8 @@ mod tests {
                 Some("x")
             )
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
             "already_numbered"
         );
         // Approval above authority, and a negative amount.
@@ -1361,7 +1366,8 @@ mod tests {
                 None
             )
             .unwrap_err()
-            .code(),
+            .code()
+            .as_str(),
             "above_authority"
         );
         assert!(

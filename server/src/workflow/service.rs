@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use fieldloop_client_core::model::Role;
+use fieldloop_client_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 /// Is a product bought on `purchase` still in its free warranty (§2.1.3) on `on`? The warranty
@@ -149,12 +150,12 @@ pub enum CustodyError {
 }
 
 impl CustodyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            CustodyError::WrongRole { .. } => "wrong_role",
-            CustodyError::WrongState { .. } => "wrong_state",
-            CustodyError::AlreadyVoided => "already_voided",
-            CustodyError::Missing(_) => "not_ready",
+            CustodyError::WrongRole { .. } => ErrorCode::WrongRole,
+            CustodyError::WrongState { .. } => ErrorCode::WrongState,
+            CustodyError::AlreadyVoided => ErrorCode::AlreadyVoided,
+            CustodyError::Missing(_) => ErrorCode::NotReady,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Returns and allowances after a case closes (§4.9).
 
+use fieldloop_client_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use super::complaint::{Case, MoneyKind};
@@ -34,17 +35,17 @@ pub enum SettlementError {
 }
 
 impl SettlementError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SettlementError::QuantityMismatch { .. } => "quantity_mismatch",
-            SettlementError::AmountMismatch { .. } => "amount_mismatch",
+            SettlementError::QuantityMismatch { .. } => ErrorCode::QuantityMismatch,
+            SettlementError::AmountMismatch { .. } => ErrorCode::AmountMismatch,
             SettlementError::NotAsApproved {
                 what: "quantity", ..
-            } => "quantity_mismatch",
-            SettlementError::NotAsApproved { .. } => "amount_mismatch",
-            SettlementError::NotReady(_) => "not_ready",
-            SettlementError::AlreadyDone(_) => "already_done",
-            SettlementError::Invalid(_) => "invalid_input",
+            } => ErrorCode::QuantityMismatch,
+            SettlementError::NotAsApproved { .. } => ErrorCode::AmountMismatch,
+            SettlementError::NotReady(_) => ErrorCode::NotReady,
+            SettlementError::AlreadyDone(_) => ErrorCode::AlreadyDone,
+            SettlementError::Invalid(_) => ErrorCode::InvalidInput,
         }
     }
 }
@@ -289,20 +290,25 @@ mod tests {
         assert_eq!(
             ReturnForm::new(TEN, Some(9), None, NOTES)
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "quantity_mismatch"
         );
         assert_eq!(
             ReturnForm::new(TEN, None, Some(299_999), NOTES)
                 .unwrap_err()
-                .code(),
+                .code()
+                .as_str(),
             "amount_mismatch"
         );
         for missing in 0..3 {
             let mut notes = NOTES;
             notes[missing] = "  ";
             assert_eq!(
-                ReturnForm::new(TEN, None, None, notes).unwrap_err().code(),
+                ReturnForm::new(TEN, None, None, notes)
+                    .unwrap_err()
+                    .code()
+                    .as_str(),
                 "invalid_input"
             );
         }
