@@ -4,6 +4,7 @@
 //! `app(state)` builds the whole router; tests call it in process or bind it to port 0.
 
 pub mod access;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -142,7 +143,7 @@ pub async fn run(
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                if let Err(e) = http::complaints::sweep_overdue(&state, None, state.now()).await {
+                if let Err(e) = app::complaints::sweep_overdue(&state, None, state.now()).await {
                     tracing::warn!(error = e.message, "overdue sweep failed");
                 }
             }

@@ -65,27 +65,7 @@ async fn no_route() -> AppError {
     AppError::new(ErrorCode::NoRoute, "there is no such endpoint")
 }
 
-/// Refuses a caller whose role is not among `roles` (an admin may do anything).
-pub(crate) fn role_in(
-    p: &crate::access::Principal,
-    roles: &[fieldloop_client_core::model::Role],
-    what: &str,
-) -> crate::error::AppResult<()> {
-    if roles.contains(&p.role) || p.role == fieldloop_client_core::model::Role::Admin {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(format!(
-            "{what} is not for a {}",
-            p.role.code()
-        )))
-    }
-}
-
-/// Reads a `YYYY-MM` month.
-pub(crate) fn parse_month(text: &str) -> crate::error::AppResult<(i32, u32)> {
-    crate::workflow::calendar::parse_month(text)
-        .ok_or_else(|| AppError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
-}
+pub(crate) use crate::app::{parse_month, role_in};
 
 /// Maps an unreadable or oversized body to the API's error shape.
 pub(crate) fn body_error(rejection: BytesRejection) -> AppError {

@@ -911,7 +911,8 @@ async fn overdue(ctx: &Ctx<'_>) -> AppResult<Table> {
         ],
     );
     let items =
-        super::complaints::sweep_overdue(ctx.state, ctx.region.as_deref(), ctx.state.now()).await?;
+        crate::app::complaints::sweep_overdue(ctx.state, ctx.region.as_deref(), ctx.state.now())
+            .await?;
     // The API's codes, as the Chinese table writes them.
     fn parse<T: serde::de::DeserializeOwned>(code: &str) -> Option<T> {
         serde_json::from_value(serde_json::Value::String(code.to_string())).ok()

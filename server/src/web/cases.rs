@@ -20,9 +20,9 @@ use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select};
 use super::pages::{error_page, names, not_found};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
+use crate::app::complaints::{self as app, ActRequest, NewAllowance, NewReturn, StepBody};
 use crate::auth::Auth;
 use crate::error::AppError;
-use crate::http::complaints::{self as api, ActRequest, NewAllowance, NewReturn, StepBody};
 use crate::http::service::{self, InvoiceUpdate};
 use crate::workflow::complaint::{
     Action, Actor, Case, CaseState, CauseClass, Department, MoneyKind, StepKind, apply,
@@ -801,44 +801,24 @@ fn settlement_section<'a>(
     out
 }
 
-/// Steps a role may do on a settlement in its present state (the server decides again).
+/// Steps a role may do on a settlement in its present state: the pure workflow's own list
+/// (`Settlement::offered`), as (step, Chinese, English).
 fn steps_for(
     role: Role,
     kind: &str,
     body: &str,
 ) -> Vec<(&'static str, &'static str, &'static str)> {
-    let mut out = Vec::new();
-    match kind {
-        "return" => {
-            let Ok(f) = serde_json::from_str::<ReturnForm>(body) else {
-                return out;
-            };
-            if !f.manager_approved && matches!(role, Role::GeneralManager | Role::MarketingHead) {
-                out.push(("approve", "批准", "Approve"));
-            }
-            if f.manager_approved && f.received_quantity.is_none() && role == Role::Warehouse {
-                out.push(("receive", "签收", "Receive"));
-            }
-            if f.received_quantity.is_some() && !f.posted && role == Role::Finance {
-                out.push(("post", "过账", "Post"));
-            }
-        }
-        _ => {
-            let Ok(c) = serde_json::from_str::<AllowanceCertificate>(body) else {
-                return out;
-            };
-            if !c.gm_countersigned && role == Role::GeneralManager {
-                out.push(("countersign", "会签", "Countersign"));
-            }
-            if !c.customer_signed && matches!(role, Role::Salesperson | Role::MarketingHead) {
-                out.push(("customer-signed", "客户已签", "Customer signed"));
-            }
-            if c.gm_countersigned && c.customer_signed && !c.posted && role == Role::Finance {
-                out.push(("post", "过账", "Post"));
-            }
-        }
-    }
-    out
+    let Ok(settlement) = app::stored_settlement(kind, body) else {
+        return Vec::new();
+    };
+    settlement
+        .offered(role)
+        .into_iter()
+        .map(|step| {
+            let (zh, en) = step.label();
+            (step.code(), zh, en)
+        })
+        .collect()
 }
 
 fn settlement_table<'a>(
@@ -994,13 +974,7 @@ pub async fn act(
     let result = async {
         let action = action_from(&form)?;
         let version = form.get("version").parse().ok();
-        let Json(view) = api::act(
-            State(state.clone()),
-            Auth(s.p.clone()),
-            Path(id),
-            Json(ActRequest { version, action }),
-        )
-        .await?;
+        let view = app::act(&state, &s.p, id, ActRequest { version, action }).await?;
         Ok(match view.number {
             Some(n) => format!("{} {n}", s.t("已保存。案件编号", "Saved. Case number")),
             None => s.t("已保存", "Saved").to_string(),
@@ -1026,20 +1000,15 @@ pub async fn new_return(
                     .map_err(|_| AppError::invalid("the quantity is a whole number"))?,
             )
         };
-        let _ = api::new_return(
-            State(state.clone()),
-            Auth(s.p.clone()),
-            Path(id),
-            Json(NewReturn {
-                decision: None,
-                approved_quantity,
-                amount: None,
-                reason: form.get("reason").to_string(),
-                handling: form.get("handling").to_string(),
-                basis: form.get("basis").to_string(),
-            }),
-        )
-        .await?;
+        let form = NewReturn {
+            decision: None,
+            approved_quantity,
+            amount: None,
+            reason: form.get("reason").to_string(),
+            handling: form.get("handling").to_string(),
+            basis: form.get("basis").to_string(),
+        };
+        app::new_return(&state, &s.p, id, form).await?;
         Ok(s.t("已开退货单", "Return form opened").to_string())
     }
     .await;
@@ -1054,14 +1023,7 @@ pub async fn new_allowance(
     let body = NewAllowance {
         amount: form.get("amount").trim().into(),
     };
-    let result = api::new_allowance(
-        State(state.clone()),
-        Auth(s.p.clone()),
-        Path(id),
-        Json(body),
-    )
-    .await
-    .map(|_| {
+    let result = app::new_allowance(&state, &s.p, id, body).await.map(|_| {
         s.t("已开折让证明单", "Allowance certificate opened")
             .to_string()
     });
@@ -1089,13 +1051,7 @@ pub async fn settlement_step(
             quantity,
             note: form.get("note").into(),
         };
-        let _ = api::settlement_step(
-            State(state.clone()),
-            Auth(s.p.clone()),
-            Path((id, step)),
-            Some(Json(body)),
-        )
-        .await?;
+        app::settlement_step(&state, &s.p, id, step, body).await?;
         Ok(s.t("已完成", "Done").to_string())
     }
     .await;

@@ -3,6 +3,8 @@
 use fieldloop_client_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 
+use fieldloop_client_core::model::Role;
+
 use super::complaint::{Case, MoneyKind};
 
 /// Why finance or the warehouse refuses.
@@ -25,6 +27,18 @@ pub enum SettlementError {
         approved: i64,
         on_form: i64,
     },
+    /// The step is another role's (§4.9: the manager approves, the warehouse receives, the
+    /// general manager countersigns, marketing records the customer's signature, finance posts).
+    #[error("this step is done by {who}")]
+    WrongRole { who: &'static str },
+    /// A return form that rests on no approved return of its case (§4.9.4).
+    #[error(
+        "this return form rests on no approved return of its case; finance does not post it (§4.9.4)"
+    )]
+    NoApprovedReturn,
+    /// The settlement has no step of that name.
+    #[error("{kind} has no step '{step}'")]
+    NoSuchStep { kind: &'static str, step: String },
     #[error("{0}")]
     NotReady(String),
     /// The step was done already (by someone else, maybe at the same moment).
@@ -43,6 +57,9 @@ impl SettlementError {
                 what: "quantity", ..
             } => ErrorCode::QuantityMismatch,
             SettlementError::NotAsApproved { .. } => ErrorCode::AmountMismatch,
+            SettlementError::WrongRole { .. } => ErrorCode::Forbidden,
+            SettlementError::NoApprovedReturn => ErrorCode::NoApprovedReturn,
+            SettlementError::NoSuchStep { .. } => ErrorCode::InvalidInput,
             SettlementError::NotReady(_) => ErrorCode::NotReady,
             SettlementError::AlreadyDone(_) => ErrorCode::AlreadyDone,
             SettlementError::Invalid(_) => ErrorCode::InvalidInput,
@@ -231,6 +248,236 @@ impl AllowanceCertificate {
     }
 }
 
+/// A settlement as it is stored: a return form or an allowance certificate (§4.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    Return(ReturnForm),
+    Allowance(AllowanceCertificate),
+}
+
+/// A step on a settlement, by the name the API and the pages use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettlementStep {
+    /// The manager approves a return form (§4.9.3 经理批准).
+    Approve,
+    /// The warehouse signs for the goods that came back (§4.9.5).
+    Receive,
+    /// The general manager countersigns an allowance (§4.9.2 总经理会签).
+    Countersign,
+    /// Marketing records that the customer signed the allowance certificate.
+    CustomerSigned,
+    /// Finance posts (§4.9.4).
+    Post,
+}
+
+impl SettlementStep {
+    pub const ALL: [SettlementStep; 5] = [
+        SettlementStep::Approve,
+        SettlementStep::Receive,
+        SettlementStep::Countersign,
+        SettlementStep::CustomerSigned,
+        SettlementStep::Post,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SettlementStep::Approve => "approve",
+            SettlementStep::Receive => "receive",
+            SettlementStep::Countersign => "countersign",
+            SettlementStep::CustomerSigned => "customer-signed",
+            SettlementStep::Post => "post",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<SettlementStep> {
+        SettlementStep::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// The step's name on the office's forms, and in English.
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            SettlementStep::Approve => ("批准", "Approve"),
+            SettlementStep::Receive => ("签收", "Receive"),
+            SettlementStep::Countersign => ("会签", "Countersign"),
+            SettlementStep::CustomerSigned => ("客户已签", "Customer signed"),
+            SettlementStep::Post => ("过账", "Post"),
+        }
+    }
+}
+
+/// What a person enters with a step: the warehouse's quantity received and its note.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepInput {
+    pub quantity: Option<i64>,
+    pub note: String,
+}
+
+impl Settlement {
+    /// `return` or `allowance`, as stored.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Settlement::Return(_) => "return",
+            Settlement::Allowance(_) => "allowance",
+        }
+    }
+
+    fn kind_label(&self) -> &'static str {
+        match self {
+            Settlement::Return(_) => "a return form",
+            Settlement::Allowance(_) => "an allowance",
+        }
+    }
+
+    /// The roles that do `step` on this kind of settlement, and who that is in words; `None`
+    /// for a step this kind does not have.
+    fn doers(&self, step: SettlementStep) -> Option<(&'static [Role], &'static str)> {
+        use SettlementStep::*;
+        Some(match (self, step) {
+            (Settlement::Return(_), Approve) => {
+                (&[Role::GeneralManager, Role::MarketingHead], "the manager")
+            }
+            (Settlement::Return(_), Receive) => (&[Role::Warehouse], "the warehouse"),
+            (Settlement::Allowance(_), Countersign) => {
+                (&[Role::GeneralManager], "the general manager")
+            }
+            (Settlement::Allowance(_), CustomerSigned) => {
+                (&[Role::Salesperson, Role::MarketingHead], "the salesperson")
+            }
+            (_, Post) => (&[Role::Finance], "finance"),
+            _ => return None,
+        })
+    }
+
+    fn role_check(&self, step: SettlementStep, role: Role) -> Result<(), SettlementError> {
+        let (roles, who) = self
+            .doers(step)
+            .ok_or_else(|| SettlementError::NoSuchStep {
+                kind: self.kind_label(),
+                step: step.code().to_string(),
+            })?;
+        if roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(SettlementError::WrongRole { who })
+        }
+    }
+
+    /// Was `step` done already?
+    fn done(&self, step: SettlementStep) -> bool {
+        match (self, step) {
+            (Settlement::Return(f), SettlementStep::Approve) => f.manager_approved,
+            (Settlement::Return(f), SettlementStep::Receive) => f.received_quantity.is_some(),
+            (Settlement::Return(f), SettlementStep::Post) => f.posted,
+            (Settlement::Allowance(c), SettlementStep::Countersign) => c.gm_countersigned,
+            (Settlement::Allowance(c), SettlementStep::CustomerSigned) => c.customer_signed,
+            (Settlement::Allowance(c), SettlementStep::Post) => c.posted,
+            _ => false,
+        }
+    }
+
+    /// Is everything `step` waits for done?
+    fn ready_for(&self, step: SettlementStep) -> bool {
+        match (self, step) {
+            (Settlement::Return(f), SettlementStep::Receive) => f.manager_approved,
+            (Settlement::Return(f), SettlementStep::Post) => f.received_quantity.is_some(),
+            (Settlement::Allowance(c), SettlementStep::Post) => {
+                c.gm_countersigned && c.customer_signed
+            }
+            _ => true,
+        }
+    }
+
+    /// The steps `role` may take now: its own, not done, with what they wait for done. The
+    /// pages offer these; what a person then enters is judged by [`Settlement::apply`].
+    pub fn offered(&self, role: Role) -> Vec<SettlementStep> {
+        SettlementStep::ALL
+            .into_iter()
+            .filter(|step| {
+                self.role_check(*step, role).is_ok() && !self.done(*step) && self.ready_for(*step)
+            })
+            .collect()
+    }
+
+    /// Takes `step` as `role` with `input`. `case` is the closed complaint the settlement
+    /// follows: finance posts a return against the return approved on it as it is now.
+    pub fn apply(
+        &self,
+        step: SettlementStep,
+        role: Role,
+        input: &StepInput,
+        case: &Case,
+    ) -> Result<Settlement, SettlementError> {
+        // A signature given twice is reported as given, whoever asks.
+        if matches!(self, Settlement::Allowance(_))
+            && matches!(
+                step,
+                SettlementStep::Countersign | SettlementStep::CustomerSigned
+            )
+            && self.done(step)
+        {
+            return Err(SettlementError::AlreadyDone(
+                match step {
+                    SettlementStep::Countersign => {
+                        "the allowance certificate is already countersigned"
+                    }
+                    _ => "the allowance certificate is already signed by the customer",
+                }
+                .into(),
+            ));
+        }
+        self.role_check(step, role)?;
+        match self {
+            Settlement::Return(form) => Ok(Settlement::Return(match step {
+                SettlementStep::Approve => {
+                    if form.manager_approved {
+                        return Err(SettlementError::AlreadyDone(
+                            "the return form is already approved".into(),
+                        ));
+                    }
+                    ReturnForm {
+                        manager_approved: true,
+                        ..form.clone()
+                    }
+                }
+                SettlementStep::Receive => {
+                    let quantity = input.quantity.ok_or_else(|| {
+                        SettlementError::Invalid("give the quantity received".into())
+                    })?;
+                    form.receive(quantity, &input.note)?
+                }
+                _ => form.post(approved_for(form, case)?)?,
+            })),
+            Settlement::Allowance(cert) => Ok(Settlement::Allowance(match step {
+                SettlementStep::Countersign => AllowanceCertificate {
+                    gm_countersigned: true,
+                    ..cert.clone()
+                },
+                SettlementStep::CustomerSigned => AllowanceCertificate {
+                    customer_signed: true,
+                    ..cert.clone()
+                },
+                _ => cert.post()?,
+            })),
+        }
+    }
+}
+
+/// The approved return a form is posted against (§4.9.4): the case's approval as it is now. A
+/// form opened before returns were tied to an approval carries its own quantity and value.
+pub fn approved_for(form: &ReturnForm, case: &Case) -> Result<ApprovedReturn, SettlementError> {
+    match form.decision {
+        None => Ok(ApprovedReturn {
+            decision: 0,
+            quantity: form.approved_quantity,
+            value_fen: form.amount_fen,
+        }),
+        Some(n) => approved_returns(case)
+            .into_iter()
+            .find(|a| a.decision == n)
+            .ok_or(SettlementError::NoApprovedReturn),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +561,124 @@ mod tests {
         }
         let form = ReturnForm::new(TEN, None, Some(300_000), NOTES).unwrap();
         assert_eq!(form.decision, Some(2));
+    }
+
+    fn any_case() -> Case {
+        Case::filed(
+            uuid::Uuid::nil(),
+            "wuhan",
+            uuid::Uuid::nil(),
+            chrono::DateTime::UNIX_EPOCH,
+            0,
+            false,
+            None,
+        )
+    }
+
+    /// What the pages offer and what the workflow accepts agree: every offered step, taken by
+    /// its role with a fitting input, is neither refused for the role nor as done or not ready;
+    /// every step not offered is refused.
+    #[test]
+    fn offered_steps_are_the_ones_the_workflow_takes() {
+        let case = any_case();
+        let cert = Settlement::Allowance(AllowanceCertificate {
+            amount_fen: 80_000,
+            gm_countersigned: false,
+            customer_signed: false,
+            posted: false,
+        });
+        let mut form = ReturnForm::new(TEN, None, None, NOTES).unwrap();
+        form.decision = None;
+        let ret = Settlement::Return(form);
+        let roles = [
+            Role::GeneralManager,
+            Role::MarketingHead,
+            Role::Salesperson,
+            Role::Warehouse,
+            Role::Finance,
+            Role::Technician,
+        ];
+        let input = StepInput {
+            quantity: Some(10),
+            note: String::new(),
+        };
+        // Walk both settlements to the end, checking every role at every state.
+        for start in [cert, ret] {
+            let mut now = start;
+            let mut taken = 0;
+            loop {
+                let mut moved = None;
+                for role in roles {
+                    let offered = now.offered(role);
+                    for step in SettlementStep::ALL {
+                        let result = now.apply(step, role, &input, &case);
+                        if offered.contains(&step) {
+                            let next =
+                                result.unwrap_or_else(|e| panic!("{step:?} by {role:?}: {e}"));
+                            moved.get_or_insert(next);
+                        } else {
+                            assert!(
+                                result.is_err(),
+                                "{step:?} by {role:?} not offered but taken"
+                            );
+                        }
+                    }
+                }
+                match moved {
+                    Some(next) => {
+                        now = next;
+                        taken += 1;
+                    }
+                    None => break,
+                }
+            }
+            assert_eq!(taken, 3, "three steps to posted: {now:?}");
+            assert!(matches!(
+                now,
+                Settlement::Return(ReturnForm { posted: true, .. })
+                    | Settlement::Allowance(AllowanceCertificate { posted: true, .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_step_of_another_role_is_forbidden_and_a_repeat_is_already_done() {
+        let case = any_case();
+        let cert = Settlement::Allowance(AllowanceCertificate {
+            amount_fen: 80_000,
+            gm_countersigned: false,
+            customer_signed: false,
+            posted: false,
+        });
+        let input = StepInput::default();
+        let err = cert
+            .apply(SettlementStep::Countersign, Role::Finance, &input, &case)
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Forbidden);
+        let signed = cert
+            .apply(
+                SettlementStep::Countersign,
+                Role::GeneralManager,
+                &input,
+                &case,
+            )
+            .unwrap();
+        let again = signed
+            .apply(
+                SettlementStep::Countersign,
+                Role::GeneralManager,
+                &input,
+                &case,
+            )
+            .unwrap_err();
+        assert_eq!(again.code(), ErrorCode::AlreadyDone);
+        let early = signed
+            .apply(SettlementStep::Post, Role::Finance, &input, &case)
+            .unwrap_err();
+        assert_eq!(early.code(), ErrorCode::NotReady);
+        let wrong = signed
+            .apply(SettlementStep::Receive, Role::Warehouse, &input, &case)
+            .unwrap_err();
+        assert_eq!(wrong.code(), ErrorCode::InvalidInput);
     }
 }

@@ -1,0 +1,1022 @@
+//! Complaints (§3.3-3.5, §4) as the office works them: filing, the register and tracking
+//! table, actions on a case, the overdue sweep and notifications, the customer view, returns
+//! and allowances after closing (§4.9), and the monthly review (§4.8). Every function takes
+//! the acting user and typed input and returns a typed answer or an [`AppError`]; the API and
+//! the pages both call these, and the overdue sweeper too.
+
+use chrono::{DateTime, Utc};
+use fieldloop_client_core::model::money::parse_yuan;
+use fieldloop_client_core::model::{DocKind, FieldValue, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::parse_month;
+use crate::AppState;
+use crate::access::Principal;
+use crate::db::complaints::{
+    insert_case, insert_event, insert_settlement, load_case, settlement_bodies, update_case,
+    update_settlement,
+};
+use crate::db::next_counter;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::records::{server_create_in, server_edit_in};
+use crate::workflow::calendar::{month_bounds, previous_month, year_month};
+use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, apply};
+use crate::workflow::numbering::{counter_name, format_number};
+use crate::workflow::settlement::{
+    AllowanceCertificate, ReturnForm, Settlement, SettlementError, SettlementStep, StepInput,
+    approved_returns,
+};
+
+fn workflow_error(e: WorkflowError) -> AppError {
+    AppError::new(e.code(), e.to_string())
+}
+
+fn settlement_error(e: SettlementError) -> AppError {
+    AppError::new(e.code(), e.to_string())
+}
+
+fn may_see_case(p: &Principal, case: &Case) -> bool {
+    p.role != Role::Technician && p.sees(&case.region, case.filed_by, None)
+}
+
+async fn visible_case(state: &AppState, p: &Principal, id: Uuid) -> AppResult<(Case, i64)> {
+    state
+        .db
+        .case(id)
+        .await?
+        .filter(|c| may_see_case(p, &c.case))
+        .map(|c| (c.case, c.version))
+        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))
+}
+
+/// 客户投诉处理单 as filed by a salesperson (§4.6.1).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewComplaint {
+    pub customer_name: String,
+    pub order_number: String,
+    pub product_model: String,
+    #[serde(default)]
+    pub product_spec: String,
+    pub quantity: i64,
+    /// YYYY-MM-DD
+    pub delivery_date: String,
+    pub defect: String,
+    pub customer_demand: String,
+    /// Amount the customer claims, in yuan ("1234.50"); "0" if none.
+    #[serde(default)]
+    pub claimed: Option<String>,
+    #[serde(default)]
+    pub severe: bool,
+    /// The regional office; defaults to the salesperson's own.
+    pub region: Option<String>,
+    /// The closed case whose conclusion the customer rejected (§4.6.8).
+    pub original_case: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    pub id: Uuid,
+    pub number: Option<String>,
+    pub state: String,
+    pub version: i64,
+    /// The whole case as the workflow keeps it (internal: never shown to customers).
+    #[schema(value_type = Object)]
+    pub case: serde_json::Value,
+    /// Steps and the case itself that are overdue now.
+    pub overdue: Vec<OverdueItem>,
+    /// What still keeps the case from closing.
+    pub close_blockers: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueItem {
+    pub case_id: Uuid,
+    pub number: Option<String>,
+    /// The step, or `case` / `investigation_report`.
+    pub what: String,
+    pub department: String,
+    pub due_at: DateTime<Utc>,
+}
+
+fn state_code(s: CaseState) -> &'static str {
+    match s {
+        CaseState::Submitted => "submitted",
+        CaseState::Open => "open",
+        CaseState::Closed => "closed",
+    }
+}
+
+fn overdue_items(case: &Case, now: DateTime<Utc>) -> Vec<OverdueItem> {
+    case.overdue(now)
+        .into_iter()
+        .map(|(step, department, due_at)| OverdueItem {
+            case_id: case.id,
+            number: case.number.clone(),
+            what: match step {
+                Some(s) => serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                None if department == crate::workflow::complaint::Department::Quality => {
+                    "investigation_report".into()
+                }
+                None => "case".into(),
+            },
+            department: serde_json::to_value(department)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            due_at,
+        })
+        .collect()
+}
+
+fn view(case: &Case, version: i64, now: DateTime<Utc>) -> AppResult<CaseView> {
+    Ok(CaseView {
+        id: case.id,
+        number: case.number.clone(),
+        state: state_code(case.state).into(),
+        version,
+        case: serde_json::to_value(case).map_err(AppError::internal)?,
+        overdue: overdue_items(case, now),
+        close_blockers: if case.state == CaseState::Open {
+            crate::workflow::complaint::close_blockers(case)
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Files a complaint (salesperson). It waits for quality to accept and number it.
+pub async fn file_complaint(
+    state: &AppState,
+    p: &Principal,
+    body: NewComplaint,
+) -> AppResult<CaseView> {
+    if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
+        return Err(AppError::forbidden(
+            "complaints are filed by salespeople (§4.6.1)",
+        ));
+    }
+    let region = body
+        .region
+        .clone()
+        .or_else(|| p.region.clone())
+        .ok_or_else(|| AppError::invalid("name the regional office of the complaint"))?;
+    if !p.may_create_in(&region) {
+        return Err(AppError::forbidden(format!(
+            "you file complaints for your own region, not '{region}'"
+        )));
+    }
+    if body.quantity < 0 {
+        return Err(AppError::invalid("a quantity cannot be negative"));
+    }
+    let claimed_fen = match body.claimed.as_deref() {
+        None | Some("") => 0,
+        Some(text) => parse_yuan(text).map_err(AppError::invalid)?,
+    };
+    for (what, v) in [
+        ("customer name", &body.customer_name),
+        ("order number", &body.order_number),
+        ("product model", &body.product_model),
+        ("defect", &body.defect),
+        ("customer's demand", &body.customer_demand),
+    ] {
+        if v.trim().is_empty() {
+            return Err(AppError::invalid(format!("the {what} is needed")));
+        }
+    }
+    let mut tx = state.db.begin_write().await?;
+    if let Some(original) = body.original_case {
+        let orig = load_case(&mut tx, original)
+            .await?
+            .filter(|c| may_see_case(p, &c.case))
+            .ok_or_else(|| AppError::not_found(format!("no complaint case {original}")))?;
+        if orig.case.state != CaseState::Closed {
+            return Err(AppError::new(
+                ErrorCode::NotClosed,
+                "only a closed case's conclusion can be rejected (§4.6.8)",
+            ));
+        }
+    }
+    let now = state.now();
+    let mut writes: Vec<(&'static str, FieldValue)> = vec![
+        ("form.customer_name", body.customer_name.trim().into()),
+        ("form.order_number", body.order_number.trim().into()),
+        ("form.product_model", body.product_model.trim().into()),
+        ("form.product_spec", body.product_spec.trim().into()),
+        ("form.quantity", FieldValue::Int(body.quantity)),
+        ("form.delivery_date", body.delivery_date.trim().into()),
+        ("form.defect", body.defect.trim().into()),
+        ("form.customer_demand", body.customer_demand.trim().into()),
+        ("form.claimed_fen", FieldValue::Int(claimed_fen)),
+        ("form.submitted_at", now.to_rfc3339().into()),
+        (
+            "form.severity",
+            if body.severe { "severe" } else { "general" }.into(),
+        ),
+        ("case.state", "submitted".into()),
+    ];
+    if let Some(o) = body.original_case {
+        writes.push(("form.original_case", o.to_string().into()));
+    }
+    let doc = server_create_in(
+        &mut tx,
+        p,
+        DocKind::Complaint,
+        &region,
+        &writes,
+        state.now(),
+        state.config.timezone,
+    )
+    .await?;
+    let mut case = Case::filed(
+        doc.id(),
+        &region,
+        p.user_id,
+        now,
+        claimed_fen,
+        body.severe,
+        body.original_case,
+    );
+    case.access_code = hex::encode(rand::random::<[u8; 12]>());
+    let at = now.timestamp_millis();
+    insert_case(&mut tx, &case, at).await?;
+    if let Some(original) = body.original_case
+        && let Some(mut orig) = load_case(&mut tx, original).await?
+    {
+        orig.case.followups.push(case.id);
+        update_case(&mut tx, &orig.case, orig.version, at).await?;
+    }
+    insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}", at).await?;
+    tx.commit().await?;
+    view(&case, 1, now)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RegisterQuery {
+    /// `submitted`, `open` or `closed`.
+    pub state: Option<String>,
+}
+
+/// 客户投诉登记追踪表: the complaint register and tracking table.
+pub async fn register(
+    state: &AppState,
+    p: &Principal,
+    q: RegisterQuery,
+) -> AppResult<Vec<CaseView>> {
+    if p.role == Role::Technician {
+        return Err(AppError::forbidden(
+            "technicians do not see the complaint register",
+        ));
+    }
+    if let Some(s) = &q.state
+        && !["submitted", "open", "closed"].contains(&s.as_str())
+    {
+        return Err(AppError::invalid("state is submitted, open or closed"));
+    }
+    let region = if p.is_head_office() {
+        None
+    } else {
+        p.region.as_deref()
+    };
+    let cases = state.db.cases(region, q.state.as_deref()).await?;
+    let now = state.now();
+    let views = cases
+        .iter()
+        .map(|c| view(c, 0, now))
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(views)
+}
+
+/// The GM office's overdue list (§4.4.3): overdue steps and cases, most overdue first. Listing
+/// also raises a notification, once, to each department concerned.
+pub async fn overdue(state: &AppState, p: &Principal) -> AppResult<Vec<OverdueItem>> {
+    if p.role == Role::Technician {
+        return Err(AppError::forbidden(
+            "technicians do not see the complaint register",
+        ));
+    }
+    let region = if p.is_head_office() {
+        None
+    } else {
+        p.region.as_deref()
+    };
+    let items = sweep_overdue(state, region, state.now()).await?;
+    Ok(items)
+}
+
+/// Finds overdue steps and cases and raises their notifications (idempotent).
+pub async fn sweep_overdue(
+    state: &AppState,
+    region: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<OverdueItem>> {
+    let cases = state.db.cases(region, Some("open")).await?;
+    let mut items: Vec<OverdueItem> = cases.iter().flat_map(|c| overdue_items(c, now)).collect();
+    items.sort_by_key(|i| i.due_at);
+    for item in &items {
+        let key = format!("{}:{}:{}", item.case_id, item.what, item.due_at.timestamp());
+        let message = format!(
+            "{} {} overdue since {}",
+            item.number.clone().unwrap_or_default(),
+            item.what,
+            item.due_at
+                .with_timezone(&state.config.timezone)
+                .format("%Y-%m-%d %H:%M")
+        );
+        state
+            .db
+            .notify(
+                &key,
+                &item.department,
+                item.case_id,
+                &message,
+                now.timestamp_millis(),
+            )
+            .await?;
+        if item.department != "gm_office" {
+            state
+                .db
+                .notify(
+                    &format!("{key}:gm"),
+                    "gm_office",
+                    item.case_id,
+                    &message,
+                    now.timestamp_millis(),
+                )
+                .await?;
+        }
+    }
+    Ok(items)
+}
+
+/// One case with its whole internal record.
+pub async fn get_case(state: &AppState, p: &Principal, id: Uuid) -> AppResult<CaseView> {
+    let (case, version) = visible_case(state, p, id).await?;
+    view(&case, version, state.now())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ActRequest {
+    /// The version the user saw; a stale action is refused with `stale`.
+    pub version: Option<i64>,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub action: Action,
+}
+
+/// Acts on a case: accept (quality numbers it), investigate, determine, production report,
+/// R&D opinion, consolidate, propose an amount, approve, approve a penalty, communicate, head
+/// review, record the head's visit, written report to head, involve another company, petition,
+/// close. The workflow refuses anything the role or authority does not allow.
+pub async fn act(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: ActRequest,
+) -> AppResult<CaseView> {
+    // Two actions on one case at once: on SQLite the second writer waits and then reads the
+    // first one's result; on PostgreSQL both may read the same version, and the one that loses
+    // the update is run again on the case as it now is, so both engines answer the same (two
+    // acceptances: one number, and `already_numbered` for the other).
+    for _ in 0..3 {
+        if let Some(view) = act_once(state, p, id, &body).await? {
+            return Ok(view);
+        }
+    }
+    Err(AppError::new(
+        ErrorCode::Stale,
+        "the case keeps changing meanwhile; reload it",
+    ))
+}
+
+/// One attempt at an action; `None` when another writer changed the case after it was read.
+async fn act_once(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: &ActRequest,
+) -> AppResult<Option<CaseView>> {
+    let rules = state.config.rules();
+    let mut tx = state.db.begin_write().await?;
+    let stored = load_case(&mut tx, id)
+        .await?
+        .filter(|c| may_see_case(p, &c.case))
+        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))?;
+    if let Some(v) = body.version
+        && v != stored.version
+    {
+        return Err(AppError::new(
+            ErrorCode::Stale,
+            format!(
+                "the case changed since you read it (version {v}, now {}); reload it",
+                stored.version
+            ),
+        ));
+    }
+    let now = state.now();
+    // Acceptance takes the month's next serial in this transaction: a rollback returns it.
+    let number = if matches!(body.action, Action::Accept)
+        && stored.case.number.is_none()
+        && p.role == Role::Quality
+    {
+        let serial = next_counter(&mut tx, &counter_name(rules.tz, now)).await?;
+        Some(format_number(rules.tz, now, serial))
+    } else {
+        None
+    };
+    let actor = Actor {
+        user: p.user_id,
+        role: p.role,
+    };
+    let next = apply(
+        &stored.case,
+        &body.action,
+        actor,
+        now,
+        &rules,
+        number.as_deref(),
+    )
+    .map_err(workflow_error)?;
+    let at = now.timestamp_millis();
+    if !update_case(&mut tx, &next, stored.version, at).await? {
+        return Ok(None);
+    }
+    let payload = serde_json::to_string(&body.action).map_err(AppError::internal)?;
+    insert_event(
+        &mut tx,
+        id,
+        p.user_id,
+        p.role.code(),
+        body.action.name(),
+        &payload,
+        at,
+    )
+    .await?;
+    // Mirror what devices show (number, state) into the complaint document.
+    if next.number != stored.case.number || next.state != stored.case.state {
+        let number = next.number.clone().unwrap_or_default();
+        let accepted = next.accepted_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let state_text = state_code(next.state);
+        server_edit_in(&mut tx, p, id, now, |_| {
+            let mut w: Vec<(&'static str, FieldValue)> = vec![("case.state", state_text.into())];
+            if !number.is_empty() {
+                w.push(("case.number", number.into()));
+                w.push(("case.accepted_at", accepted.into()));
+            }
+            Ok(w)
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(view(&next, stored.version + 1, now)?))
+}
+
+/// The customer rejects a closed case's conclusion (§4.6.8): a new case is filed, linked to
+/// the original, which stays closed.
+pub async fn reopen(state: &AppState, p: &Principal, id: Uuid) -> AppResult<CaseView> {
+    let (original, _) = visible_case(state, p, id).await?;
+    let row = state
+        .db
+        .doc(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("the complaint form is missing"))?;
+    let form =
+        fieldloop_client_core::model::RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
+    let text = |path: &str| {
+        form.get(path)
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let int = |path: &str| form.get(path).and_then(|v| v.as_int()).unwrap_or(0);
+    let body = NewComplaint {
+        customer_name: text("form.customer_name"),
+        order_number: text("form.order_number"),
+        product_model: text("form.product_model"),
+        product_spec: text("form.product_spec"),
+        quantity: int("form.quantity"),
+        delivery_date: text("form.delivery_date"),
+        defect: format!(
+            "客户不接受结论 / customer rejected the conclusion of {}: {}",
+            original.number.clone().unwrap_or_default(),
+            text("form.defect")
+        ),
+        customer_demand: text("form.customer_demand"),
+        claimed: Some(
+            fieldloop_client_core::model::money::fen_to_yuan(int("form.claimed_fen")).to_string(),
+        ),
+        severe: original.severe,
+        region: Some(original.region.clone()),
+        original_case: Some(id),
+    };
+    file_complaint(state, p, body).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CustomerQuery {
+    /// The access code given to the customer with the case number.
+    pub code: String,
+    /// Anything here asks for internal records, which customers never get (§4.6.9).
+    pub include: Option<String>,
+}
+
+/// What a customer may be told (§4.6.9): no internal field ever.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub number: String,
+    /// 受理中 / 处理中 / 已结案, with English.
+    pub status_zh: String,
+    pub status_en: String,
+    pub accepted_on: Option<String>,
+    /// The answer given to the customer (letter text), once the case reached that step.
+    pub answer: Option<String>,
+}
+
+/// The customer-facing view of a case, by its number and access code.
+pub async fn customer_view(
+    state: &AppState,
+    number: String,
+    q: CustomerQuery,
+) -> AppResult<CustomerView> {
+    if q.include.is_some() {
+        return Err(AppError::new(
+            ErrorCode::InternalRecord,
+            "internal complaint records are never shown or copied to customers (§4.6.9)",
+        ));
+    }
+    let case = state
+        .db
+        .case_by_number(&number)
+        .await?
+        .map(|c| c.case)
+        .filter(|c| !c.access_code.is_empty() && c.access_code == q.code)
+        .ok_or_else(|| AppError::not_found("no case with that number and code"))?;
+    let (zh, en) = match case.state {
+        CaseState::Submitted => ("已受理", "received"),
+        CaseState::Open => ("处理中", "being handled"),
+        CaseState::Closed => ("已结案", "closed"),
+    };
+    let tz = state.config.timezone;
+    Ok(CustomerView {
+        number,
+        status_zh: zh.into(),
+        status_en: en.into(),
+        accepted_on: case
+            .accepted_at
+            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()),
+        answer: Some(case.customer_result.clone()).filter(|s| !s.is_empty()),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewReturn {
+    /// The approved return this form carries out: the case's money decision (#n) of kind
+    /// `return_value`. Without it, the case's first approved return that has no form yet.
+    #[serde(default)]
+    pub decision: Option<u32>,
+    /// The pieces, as written on the form: the approved quantity (checked when given).
+    #[serde(default)]
+    pub approved_quantity: Option<i64>,
+    /// The value on the form in yuan, e.g. "300.00": the approved value (checked when given).
+    #[serde(default)]
+    pub amount: Option<String>,
+    /// 退货原因: why the goods come back.
+    #[serde(default)]
+    pub reason: String,
+    /// 处理方式: return or rework, and how.
+    #[serde(default)]
+    pub handling: String,
+    /// 退回依据: the decision the return rests on.
+    #[serde(default)]
+    pub basis: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettlementView {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    /// `return` or `allowance`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    pub version: i64,
+}
+
+async fn closed_case_for_settlement(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Case> {
+    let (case, _) = visible_case(state, p, id).await?;
+    if case.state != CaseState::Closed {
+        return Err(AppError::new(
+            ErrorCode::NotClosed,
+            "returns and allowances follow a closed case (§4.9.1)",
+        ));
+    }
+    if case.valid == Some(false) {
+        return Err(AppError::new(
+            ErrorCode::ComplaintNotValid,
+            "this complaint was found not valid: receivables are collected on schedule, nothing is returned or allowed (§4.6.12)",
+        ));
+    }
+    Ok(case)
+}
+
+/// Opens a return/rework form (退货单) for a closed case (§4.9.3).
+pub async fn new_return(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: NewReturn,
+) -> AppResult<SettlementView> {
+    if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
+        return Err(AppError::forbidden("marketing opens return forms (§4.9.3)"));
+    }
+    let case = closed_case_for_settlement(state, p, id).await?;
+    let amount_fen = body
+        .amount
+        .as_deref()
+        .map(parse_yuan)
+        .transpose()
+        .map_err(AppError::invalid)?;
+    // §4.9.1: marketing handles the closed case as it was decided: a return needs a return
+    // value approved with its quantity, and one approval backs one return form.
+    let approved = approved_returns(&case);
+    if approved.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::NoApprovedReturn,
+            "no return was approved on this case: a return value with its quantity is proposed and approved before the case closes (§4.9.1)",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    let opened: Vec<u32> = settlement_bodies(&mut tx, id, "return")
+        .await?
+        .iter()
+        .filter_map(|b| serde_json::from_str::<ReturnForm>(b).ok()?.decision)
+        .collect();
+    let target = match body.decision {
+        Some(n) => approved.iter().find(|a| a.decision == n).ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NoApprovedReturn,
+                format!("#{n} is not an approved return on this case"),
+            )
+        })?,
+        None => approved
+            .iter()
+            .find(|a| !opened.contains(&a.decision))
+            .unwrap_or(&approved[0]),
+    };
+    if opened.contains(&target.decision) {
+        return Err(AppError::new(
+            ErrorCode::AlreadyOpened,
+            format!(
+                "a return form is already open for the approved return #{}",
+                target.decision
+            ),
+        ));
+    }
+    let notes = [body.reason.as_str(), &body.handling, &body.basis];
+    let form = ReturnForm::new(*target, body.approved_quantity, amount_fen, notes)
+        .map_err(settlement_error)?;
+    let sid = Uuid::now_v7();
+    let json = serde_json::to_string(&form).map_err(AppError::internal)?;
+    insert_settlement(&mut tx, sid, id, "return", &json, state.now_ms()).await?;
+    tx.commit().await?;
+    Ok(SettlementView {
+        id: sid,
+        case_id: id,
+        kind: "return".into(),
+        body: serde_json::to_value(&form).map_err(AppError::internal)?,
+        version: 1,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewAllowance {
+    /// Yuan, e.g. "800.00".
+    pub amount: String,
+}
+
+/// Opens a sales allowance certificate (销货折让证明单) for a closed case (§4.9.2). The amount
+/// must have been approved on the case.
+pub async fn new_allowance(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: NewAllowance,
+) -> AppResult<SettlementView> {
+    if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
+        return Err(AppError::forbidden(
+            "salespeople open allowance certificates (§4.9.2)",
+        ));
+    }
+    let case = closed_case_for_settlement(state, p, id).await?;
+    let amount_fen = parse_yuan(&body.amount).map_err(AppError::invalid)?;
+    // What was approved for allowance or compensation on the case, less the certificates already
+    // opened against it: one approval does not back two certificates.
+    let approved: i64 = case
+        .money
+        .iter()
+        .filter(|m| {
+            m.approved_by.is_some() && m.kind != crate::workflow::complaint::MoneyKind::ReturnValue
+        })
+        .map(|m| m.amount_fen)
+        .sum();
+    let mut tx = state.db.begin_write().await?;
+    let opened: i64 = settlement_bodies(&mut tx, id, "allowance")
+        .await?
+        .iter()
+        .filter_map(|b| serde_json::from_str::<AllowanceCertificate>(b).ok())
+        .map(|c| c.amount_fen)
+        .sum();
+    if amount_fen == 0 || amount_fen > approved - opened {
+        return Err(AppError::new(
+            ErrorCode::AboveAuthority,
+            format!(
+                "an allowance needs an approved amount on the case: {} fen approved, {} fen already certified (§4.7.3)",
+                approved, opened
+            ),
+        ));
+    }
+    let cert = AllowanceCertificate {
+        amount_fen,
+        gm_countersigned: false,
+        customer_signed: false,
+        posted: false,
+    };
+    let sid = Uuid::now_v7();
+    let json = serde_json::to_string(&cert).map_err(AppError::internal)?;
+    insert_settlement(&mut tx, sid, id, "allowance", &json, state.now_ms()).await?;
+    tx.commit().await?;
+    Ok(SettlementView {
+        id: sid,
+        case_id: id,
+        kind: "allowance".into(),
+        body: serde_json::to_value(&cert).map_err(AppError::internal)?,
+        version: 1,
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+pub struct StepBody {
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// A step on a settlement: `approve` (manager, return), `receive` (warehouse, return),
+/// `countersign` (general manager, allowance), `customer-signed` (salesperson, allowance),
+/// `post` (finance, both; a return whose quantities differ is refused with both numbers).
+pub async fn settlement_step(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    step: String,
+    body: StepBody,
+) -> AppResult<SettlementView> {
+    // A step that loses to another one on the same settlement (two clerks posting at once) is
+    // judged again on the settlement as it now is: the second is told it is already posted.
+    for _ in 0..3 {
+        if let Some(view) = settlement_step_once(state, p, id, &step, &body).await? {
+            return Ok(view);
+        }
+    }
+    Err(AppError::new(
+        ErrorCode::Stale,
+        "the settlement keeps changing meanwhile; reload it",
+    ))
+}
+
+/// One attempt at a settlement step; `None` when another step changed it after it was read.
+async fn settlement_step_once(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    step: &str,
+    body: &StepBody,
+) -> AppResult<Option<SettlementView>> {
+    let row = state
+        .db
+        .settlement(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no settlement {id}")))?;
+    let (case, _) = visible_case(state, p, row.case_id).await?;
+    let settlement = stored_settlement(&row.kind, &row.body)?;
+    let step = SettlementStep::parse(step).ok_or_else(|| {
+        settlement_error(SettlementError::NoSuchStep {
+            kind: if row.kind == "return" {
+                "a return form"
+            } else {
+                "an allowance"
+            },
+            step: step.to_string(),
+        })
+    })?;
+    let input = StepInput {
+        quantity: body.quantity,
+        note: body.note.clone(),
+    };
+    let next = settlement
+        .apply(step, p.role, &input, &case)
+        .map_err(settlement_error)?;
+    let new_body = settlement_json(&next)?;
+    let text = new_body.to_string();
+    // The step and its entry in the case's history commit together.
+    let mut tx = state.db.begin_write().await?;
+    let at = state.now_ms();
+    if !update_settlement(&mut tx, id, &text, row.version, at).await? {
+        return Ok(None);
+    }
+    insert_event(
+        &mut tx,
+        row.case_id,
+        p.user_id,
+        p.role.code(),
+        &format!("settlement_{}", step.code()),
+        &text,
+        at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(SettlementView {
+        id,
+        case_id: row.case_id,
+        kind: row.kind,
+        body: new_body,
+        version: row.version + 1,
+    }))
+}
+
+/// A stored settlement (its kind and JSON body) read as the workflow's [`Settlement`].
+pub fn stored_settlement(kind: &str, body: &str) -> AppResult<Settlement> {
+    Ok(match kind {
+        "return" => Settlement::Return(serde_json::from_str(body).map_err(AppError::internal)?),
+        _ => Settlement::Allowance(serde_json::from_str(body).map_err(AppError::internal)?),
+    })
+}
+
+fn settlement_json(s: &Settlement) -> AppResult<serde_json::Value> {
+    match s {
+        Settlement::Return(f) => serde_json::to_value(f),
+        Settlement::Allowance(c) => serde_json::to_value(c),
+    }
+    .map_err(AppError::internal)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewView {
+    /// The month reviewed, YYYY-MM.
+    pub month: String,
+    /// The review is due before this instant (the 10th of the following month, company time).
+    pub due_before: DateTime<Utc>,
+    pub cases: Vec<ReviewCase>,
+    pub confirmed: bool,
+    /// When the GM office confirmed it.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Confirmed at or after `due_before`, or still unconfirmed then.
+    pub late: bool,
+    /// The personnel notice (人事公布单), once confirmed.
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewCase {
+    pub number: String,
+    pub closed_at: DateTime<Utc>,
+    pub responsible_department: Option<String>,
+    pub loss_fen: i64,
+    pub penalty: Option<String>,
+    pub penalty_approved: bool,
+}
+
+async fn build_review(state: &AppState, month: &str) -> AppResult<ReviewView> {
+    let tz = state.config.timezone;
+    let (y, m) = parse_month(month)?;
+    let (cy, cm) = year_month(tz, state.now());
+    if (y, m) >= (cy, cm) {
+        return Err(AppError::invalid(format!(
+            "{month} has not ended yet; a review covers a past month"
+        )));
+    }
+    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
+    let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    let tenth = chrono::NaiveDate::from_ymd_opt(ny, nm, 10)
+        .ok_or_else(|| AppError::invalid("no such month"))?;
+    let cases = state
+        .db
+        .cases_closed_between(from.timestamp_millis(), to.timestamp_millis())
+        .await?;
+    let review = state.db.review(month).await?;
+    let due_before = crate::workflow::calendar::start_of_day(tz, tenth);
+    let confirmed_at = review
+        .as_ref()
+        .and_then(|r| DateTime::from_timestamp_millis(r.1));
+    Ok(ReviewView {
+        month: format!("{y:04}-{m:02}"),
+        due_before,
+        late: confirmed_at.unwrap_or_else(|| state.now()) >= due_before,
+        confirmed_at,
+        cases: cases
+            .iter()
+            .map(|c| ReviewCase {
+                number: c.number.clone().unwrap_or_default(),
+                closed_at: c.closed_at.unwrap_or(from),
+                responsible_department: c
+                    .responsibility
+                    .as_ref()
+                    .and_then(|r| r.department)
+                    .map(|d| d.label_zh().to_string()),
+                loss_fen: c.decision.as_ref().map(|d| d.loss_fen).unwrap_or(0),
+                penalty: c.decision.as_ref().and_then(|d| d.penalty.clone()),
+                penalty_approved: c
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.penalty_approved_by.is_some()),
+            })
+            .collect(),
+        confirmed: review.is_some(),
+        notice: review.map(|r| r.2),
+    })
+}
+
+/// The GM office's monthly review of last month's closed cases (§4.8).
+pub async fn get_review(state: &AppState, p: &Principal, month: String) -> AppResult<ReviewView> {
+    if !matches!(p.role, Role::GmOffice | Role::GeneralManager | Role::Admin) {
+        return Err(AppError::forbidden(
+            "the monthly review is the GM office's (§4.8)",
+        ));
+    }
+    build_review(state, &month).await
+}
+
+/// Confirms the review; the administrative penalties go into the personnel notice (人事公布单).
+pub async fn confirm_review(
+    state: &AppState,
+    p: &Principal,
+    month: String,
+) -> AppResult<ReviewView> {
+    if p.role != Role::GmOffice {
+        return Err(AppError::forbidden(
+            "the GM office confirms the monthly review (§4.8)",
+        ));
+    }
+    let review = build_review(state, &month).await?;
+    let mut notice = format!("人事公布单 / Personnel notice {}\n", review.month);
+    for c in review
+        .cases
+        .iter()
+        .filter(|c| c.penalty.is_some() && c.penalty_approved)
+    {
+        notice.push_str(&format!(
+            "{}\t{}\t{}\n",
+            c.number,
+            c.responsible_department.clone().unwrap_or_default(),
+            c.penalty.clone().unwrap_or_default()
+        ));
+    }
+    if !state
+        .db
+        .confirm_review(&review.month, p.user_id, state.now(), &notice)
+        .await?
+    {
+        return Err(AppError::new(
+            ErrorCode::AlreadyConfirmed,
+            format!("the review of {} is already confirmed", review.month),
+        ));
+    }
+    build_review(state, &month).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notification {
+    pub case_id: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Notifications to the caller's department (overdue steps and cases).
+pub async fn notifications(state: &AppState, p: &Principal) -> AppResult<Vec<Notification>> {
+    let Some(dept) = crate::workflow::complaint::Department::of_role(p.role) else {
+        return Ok(Vec::new());
+    };
+    let code = serde_json::to_value(dept)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let rows = state.db.notifications(&code).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(case_id, message, at)| Notification {
+            case_id,
+            message,
+            created_at: DateTime::from_timestamp_millis(at).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Last month, for callers that want the review that is due now.
+pub fn last_month(state: &AppState) -> String {
+    let (y, m) = year_month(state.config.timezone, state.now());
+    let (py, pm) = previous_month(y, m);
+    format!("{py:04}-{pm:02}")
+}

@@ -1,0 +1,30 @@
+//! The application layer: what the office and the phones can do, as plain async functions
+//! that take the server's state (its database and clock), the acting user and typed input, and
+//! return a typed answer or an [`AppError`](crate::error::AppError). The HTTP API
+//! (`crate::http`), the pages (`crate::web`) and background jobs call these and never each
+//! other; the rules themselves are the pure `crate::workflow`, run here.
+
+pub mod complaints;
+
+use fieldloop_client_core::model::Role;
+
+use crate::access::Principal;
+use crate::error::{AppError, AppResult};
+
+/// Refuses a caller whose role is not among `roles` (an admin may do anything).
+pub fn role_in(p: &Principal, roles: &[Role], what: &str) -> AppResult<()> {
+    if roles.contains(&p.role) || p.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "{what} is not for a {}",
+            p.role.code()
+        )))
+    }
+}
+
+/// Reads a `YYYY-MM` month.
+pub fn parse_month(text: &str) -> AppResult<(i32, u32)> {
+    crate::workflow::calendar::parse_month(text)
+        .ok_or_else(|| AppError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
+}
