@@ -5,6 +5,9 @@
 //! other; the rules themselves are the pure `crate::workflow`, run here.
 
 pub mod complaints;
+pub mod records;
+pub mod service;
+pub mod visits;
 
 use fieldloop_client_core::model::Role;
 

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
+use fieldloop_client_core::model::{DocKind, RecordDoc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
+pub use crate::app::records::{FieldView, field_views};
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult};
 
@@ -75,17 +76,6 @@ async fn list_docs(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FieldView {
-    pub path: String,
-    pub label_zh: String,
-    pub label_en: String,
-    pub value: FieldValue,
-    /// Every concurrent value when devices wrote the field at the same time (winner first);
-    /// empty when there is no conflict.
-    pub conflicts: Vec<FieldValue>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeView {
     pub hash: String,
     pub actor: String,
@@ -106,23 +96,6 @@ pub struct RecordView {
     /// A signed field was edited after the customer signed.
     pub changed_after_signing: bool,
     pub history: Vec<ChangeView>,
-}
-
-pub fn field_views(doc: &RecordDoc) -> Vec<FieldView> {
-    doc.values()
-        .into_iter()
-        .map(|(path, value)| {
-            let spec = fields::spec(doc.kind(), path);
-            let all = doc.get_all(path);
-            FieldView {
-                path: path.to_string(),
-                label_zh: spec.map(|s| s.label_zh).unwrap_or_default().to_string(),
-                label_en: spec.map(|s| s.label_en).unwrap_or_default().to_string(),
-                value,
-                conflicts: if all.len() > 1 { all } else { Vec::new() },
-            }
-        })
-        .collect()
 }
 
 /// One merged record with its fields, conflicts and history.

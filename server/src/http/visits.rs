@@ -1,118 +1,30 @@
-//! Back-office actions on service visits (§2.2): dispatch.
+//! Back-office actions on service visits over HTTP (§2.2): dispatch.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use fieldloop_client_core::model::{DocKind, FieldValue, Role};
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::docs::{FieldView, field_views};
 use crate::AppState;
+use crate::app::records::FieldView;
+use crate::app::visits::{self as app, DispatchRequest};
 use crate::auth::Auth;
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::records::server_edit;
-use crate::workflow::calendar::local_date;
-use crate::workflow::service::is_priority;
+use crate::error::AppResult;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(dispatch))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DispatchRequest {
-    pub technician_id: Uuid,
-    /// Mark as priority. A request registered on an earlier company day than today is priority
-    /// whatever this says (§2.8).
-    #[serde(default)]
-    pub priority: bool,
-    /// Give a visit already dispatched to another technician. Without it such a dispatch is
-    /// refused, so two dispatchers acting at once cannot silently replace each other's choice.
-    #[serde(default)]
-    pub reassign: bool,
 }
 
 /// Dispatches a visit to a technician (派工, the factory director's decision). The technician's
 /// device receives the job on its next sync.
 #[utoipa::path(post, path = "/api/visits/{id}/dispatch", params(("id" = Uuid, Path)), request_body = DispatchRequest,
     responses((status = 200, body = Vec<FieldView>), (status = 403, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
-pub(crate) async fn dispatch(
+async fn dispatch(
     State(state): State<AppState>,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
     Json(body): Json<DispatchRequest>,
 ) -> AppResult<Json<Vec<FieldView>>> {
-    if !state.config.dispatchers.contains(&p.role) && p.role != Role::Admin {
-        return Err(AppError::forbidden(
-            "only the factory director (or whom the configuration allows) dispatches service work (§2.2)",
-        ));
-    }
-    let tech = state
-        .db
-        .user_by_id(body.technician_id)
-        .await?
-        .filter(|u| u.role == Role::Technician && u.active)
-        .ok_or_else(|| {
-            AppError::invalid(format!(
-                "{} is not an active technician",
-                body.technician_id
-            ))
-        })?;
-    let at = state.now();
-    let tz = state.config.timezone;
-    let now = at.to_rfc3339();
-    let doc = server_edit(&state, &p, id, |doc| {
-        if doc.kind() != DocKind::Visit {
-            return Err(AppError::invalid("only service visits are dispatched"));
-        }
-        let current = doc
-            .get("dispatch.technician")
-            .and_then(|v| v.as_text().map(str::to_string))
-            .filter(|t| !t.is_empty());
-        if let Some(current) = current
-            && current != tech.id.to_string()
-            && !body.reassign
-        {
-            return Err(AppError::new(ErrorCode::AlreadyDispatched,
-                format!(
-                    "this visit is already dispatched to technician {current}; send reassign: true to give it to another"
-                ),
-            ));
-        }
-        // §2.8: work not dispatched on the day it was registered is priority the next day.
-        let carried_over = doc
-            .get("request.received_at")
-            .and_then(|v| v.as_text().map(str::to_string))
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-            .is_some_and(|t| {
-                is_priority(
-                    local_date(tz, t.with_timezone(&chrono::Utc)),
-                    local_date(tz, at),
-                )
-            });
-        let priority = body.priority || carried_over;
-        if tech.region.as_deref() != Some(doc.region()) {
-            return Err(AppError::invalid(format!(
-                "the technician works for '{}', the visit is in '{}'",
-                tech.region.clone().unwrap_or_default(),
-                doc.region()
-            )));
-        }
-        Ok(vec![
-            ("dispatch.technician", FieldValue::Text(tech.id.to_string())),
-            ("dispatch.dispatched_at", FieldValue::Text(now)),
-            (
-                "dispatch.dispatched_by",
-                FieldValue::Text(p.user_id.to_string()),
-            ),
-            (
-                "dispatch.priority",
-                FieldValue::Text(if priority { "priority" } else { "normal" }.into()),
-            ),
-        ])
-    })
-    .await?;
-    Ok(Json(field_views(&doc)))
+    Ok(Json(app::dispatch(&state, &p, id, body).await?))
 }

@@ -7,7 +7,6 @@
 
 use std::fmt::Write as _;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -21,9 +20,8 @@ use super::pages::{error_page, names, not_found};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::app::complaints::{self as app, ActRequest, NewAllowance, NewReturn, StepBody};
-use crate::auth::Auth;
+use crate::app::service::{self, InvoiceUpdate};
 use crate::error::AppError;
-use crate::http::service::{self, InvoiceUpdate};
 use crate::workflow::complaint::{
     Action, Actor, Case, CaseState, CauseClass, Department, MoneyKind, StepKind, apply,
     close_blockers,
@@ -1074,8 +1072,8 @@ pub async fn finance(
         );
     }
     let mut body = format!("<h2>{}</h2>", s.t("发票队列", "Invoice queue"));
-    match service::invoice_queue(State(state.clone()), Auth(s.p.clone())).await {
-        Ok(Json(items)) => {
+    match service::invoice_queue(&state, &s.p).await {
+        Ok(items) => {
             let rows: Vec<Vec<String>> = items
                 .iter()
                 .map(|i| {
@@ -1142,14 +1140,9 @@ pub async fn set_invoice(
     let body = InvoiceUpdate {
         state: form.get("state").into(),
     };
-    let result = service::set_invoice(
-        State(state.clone()),
-        Auth(s.p.clone()),
-        Path(id),
-        Json(body),
-    )
-    .await
-    .map(|_| s.t("已更新", "Updated").to_string());
+    let result = service::set_invoice(&state, &s.p, id, body)
+        .await
+        .map(|_| s.t("已更新", "Updated").to_string());
     back_with(&s, "/web/finance", result)
 }
 

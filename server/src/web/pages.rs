@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::Form;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -17,10 +16,9 @@ use uuid::Uuid;
 use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, url_encode};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
-use crate::auth::Auth;
+use crate::app::{service, visits};
 use crate::error::AppError;
 use crate::export::Lang;
-use crate::http::{service, visits};
 
 /// Where each role starts.
 pub fn start_page(role: Role) -> &'static str {
@@ -212,8 +210,8 @@ pub async fn dispatch_board(
     s: Session,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let queue = match service::dispatch_queue(State(state.clone()), Auth(s.p.clone())).await {
-        Ok(Json(q)) => q,
+    let queue = match service::dispatch_queue(&state, &s.p).await {
+        Ok(q) => q,
         Err(e) => return error_page(&s, e),
     };
     let users = match state.db.list_users().await {
@@ -296,13 +294,7 @@ pub async fn dispatch(
             // meanwhile is refused, not taken over.
             reassign: false,
         };
-        let _ = visits::dispatch(
-            State(state.clone()),
-            Auth(s.p.clone()),
-            Path(id),
-            Json(body),
-        )
-        .await?;
+        visits::dispatch(&state, &s.p, id, body).await?;
         Ok(s.t(
             "已派工,技术人员下次同步时收到任务",
             "Dispatched: the technician's phone gets the job at its next sync",
@@ -445,12 +437,12 @@ pub async fn register_request(
                 channel: form.get("channel").into(),
                 description: form.get("description").into(),
             };
-            service::register_request(State(state.clone()), Auth(s.p.clone()), Json(body)).await
+            service::register_request(&state, &s.p, body).await
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok((_, Json(view))) => back_with(
+        Ok(view) => back_with(
             &s,
             &format!("/web/records/{}", view.id),
             Ok(s.t("已登记,等待派工", "Registered: waiting for dispatch")
@@ -472,9 +464,9 @@ pub async fn create_customer(
             .filter(|r| !r.is_empty())
             .map(str::to_string),
     };
-    let result = service::create_customer(State(state.clone()), Auth(s.p.clone()), Json(body))
+    let result = service::create_customer(&state, &s.p, body)
         .await
-        .map(|(_, Json(c))| format!("{} {}", s.t("已添加客户", "Customer added:"), c.name));
+        .map(|c| format!("{} {}", s.t("已添加客户", "Customer added:"), c.name));
     back_with(&s, "/web/requests/new", result)
 }
 
@@ -497,8 +489,7 @@ pub async fn create_product(State(state): State<AppState>, Posted { s, form }: P
             purchase_place: form.get("purchase_place").into(),
             warranty_months,
         };
-        let (_, Json(p)) =
-            service::create_product(State(state.clone()), Auth(s.p.clone()), Json(body)).await?;
+        let p = service::create_product(&state, &s.p, body).await?;
         Ok(format!(
             "{} {} {}",
             s.t("已添加产品", "Product added:"),
@@ -869,13 +860,7 @@ pub async fn receipt_custody(
             event,
             note: form.get("note").into(),
         };
-        let Json(entry) = service::custody(
-            State(state.clone()),
-            Auth(s.p.clone()),
-            Path(id),
-            Json(body),
-        )
-        .await?;
+        let entry = service::custody(&state, &s.p, id, body).await?;
         Ok(format!(
             "{} {}",
             s.t("已登记:", "Recorded:"),
