@@ -6,7 +6,9 @@
 
 pub mod complaints;
 pub mod records;
+pub mod reports;
 pub mod service;
+pub mod surveys;
 pub mod visits;
 
 use fieldloop_client_core::model::Role;

@@ -65,8 +65,6 @@ async fn no_route() -> AppError {
     AppError::new(ErrorCode::NoRoute, "there is no such endpoint")
 }
 
-pub(crate) use crate::app::{parse_month, role_in};
-
 /// Maps an unreadable or oversized body to the API's error shape.
 pub(crate) fn body_error(rejection: BytesRejection) -> AppError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

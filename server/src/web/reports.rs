@@ -12,9 +12,10 @@ use super::Session;
 use super::html::{Flash, bar_chart, bars_from, esc, page, report_table};
 use super::pages::error_page;
 use crate::AppState;
+use crate::app::reports::{REPORTS, report_table as build};
 use crate::error::AppError;
 use crate::export::{Cell, Lang, Table};
-use crate::http::reports::{REPORTS, download as file_response, report_table as build};
+use crate::http::reports::download as file_response;
 use crate::workflow::calendar::{previous_month, year_month};
 
 #[derive(Debug, Default, serde::Deserialize)]
