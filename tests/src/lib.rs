@@ -366,7 +366,9 @@ pub fn http_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
-/// A plain client for the tests' own HTTP calls (see [`http_builder`]).
+/// A plain client for the tests' own HTTP calls (see [`http_builder`]). A harness that cannot
+/// build one cannot run any test, so it stops there.
+#[allow(clippy::expect_used)]
 pub fn http() -> reqwest::Client {
     http_builder().build().expect("an HTTP client")
 }

@@ -115,7 +115,10 @@ impl Office {
             )
             .await?;
         assert_eq!(status, 201, "{body}");
-        Ok(body["id"].as_str().unwrap().to_string())
+        Ok(body["id"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("no id in {body}"))?
+            .to_string())
     }
 
     pub async fn act(&self, who: &str, id: &str, action: Value) -> anyhow::Result<(u16, Value)> {

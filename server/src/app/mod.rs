@@ -1,8 +1,8 @@
 //! The application layer: what the office and the phones can do, as plain async functions
 //! that take the server's state (its database and clock), the acting user and typed input, and
-//! return a typed answer or an [`AppError`](crate::error::AppError). The HTTP API
-//! (`crate::http`), the pages (`crate::web`) and background jobs call these and never each
-//! other; the rules themselves are the pure `crate::workflow`, run here.
+//! return a typed answer or an [`AppError`](crate::error::AppError). The HTTP API, the pages
+//! and background jobs call these and never each other; the rules themselves are the pure
+//! `workflow` modules, run here. Nothing here knows of HTTP.
 
 pub mod complaints;
 pub mod records;

@@ -13,7 +13,7 @@ mod reports;
 
 use axum::Form;
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -285,7 +285,7 @@ async fn open_session(state: &AppState, user: &User) -> Result<String, AppError>
     Ok(set_cookie(state, SESSION_COOKIE, &token, SESSION_SECS))
 }
 
-async fn close_session(State(state): State<AppState>, session: &Session) -> Result<(), AppError> {
+async fn close_session(state: &AppState, session: &Session) -> Result<(), AppError> {
     state
         .db
         .end_web_session(&session.token_hash, state.now_ms())

@@ -129,7 +129,7 @@ pub async fn login(
 }
 
 pub async fn logout(State(state): State<AppState>, Posted { s, .. }: Posted) -> Response {
-    if let Err(e) = super::close_session(State(state.clone()), &s).await {
+    if let Err(e) = super::close_session(&state, &s).await {
         return e.into_response();
     }
     (

@@ -1,0 +1,11 @@
+//! The end-to-end suite as one test binary (it links once): real servers on ports, real
+//! devices with their own store files, real browsers, on SQLite and PostgreSQL.
+
+mod complaints;
+mod faults;
+mod foundation;
+mod openapi;
+mod reports;
+mod service;
+mod tidy;
+mod web;
