@@ -563,6 +563,15 @@ mod tests {
         assert_eq!(form.decision, Some(2));
     }
 
+    fn fresh_allowance() -> Settlement {
+        Settlement::Allowance(AllowanceCertificate {
+            amount_fen: 80_000,
+            gm_countersigned: false,
+            customer_signed: false,
+            posted: false,
+        })
+    }
+
     fn any_case() -> Case {
         Case::filed(
             uuid::Uuid::nil(),
@@ -581,12 +590,7 @@ mod tests {
     #[test]
     fn offered_steps_are_the_ones_the_workflow_takes() {
         let case = any_case();
-        let cert = Settlement::Allowance(AllowanceCertificate {
-            amount_fen: 80_000,
-            gm_countersigned: false,
-            customer_signed: false,
-            posted: false,
-        });
+        let cert = fresh_allowance();
         let mut form = ReturnForm::new(TEN, None, None, NOTES).unwrap();
         form.decision = None;
         let ret = Settlement::Return(form);
@@ -644,12 +648,7 @@ mod tests {
     #[test]
     fn a_step_of_another_role_is_forbidden_and_a_repeat_is_already_done() {
         let case = any_case();
-        let cert = Settlement::Allowance(AllowanceCertificate {
-            amount_fen: 80_000,
-            gm_countersigned: false,
-            customer_signed: false,
-            posted: false,
-        });
+        let cert = fresh_allowance();
         let input = StepInput::default();
         let err = cert
             .apply(SettlementStep::Countersign, Role::Finance, &input, &case)
