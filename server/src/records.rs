@@ -439,14 +439,17 @@ impl Job {
 /// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
 /// the CPU-heavy part of a sync). Results keep the request's order.
 async fn decide_all(
-    state: &AppState,
+    batch: &Batch<'_>,
     jobs: Vec<Job>,
-    principal: &Principal,
-    actor: &ActorId,
-    author: Author,
-    writer: Writer,
     under_lock: bool,
 ) -> AppResult<Vec<Decided>> {
+    let Batch {
+        state,
+        principal,
+        actor,
+        author,
+        writer,
+    } = *batch;
     let zone = state.config.timezone;
     let half = jobs.len().div_ceil(2).max(8);
     let mut tasks = Vec::new();
@@ -538,6 +541,12 @@ pub fn validate_request(request: &SyncRequest) -> AppResult<()> {
 
 /// Runs one sync batch from `device` (already checked to belong to `principal`). All accepted
 /// documents are stored in one transaction, which is also the feed's order.
+///
+/// The batch runs as a pipeline of named steps: [`load_batch`] (stored rows and first pulls),
+/// `decide_all` (visibility and the pure merge plan, on the blocking pool, without the write
+/// lock), [`redecide_stale`] (under the lock, what another batch changed meanwhile),
+/// [`check_facts`] (rules that need the database: blobs, receipt numbers, open campaigns,
+/// follow-ups), then [`project_and_write`] (documents, projections, feed positions) and commit.
 pub async fn sync_batch(
     state: &AppState,
     principal: &Principal,
@@ -549,7 +558,6 @@ pub async fn sync_batch(
         .actor_id
         .parse()
         .map_err(|_| AppError::internal("a device's stored actor id is damaged"))?;
-    let author = Author::Device(principal.role);
     // A device already in sync asks with nothing: the answer needs no transaction.
     if request.docs.is_empty() {
         return Ok(SyncResponse {
@@ -557,15 +565,94 @@ pub async fn sync_batch(
             server_time: state.now().to_rfc3339(),
         });
     }
+    let batch = Batch {
+        state,
+        principal,
+        actor: &actor,
+        author: Author::Device(principal.role),
+        // The feed position is given when the batch is written.
+        writer: Writer {
+            user: principal.user_id,
+            device: Some(device.id),
+            seq: 0,
+        },
+    };
     let writes = request.docs.iter().any(|d| !d.changes.is_empty());
     let t0 = crate::clock::monotonic();
+    let loaded = load_batch(state, request).await?;
+    let t1 = t0.elapsed();
+    let mut decided = decide_all(&batch, loaded.jobs, false).await?;
+    let mut tx = if writes {
+        state.db.begin_write().await?
+    } else {
+        crate::db::WriteTx::without_turn(state.db.pool.begin().await?)
+    };
+    // Taking the feed position first serialises writers: each sees the one before it.
+    let seq = if writes {
+        next_counter(&mut tx, "feed").await?
+    } else {
+        0
+    };
+    if writes {
+        redecide_stale(&batch, &mut tx, &mut decided, &loaded.pushes, &loaded.seen).await?;
+    }
+    let t2 = t0.elapsed();
+    let checked = check_facts(&mut tx, principal, decided).await?;
+    let t3 = t0.elapsed();
+    let stored_any = !checked.stored.is_empty();
+    let kept = if stored_any {
+        project_and_write(state, &mut tx, seq, checked.stored).await?
+    } else {
+        Vec::new()
+    };
+    let t4 = t0.elapsed();
+    if stored_any {
+        tx.commit().await?;
+        for ((id, seq), doc) in kept {
+            state.docs.put(id, seq, doc);
+        }
+        tracing::debug!(
+            docs = checked.replies.len(),
+            load = ?t1,
+            decide = ?t2,
+            blobs = ?t3,
+            write = ?t4,
+            commit = ?t0.elapsed(),
+            "sync batch stored"
+        );
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(SyncResponse {
+        docs: checked.replies,
+        server_time: state.now().to_rfc3339(),
+    })
+}
+
+/// What every decision of one batch is made with.
+struct Batch<'a> {
+    state: &'a AppState,
+    principal: &'a Principal,
+    actor: &'a ActorId,
+    author: Author,
+    writer: Writer,
+}
+
+/// A batch as loaded: one job per sent document, the stored version (`seq`) each was decided
+/// at, and the documents that carry changes.
+struct Loaded {
+    jobs: Vec<Job>,
+    seen: HashMap<Uuid, i64>,
+    pushes: HashMap<Uuid, DocPush>,
+}
+
+/// Loads the stored rows of a batch's documents, and the stored changes of first pulls (no
+/// heads, nothing sent), in one read transaction that takes no write lock: batches arriving
+/// together (a thousand technicians regaining signal) load and decide on every core at once.
+async fn load_batch(state: &AppState, request: SyncRequest) -> AppResult<Loaded> {
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
-    // Decide first, without the write lock, so that batches arriving together (a thousand
-    // technicians regaining signal) decide on every core at once. The lock is then held only to
-    // check that no decided document changed meanwhile, and to write.
     let mut read = state.db.pool.begin().await?;
     let mut rows = load_docs(&mut read, &ids).await?;
-    // First pulls (no heads, nothing sent) are answered from the stored changes.
     let first_pulls: Vec<Uuid> = request
         .docs
         .iter()
@@ -593,61 +680,66 @@ pub async fn sync_batch(
             }
         })
         .collect();
-    let t1 = t0.elapsed();
-    // The feed position is given when the batch is written.
-    let writer = Writer {
-        user: principal.user_id,
-        device: Some(device.id),
-        seq: 0,
-    };
-    let mut decided = decide_all(state, jobs, principal, &actor, author, writer, false).await?;
-    let mut tx = if writes {
-        state.db.begin_write().await?
-    } else {
-        crate::db::WriteTx::without_turn(state.db.pool.begin().await?)
-    };
-    // Taking the feed position first serialises writers: each sees the one before it.
-    let seq = if writes {
-        next_counter(&mut tx, "feed").await?
-    } else {
-        0
-    };
-    if writes {
-        // A document another batch wrote while this one decided is decided again, under the
-        // lock, whatever the first verdict was.
-        let sent: Vec<Uuid> = pushes.keys().copied().collect();
-        let now = doc_seqs(&mut tx, &sent).await?;
-        let stale: Vec<Uuid> = decided
-            .iter()
-            .map(Decided::id)
-            .filter(|id| pushes.contains_key(id) && now.get(id) != seen.get(id))
-            .collect();
-        if !stale.is_empty() {
-            let mut fresh = load_docs(&mut tx, &stale).await?;
-            let jobs: Vec<Job> = stale
-                .iter()
-                .filter_map(|id| {
-                    pushes
-                        .get(id)
-                        .map(|p| Job::new(p.clone(), fresh.remove(id), &state.docs))
-                })
-                .collect();
-            let mut again = decide_all(state, jobs, principal, &actor, author, writer, true)
-                .await?
-                .into_iter();
-            for d in decided.iter_mut() {
-                if stale.contains(&d.id())
-                    && let Some(redone) = again.next()
-                {
-                    *d = redone;
-                }
-            }
+    Ok(Loaded { jobs, seen, pushes })
+}
+
+/// Under the write lock: a document another batch wrote while this one decided is decided
+/// again on the row as it now is, whatever the first verdict was.
+async fn redecide_stale(
+    batch: &Batch<'_>,
+    tx: &mut Tx,
+    decided: &mut [Decided],
+    pushes: &HashMap<Uuid, DocPush>,
+    seen: &HashMap<Uuid, i64>,
+) -> AppResult<()> {
+    let sent: Vec<Uuid> = pushes.keys().copied().collect();
+    let now = doc_seqs(tx, &sent).await?;
+    let stale: Vec<Uuid> = decided
+        .iter()
+        .map(Decided::id)
+        .filter(|id| pushes.contains_key(id) && now.get(id) != seen.get(id))
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let mut fresh = load_docs(tx, &stale).await?;
+    let jobs: Vec<Job> = stale
+        .iter()
+        .filter_map(|id| {
+            pushes
+                .get(id)
+                .map(|p| Job::new(p.clone(), fresh.remove(id), &batch.state.docs))
+        })
+        .collect();
+    let mut again = decide_all(batch, jobs, true).await?.into_iter();
+    for d in decided.iter_mut() {
+        if stale.contains(&d.id())
+            && let Some(redone) = again.next()
+        {
+            *d = redone;
         }
     }
-    let t2 = t0.elapsed();
+    Ok(())
+}
+
+/// The batch after the rules that need the database: the answer for every document, and the
+/// accepted ones to store with their merged documents.
+struct Checked {
+    replies: Vec<DocReply>,
+    stored: Vec<(DocWrite, Arc<Automerge>)>,
+}
+
+/// Checks what the pure merge cannot know: every referenced blob was uploaded, a receipt
+/// number is used once (§2.5), answers go to open campaigns (§3.1), a follow-up complaint
+/// follows a closed case its filer may see (§4.6.8). A document that fails one is refused
+/// whole.
+async fn check_facts(
+    tx: &mut Tx,
+    principal: &Principal,
+    decided: Vec<Decided>,
+) -> AppResult<Checked> {
     let mut replies = Vec::with_capacity(decided.len());
-    let mut writes = Vec::new();
-    let mut built = Vec::new();
+    let mut stored: Vec<(DocWrite, Arc<Automerge>)> = Vec::new();
     for d in decided {
         match d {
             Decided::Reply(r) => replies.push(*r),
@@ -659,51 +751,10 @@ pub async fn sync_batch(
                 heads,
                 merged,
             } => {
-                let mut refusal = None;
-                for (path, sha) in &new_blob {
-                    if !blob_exists(&mut tx, sha).await? {
-                        refusal = Some(Refusal::new(
-                            RefusalCode::MissingBlob,
-                            *path,
-                            format!(
-                                "blob {sha} has not been uploaded; upload it before the change that refers to it"
-                            ),
-                        ));
-                        break;
-                    }
-                }
-                // §2.5: a receipt number is given once; a device that reuses one is refused.
-                if refusal.is_none()
-                    && let Some(number) = receipt_number(&write)
+                let earlier: Vec<&DocWrite> = stored.iter().map(|(w, _)| w).collect();
+                if let Some(refusal) =
+                    fact_refusal(tx, principal, &new_blob, &write, &earlier).await?
                 {
-                    let twice_here = writes
-                        .iter()
-                        .any(|w| receipt_number(w).as_deref() == Some(number.as_str()));
-                    if twice_here || receipt_number_taken(&mut tx, &number, write.id).await? {
-                        refusal = Some(Refusal::new(
-                            RefusalCode::RuleBroken,
-                            "receipt.number",
-                            format!("receipt number {number} is already used by another receipt"),
-                        ));
-                    }
-                }
-                // §3.1: answers go to open campaigns only.
-                if refusal.is_none()
-                    && let Some(campaign) = field_of(&write, "answer.campaign_id")
-                    && !crate::db::feedback::campaign_open(&mut tx, &campaign).await?
-                {
-                    refusal = Some(Refusal::new(
-                        RefusalCode::RuleBroken,
-                        "answer.campaign_id",
-                        "this survey campaign is closed; it takes no more answers",
-                    ));
-                }
-                // §4.6.8: a new form filed because the customer rejected a conclusion follows
-                // a closed case its filer may see, as one filed at the office does.
-                if refusal.is_none() {
-                    refusal = follow_up_refusal(&mut tx, principal, &write).await?;
-                }
-                if let Some(refusal) = refusal {
                     tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
                         write.id,
@@ -712,101 +763,130 @@ pub async fn sync_batch(
                         &heads,
                     ));
                 } else {
-                    writes.push(*write);
-                    built.push(merged);
+                    stored.push((*write, merged));
                     replies.push(accepted);
                 }
             }
         }
     }
-    let stored_any = !writes.is_empty();
-    let mut kept: Vec<((Uuid, i64), Arc<Automerge>)> = Vec::new();
-    let t3 = t0.elapsed();
-    if stored_any {
-        let cases = submitted_complaints(&writes);
-        let receipts: Vec<SyncedReceipt> = writes
-            .iter()
-            .filter_map(|w| {
-                let number = receipt_number(w)?;
-                let promised = w
-                    .fields
-                    .iter()
-                    .find(|f| f.path == "receipt.promised_date")
-                    .map(|f| f.value.clone());
-                let visit = field_of(w, "receipt.visit_id");
-                Some(SyncedReceipt {
-                    id: w.id,
-                    number,
-                    region: w.region.clone(),
-                    technician: w.created_by,
-                    promised_date: promised,
-                    visit_id: visit,
-                })
-            })
-            .collect();
-        let received = state.now();
-        let feedback: Vec<crate::db::feedback::NewItem> = writes
-            .iter()
-            .filter_map(|w| feedback_item(w, received))
-            .collect();
-        // One feed position per document, in order, so a feed page can end anywhere in a batch.
-        let mut writes = writes;
-        if writes.len() > 1 {
-            crate::db::advance_counter(&mut tx, "feed", writes.len() as i64 - 1).await?;
-        }
-        for (i, w) in writes.iter_mut().enumerate() {
-            w.seq = seq + i as i64;
-        }
-        kept = writes.iter().map(|w| (w.id, w.seq)).zip(built).collect();
-        let at = state.now_ms();
-        write_docs(&mut tx, writes, at).await?;
-        for item in feedback {
-            crate::db::feedback::insert_item(&mut tx, &item).await?;
-        }
-        for case in cases {
-            if crate::db::complaints::insert_case(&mut tx, &case, at).await?
-                && let Some(original) = case.original
-            {
-                link_follow_up(&mut tx, original, case.id, at).await?;
-            }
-        }
-        for receipt in receipts {
-            let new = crate::db::service::upsert_receipt(&mut tx, &receipt, at).await?;
-            if new {
-                crate::db::service::custody_event(
-                    &mut tx,
-                    receipt.id,
-                    "issued",
-                    "with_technician",
-                    receipt.technician,
-                    "",
-                    received.timestamp_millis(),
-                )
-                .await?;
-            }
+    Ok(Checked { replies, stored })
+}
+
+/// The first rule that needs the database and that `write` breaks, if any. `earlier` are the
+/// documents of the same batch already accepted.
+async fn fact_refusal(
+    tx: &mut Tx,
+    principal: &Principal,
+    new_blob: &[(&'static str, String)],
+    write: &DocWrite,
+    earlier: &[&DocWrite],
+) -> AppResult<Option<Refusal>> {
+    for (path, sha) in new_blob {
+        if !blob_exists(tx, sha).await? {
+            return Ok(Some(Refusal::new(
+                RefusalCode::MissingBlob,
+                *path,
+                format!(
+                    "blob {sha} has not been uploaded; upload it before the change that refers to it"
+                ),
+            )));
         }
     }
-    let t4 = t0.elapsed();
-    if stored_any {
-        tx.commit().await?;
-        for ((id, seq), doc) in kept {
-            state.docs.put(id, seq, doc);
+    // §2.5: a receipt number is given once; a device that reuses one is refused.
+    if let Some(number) = receipt_number(write) {
+        let twice_here = earlier
+            .iter()
+            .any(|w| receipt_number(w).as_deref() == Some(number.as_str()));
+        if twice_here || receipt_number_taken(tx, &number, write.id).await? {
+            return Ok(Some(Refusal::new(
+                RefusalCode::RuleBroken,
+                "receipt.number",
+                format!("receipt number {number} is already used by another receipt"),
+            )));
         }
-        tracing::debug!(
-            docs = replies.len(),
-            load = ?t1,
-            decide = ?t2,
-            blobs = ?t3,
-            write = ?t4,
-            commit = ?t0.elapsed(),
-            "sync batch stored"
-        );
-    } else {
-        tx.rollback().await?;
     }
-    Ok(SyncResponse {
-        docs: replies,
-        server_time: state.now().to_rfc3339(),
+    // §3.1: answers go to open campaigns only.
+    if let Some(campaign) = field_of(write, "answer.campaign_id")
+        && !crate::db::feedback::campaign_open(tx, &campaign).await?
+    {
+        return Ok(Some(Refusal::new(
+            RefusalCode::RuleBroken,
+            "answer.campaign_id",
+            "this survey campaign is closed; it takes no more answers",
+        )));
+    }
+    // §4.6.8: a new form filed because the customer rejected a conclusion follows a closed
+    // case its filer may see, as one filed at the office does.
+    follow_up_refusal(tx, principal, write).await
+}
+
+/// Stores the accepted documents with one feed position each from `seq` on, in order (so a
+/// feed page can end anywhere in a batch), and their projections: feedback items, complaint
+/// cases (linked to the case they follow), receipts with their first custody step. Returns the
+/// merged documents with their new positions, for the cache once the transaction commits.
+async fn project_and_write(
+    state: &AppState,
+    tx: &mut Tx,
+    seq: i64,
+    stored: Vec<(DocWrite, Arc<Automerge>)>,
+) -> AppResult<Vec<((Uuid, i64), Arc<Automerge>)>> {
+    let (mut writes, built): (Vec<DocWrite>, Vec<Arc<Automerge>>) = stored.into_iter().unzip();
+    let cases = submitted_complaints(&writes);
+    let receipts: Vec<SyncedReceipt> = writes.iter().filter_map(synced_receipt).collect();
+    let received = state.now();
+    let feedback: Vec<crate::db::feedback::NewItem> = writes
+        .iter()
+        .filter_map(|w| feedback_item(w, received))
+        .collect();
+    if writes.len() > 1 {
+        crate::db::advance_counter(tx, "feed", writes.len() as i64 - 1).await?;
+    }
+    for (i, w) in writes.iter_mut().enumerate() {
+        w.seq = seq + i as i64;
+    }
+    let kept = writes.iter().map(|w| (w.id, w.seq)).zip(built).collect();
+    let at = received.timestamp_millis();
+    write_docs(tx, writes, at).await?;
+    for item in feedback {
+        crate::db::feedback::insert_item(tx, &item).await?;
+    }
+    for case in cases {
+        if crate::db::complaints::insert_case(tx, &case, at).await?
+            && let Some(original) = case.original
+        {
+            link_follow_up(tx, original, case.id, at).await?;
+        }
+    }
+    for receipt in receipts {
+        if crate::db::service::upsert_receipt(tx, &receipt, at).await? {
+            crate::db::service::custody_event(
+                tx,
+                receipt.id,
+                "issued",
+                "with_technician",
+                receipt.technician,
+                "",
+                at,
+            )
+            .await?;
+        }
+    }
+    Ok(kept)
+}
+
+/// The receipt a synced document registers, if it is one with a number.
+fn synced_receipt(w: &DocWrite) -> Option<SyncedReceipt> {
+    Some(SyncedReceipt {
+        id: w.id,
+        number: receipt_number(w)?,
+        region: w.region.clone(),
+        technician: w.created_by,
+        promised_date: w
+            .fields
+            .iter()
+            .find(|f| f.path == "receipt.promised_date")
+            .map(|f| f.value.clone()),
+        visit_id: field_of(w, "receipt.visit_id"),
     })
 }
 
