@@ -38,6 +38,18 @@ if ! fc-list 2>/dev/null | grep -qi 'cjk'; then
         echo "note: no CJK fonts; screenshots will show boxes for Chinese text"
 fi
 
+# Dependencies: licences, banned and duplicate versions, sources (deny.toml). The advisory
+# database is fetched from outside this network, so advisories are checked only when asked
+# (FIELDLOOP_ADVISORIES=1, on a machine that reaches it).
+if ! command -v cargo-deny >/dev/null 2>&1; then
+    echo "installing cargo-deny (once) for the dependency checks"
+    cargo install --locked --quiet cargo-deny
+fi
+cargo deny --log-level error check licenses bans sources
+if [ "${FIELDLOOP_ADVISORIES:-}" = "1" ]; then
+    cargo deny --log-level error check advisories
+fi
+
 cargo test --workspace
 
 # The phone SDK: no PostgreSQL or TLS server code may end up in the phone library.
