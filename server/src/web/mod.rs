@@ -7,9 +7,12 @@
 //! nothing but this server's own script, style and images.
 
 mod cases;
+mod finance;
 mod html;
+mod inbox;
 mod pages;
 mod reports;
+mod settlements;
 
 use axum::Form;
 use axum::Router;
@@ -48,7 +51,7 @@ pub fn routes() -> Router<AppState> {
         .route("/web/lang", get(pages::switch_lang))
         .route("/web/static/app.css", get(pages::css))
         .route("/web/static/app.js", get(pages::js))
-        .route("/web/inbox", get(cases::inbox))
+        .route("/web/inbox", get(inbox::inbox))
         .route("/web/dispatch", get(pages::dispatch_board))
         .route("/web/visits/{id}/dispatch", post(pages::dispatch))
         .route("/web/requests/new", get(pages::request_form))
@@ -62,14 +65,20 @@ pub fn routes() -> Router<AppState> {
         .route("/web/complaints", get(cases::complaints))
         .route("/web/complaints/{id}", get(cases::case_page))
         .route("/web/complaints/{id}/act", post(cases::act))
-        .route("/web/complaints/{id}/returns", post(cases::new_return))
+        .route(
+            "/web/complaints/{id}/returns",
+            post(settlements::new_return),
+        )
         .route(
             "/web/complaints/{id}/allowances",
-            post(cases::new_allowance),
+            post(settlements::new_allowance),
         )
-        .route("/web/settlements/{id}/{step}", post(cases::settlement_step))
-        .route("/web/finance", get(cases::finance))
-        .route("/web/visits/{id}/invoice", post(cases::set_invoice))
+        .route(
+            "/web/settlements/{id}/{step}",
+            post(settlements::settlement_step),
+        )
+        .route("/web/finance", get(finance::finance))
+        .route("/web/visits/{id}/invoice", post(finance::set_invoice))
         .route("/web/registers/{name}", get(reports::register))
         .route("/web/registers/{name}/download", get(reports::download))
         .route("/web/reports", get(reports::charts))

@@ -1,0 +1,159 @@
+//! Each department's inbox (待办): the steps and cases waiting for the user's department.
+
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use fieldloop_client_core::model::Role;
+use fieldloop_client_core::model::money::fen_to_yuan;
+use uuid::Uuid;
+
+use super::Session;
+use super::cases::{case_title, region_filter, step_label, visible};
+use super::html::{Flash, esc, local, page};
+use super::pages::error_page;
+use super::settlements::steps_for;
+use crate::AppState;
+use crate::workflow::complaint::{Action, Actor, CaseState, Department, apply};
+
+/// A task in the inbox.
+struct Task {
+    due: Option<DateTime<Utc>>,
+    what: String,
+    case: Uuid,
+    title: String,
+}
+
+/// My department's open tasks with their deadlines, overdue ones marked, most urgent first.
+pub async fn inbox(
+    State(state): State<AppState>,
+    s: Session,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let cases = match state.db.cases(region_filter(&s), None).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let now = state.now();
+    let rules = state.config.rules();
+    let mine = Department::of_role(s.p.role);
+    let everyone = s.p.role == Role::Admin;
+    let actor = Actor {
+        user: s.p.user_id,
+        role: s.p.role,
+    };
+    let mut tasks = Vec::new();
+    for case in cases.iter().filter(|c| visible(&s, c)) {
+        let title = case_title(&s, case);
+        let ours = |d: Department| everyone || mine == Some(d);
+        match case.state {
+            CaseState::Closed => {}
+            CaseState::Submitted => {
+                if s.p.role == Role::Quality {
+                    tasks.push(Task {
+                        due: None,
+                        what: s.t("受理并编号", "Accept and number").into(),
+                        case: case.id,
+                        title,
+                    });
+                }
+            }
+            CaseState::Open => {
+                for step in case.steps.iter().filter(|st| st.done_at.is_none()) {
+                    if ours(step.department) {
+                        tasks.push(Task {
+                            due: Some(step.due_at),
+                            what: step_label(&s, step.kind),
+                            case: case.id,
+                            title: title.clone(),
+                        });
+                    }
+                }
+                if let (Some(due), None) = (case.report_due_at, case.report_at)
+                    && ours(Department::Quality)
+                {
+                    tasks.push(Task {
+                        due: Some(due),
+                        what: s.t("调查报告", "Investigation report").into(),
+                        case: case.id,
+                        title: title.clone(),
+                    });
+                }
+                // Amounts waiting for an approval this user's authority covers.
+                for m in case.money.iter().filter(|m| m.approved_by.is_none()) {
+                    let approve = Action::Approve { decision: m.id };
+                    if apply(case, &approve, actor, now, &rules, None).is_ok() {
+                        tasks.push(Task {
+                            due: case.due_at,
+                            what: format!(
+                                "{} ¥{}",
+                                s.t("审批金额", "Approve amount"),
+                                fen_to_yuan(m.amount_fen)
+                            ),
+                            case: case.id,
+                            title: title.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // Returns and allowances waiting for a step this user's role does.
+    let settlements = match state.db.settlements(region_filter(&s)).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&s, e.into()),
+    };
+    for r in &settlements {
+        let Some(case) = cases.iter().find(|c| c.id == r.case_id && visible(&s, c)) else {
+            continue;
+        };
+        for (_, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
+            let form = if r.kind == "return" {
+                s.t("退货单", "Return form")
+            } else {
+                s.t("折让证明单", "Allowance certificate")
+            };
+            tasks.push(Task {
+                due: None,
+                what: format!("{form}: {}", s.t(zh, en)),
+                case: case.id,
+                title: case_title(&s, case),
+            });
+        }
+    }
+    tasks.sort_by_key(|t| (t.due.is_none(), t.due));
+    let tz = state.config.timezone;
+    let rows: Vec<Vec<String>> = tasks
+        .iter()
+        .map(|t| {
+            let overdue = t.due.is_some_and(|d| d < now);
+            vec![
+                if overdue {
+                    format!(
+                        r#"<span class="badge overdue">{}</span>"#,
+                        s.t("逾期", "Overdue")
+                    )
+                } else {
+                    String::new()
+                },
+                t.due.map(|d| local(tz, d)).unwrap_or_else(|| "—".into()),
+                format!(
+                    r#"<a href="/web/complaints/{}">{}</a>"#,
+                    t.case,
+                    esc(&t.title)
+                ),
+                esc(&t.what),
+            ]
+        })
+        .collect();
+    let body = s.table(
+        "inbox",
+        &[
+            ("状态", "State"),
+            ("期限", "Due"),
+            ("投诉", "Case"),
+            ("任务", "Task"),
+        ],
+        &rows,
+    );
+    Html(page(&s, s.t("我的待办", "My inbox"), &flash, &body)).into_response()
+}
