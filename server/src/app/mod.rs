@@ -4,11 +4,14 @@
 //! and background jobs call these and never each other; the rules themselves are the pure
 //! `workflow` modules, run here. Nothing here knows of HTTP.
 
+pub mod accounts;
+pub mod blobs;
 pub mod complaints;
 pub mod records;
 pub mod reports;
 pub mod service;
 pub mod surveys;
+pub mod sync;
 pub mod visits;
 
 use fieldloop_client_core::model::Role;

@@ -1,22 +1,18 @@
-//! Sign-in, token refresh, sign-out, users and devices.
+//! Accounts over HTTP: sign-in, refresh, sign-out, users and devices (`app::accounts`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use fieldloop_client_core::model::Role;
 use fieldloop_client_core::wire::{
     DeviceInfo, LoginRequest, RefreshRequest, RegisterDevice, TokenPair, UserInfo,
 };
-use serde::Deserialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{self, Auth};
-use crate::db::accounts::{Device, User};
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::app::accounts::{self as app, NewUser};
+use crate::auth::Auth;
+use crate::error::AppResult;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,9 +31,7 @@ async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    let user = auth::check_credentials(&state, &body.username, &body.password).await?;
-    let family = Uuid::new_v4().to_string();
-    Ok(Json(auth::issue_pair(&state, &user, &family).await?))
+    Ok(Json(app::login(&state, body).await?))
 }
 
 /// Trades a refresh token for a new pair; each refresh token works once.
@@ -47,7 +41,7 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(auth::rotate(&state, &body.refresh_token).await?))
+    Ok(Json(app::refresh(&state, body).await?))
 }
 
 /// Ends a session: the refresh token and its family stop working.
@@ -56,49 +50,14 @@ async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> AppResult<StatusCode> {
-    auth::logout(&state, &body.refresh_token).await?;
+    app::logout(&state, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/me", responses((status = 200, body = UserInfo)), security(("bearer" = [])))]
 async fn me(State(state): State<AppState>, Auth(p): Auth) -> AppResult<Json<UserInfo>> {
-    let user =
-        state.db.user_by_id(p.user_id).await?.ok_or_else(|| {
-            AppError::new(ErrorCode::InvalidToken, "the account no longer exists")
-        })?;
-    Ok(Json(auth::user_info(&user)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewUser {
-    pub username: String,
-    pub display_name: String,
-    pub password: String,
-    pub role: Role,
-    /// The regional office; leave out for head office.
-    pub region: Option<String>,
-}
-
-/// Checks a new account's fields; returns them cleaned.
-pub fn check_new_user(body: &NewUser) -> Result<(String, Option<String>), String> {
-    let username = body.username.trim().to_string();
-    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        return Err("a username is 1 to 64 characters without spaces".into());
-    }
-    if body.display_name.trim().is_empty() {
-        return Err("a display name is needed".into());
-    }
-    auth::check_new_password(&body.password)?;
-    let region = body
-        .region
-        .as_ref()
-        .map(|r| r.trim().to_string())
-        .filter(|r| !r.is_empty());
-    if body.role == Role::Technician && region.is_none() {
-        return Err("a technician belongs to a regional office: give a region".into());
-    }
-    Ok((username, region))
+    Ok(Json(app::me(&state, &p).await?))
 }
 
 /// Creates an account (admin only).
@@ -109,31 +68,10 @@ async fn create_user(
     Auth(p): Auth,
     Json(body): Json<NewUser>,
 ) -> AppResult<(StatusCode, Json<UserInfo>)> {
-    if p.role != Role::Admin {
-        return Err(AppError::forbidden("only an admin creates accounts"));
-    }
-    let (username, region) = check_new_user(&body).map_err(AppError::invalid)?;
-    if state.db.user_by_username(&username).await?.is_some() {
-        return Err(AppError::new(
-            ErrorCode::UsernameTaken,
-            format!("the username '{username}' is taken"),
-        ));
-    }
-    let password = body.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(AppError::internal)??;
-    let user = User {
-        id: Uuid::now_v7(),
-        username,
-        display_name: body.display_name.trim().to_string(),
-        password_hash,
-        role: body.role,
-        region,
-        active: true,
-    };
-    state.db.create_user(&user, state.now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(auth::user_info(&user))))
+    Ok((
+        StatusCode::CREATED,
+        Json(app::create_user(&state, &p, body).await?),
+    ))
 }
 
 /// Lists accounts (admin, and head office roles that assign work).
@@ -142,13 +80,7 @@ async fn list_users(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> AppResult<Json<Vec<UserInfo>>> {
-    let users = state.db.list_users().await?;
-    let visible = users
-        .iter()
-        .filter(|u| p.is_head_office() || u.region == p.region)
-        .map(auth::user_info)
-        .collect();
-    Ok(Json(visible))
+    Ok(Json(app::list_users(&state, &p).await?))
 }
 
 /// Registers the caller's device and binds its Automerge actor id. Changes signed by any other
@@ -160,36 +92,8 @@ async fn register_device(
     Auth(p): Auth,
     Json(body): Json<RegisterDevice>,
 ) -> AppResult<(StatusCode, Json<DeviceInfo>)> {
-    let actor = body.actor_id.trim().to_ascii_lowercase();
-    if actor.len() != 32 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::invalid(
-            "a device's actor id is 16 bytes in hex (32 characters)",
-        ));
-    }
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(AppError::invalid("a device name is 1 to 100 characters"));
-    }
-    if state.db.device_by_actor(&actor).await?.is_some() {
-        return Err(AppError::new(
-            ErrorCode::ActorTaken,
-            "this actor id is already bound to a device",
-        ));
-    }
-    let device = Device {
-        id: Uuid::now_v7(),
-        user_id: p.user_id,
-        name: name.to_string(),
-        actor_id: actor.clone(),
-        revoked: false,
-    };
-    state.db.register_device(&device, state.now_ms()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(DeviceInfo {
-            id: device.id,
-            name: device.name,
-            actor_id: actor,
-        }),
+        Json(app::register_device(&state, &p, body).await?),
     ))
 }

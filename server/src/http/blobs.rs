@@ -1,44 +1,22 @@
-//! Content-addressed blobs: `PUT /api/blobs/{sha256}` and `GET /api/blobs/{sha256}`.
+//! Content-addressed blobs over HTTP: `PUT /api/blobs/{sha256}` and `GET /api/blobs/{sha256}`
+//! (`app::blobs`).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use fieldloop_client_core::wire::MAX_BLOB_BYTES;
-use fieldloop_client_core::wire::sha256_hex;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body_error;
 use crate::AppState;
+use crate::app::blobs as app;
 use crate::auth::Auth;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::error::AppResult;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(put_blob, get_blob))
-}
-
-const MIMES: &[&str] = &[
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "image/svg+xml",
-    "application/pdf",
-];
-
-fn check_sha(sha: &str) -> AppResult<()> {
-    if sha.len() == 64
-        && sha
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        Ok(())
-    } else {
-        Err(AppError::invalid(
-            "a blob is named by its SHA-256 in lowercase hex",
-        ))
-    }
 }
 
 /// Uploads a blob under its SHA-256. Idempotent; refused if the bytes do not hash to the name.
@@ -52,38 +30,12 @@ async fn put_blob(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> AppResult<StatusCode> {
-    check_sha(&sha)?;
     let body = body.map_err(body_error)?;
-    if body.is_empty() {
-        return Err(AppError::invalid("an empty blob is not stored"));
-    }
-    if body.len() > MAX_BLOB_BYTES {
-        return Err(AppError::new(
-            ErrorCode::BodyTooLarge,
-            format!("a blob is at most {MAX_BLOB_BYTES} bytes"),
-        ));
-    }
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream");
-    if !MIMES.contains(&mime) {
-        return Err(AppError::invalid(format!(
-            "blobs are one of {}; got '{mime}'",
-            MIMES.join(", ")
-        )));
-    }
-    let actual = sha256_hex(&body);
-    if actual != sha {
-        return Err(AppError::new(
-            ErrorCode::HashMismatch,
-            format!("the bytes hash to {actual}, not {sha}"),
-        ));
-    }
-    let created = state
-        .db
-        .put_blob(&sha, mime, &body, p.user_id, state.now_ms())
-        .await?;
+    let created = app::put_blob(&state, &p, &sha, mime, &body).await?;
     Ok(if created {
         StatusCode::CREATED
     } else {
@@ -96,14 +48,9 @@ async fn put_blob(
     responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
 async fn get_blob(
     State(state): State<AppState>,
-    Auth(_p): Auth,
+    Auth(p): Auth,
     Path(sha): Path<String>,
 ) -> AppResult<impl IntoResponse> {
-    check_sha(&sha)?;
-    let (mime, bytes) = state
-        .db
-        .blob(&sha)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no blob {sha}")))?;
+    let (mime, bytes) = app::get_blob(&state, &p, &sha).await?;
     Ok(([(header::CONTENT_TYPE, mime)], bytes))
 }

@@ -1,47 +1,20 @@
-//! Reading merged records: `GET /api/docs` and `GET /api/docs/{id}`.
+//! Reading merged records over HTTP: `GET /api/docs` and `GET /api/docs/{id}` (`app::records`).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use fieldloop_client_core::model::{DocKind, RecordDoc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::AppState;
-pub use crate::app::records::{FieldView, field_views};
+use crate::app::records::{self as app, DocListItem, ListQuery, RecordView};
 use crate::auth::Auth;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_docs))
         .routes(routes!(get_doc))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ListQuery {
-    /// `visit`, `receipt`, `complaint` or `feedback`; all kinds if left out.
-    pub kind: Option<String>,
-    /// At most this many, 1 to 1000 (default 100).
-    pub limit: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocListItem {
-    pub id: Uuid,
-    pub kind: DocKind,
-    pub region: String,
-    pub assignee: Option<Uuid>,
-    /// Server time of the last change, RFC 3339.
-    pub updated_at: String,
-}
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339())
-        .unwrap_or_default()
 }
 
 /// The records the caller may see, most recently changed first.
@@ -51,51 +24,7 @@ async fn list_docs(
     Auth(p): Auth,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Vec<DocListItem>>> {
-    let kind = q
-        .kind
-        .as_deref()
-        .map(str::parse::<DocKind>)
-        .transpose()
-        .map_err(AppError::invalid)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(AppError::invalid("limit is 1 to 1000"));
-    }
-    let rows = state.db.list_docs(&p.scope(), kind, limit).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| DocListItem {
-                id: r.id,
-                kind: r.kind,
-                region: r.region,
-                assignee: r.assignee,
-                updated_at: rfc3339(r.updated_at),
-            })
-            .collect(),
-    ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChangeView {
-    pub hash: String,
-    pub actor: String,
-    pub user_id: Uuid,
-    /// `None` for back-office changes made on the server.
-    pub device_id: Option<Uuid>,
-    /// What the device's clock said (a claim).
-    pub device_time: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordView {
-    pub id: Uuid,
-    pub kind: DocKind,
-    pub region: String,
-    pub heads: Vec<String>,
-    pub fields: Vec<FieldView>,
-    /// A signed field was edited after the customer signed.
-    pub changed_after_signing: bool,
-    pub history: Vec<ChangeView>,
+    Ok(Json(app::list_docs(&state, &p, q).await?))
 }
 
 /// One merged record with its fields, conflicts and history.
@@ -106,33 +35,5 @@ async fn get_doc(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> AppResult<Json<RecordView>> {
-    let row = state
-        .db
-        .doc(id)
-        .await?
-        .filter(|r| p.sees(&r.region, r.created_by, r.assignee))
-        .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
-    let doc = RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
-    let history = state
-        .db
-        .doc_changes(id)
-        .await?
-        .into_iter()
-        .map(|(c, _)| ChangeView {
-            hash: c.hash,
-            actor: c.actor,
-            user_id: c.user_id,
-            device_id: c.device_id,
-            device_time: rfc3339(c.device_time),
-        })
-        .collect();
-    Ok(Json(RecordView {
-        id,
-        kind: doc.kind(),
-        region: doc.region().to_string(),
-        heads: doc.heads().iter().map(|h| h.to_string()).collect(),
-        fields: field_views(&doc),
-        changed_after_signing: doc.changed_after_signing(),
-        history,
-    }))
+    Ok(Json(app::get_doc(&state, &p, id).await?))
 }

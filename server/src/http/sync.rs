@@ -1,21 +1,19 @@
-//! `POST /api/sync` (a batch of changes both ways) and `GET /api/feed` (what changed).
+//! `POST /api/sync` (a batch of changes both ways) and `GET /api/feed` (what changed) over
+//! HTTP: the body is read here, the work is `app::sync`'s.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use fieldloop_client_core::wire::heads_from_text;
-use fieldloop_client_core::wire::{FeedItem, FeedPage, SyncRequest, SyncResponse};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use fieldloop_client_core::wire::{FeedPage, SyncRequest, SyncResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::body_error;
 use crate::AppState;
+use crate::app::sync::{self as app, FeedQuery};
 use crate::auth::Auth;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::records::sync_batch;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -41,27 +39,7 @@ async fn sync(
             format!("the sync request cannot be read: {e}"),
         )
     })?;
-    let device = state
-        .device(request.device_id)
-        .await?
-        .filter(|d| d.user_id == p.user_id)
-        .ok_or_else(|| AppError::forbidden("this device is not registered to you"))?;
-    if device.revoked {
-        return Err(AppError::new(
-            ErrorCode::DeviceRevoked,
-            "this device has been revoked",
-        ));
-    }
-    Ok(Json(sync_batch(&state, &p, &device, request).await?))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct FeedQuery {
-    /// The cursor from the previous page; 0 for the beginning.
-    #[serde(default)]
-    pub after: i64,
-    /// Items per page, 1 to 5000 (default 1000).
-    pub limit: Option<i64>,
+    Ok(Json(app::sync(&state, &p, request).await?))
 }
 
 /// The documents visible to the caller that changed after `after`, in the order they changed.
@@ -71,30 +49,5 @@ async fn feed(
     Auth(p): Auth,
     Query(q): Query<FeedQuery>,
 ) -> AppResult<Json<FeedPage>> {
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=5000).contains(&limit) || q.after < 0 {
-        return Err(AppError::invalid(
-            "limit is 1 to 5000 and after is 0 or more",
-        ));
-    }
-    let mut rows = state.db.feed(&p.scope(), q.after, limit + 1).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let cursor = rows.last().map(|r| r.seq).unwrap_or(q.after);
-    Ok(Json(FeedPage {
-        items: rows
-            .into_iter()
-            .map(|r| FeedItem {
-                id: r.id,
-                kind: r.kind,
-                seq: r.seq,
-                heads: heads_from_text(&r.heads)
-                    .iter()
-                    .map(|h| h.to_string())
-                    .collect(),
-            })
-            .collect(),
-        cursor,
-        more,
-    }))
+    Ok(Json(app::feed(&state, &p, q).await?))
 }
