@@ -72,7 +72,12 @@ fn assignee_of(doc: &RecordDoc) -> Option<Uuid> {
 
 /// Complaint forms a salesperson submitted from a device become cases waiting for quality
 /// (§4.6.1); a form already known as a case is left alone.
-fn submitted_complaints(writes: &[DocWrite]) -> Vec<crate::workflow::complaint::Case> {
+/// The complaint cases that forms synced in this batch file, received by the office at
+/// `received`; the device's own `submitted_at` is kept beside it as a claim.
+fn submitted_complaints(
+    writes: &[DocWrite],
+    received: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::workflow::complaint::Case> {
     writes
         .iter()
         .filter(|w| w.kind == fieldloop_client_core::model::DocKind::Complaint)
@@ -91,11 +96,12 @@ fn submitted_complaints(writes: &[DocWrite]) -> Vec<crate::workflow::complaint::
                 w.id,
                 &w.region,
                 w.created_by,
-                at,
+                received,
                 claimed,
                 severe,
                 original,
             );
+            case.device_submitted_at = Some(at);
             case.access_code = hex::encode(rand::random::<[u8; 12]>());
             Some(case)
         })
@@ -831,9 +837,9 @@ async fn project_and_write(
     stored: Vec<(DocWrite, Arc<Automerge>)>,
 ) -> AppResult<Vec<((Uuid, i64), Arc<Automerge>)>> {
     let (mut writes, built): (Vec<DocWrite>, Vec<Arc<Automerge>>) = stored.into_iter().unzip();
-    let cases = submitted_complaints(&writes);
-    let receipts: Vec<SyncedReceipt> = writes.iter().filter_map(synced_receipt).collect();
     let received = state.now();
+    let cases = submitted_complaints(&writes, received);
+    let receipts: Vec<SyncedReceipt> = writes.iter().filter_map(synced_receipt).collect();
     let feedback: Vec<crate::db::feedback::NewItem> = writes
         .iter()
         .filter_map(|w| feedback_item(w, received))

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::parse_month;
 use crate::AppState;
 use crate::access::Principal;
-use crate::db::service::VisitRow;
 use crate::error::{AppError, AppResult};
 use crate::export::{Cell, Table};
 use crate::workflow::calendar::{local_date, month_bounds, year_month};
@@ -98,10 +97,11 @@ fn custody_label(code: &str) -> &str {
     }
 }
 
-fn registered_at(v: &VisitRow) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.text("request.received_at"))
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| DateTime::from_timestamp_millis(v.created_at).unwrap_or_default())
+/// A moment in company time, to the minute.
+fn local_minute(state: &AppState, at: DateTime<Utc>) -> String {
+    at.with_timezone(&state.config.timezone)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
 }
 
 fn in_month(ctx: &Ctx, at: DateTime<Utc>) -> bool {
@@ -196,6 +196,7 @@ async fn service_record(ctx: &Ctx<'_>) -> AppResult<Table> {
         "After-sales service record",
         &[
             ("受理时间", "Received"),
+            ("设备记录时间", "Device's time"),
             ("办事处", "Office"),
             ("客户名称", "Customer"),
             ("地址", "Address"),
@@ -213,12 +214,19 @@ async fn service_record(ctx: &Ctx<'_>) -> AppResult<Table> {
         ],
     );
     for v in ctx.state.db.visits(ctx.region.as_deref()).await? {
-        let at = registered_at(&v);
+        // The register holds what the office received in the month, when it received it; a
+        // device's own clock is shown beside it, never in its place.
+        let at = v.office_received_at();
         if !in_month(ctx, at) || v.text("request.customer_name").is_empty() {
             continue;
         }
         t.push(vec![
-            ymd(ctx.state, at.timestamp_millis()).into(),
+            local_minute(ctx.state, at).into(),
+            v.claimed_received_at()
+                .filter(|claim| (*claim - at).num_minutes().abs() >= 1)
+                .map(|claim| local_minute(ctx.state, claim))
+                .unwrap_or_default()
+                .into(),
             v.region.clone().into(),
             v.text("request.customer_name").into(),
             v.text("request.customer_address").into(),
@@ -515,7 +523,7 @@ async fn service_cost(ctx: &Ctx<'_>) -> AppResult<Table> {
     );
     let mut rows: BTreeMap<String, [i64; 7]> = BTreeMap::new();
     for v in ctx.state.db.visits(ctx.region.as_deref()).await? {
-        if !in_month(ctx, registered_at(&v)) || v.text("form.outcome").is_empty() {
+        if !in_month(ctx, v.registered_at()) || v.text("form.outcome").is_empty() {
             continue;
         }
         let r = rows
@@ -571,7 +579,7 @@ async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
         .collect();
     for v in visits {
         let Some(tech) = v.assignee else { continue };
-        if !in_month(ctx, registered_at(&v)) || v.text("form.outcome").is_empty() {
+        if !in_month(ctx, v.registered_at()) || v.text("form.outcome").is_empty() {
             continue;
         }
         let r = rows.entry(tech.to_string()).or_default();

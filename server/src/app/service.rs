@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use fieldloop_client_core::model::money::fen_to_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, Role};
 use serde::{Deserialize, Serialize};
@@ -299,12 +299,6 @@ pub struct QueueItem {
     pub priority: bool,
 }
 
-fn registered_at(v: &VisitRow) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.text("request.received_at"))
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| DateTime::from_timestamp_millis(v.created_at).unwrap_or_default())
-}
-
 /// The factory director's dispatch queue: requests not yet dispatched, yesterday's and older
 /// first and marked priority (§2.2, §2.8). Days are the company's.
 pub async fn dispatch_queue(state: &AppState, p: &Principal) -> AppResult<Vec<QueueItem>> {
@@ -322,7 +316,7 @@ pub async fn dispatch_queue(state: &AppState, p: &Principal) -> AppResult<Vec<Qu
         .into_iter()
         .filter(|v| v.assignee.is_none() && !v.text("request.customer_name").is_empty())
         .map(|v| {
-            let on = local_date(tz, registered_at(&v));
+            let on = local_date(tz, v.registered_at());
             QueueItem {
                 id: v.id,
                 region: v.region.clone(),
@@ -849,7 +843,7 @@ pub async fn reconciliation(
     };
     let mut offices: BTreeMap<String, OfficeDay> = BTreeMap::new();
     for v in state.db.visits(region_filter(p)).await? {
-        if v.text("request.customer_name").is_empty() || local_date(tz, registered_at(&v)) != date {
+        if v.text("request.customer_name").is_empty() || local_date(tz, v.registered_at()) != date {
             continue;
         }
         let day = offices
@@ -926,7 +920,7 @@ pub async fn cost_ledger(state: &AppState, p: &Principal, q: MonthQuery) -> AppR
     let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let mut lines = Vec::new();
     for v in state.db.visits(region_filter(p)).await? {
-        let at = registered_at(&v);
+        let at = v.registered_at();
         if at < from || at >= to || v.text("form.outcome").is_empty() {
             continue;
         }

@@ -66,6 +66,22 @@ pub struct VisitRow {
 }
 
 impl VisitRow {
+    /// When the server received the request: the office's time, whatever a device's clock said.
+    pub fn office_received_at(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.created_at).unwrap_or_default()
+    }
+    /// When the registering clerk's device says the request came in (a claim), if it says.
+    pub fn claimed_received_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::parse_from_rfc3339(self.text("request.received_at"))
+            .ok()
+            .map(|t| t.to_utc())
+    }
+    /// When the request was registered, for the day's reconciliation and dispatch priority
+    /// (§2.8): the clerk's own record of it, else when the server received it.
+    pub fn registered_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.claimed_received_at()
+            .unwrap_or_else(|| self.office_received_at())
+    }
     pub fn text(&self, path: &str) -> &str {
         self.fields.get(path).map(|(v, _)| v.as_str()).unwrap_or("")
     }

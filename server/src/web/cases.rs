@@ -90,7 +90,7 @@ pub async fn complaints(
                 ),
                 state_label(&s, c.state).to_string(),
                 esc(&c.region),
-                local(tz, c.submitted_at),
+                received_with_claim(&s, tz, c),
                 c.due_at.map(|d| local(tz, d)).unwrap_or_default(),
                 if overdue {
                     format!(
@@ -122,6 +122,20 @@ pub async fn complaints(
         )
     );
     Html(page(&s, s.t("客户投诉", "Complaints"), &flash, &body)).into_response()
+}
+
+/// When the office received a case, and beside it, when it differs, what the filer's device
+/// said.
+fn received_with_claim(s: &Session, tz: chrono_tz::Tz, c: &Case) -> String {
+    match c.device_submitted_at {
+        Some(claim) if (claim - c.submitted_at).num_minutes().abs() >= 1 => format!(
+            r#"{} <span class="meta">({} {})</span>"#,
+            local(tz, c.submitted_at),
+            s.t("设备记为", "device says"),
+            local(tz, claim)
+        ),
+        _ => local(tz, c.submitted_at),
+    }
 }
 
 pub(super) fn state_label(s: &Session, st: CaseState) -> &'static str {

@@ -392,12 +392,64 @@ async fn wrong_device_clocks() -> anyhow::Result<()> {
         body["case"]["due_at"], "2026-12-06T16:00:00Z",
         "6 days from the server's acceptance"
     );
+    assert_eq!(
+        (
+            &body["case"]["submitted_at"],
+            &body["case"]["device_submitted_at"]
+        ),
+        (
+            &json!("2026-11-30T15:30:00Z"),
+            &json!("2026-12-10T01:00:00Z")
+        ),
+        "the case was received when the server got it; the device's date is kept beside it"
+    );
     let history = server.state.db.doc_changes(doc.id()).await?;
     assert!(
         history
             .iter()
             .any(|(c, _)| c.device_time / 1000 == ten_days_ahead),
         "the device's claim is kept"
+    );
+
+    // A request a clerk registered on a device whose clock runs ten days ahead: the service
+    // record (售后服务记录) dates it when the office received it, the device's time beside it.
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let clerk = server.device("clerk").await?;
+    let visit = clerk.store().create(DocKind::Visit, "wuhan", 0).await?;
+    clerk
+        .store()
+        .edit(
+            visit.id(),
+            Author::Device(Role::Clerk),
+            &[
+                ("request.customer_name", V::Text("客户乙".into())),
+                (
+                    "request.received_at",
+                    V::Text("2026-12-10T09:00:00+08:00".into()),
+                ),
+            ],
+            ten_days_ahead,
+        )
+        .await?;
+    let report = clerk.sync().await?;
+    assert!(report.refused.is_empty(), "{report:?}");
+    let token = login_token(&server.base(), "clerk").await?;
+    let (status, table) = call(
+        Method::GET,
+        &format!("{}/api/reports/service-record?month=2026-11", server.base()),
+        &token,
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200, "{table}");
+    let row = table["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r[3] == json!("客户乙")))
+        .unwrap_or_else(|| panic!("the request is in November's record: {table}"));
+    assert_eq!(
+        (&row[0], &row[1]),
+        (&json!("2026-11-30 23:30"), &json!("2026-12-10 09:00")),
+        "{row}"
     );
     server.finish().await;
     Ok(())

@@ -261,7 +261,7 @@ async fn monthly_numbers(engine: Engine) -> anyhow::Result<()> {
         .await?;
     assert!(
         csv.trim_start_matches('\u{feff}')
-            .starts_with("Received,Office,Customer")
+            .starts_with("Received,Device's time,Office,Customer")
     );
     assert_eq!(csv.lines().count(), 5, "header and four jobs");
 

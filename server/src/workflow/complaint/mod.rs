@@ -217,7 +217,13 @@ pub struct Case {
     pub state: CaseState,
     pub number: Option<String>,
     pub filed_by: Uuid,
+    /// When the server received the form: the office's time, from which everything is
+    /// reckoned.
     pub submitted_at: DateTime<Utc>,
+    /// When the filer's device says the form was filled in (a claim), for a form that arrived
+    /// by sync; shown beside the office's time, never in its place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_submitted_at: Option<DateTime<Utc>>,
     /// Claimed by the customer on the form, fen.
     pub claimed_fen: i64,
     pub severe: bool,
@@ -444,6 +450,7 @@ impl Case {
             number: None,
             filed_by: by,
             submitted_at: at,
+            device_submitted_at: None,
             claimed_fen,
             severe,
             accepted_at: None,
