@@ -10,6 +10,7 @@ use fieldloop_client_core::model::money::parse_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
 use fieldloop_client_core::store::Store;
 use fieldloop_client_core::sync::{Progress, SyncClient, SyncOptions, check_connection};
+use fieldloop_client_core::wire::ErrorCode;
 use uuid::Uuid;
 
 uniffi::setup_scaffolding!();
@@ -60,6 +61,75 @@ impl From<CoreError> for FieldloopError {
             CoreError::Storage(_) => FieldloopError::Storage { message },
             CoreError::Internal(_) => FieldloopError::Internal { message },
         }
+    }
+}
+
+/// Every code the server sends (`wire::ErrorCode`), so an app can switch on what went wrong
+/// instead of comparing strings. [`error_code`] reads it from an error.
+#[uniffi::remote(Enum)]
+pub enum ErrorCode {
+    InvalidInput,
+    MalformedBody,
+    BodyTooLarge,
+    NoRoute,
+    MissingToken,
+    InvalidToken,
+    TokenExpired,
+    BadCredentials,
+    AccountDisabled,
+    InvalidRefreshToken,
+    RefreshTokenExpired,
+    RefreshTokenReplayed,
+    RefreshTokenRevoked,
+    DeviceRevoked,
+    Forbidden,
+    NotFound,
+    UsernameTaken,
+    ActorTaken,
+    Stale,
+    HashMismatch,
+    InternalRecord,
+    CaseClosed,
+    AlreadyNumbered,
+    NotAccepted,
+    WrongDepartment,
+    WrongStep,
+    AboveAuthority,
+    NotReady,
+    NotClosed,
+    ComplaintNotValid,
+    NoApprovedReturn,
+    AlreadyOpened,
+    AlreadyDone,
+    AlreadyConfirmed,
+    QuantityMismatch,
+    AmountMismatch,
+    AlreadyDispatched,
+    OutOfWarranty,
+    MissingCategory,
+    NoFee,
+    AlreadyLogged,
+    AlreadyArchived,
+    WrongRole,
+    WrongState,
+    AlreadyVoided,
+    CampaignClosed,
+    FeedbackClosed,
+    AlreadyLinked,
+    ChangedMeanwhile,
+    Internal,
+    Unknown,
+}
+
+/// The server's code of a refused or unauthorised call; `Unknown` for the SDK's own errors
+/// (offline, storage, input checked on the phone) and for codes newer than this SDK.
+#[uniffi::export]
+pub fn error_code(error: &FieldloopError) -> ErrorCode {
+    match error {
+        FieldloopError::Refused { code, .. } | FieldloopError::Unauthorized { code, .. } => {
+            ErrorCode::parse(code)
+        }
+        _ => ErrorCode::Unknown,
     }
 }
 

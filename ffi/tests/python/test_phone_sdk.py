@@ -118,6 +118,7 @@ def test_a_technicians_day_offline_with_restarts(server):
             raise AssertionError("sync without a server must fail")
         except sdk.FieldloopError.Offline as e:
             assert sdk.is_retryable(e)
+            assert sdk.error_code(e) == sdk.ErrorCode.UNKNOWN
         await client.close()
         return receipt.id
 
@@ -208,6 +209,7 @@ def test_bad_input_gives_the_right_error(server):
             raise AssertionError("a wrong password must fail")
         except sdk.FieldloopError.Unauthorized as e:
             assert e.code == "bad_credentials"
+            assert sdk.error_code(e) == sdk.ErrorCode.BAD_CREDENTIALS
             assert not sdk.is_retryable(e)
         await client.login(office.techs[0], f"{office.techs[0]}-password")
         await client.register_device("phone")
