@@ -10,9 +10,11 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::app::complaints::{
-    self as app, ActRequest, CaseView, CustomerQuery, CustomerView, NewAllowance, NewComplaint,
-    NewReturn, Notification, OverdueItem, RegisterQuery, ReviewView, SettlementView, StepBody,
+    self as app, ActRequest, CaseView, CustomerQuery, CustomerView, NewComplaint, Notification,
+    OverdueItem, RegisterQuery,
 };
+use crate::app::review::{self, ReviewView};
+use crate::app::settlements::{self, NewAllowance, NewReturn, SettlementView, StepBody};
 use crate::auth::Auth;
 use crate::error::AppResult;
 
@@ -124,7 +126,7 @@ async fn new_return(
     Path(id): Path<Uuid>,
     Json(body): Json<NewReturn>,
 ) -> AppResult<(StatusCode, Json<SettlementView>)> {
-    let view = app::new_return(&state, &p, id, body).await?;
+    let view = settlements::new_return(&state, &p, id, body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -137,7 +139,7 @@ async fn new_allowance(
     Path(id): Path<Uuid>,
     Json(body): Json<NewAllowance>,
 ) -> AppResult<(StatusCode, Json<SettlementView>)> {
-    let view = app::new_allowance(&state, &p, id, body).await?;
+    let view = settlements::new_allowance(&state, &p, id, body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -154,7 +156,7 @@ async fn settlement_step(
 ) -> AppResult<Json<SettlementView>> {
     let body = body.map(|b| b.0).unwrap_or_default();
     Ok(Json(
-        app::settlement_step(&state, &p, id, step, body).await?,
+        settlements::settlement_step(&state, &p, id, step, body).await?,
     ))
 }
 
@@ -166,7 +168,7 @@ async fn get_review(
     Auth(p): Auth,
     Path(month): Path<String>,
 ) -> AppResult<Json<ReviewView>> {
-    Ok(Json(app::get_review(&state, &p, month).await?))
+    Ok(Json(review::get_review(&state, &p, month).await?))
 }
 
 /// Confirms the review; the administrative penalties go into the personnel notice (人事公布单).
@@ -177,7 +179,7 @@ async fn confirm_review(
     Auth(p): Auth,
     Path(month): Path<String>,
 ) -> AppResult<Json<ReviewView>> {
-    Ok(Json(app::confirm_review(&state, &p, month).await?))
+    Ok(Json(review::confirm_review(&state, &p, month).await?))
 }
 
 /// Notifications to the caller's department (overdue steps and cases).

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::html::{csrf_field, esc, input};
 use super::{Posted, Session, back_with};
 use crate::AppState;
-use crate::app::complaints::{self as app, NewAllowance, NewReturn, StepBody};
+use crate::app::settlements::{self as app, NewAllowance, NewReturn, StepBody};
 use crate::error::AppError;
 use crate::workflow::settlement::{AllowanceCertificate, ReturnForm};
 

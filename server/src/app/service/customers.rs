@@ -1,0 +1,126 @@
+//! Customers and their products (§2.2), reused across jobs.
+
+use super::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewCustomer {
+    pub name: String,
+    pub address: String,
+    pub phone: String,
+    /// The regional office; defaults to the caller's.
+    pub region: Option<String>,
+}
+
+/// Registers a customer, reused across jobs (§2.2).
+pub async fn create_customer(
+    state: &AppState,
+    p: &Principal,
+    body: NewCustomer,
+) -> AppResult<Customer> {
+    role_in(
+        p,
+        &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
+        "registering customers",
+    )?;
+    let region = body
+        .region
+        .clone()
+        .or(p.region.clone())
+        .ok_or_else(|| AppError::invalid("name the regional office"))?;
+    if !p.may_create_in(&region) {
+        return Err(AppError::forbidden(
+            "you register customers of your own region",
+        ));
+    }
+    let customer = Customer {
+        id: Uuid::now_v7(),
+        region,
+        name: trimmed(&body.name, "customer name")?,
+        address: trimmed(&body.address, "address")?,
+        phone: trimmed(&body.phone, "phone")?,
+    };
+    state.db.create_customer(&customer, state.now_ms()).await?;
+    Ok(customer)
+}
+
+pub(super) async fn visible_customer(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> AppResult<Customer> {
+    state
+        .db
+        .customer(id)
+        .await?
+        .filter(|c| p.is_head_office() || p.region.as_deref() == Some(c.region.as_str()))
+        .ok_or_else(|| AppError::not_found(format!("no customer {id} that you may see")))
+}
+
+/// A customer record.
+pub async fn get_customer(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Customer> {
+    visible_customer(state, p, id).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewProduct {
+    pub customer_id: Uuid,
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub spec: String,
+    #[serde(default)]
+    pub serial: String,
+    /// YYYY-MM-DD
+    pub purchase_date: String,
+    #[serde(default)]
+    pub purchase_place: String,
+    /// Length of the free warranty, months (0 = none).
+    pub warranty_months: i64,
+}
+
+/// Registers a customer's product with its purchase date and warranty (§2.1, §2.2).
+pub async fn create_product(
+    state: &AppState,
+    p: &Principal,
+    body: NewProduct,
+) -> AppResult<Product> {
+    role_in(
+        p,
+        &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
+        "registering products",
+    )?;
+    visible_customer(state, p, body.customer_id).await?;
+    NaiveDate::parse_from_str(body.purchase_date.trim(), "%Y-%m-%d").map_err(|_| {
+        AppError::invalid(format!(
+            "'{}' is not a date (YYYY-MM-DD)",
+            body.purchase_date
+        ))
+    })?;
+    if !(0..=240).contains(&body.warranty_months) {
+        return Err(AppError::invalid("a warranty is 0 to 240 months"));
+    }
+    let product = Product {
+        id: Uuid::now_v7(),
+        customer_id: body.customer_id,
+        name: trimmed(&body.name, "product name")?,
+        model: trimmed(&body.model, "model")?,
+        spec: body.spec.trim().to_string(),
+        serial: body.serial.trim().to_string(),
+        purchase_date: body.purchase_date.trim().to_string(),
+        purchase_place: body.purchase_place.trim().to_string(),
+        warranty_months: body.warranty_months,
+    };
+    state.db.create_product(&product, state.now_ms()).await?;
+    Ok(product)
+}
+
+/// A product record.
+pub async fn get_product(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Product> {
+    let product = state
+        .db
+        .product(id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no product {id}")))?;
+    visible_customer(state, p, product.customer_id).await?;
+    Ok(product)
+}

@@ -1,0 +1,113 @@
+//! Finance's invoice queue for paid work (§2.4).
+
+use super::*;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceItem {
+    pub id: Uuid,
+    pub customer_name: String,
+    pub fee: String,
+    /// cash_on_site or invoice_later.
+    pub method: String,
+    /// requested, or the step finance recorded last: issued or collected.
+    pub invoice_state: String,
+    pub issued: bool,
+    pub collected: bool,
+}
+
+/// Finance's queue (§2.4): paid jobs whose invoice is not yet issued or whose money is not yet
+/// collected (cash taken on site may be handed in before its invoice is mailed).
+pub async fn invoice_queue(state: &AppState, p: &Principal) -> AppResult<Vec<InvoiceItem>> {
+    role_in(p, &[Role::Finance], "the invoice queue")?;
+    let items = state
+        .db
+        .visits(region_filter(p))
+        .await?
+        .into_iter()
+        .filter(|v| v.int("fee.amount_fen") > 0 && !billing_of(v).settled())
+        .map(|v| InvoiceItem {
+            id: v.id,
+            customer_name: v.text("request.customer_name").into(),
+            fee: fen_to_yuan(v.int("fee.amount_fen")).to_string(),
+            method: v.text("fee.method").into(),
+            invoice_state: match v.text("billing.invoice_state") {
+                "" => "requested".into(),
+                s => s.into(),
+            },
+            issued: billing_of(&v).issued,
+            collected: billing_of(&v).collected,
+        })
+        .collect();
+    Ok(items)
+}
+
+/// How far finance has gone with a visit's fee.
+fn billing_of(v: &VisitRow) -> Billing {
+    Billing {
+        issued: !v.text("billing.issued_at").is_empty(),
+        collected: !v.text("billing.collected_at").is_empty(),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvoiceUpdate {
+    /// `issued` or `collected`.
+    pub state: String,
+}
+
+/// Finance records an invoice issued or the money collected (§2.4).
+pub async fn set_invoice(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: InvoiceUpdate,
+) -> AppResult<VisitView> {
+    role_in(p, &[Role::Finance], "invoices")?;
+    let now = state.now().to_rfc3339();
+    let target = body.state.trim().to_string();
+    let doc = server_edit(state, p, id, |doc| {
+        let fee = doc
+            .get("fee.amount_fen")
+            .and_then(|v| v.as_int())
+            .unwrap_or(0);
+        if fee <= 0 {
+            return Err(AppError::new(
+                ErrorCode::NoFee,
+                "this job has no fee to invoice",
+            ));
+        }
+        let set = |path: &str| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(|t| !t.is_empty()))
+                .unwrap_or(false)
+        };
+        let billing = Billing {
+            issued: set("billing.issued_at"),
+            collected: set("billing.collected_at"),
+        };
+        let method = doc
+            .get("fee.method")
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default();
+        if !matches!(target.as_str(), "issued" | "collected") {
+            return Err(AppError::invalid("state is issued or collected"));
+        }
+        billing
+            .record(&method, &target)
+            .map_err(|why| AppError::new(ErrorCode::WrongState, why))?;
+        let at = if target == "issued" {
+            "billing.issued_at"
+        } else {
+            "billing.collected_at"
+        };
+        Ok(vec![
+            ("billing.invoice_state", target.clone().into()),
+            (at, now.into()),
+        ])
+    })
+    .await?;
+    Ok(VisitView {
+        id,
+        fields: field_views(&doc),
+    })
+}
