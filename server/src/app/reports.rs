@@ -14,6 +14,8 @@ use uuid::Uuid;
 use super::parse_month;
 use crate::AppState;
 use crate::access::Principal;
+use crate::db::feedback::FeedbackItem;
+use crate::db::service::VisitRow;
 use crate::error::{AppError, AppResult};
 use crate::export::{Cell, Table};
 use crate::workflow::calendar::{local_date, month_bounds, year_month};
@@ -553,40 +555,29 @@ async fn service_cost(ctx: &Ctx<'_>) -> AppResult<Table> {
     Ok(t)
 }
 
-/// Monthly technician performance (§3.2). A job counts in the month it was registered; it is
-/// on time when the technician left the site no later than the company day after dispatch.
-async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
-    let tz = ctx.state.config.timezone;
-    #[derive(Default)]
-    struct Row {
-        jobs: i64,
-        fixed: i64,
-        taken_back: i64,
-        timed: i64,
-        on_time: i64,
-        rating_sum: i64,
-        ratings: i64,
-        complaints: i64,
-        cost: i64,
-    }
-    let mut rows: HashMap<String, Row> = HashMap::new();
-    let visits = ctx.state.db.visits(ctx.region.as_deref()).await?;
-    // A rating names its visit; the technician it rates is the one the visit was dispatched to
-    // (§3.2). The technician an answer names counts only for an answer without a known visit.
-    let dispatched_to: HashMap<String, String> = visits
-        .iter()
-        .filter_map(|v| Some((v.id.to_string(), v.assignee?.to_string())))
-        .collect();
-    for v in visits {
-        let Some(tech) = v.assignee else { continue };
-        if !in_month(ctx, v.registered_at()) || v.text("form.outcome").is_empty() {
-            continue;
-        }
-        let r = rows.entry(tech.to_string()).or_default();
-        r.jobs += 1;
+/// One technician's month for the performance review (§3.2): jobs and their outcomes, how
+/// often they left on time, ratings, complaints and the cost of their work.
+#[derive(Debug, Default)]
+struct TechnicianMonth {
+    jobs: i64,
+    fixed: i64,
+    taken_back: i64,
+    timed: i64,
+    on_time: i64,
+    rating_sum: i64,
+    ratings: i64,
+    complaints: i64,
+    cost: i64,
+}
+
+impl TechnicianMonth {
+    /// Counts a visit whose form came back. It left on time when the technician set out by the
+    /// day after the dispatch (company days).
+    fn add_visit(&mut self, v: &VisitRow, tz: chrono_tz::Tz) {
+        self.jobs += 1;
         match v.text("form.outcome") {
-            "fixed_on_site" => r.fixed += 1,
-            "taken_back" => r.taken_back += 1,
+            "fixed_on_site" => self.fixed += 1,
+            "taken_back" => self.taken_back += 1,
             _ => {}
         }
         let day = |path: &str| {
@@ -595,12 +586,59 @@ async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
                 .map(|t| local_date(tz, t.with_timezone(&Utc)))
         };
         if let (Some(d), Some(left)) = (day("dispatch.dispatched_at"), day("form.departed_at")) {
-            r.timed += 1;
+            self.timed += 1;
             if left <= d + chrono::Days::new(1) {
-                r.on_time += 1;
+                self.on_time += 1;
             }
         }
-        r.cost += v.costs().total();
+        self.cost += v.costs().total();
+    }
+
+    /// Counts a customer's rating or complaint about the technician.
+    fn add_feedback(&mut self, f: &FeedbackItem) {
+        if let Some(score) = f.rating.filter(|_| f.kind == "rating") {
+            self.rating_sum += score;
+            self.ratings += 1;
+        }
+        if f.kind == "complaint" {
+            self.complaints += 1;
+        }
+    }
+
+    fn average_rating(&self) -> f64 {
+        ratio(self.rating_sum, self.ratings)
+    }
+
+    fn on_time_rate(&self) -> f64 {
+        ratio(self.on_time, self.timed)
+    }
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole > 0 {
+        part as f64 / whole as f64
+    } else {
+        0.0
+    }
+}
+
+/// Each technician's month, by technician id: the visits whose forms came back in the month,
+/// and the feedback given in it.
+async fn technician_months(ctx: &Ctx<'_>) -> AppResult<HashMap<String, TechnicianMonth>> {
+    let tz = ctx.state.config.timezone;
+    let mut rows: HashMap<String, TechnicianMonth> = HashMap::new();
+    let visits = ctx.state.db.visits(ctx.region.as_deref()).await?;
+    // A rating names its visit; the technician it rates is the one the visit was dispatched to
+    // (§3.2). The technician an answer names counts only for an answer without a known visit.
+    let dispatched_to: HashMap<String, String> = visits
+        .iter()
+        .filter_map(|v| Some((v.id.to_string(), v.assignee?.to_string())))
+        .collect();
+    for v in &visits {
+        let Some(tech) = v.assignee else { continue };
+        if in_month(ctx, v.registered_at()) && !v.text("form.outcome").is_empty() {
+            rows.entry(tech.to_string()).or_default().add_visit(v, tz);
+        }
     }
     for f in ctx
         .state
@@ -613,30 +651,23 @@ async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
             continue;
         };
         let at = DateTime::from_timestamp_millis(f.created_at).unwrap_or_default();
-        if !in_month(ctx, at) {
-            continue;
-        }
-        let r = rows.entry(tech.clone()).or_default();
-        if let Some(score) = f.rating.filter(|_| f.kind == "rating") {
-            r.rating_sum += score;
-            r.ratings += 1;
-        }
-        if f.kind == "complaint" {
-            r.complaints += 1;
+        if in_month(ctx, at) {
+            rows.entry(tech.clone()).or_default().add_feedback(&f);
         }
     }
+    Ok(rows)
+}
+
+/// 技术员月度绩效 (§3.2): technicians ranked by average rating, then by jobs. A job counts in
+/// the month it was registered; it is on time when the technician set out no later than the
+/// company day after dispatch.
+async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
     let names = display_names(ctx).await?;
-    let mut ranked: Vec<(String, Row)> = rows.into_iter().collect();
-    let avg = |r: &Row| {
-        if r.ratings > 0 {
-            r.rating_sum as f64 / r.ratings as f64
-        } else {
-            0.0
-        }
-    };
+    let mut ranked: Vec<(String, TechnicianMonth)> =
+        technician_months(ctx).await?.into_iter().collect();
     ranked.sort_by(|a, b| {
-        avg(&b.1)
-            .partial_cmp(&avg(&a.1))
+        b.1.average_rating()
+            .partial_cmp(&a.1.average_rating())
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(b.1.jobs.cmp(&a.1.jobs))
             .then(a.0.cmp(&b.0))
@@ -668,12 +699,8 @@ async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
             Cell::Int(r.jobs),
             Cell::Int(r.fixed),
             Cell::Int(r.taken_back),
-            Cell::Ratio(if r.timed > 0 {
-                r.on_time as f64 / r.timed as f64
-            } else {
-                0.0
-            }),
-            Cell::Ratio(avg(r)),
+            Cell::Ratio(r.on_time_rate()),
+            Cell::Ratio(r.average_rating()),
             Cell::Int(r.ratings),
             Cell::Int(r.complaints),
             Cell::Fen(r.cost),

@@ -320,100 +320,24 @@ pub async fn feedback_step(
         .await?
         .filter(|i| p.is_head_office() || p.region.as_deref() == Some(i.region.as_str()))
         .ok_or_else(|| AppError::not_found(format!("no feedback {id} that you may see")))?;
-    if item.state == "closed" && step != "to-complaint" {
-        return Err(AppError::new(
-            ErrorCode::FeedbackClosed,
-            "this feedback is closed",
-        ));
+    let write = plan_feedback_step(&item, &step, &body)?;
+    if let Some(case) = write.case {
+        state
+            .db
+            .case(case)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no complaint case {case}")))?;
     }
-    let applied = match step.as_str() {
-        "report" => {
-            state
-                .db
-                .feedback_step(id, "reported", None, None, state.now_ms())
-                .await?
-        }
-        "answer" => {
-            let method = body.method.as_deref().unwrap_or_default();
-            if !["letter", "phone"].contains(&method) {
-                return Err(AppError::invalid(
-                    "the customer is answered by letter or phone",
-                ));
-            }
-            let text = body
-                .text
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty());
-            let text = text.ok_or_else(|| AppError::invalid("say what the customer was told"))?;
-            state
-                .db
-                .feedback_step(id, "answered", Some(method), Some(text), state.now_ms())
-                .await?
-        }
-        "chase" => {
-            state
-                .db
-                .feedback_step(id, "chased", None, None, state.now_ms())
-                .await?
-        }
-        "visit" => {
-            let who = body
-                .text
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AppError::invalid("say who visited: the department head, or whom the head sent")
-                })?;
-            state
-                .db
-                .feedback_step(id, "visited", None, Some(who), state.now_ms())
-                .await?
-        }
-        "close" => {
-            let missing = needs(&item);
-            if !missing.is_empty() {
-                return Err(AppError::new(
-                    ErrorCode::NotReady,
-                    format!("still needed: {}", missing.join("; ")),
-                ));
-            }
-            state
-                .db
-                .feedback_step(id, "closed", None, None, state.now_ms())
-                .await?
-        }
-        "to-complaint" => {
-            if item.kind != "complaint" {
-                return Err(AppError::invalid(
-                    "only a complaint can become a complaint case",
-                ));
-            }
-            if item.complaint_id.is_some() {
-                return Err(AppError::new(
-                    ErrorCode::AlreadyLinked,
-                    "this feedback already has a complaint case",
-                ));
-            }
-            let text = body.text.as_deref().unwrap_or_default().trim().to_string();
-            if text.is_empty() {
-                return Err(AppError::invalid("give the complaint case id to link"));
-            }
-            let case =
-                Uuid::parse_str(&text).map_err(|_| AppError::invalid("not a complaint case id"))?;
-            state
-                .db
-                .case(case)
-                .await?
-                .ok_or_else(|| AppError::not_found(format!("no complaint case {case}")))?;
-            state
-                .db
-                .feedback_step(id, "complaint", None, Some(&text), state.now_ms())
-                .await?
-        }
-        other => return Err(AppError::invalid(format!("no feedback step '{other}'"))),
-    };
+    let applied = state
+        .db
+        .feedback_step(
+            id,
+            write.step,
+            write.method,
+            write.text.as_deref(),
+            state.now_ms(),
+        )
+        .await?;
     if !applied {
         return Err(AppError::new(
             ErrorCode::ChangedMeanwhile,
@@ -429,5 +353,98 @@ pub async fn feedback_step(
         age_days: (state.now().timestamp_millis() - item.created_at) / 86_400_000,
         needs: needs(&item),
         item,
+    })
+}
+
+/// What one step of handling writes: the stored step, its method and text, and the complaint
+/// case it links to (which must exist).
+#[derive(Debug, PartialEq, Eq)]
+struct StepWrite {
+    step: &'static str,
+    method: Option<&'static str>,
+    text: Option<String>,
+    case: Option<Uuid>,
+}
+
+/// Decides a step of handling on `item` from what was entered, or refuses it: a closed item
+/// takes only a link to its complaint case; an answer is by letter or phone and says what was
+/// said (§3.3); a visit names who went (§3.5); an item closes once nothing is missing (§3.4).
+fn plan_feedback_step(
+    item: &FeedbackItem,
+    step: &str,
+    body: &FeedbackStepBody,
+) -> AppResult<StepWrite> {
+    if item.state == "closed" && step != "to-complaint" {
+        return Err(AppError::new(
+            ErrorCode::FeedbackClosed,
+            "this feedback is closed",
+        ));
+    }
+    let text = body
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string);
+    let write = |step, method, text| StepWrite {
+        step,
+        method,
+        text,
+        case: None,
+    };
+    Ok(match step {
+        "report" => write("reported", None, None),
+        "chase" => write("chased", None, None),
+        "answer" => {
+            let method = match body.method.as_deref() {
+                Some("letter") => "letter",
+                Some("phone") => "phone",
+                _ => {
+                    return Err(AppError::invalid(
+                        "the customer is answered by letter or phone",
+                    ));
+                }
+            };
+            let text = text.ok_or_else(|| AppError::invalid("say what the customer was told"))?;
+            write("answered", Some(method), Some(text))
+        }
+        "visit" => {
+            let who = text.ok_or_else(|| {
+                AppError::invalid("say who visited: the department head, or whom the head sent")
+            })?;
+            write("visited", None, Some(who))
+        }
+        "close" => {
+            let missing = needs(item);
+            if !missing.is_empty() {
+                return Err(AppError::new(
+                    ErrorCode::NotReady,
+                    format!("still needed: {}", missing.join("; ")),
+                ));
+            }
+            write("closed", None, None)
+        }
+        "to-complaint" => {
+            if item.kind != "complaint" {
+                return Err(AppError::invalid(
+                    "only a complaint can become a complaint case",
+                ));
+            }
+            if item.complaint_id.is_some() {
+                return Err(AppError::new(
+                    ErrorCode::AlreadyLinked,
+                    "this feedback already has a complaint case",
+                ));
+            }
+            let text =
+                text.ok_or_else(|| AppError::invalid("give the complaint case id to link"))?;
+            let case =
+                Uuid::parse_str(&text).map_err(|_| AppError::invalid("not a complaint case id"))?;
+            StepWrite {
+                case: Some(case),
+                ..write("complaint", None, Some(text))
+            }
+        }
+        other => return Err(AppError::invalid(format!("no feedback step '{other}'"))),
     })
 }
