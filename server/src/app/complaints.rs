@@ -146,6 +146,59 @@ pub async fn file_complaint(
     p: &Principal,
     body: NewComplaint,
 ) -> AppResult<CaseView> {
+    let (region, claimed_fen) = check_new_complaint(p, &body)?;
+    let mut tx = state.db.begin_write().await?;
+    if let Some(original) = body.original_case {
+        let orig = load_case(&mut tx, original)
+            .await?
+            .filter(|c| may_see_case(p, &c.case))
+            .ok_or_else(|| AppError::not_found(format!("no complaint case {original}")))?;
+        if orig.case.state != CaseState::Closed {
+            return Err(AppError::new(
+                ErrorCode::NotClosed,
+                "only a closed case's conclusion can be rejected (§4.6.8)",
+            ));
+        }
+    }
+    let now = state.now();
+    let writes = complaint_form(&body, claimed_fen, now);
+    let doc = server_create_in(
+        &mut tx,
+        p,
+        DocKind::Complaint,
+        &region,
+        &writes,
+        state.now(),
+        state.config.timezone,
+    )
+    .await?;
+    let mut case = Case::filed(
+        doc.id(),
+        &region,
+        p.user_id,
+        now,
+        claimed_fen,
+        body.severe,
+        body.original_case,
+    );
+    case.access_code = hex::encode(rand::random::<[u8; 12]>());
+    let at = now.timestamp_millis();
+    insert_case(&mut tx, &case, at).await?;
+    if let Some(original) = body.original_case
+        && let Some(mut orig) = load_case(&mut tx, original).await?
+    {
+        orig.case.followups.push(case.id);
+        update_case(&mut tx, &orig.case, orig.version, at).await?;
+    }
+    insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}", at).await?;
+    tx.commit().await?;
+    view(&case, 1, now)
+}
+
+/// Checks a complaint form before anything is stored (§4.6.1): filed by marketing for its own
+/// region, with the customer, order, model, defect and demand, a quantity that is not negative
+/// and a claim in yuan. Returns the region and the claim in fen.
+fn check_new_complaint(p: &Principal, body: &NewComplaint) -> AppResult<(String, i64)> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
         return Err(AppError::forbidden(
             "complaints are filed by salespeople (§4.6.1)",
@@ -179,20 +232,15 @@ pub async fn file_complaint(
             return Err(AppError::invalid(format!("the {what} is needed")));
         }
     }
-    let mut tx = state.db.begin_write().await?;
-    if let Some(original) = body.original_case {
-        let orig = load_case(&mut tx, original)
-            .await?
-            .filter(|c| may_see_case(p, &c.case))
-            .ok_or_else(|| AppError::not_found(format!("no complaint case {original}")))?;
-        if orig.case.state != CaseState::Closed {
-            return Err(AppError::new(
-                ErrorCode::NotClosed,
-                "only a closed case's conclusion can be rejected (§4.6.8)",
-            ));
-        }
-    }
-    let now = state.now();
+    Ok((region, claimed_fen))
+}
+
+/// The fields of a complaint form (客户投诉处理单) as the office files it, received `now`.
+fn complaint_form(
+    body: &NewComplaint,
+    claimed_fen: i64,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, FieldValue)> {
     let mut writes: Vec<(&'static str, FieldValue)> = vec![
         ("form.customer_name", body.customer_name.trim().into()),
         ("form.order_number", body.order_number.trim().into()),
@@ -213,37 +261,7 @@ pub async fn file_complaint(
     if let Some(o) = body.original_case {
         writes.push(("form.original_case", o.to_string().into()));
     }
-    let doc = server_create_in(
-        &mut tx,
-        p,
-        DocKind::Complaint,
-        &region,
-        &writes,
-        state.now(),
-        state.config.timezone,
-    )
-    .await?;
-    let mut case = Case::filed(
-        doc.id(),
-        &region,
-        p.user_id,
-        now,
-        claimed_fen,
-        body.severe,
-        body.original_case,
-    );
-    case.access_code = hex::encode(rand::random::<[u8; 12]>());
-    let at = now.timestamp_millis();
-    insert_case(&mut tx, &case, at).await?;
-    if let Some(original) = body.original_case
-        && let Some(mut orig) = load_case(&mut tx, original).await?
-    {
-        orig.case.followups.push(case.id);
-        update_case(&mut tx, &orig.case, orig.version, at).await?;
-    }
-    insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}", at).await?;
-    tx.commit().await?;
-    view(&case, 1, now)
+    writes
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
