@@ -607,13 +607,7 @@ pub async fn record(
         (Err(e), _) => return error_page(&s, e.into()),
         (_, Err(e)) => return error_page(&s, e),
     };
-    let tz = state.config.timezone;
     let kind = doc.kind();
-    let label = |path: &str| {
-        fields::spec(kind, path)
-            .map(|f| s.t(f.label_zh, f.label_en).to_string())
-            .unwrap_or_else(|| path.to_string())
-    };
     let mut body = String::new();
     let _ = write!(
         body,
@@ -632,6 +626,42 @@ pub async fn record(
             )
         );
     }
+    body.push_str(&fields_section(&s, &doc));
+    body.push_str(&merged_history(
+        &s,
+        &doc,
+        &changes,
+        &names,
+        state.config.timezone,
+    ));
+    if kind == DocKind::Receipt {
+        match custody_section(&state, &s, &doc).await {
+            Ok(section) => body.push_str(&section),
+            Err(e) => return error_page(&s, e),
+        }
+    }
+    if kind == DocKind::Complaint {
+        let _ = write!(
+            body,
+            r#"<p><a href="/web/complaints/{id}">{}</a></p>"#,
+            s.t("投诉案件页", "Complaint case page")
+        );
+    }
+    Html(page(&s, kind_label(&s, kind), &flash, &body)).into_response()
+}
+
+/// A field's label in the user's language, or its path when the table does not know it.
+fn field_label(s: &Session, kind: DocKind, path: &str) -> String {
+    fields::spec(kind, path)
+        .map(|f| s.t(f.label_zh, f.label_en).to_string())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// Every field of a record, concurrent values side by side, with its signatures as images.
+fn fields_section(s: &Session, doc: &RecordDoc) -> String {
+    let kind = doc.kind();
+    let label = |path: &str| field_label(s, kind, path);
+    let mut body = String::new();
     // Fields, with concurrent values side by side.
     let mut rows = Vec::new();
     let mut images = String::new();
@@ -689,10 +719,25 @@ pub async fn record(
         &[("字段", "Field"), ("路径", "Path"), ("值", "Value")],
         &rows,
     ));
+    body
+}
+
+/// The merged history of a record: each change with what it touched, when (server and device
+/// time), by whom, from which device.
+fn merged_history(
+    s: &Session,
+    doc: &RecordDoc,
+    changes: &[(crate::db::docs::ChangeRow, i64)],
+    names: &std::collections::HashMap<Uuid, String>,
+    tz: chrono_tz::Tz,
+) -> String {
+    let kind = doc.kind();
+    let label = |path: &str| field_label(s, kind, path);
+    let mut body = String::new();
     // History: each change with what it touched.
     let am = doc.automerge();
     let mut history = Vec::new();
-    for (c, received_at) in &changes {
+    for (c, received_at) in changes {
         let touched = automerge::Change::from_bytes(c.bytes.clone())
             .map(|change| {
                 let patches = am.diff(change.deps(), &[change.hash()]);
@@ -737,20 +782,7 @@ pub async fn record(
         ],
         &history,
     ));
-    if kind == DocKind::Receipt {
-        match custody_section(&state, &s, &doc).await {
-            Ok(section) => body.push_str(&section),
-            Err(e) => return error_page(&s, e),
-        }
-    }
-    if kind == DocKind::Complaint {
-        let _ = write!(
-            body,
-            r#"<p><a href="/web/complaints/{id}">{}</a></p>"#,
-            s.t("投诉案件页", "Complaint case page")
-        );
-    }
-    Html(page(&s, kind_label(&s, kind), &flash, &body)).into_response()
+    body
 }
 
 /// Where a taken-back product is, its custody register, and the custody steps the user's role
