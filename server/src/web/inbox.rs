@@ -13,7 +13,7 @@ use super::html::{Flash, esc, local, page};
 use super::pages::error_page;
 use super::settlements::steps_for;
 use crate::AppState;
-use crate::workflow::complaint::{Action, Actor, CaseState, Department, apply};
+use crate::workflow::complaint::{Action, Actor, Case, CaseState, Department, apply};
 
 /// A task in the inbox.
 struct Task {
@@ -29,81 +29,95 @@ pub async fn inbox(
     s: Session,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let cases = match state.db.cases(region_filter(&s), None).await {
-        Ok(c) => c,
-        Err(e) => return error_page(&s, e.into()),
+    let (cases, settlements) = match (
+        state.db.cases(region_filter(&s), None).await,
+        state.db.settlements(region_filter(&s)).await,
+    ) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(e), _) | (_, Err(e)) => return error_page(&s, e.into()),
     };
     let now = state.now();
-    let rules = state.config.rules();
+    let cases: Vec<Case> = cases.into_iter().filter(|c| visible(&s, c)).collect();
+    let mut tasks: Vec<Task> = cases
+        .iter()
+        .flat_map(|case| case_tasks(&s, case, now, &state.config.rules()))
+        .collect();
+    tasks.extend(settlement_tasks(&s, &cases, &settlements));
+    tasks.sort_by_key(|t| (t.due.is_none(), t.due));
+    let body = task_table(&s, &tasks, now, state.config.timezone);
+    Html(page(&s, s.t("我的待办", "My inbox"), &flash, &body)).into_response()
+}
+
+/// What a case waits for from the user: acceptance (quality), the open steps of the user's
+/// department, the investigation report, and amounts within the user's authority.
+fn case_tasks(
+    s: &Session,
+    case: &Case,
+    now: DateTime<Utc>,
+    rules: &crate::workflow::complaint::Rules,
+) -> Vec<Task> {
     let mine = Department::of_role(s.p.role);
-    let everyone = s.p.role == Role::Admin;
+    let ours = |d: Department| s.p.role == Role::Admin || mine == Some(d);
     let actor = Actor {
         user: s.p.user_id,
         role: s.p.role,
     };
+    let task = |due, what| Task {
+        due,
+        what,
+        case: case.id,
+        title: case_title(s, case),
+    };
     let mut tasks = Vec::new();
-    for case in cases.iter().filter(|c| visible(&s, c)) {
-        let title = case_title(&s, case);
-        let ours = |d: Department| everyone || mine == Some(d);
-        match case.state {
-            CaseState::Closed => {}
-            CaseState::Submitted => {
-                if s.p.role == Role::Quality {
-                    tasks.push(Task {
-                        due: None,
-                        what: s.t("受理并编号", "Accept and number").into(),
-                        case: case.id,
-                        title,
-                    });
+    match case.state {
+        CaseState::Closed => {}
+        CaseState::Submitted => {
+            if s.p.role == Role::Quality {
+                tasks.push(task(None, s.t("受理并编号", "Accept and number").into()));
+            }
+        }
+        CaseState::Open => {
+            for step in case.steps.iter().filter(|st| st.done_at.is_none()) {
+                if ours(step.department) {
+                    tasks.push(task(Some(step.due_at), step_label(s, step.kind)));
                 }
             }
-            CaseState::Open => {
-                for step in case.steps.iter().filter(|st| st.done_at.is_none()) {
-                    if ours(step.department) {
-                        tasks.push(Task {
-                            due: Some(step.due_at),
-                            what: step_label(&s, step.kind),
-                            case: case.id,
-                            title: title.clone(),
-                        });
-                    }
-                }
-                if let (Some(due), None) = (case.report_due_at, case.report_at)
-                    && ours(Department::Quality)
-                {
-                    tasks.push(Task {
-                        due: Some(due),
-                        what: s.t("调查报告", "Investigation report").into(),
-                        case: case.id,
-                        title: title.clone(),
-                    });
-                }
-                // Amounts waiting for an approval this user's authority covers.
-                for m in case.money.iter().filter(|m| m.approved_by.is_none()) {
-                    let approve = Action::Approve { decision: m.id };
-                    if apply(case, &approve, actor, now, &rules, None).is_ok() {
-                        tasks.push(Task {
-                            due: case.due_at,
-                            what: format!(
-                                "{} ¥{}",
-                                s.t("审批金额", "Approve amount"),
-                                fen_to_yuan(m.amount_fen)
-                            ),
-                            case: case.id,
-                            title: title.clone(),
-                        });
-                    }
+            if let (Some(due), None) = (case.report_due_at, case.report_at)
+                && ours(Department::Quality)
+            {
+                tasks.push(task(
+                    Some(due),
+                    s.t("调查报告", "Investigation report").into(),
+                ));
+            }
+            // Amounts waiting for an approval this user's authority covers.
+            for m in case.money.iter().filter(|m| m.approved_by.is_none()) {
+                let approve = Action::Approve { decision: m.id };
+                if apply(case, &approve, actor, now, rules, None).is_ok() {
+                    tasks.push(task(
+                        case.due_at,
+                        format!(
+                            "{} ¥{}",
+                            s.t("审批金额", "Approve amount"),
+                            fen_to_yuan(m.amount_fen)
+                        ),
+                    ));
                 }
             }
         }
     }
-    // Returns and allowances waiting for a step this user's role does.
-    let settlements = match state.db.settlements(region_filter(&s)).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&s, e.into()),
-    };
-    for r in &settlements {
-        let Some(case) = cases.iter().find(|c| c.id == r.case_id && visible(&s, c)) else {
+    tasks
+}
+
+/// Returns and allowances waiting for a step this user's role does.
+fn settlement_tasks(
+    s: &Session,
+    cases: &[Case],
+    settlements: &[crate::db::complaints::SettlementRow],
+) -> Vec<Task> {
+    let mut tasks = Vec::new();
+    for r in settlements {
+        let Some(case) = cases.iter().find(|c| c.id == r.case_id) else {
             continue;
         };
         for (_, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
@@ -116,12 +130,15 @@ pub async fn inbox(
                 due: None,
                 what: format!("{form}: {}", s.t(zh, en)),
                 case: case.id,
-                title: case_title(&s, case),
+                title: case_title(s, case),
             });
         }
     }
-    tasks.sort_by_key(|t| (t.due.is_none(), t.due));
-    let tz = state.config.timezone;
+    tasks
+}
+
+/// The tasks as a table, the overdue ones marked.
+fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     let rows: Vec<Vec<String>> = tasks
         .iter()
         .map(|t| {
@@ -145,7 +162,7 @@ pub async fn inbox(
             ]
         })
         .collect();
-    let body = s.table(
+    s.table(
         "inbox",
         &[
             ("状态", "State"),
@@ -154,6 +171,5 @@ pub async fn inbox(
             ("任务", "Task"),
         ],
         &rows,
-    );
-    Html(page(&s, s.t("我的待办", "My inbox"), &flash, &body)).into_response()
+    )
 }
