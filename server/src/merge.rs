@@ -25,12 +25,10 @@ pub enum Plan {
     Reject(Refusal),
 }
 
-fn refuse(code: RefusalCode, path: &str, message: impl Into<String>) -> Plan {
-    Plan::Reject(Refusal::new(code, path, message))
-}
-
 /// Decides on `incoming` raw changes for document `id`, sent by a device whose bound actor is
-/// `device_actor`, written as `author`.
+/// `device_actor`, written as `author`. The steps: read the changes, keep those the server
+/// lacks, check they are the device's own, apply them to a fork, and check the merged
+/// document: its root, who may write what it changed, and the record's own rules.
 pub fn plan(
     id: Uuid,
     existing: Option<&Automerge>,
@@ -39,23 +37,50 @@ pub fn plan(
     author: Author,
     zone: chrono_tz::Tz,
 ) -> Plan {
-    let mut changes = Vec::with_capacity(incoming.len());
-    for (i, bytes) in incoming.iter().enumerate() {
-        match Change::from_bytes(bytes.clone()) {
-            Ok(c) => changes.push(c),
-            Err(e) => {
-                return refuse(
-                    RefusalCode::Malformed,
-                    "",
-                    format!("change {i} cannot be read: {e}"),
-                );
-            }
-        }
-    }
     let empty = Automerge::new();
     let base = existing.unwrap_or(&empty);
+    let decided = read_changes(incoming).and_then(|changes| {
+        let new_changes = fresh_changes(base, changes);
+        if new_changes.is_empty() {
+            return Ok(None);
+        }
+        check_actor(&new_changes, device_actor)?;
+        let merged = apply_to_fork(base, &new_changes)?;
+        let is_new = base.get_heads().is_empty();
+        let doc = check_merged(id, base, merged, is_new, author, zone)?;
+        Ok(Some((doc, new_changes, is_new)))
+    });
+    match decided {
+        Ok(None) => Plan::Unchanged,
+        Ok(Some((doc, new_changes, is_new))) => Plan::Accept {
+            doc: Box::new(doc),
+            new_changes,
+            is_new,
+        },
+        Err(refusal) => Plan::Reject(refusal),
+    }
+}
+
+fn malformed(message: impl Into<String>) -> Refusal {
+    Refusal::new(RefusalCode::Malformed, "", message)
+}
+
+/// The changes as sent, each readable.
+fn read_changes(incoming: &[Vec<u8>]) -> Result<Vec<Change>, Refusal> {
+    incoming
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            Change::from_bytes(bytes.clone())
+                .map_err(|e| malformed(format!("change {i} cannot be read: {e}")))
+        })
+        .collect()
+}
+
+/// The changes `base` lacks, each once (a resent batch brings nothing new).
+fn fresh_changes(base: &Automerge, changes: Vec<Change>) -> Vec<Change> {
     let mut seen: Vec<ChangeHash> = Vec::new();
-    let new_changes: Vec<Change> = changes
+    changes
         .into_iter()
         .filter(|c| {
             let hash = c.hash();
@@ -63,83 +88,78 @@ pub fn plan(
             seen.push(hash);
             fresh
         })
-        .collect();
-    if new_changes.is_empty() {
-        return Plan::Unchanged;
-    }
-    if let Some(foreign) = new_changes.iter().find(|c| c.actor_id() != device_actor) {
-        return refuse(
+        .collect()
+}
+
+/// Every new change was made by the device's bound actor.
+fn check_actor(changes: &[Change], device_actor: &ActorId) -> Result<(), Refusal> {
+    match changes.iter().find(|c| c.actor_id() != device_actor) {
+        Some(foreign) => Err(Refusal::new(
             RefusalCode::ForeignActor,
             "",
             format!(
                 "a change was made by actor {}, which is not this device's actor",
                 foreign.actor_id().to_hex_string()
             ),
-        );
+        )),
+        None => Ok(()),
     }
+}
+
+/// `base` with the new changes applied, on a fork: `base` is untouched whatever happens, and
+/// every change the new ones depend on must be there.
+fn apply_to_fork(base: &Automerge, new_changes: &[Change]) -> Result<Automerge, Refusal> {
     // Automerge 0.12 can panic on a change whose bytes were damaged after its checksum was
     // made (found by the fuzz test below); a panic here refuses the batch, it never takes the
     // server down or turns into a 500.
     let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut merged = base.clone();
-        merged.apply_changes(new_changes.clone()).map(|()| merged)
+        merged.apply_changes(new_changes.to_vec()).map(|()| merged)
     }));
     let merged = match applied {
         Ok(Ok(merged)) => merged,
-        Ok(Err(e)) => {
-            return refuse(
-                RefusalCode::Malformed,
-                "",
-                format!("the changes cannot be applied: {e}"),
-            );
-        }
-        Err(_) => return refuse(RefusalCode::Malformed, "", "the change bytes are damaged"),
+        Ok(Err(e)) => return Err(malformed(format!("the changes cannot be applied: {e}"))),
+        Err(_) => return Err(malformed("the change bytes are damaged")),
     };
     let missing = merged.get_missing_deps(&[]);
     if !missing.is_empty() {
-        return refuse(
-            RefusalCode::Malformed,
-            "",
-            format!(
-                "the changes depend on {} change(s) the server does not have; send the whole history",
-                missing.len()
-            ),
-        );
+        return Err(malformed(format!(
+            "the changes depend on {} change(s) the server does not have; send the whole history",
+            missing.len()
+        )));
     }
-    let is_new = base.get_heads().is_empty();
-    let root = match read_root(&merged) {
-        Ok(root) => root,
-        Err(refusal) => return Plan::Reject(refusal),
-    };
+    Ok(merged)
+}
+
+/// The merged document, checked: its root names document `id`; the author may write every
+/// path it changed (a new document by walking its keys, an edit by its diff); the record's
+/// own rules hold.
+fn check_merged(
+    id: Uuid,
+    base: &Automerge,
+    merged: Automerge,
+    is_new: bool,
+    author: Author,
+    zone: chrono_tz::Tz,
+) -> Result<RecordDoc, Refusal> {
+    let root = read_root(&merged)?;
     if root.id != id {
-        return refuse(
+        return Err(Refusal::new(
             RefusalCode::BadRoot,
             "id",
             format!("the document says id {}, but was sent as {id}", root.id),
-        );
+        ));
     }
-    // A new document is checked by walking its keys; an edit by the diff of what it changed.
-    let checked = if is_new {
-        check_new_document(root.kind, author, &merged)
+    if is_new {
+        check_new_document(root.kind, author, &merged)?;
     } else {
         let patches = merged.diff(&base.get_heads(), &merged.get_heads());
-        check_patches(root.kind, author, false, &patches)
-    };
-    if let Err(refusal) = checked {
-        return Plan::Reject(refusal);
+        check_patches(root.kind, author, false, &patches)?;
     }
-    let doc = match RecordDoc::from_automerge(merged) {
-        Ok(doc) => doc,
-        Err(e) => return refuse(RefusalCode::BadRoot, "", e.to_string()),
-    };
-    if let Err(refusal) = rules::check_in(&doc, zone) {
-        return Plan::Reject(refusal);
-    }
-    Plan::Accept {
-        doc: Box::new(doc),
-        new_changes,
-        is_new,
-    }
+    let doc = RecordDoc::from_automerge(merged)
+        .map_err(|e| Refusal::new(RefusalCode::BadRoot, "", e.to_string()))?;
+    rules::check_in(&doc, zone)?;
+    Ok(doc)
 }
 
 #[cfg(test)]
