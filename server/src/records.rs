@@ -238,14 +238,14 @@ fn receipt_number(write: &DocWrite) -> Option<String> {
         .filter(|n| !n.trim().is_empty())
 }
 
-/// Why a complaint form synced as a follow-up of another case (§4.6.8) cannot be filed: the
-/// original is unknown to its filer or not closed. Only a form that is not a case yet is
-/// judged; one already filed is left alone.
-async fn follow_up_refusal(
+/// For a complaint form synced as a follow-up of an earlier case (§4.6.8) that is not a case
+/// yet: whether its original is closed, `Some(closed)`, or `None` when the filer may see no
+/// such case. `None` outside: not such a form.
+async fn follow_up_of(
     tx: &mut Tx,
     principal: &Principal,
     write: &DocWrite,
-) -> AppResult<Option<Refusal>> {
+) -> AppResult<Option<Option<bool>>> {
     use crate::db::complaints::load_case;
     if write.kind != fieldloop_client_core::model::DocKind::Complaint
         || field_of(write, "form.submitted_at").is_none()
@@ -258,29 +258,15 @@ async fn follow_up_refusal(
     if load_case(tx, write.id).await?.is_some() {
         return Ok(None);
     }
-    let refuse = |message: &str| {
-        Some(Refusal::new(
-            RefusalCode::RuleBroken,
-            "form.original_case",
-            message,
-        ))
-    };
     let stored = match Uuid::parse_str(&original) {
         Ok(id) => load_case(tx, id).await?,
         Err(_) => None,
     };
-    Ok(match stored {
-        Some(c) if principal.sees(&c.case.region, c.case.filed_by, None) => {
-            if c.case.state == crate::workflow::complaint::CaseState::Closed {
-                None
-            } else {
-                refuse(
-                    "the original case is still open: only a closed case's conclusion can be rejected (§4.6.8)",
-                )
-            }
-        }
-        _ => refuse("there is no complaint case with that number that you may see"),
-    })
+    Ok(Some(
+        stored
+            .filter(|c| principal.sees(&c.case.region, c.case.filed_by, None))
+            .map(|c| c.case.state == crate::workflow::complaint::CaseState::Closed),
+    ))
 }
 
 /// Adds `follow_up` to the original case's follow-ups (§4.6.8), again on the case as it now is
@@ -551,8 +537,9 @@ pub fn validate_request(request: &SyncRequest) -> AppResult<()> {
 /// The batch runs as a pipeline of named steps: [`load_batch`] (stored rows and first pulls),
 /// `decide_all` (visibility and the pure merge plan, on the blocking pool, without the write
 /// lock), [`redecide_stale`] (under the lock, what another batch changed meanwhile),
-/// [`check_facts`] (rules that need the database: blobs, receipt numbers, open campaigns,
-/// follow-ups), then [`project_and_write`] (documents, projections, feed positions) and commit.
+/// [`check_facts`] (the database's facts gathered, then judged by the pure [`post_check`]:
+/// blobs, receipt numbers, open campaigns, follow-ups), then [`project_and_write`]
+/// (documents, projections, feed positions) and commit.
 pub async fn sync_batch(
     state: &AppState,
     principal: &Principal,
@@ -737,8 +724,9 @@ struct Checked {
 
 /// Checks what the pure merge cannot know: every referenced blob was uploaded, a receipt
 /// number is used once (§2.5), answers go to open campaigns (§3.1), a follow-up complaint
-/// follows a closed case its filer may see (§4.6.8). A document that fails one is refused
-/// whole.
+/// follows a closed case its filer may see (§4.6.8). The database's answers are gathered
+/// first ([`gather_facts`]), then judged by the pure [`post_check`]. A document that fails one
+/// is refused whole.
 async fn check_facts(
     tx: &mut Tx,
     principal: &Principal,
@@ -746,6 +734,7 @@ async fn check_facts(
 ) -> AppResult<Checked> {
     let mut replies = Vec::with_capacity(decided.len());
     let mut stored: Vec<(DocWrite, Arc<Automerge>)> = Vec::new();
+    let mut numbers: Vec<String> = Vec::new();
     for d in decided {
         match d {
             Decided::Reply(r) => replies.push(*r),
@@ -757,10 +746,8 @@ async fn check_facts(
                 heads,
                 merged,
             } => {
-                let earlier: Vec<&DocWrite> = stored.iter().map(|(w, _)| w).collect();
-                if let Some(refusal) =
-                    fact_refusal(tx, principal, &new_blob, &write, &earlier).await?
-                {
+                let facts = gather_facts(tx, principal, &new_blob, &write).await?;
+                if let Some(refusal) = post_check(&facts, &numbers) {
                     tracing::info!(doc = %write.id, %refusal, "document refused");
                     replies.push(reply(
                         write.id,
@@ -769,6 +756,7 @@ async fn check_facts(
                         &heads,
                     ));
                 } else {
+                    numbers.extend(facts.receipt_number);
                     stored.push((*write, merged));
                     replies.push(accepted);
                 }
@@ -778,52 +766,91 @@ async fn check_facts(
     Ok(Checked { replies, stored })
 }
 
-/// The first rule that needs the database and that `write` breaks, if any. `earlier` are the
-/// documents of the same batch already accepted.
-async fn fact_refusal(
+/// What the database says about one accepted document, for the rules of [`post_check`].
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Facts {
+    /// Blobs the document newly refers to that were never uploaded: (path, sha256).
+    missing_blobs: Vec<(&'static str, String)>,
+    /// The receipt number the document carries, and whether another receipt has it.
+    receipt_number: Option<String>,
+    receipt_number_taken: bool,
+    /// The document answers a survey campaign that is closed.
+    campaign_closed: bool,
+    /// For a complaint form filed against an earlier case (§4.6.8), not yet a case itself: the
+    /// original as the filer may see it, `Some(closed)`, or `None` when there is none to see.
+    follow_up_of: Option<Option<bool>>,
+}
+
+/// Asks the database what [`post_check`] needs to know about `write`.
+async fn gather_facts(
     tx: &mut Tx,
     principal: &Principal,
     new_blob: &[(&'static str, String)],
     write: &DocWrite,
-    earlier: &[&DocWrite],
-) -> AppResult<Option<Refusal>> {
+) -> AppResult<Facts> {
+    let mut facts = Facts::default();
     for (path, sha) in new_blob {
         if !blob_exists(tx, sha).await? {
-            return Ok(Some(Refusal::new(
-                RefusalCode::MissingBlob,
-                *path,
-                format!(
-                    "blob {sha} has not been uploaded; upload it before the change that refers to it"
-                ),
-            )));
+            facts.missing_blobs.push((path, sha.clone()));
         }
+    }
+    if let Some(number) = receipt_number(write) {
+        facts.receipt_number_taken = receipt_number_taken(tx, &number, write.id).await?;
+        facts.receipt_number = Some(number);
+    }
+    if let Some(campaign) = field_of(write, "answer.campaign_id") {
+        facts.campaign_closed = !crate::db::feedback::campaign_open(tx, &campaign).await?;
+    }
+    facts.follow_up_of = follow_up_of(tx, principal, write).await?;
+    Ok(facts)
+}
+
+/// The first rule that `facts` show broken, if any. `earlier` are the receipt numbers of the
+/// documents of the same batch already accepted.
+fn post_check(facts: &Facts, earlier: &[String]) -> Option<Refusal> {
+    if let Some((path, sha)) = facts.missing_blobs.first() {
+        return Some(Refusal::new(
+            RefusalCode::MissingBlob,
+            *path,
+            format!(
+                "blob {sha} has not been uploaded; upload it before the change that refers to it"
+            ),
+        ));
     }
     // §2.5: a receipt number is given once; a device that reuses one is refused.
-    if let Some(number) = receipt_number(write) {
-        let twice_here = earlier
-            .iter()
-            .any(|w| receipt_number(w).as_deref() == Some(number.as_str()));
-        if twice_here || receipt_number_taken(tx, &number, write.id).await? {
-            return Ok(Some(Refusal::new(
-                RefusalCode::RuleBroken,
-                "receipt.number",
-                format!("receipt number {number} is already used by another receipt"),
-            )));
-        }
+    if let Some(number) = &facts.receipt_number
+        && (facts.receipt_number_taken || earlier.contains(number))
+    {
+        return Some(Refusal::new(
+            RefusalCode::RuleBroken,
+            "receipt.number",
+            format!("receipt number {number} is already used by another receipt"),
+        ));
     }
     // §3.1: answers go to open campaigns only.
-    if let Some(campaign) = field_of(write, "answer.campaign_id")
-        && !crate::db::feedback::campaign_open(tx, &campaign).await?
-    {
-        return Ok(Some(Refusal::new(
+    if facts.campaign_closed {
+        return Some(Refusal::new(
             RefusalCode::RuleBroken,
             "answer.campaign_id",
             "this survey campaign is closed; it takes no more answers",
-        )));
+        ));
     }
     // §4.6.8: a new form filed because the customer rejected a conclusion follows a closed
     // case its filer may see, as one filed at the office does.
-    follow_up_refusal(tx, principal, write).await
+    let refuse = |message: &str| {
+        Some(Refusal::new(
+            RefusalCode::RuleBroken,
+            "form.original_case",
+            message,
+        ))
+    };
+    match facts.follow_up_of {
+        None | Some(Some(true)) => None,
+        Some(Some(false)) => refuse(
+            "the original case is still open: only a closed case's conclusion can be rejected (§4.6.8)",
+        ),
+        Some(None) => refuse("there is no complaint case with that number that you may see"),
+    }
 }
 
 /// Stores the accepted documents with one feed position each from `seq` on, in order (so a
@@ -972,4 +999,68 @@ pub async fn server_create_in(
         crate::db::feedback::insert_item(tx, &item).await?;
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(facts: &Facts, earlier: &[String]) -> Option<(RefusalCode, String)> {
+        post_check(facts, earlier).map(|r| (r.code, r.path))
+    }
+
+    #[test]
+    fn post_checks_refuse_what_the_facts_show_in_order() {
+        assert_eq!(code(&Facts::default(), &[]), None);
+        let number = Some("R-1".to_string());
+        let reused = Facts {
+            receipt_number: number.clone(),
+            ..Facts::default()
+        };
+        assert_eq!(code(&reused, &[]), None, "a fresh number is fine");
+        assert_eq!(
+            code(&reused, &["R-1".into()]),
+            Some((RefusalCode::RuleBroken, "receipt.number".into())),
+            "the same number twice in one batch"
+        );
+        let taken = Facts {
+            receipt_number: number,
+            receipt_number_taken: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            code(&taken, &[]),
+            Some((RefusalCode::RuleBroken, "receipt.number".into()))
+        );
+        // A missing blob is reported first, whatever else is wrong.
+        let everything = Facts {
+            missing_blobs: vec![("signature.blob_sha256", "ab".repeat(32))],
+            campaign_closed: true,
+            follow_up_of: Some(None),
+            ..taken
+        };
+        assert_eq!(
+            code(&everything, &[]),
+            Some((RefusalCode::MissingBlob, "signature.blob_sha256".into()))
+        );
+        let closed = Facts {
+            campaign_closed: true,
+            ..Facts::default()
+        };
+        assert_eq!(
+            code(&closed, &[]),
+            Some((RefusalCode::RuleBroken, "answer.campaign_id".into()))
+        );
+        for (of, refused) in [
+            (Some(Some(true)), false),
+            (Some(Some(false)), true),
+            (Some(None), true),
+        ] {
+            let facts = Facts {
+                follow_up_of: of,
+                ..Facts::default()
+            };
+            assert_eq!(code(&facts, &[]).is_some(), refused, "{of:?}");
+        }
+    }
 }
