@@ -1,80 +1,14 @@
-//! Loading, merging and storing record documents: runs a sync batch or a back-office edit in one
-//! transaction (changes, snapshot, projection and feed position together), using the pure
-//! planner in [`crate::merge`] for every decision.
+//! A device's sync batch as a pipeline of named steps: load, decide, decide again under the
+//! lock, gather the database's facts and judge them, project and write, commit.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use automerge::{ActorId, Automerge, Change, ReadDoc};
-use fieldloop_client_core::model::ownership::Author;
-use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
-use fieldloop_client_core::wire::{Bytes, DocPush, DocReply, SyncRequest, SyncResponse, Verdict};
-use fieldloop_client_core::wire::{heads_from_text, heads_to_text};
-use uuid::Uuid;
-
-use crate::AppState;
-use crate::access::Principal;
-use crate::auth::server_actor;
-use crate::db::accounts::Device;
-use crate::db::docs::{
-    ChangeRow, DocRow, DocWrite, FieldRow, all_changes, blob_exists, doc_seqs, load_doc, load_docs,
-    write_docs,
-};
-use crate::db::service::receipt_number_taken;
-use crate::db::{Tx, next_counter};
-use crate::error::{AppError, AppResult, ErrorCode};
-use crate::merge::{Plan, plan};
-
-fn load_automerge(row: &DocRow) -> AppResult<Automerge> {
-    Automerge::load(&row.snapshot)
-        .map_err(|e| AppError::internal(format!("stored document {} is damaged: {e}", row.id)))
-}
-
-/// The projected field rows of a document, as a merge writes them.
-pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
-    doc.values()
-        .into_iter()
-        .map(|(path, v)| match v {
-            FieldValue::Int(n) => FieldRow {
-                path: path.to_string(),
-                value: n.to_string(),
-                value_int: Some(n),
-            },
-            FieldValue::Text(t) => FieldRow {
-                path: path.to_string(),
-                value: t,
-                value_int: None,
-            },
-        })
-        .collect()
-}
-
-/// The change log rows of `changes`, written by `user` from `device`.
-pub fn change_rows(changes: &[Change], user: Uuid, device: Option<Uuid>) -> Vec<ChangeRow> {
-    changes
-        .iter()
-        .map(|c| ChangeRow {
-            hash: c.hash().to_string(),
-            actor: c.actor_id().to_hex_string(),
-            actor_seq: c.seq() as i64,
-            bytes: c.raw_bytes().to_vec(),
-            user_id: user,
-            device_id: device,
-            device_time: c.timestamp().saturating_mul(1000),
-        })
-        .collect()
-}
-
-fn assignee_of(doc: &RecordDoc) -> Option<Uuid> {
-    doc.get("dispatch.technician")
-        .and_then(|v| v.as_text().and_then(|t| Uuid::parse_str(t).ok()))
-}
+use super::decide::*;
+use super::*;
 
 /// Complaint forms a salesperson submitted from a device become cases waiting for quality
 /// (§4.6.1); a form already known as a case is left alone.
 /// The complaint cases that forms synced in this batch file, received by the office at
 /// `received`; the device's own `submitted_at` is kept beside it as a claim.
-fn submitted_complaints(
+pub(super) fn submitted_complaints(
     writes: &[DocWrite],
     received: chrono::DateTime<chrono::Utc>,
 ) -> Vec<crate::workflow::complaint::Case> {
@@ -108,140 +42,10 @@ fn submitted_complaints(
         .collect()
 }
 
-/// The rows an accepted merge writes.
-fn prepare(
-    existing: Option<&DocRow>,
-    doc: &RecordDoc,
-    new_changes: &[Change],
-    user: Uuid,
-    device: Option<Uuid>,
-    seq: i64,
-) -> DocWrite {
-    DocWrite {
-        id: doc.id(),
-        kind: doc.kind(),
-        region: doc.region().to_string(),
-        created_by: existing.map(|r| r.created_by).unwrap_or(user),
-        assignee: assignee_of(doc),
-        snapshot: doc.automerge().save(),
-        heads: heads_to_text(&doc.heads()),
-        seq,
-        changes: change_rows(new_changes, user, device),
-        fields: projection(doc),
-    }
-}
-
-/// What was decided for one document of a batch, before blobs are checked and rows written.
-// Short-lived, one per document of a batch: boxing the large variant buys nothing.
-#[allow(clippy::large_enum_variant)]
-enum Decided {
-    Reply(Box<DocReply>),
-    Accept {
-        /// A blob the merge newly refers to, to check before storing.
-        new_blob: Vec<(&'static str, String)>,
-        write: Box<DocWrite>,
-        accepted: DocReply,
-        existing: Option<Arc<Automerge>>,
-        heads: Vec<String>,
-        /// The merged document, kept built once it is stored.
-        merged: Arc<Automerge>,
-    },
-}
-
-impl Decided {
-    fn id(&self) -> Uuid {
-        match self {
-            Decided::Reply(r) => r.id,
-            Decided::Accept { write, .. } => write.id,
-        }
-    }
-}
-
-/// Who is writing a batch, as its rows record it.
-#[derive(Debug, Clone, Copy)]
-struct Writer {
-    user: Uuid,
-    device: Option<Uuid>,
-    seq: i64,
-}
-
-/// A text field of a stored document, read in place (a blob reference is a plain string).
-fn scalar_text(doc: &Automerge, path: &str) -> Option<String> {
-    let (section, key) = path.split_once('.')?;
-    let (_, obj) = doc.get(automerge::ROOT, section).ok().flatten()?;
-    match doc.get(&obj, key).ok().flatten()? {
-        (automerge::Value::Scalar(v), _) => match v.as_ref() {
-            automerge::ScalarValue::Str(t) => Some(t.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A blob reference the merge adds or changes.
-fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static str, String)> {
-    fieldloop_client_core::model::fields::fields(after.kind())
-        .iter()
-        .filter(|spec| spec.path.ends_with("blob_sha256"))
-        .filter_map(|spec| {
-            let Some(FieldValue::Text(sha)) = after.get(spec.path) else {
-                return None;
-            };
-            let unchanged = before.and_then(|b| scalar_text(b, spec.path)).as_ref() == Some(&sha);
-            (!sha.is_empty() && !unchanged).then_some((spec.path, sha))
-        })
-        .collect()
-}
-
-/// A field of a merged document's projection, if set.
-fn field_of(write: &DocWrite, path: &str) -> Option<String> {
-    write
-        .fields
-        .iter()
-        .find(|f| f.path == path)
-        .map(|f| f.value.clone())
-        .filter(|v| !v.is_empty())
-}
-
-/// The feedback item a merged feedback document stands for (§3.2).
-pub fn feedback_item(
-    write: &DocWrite,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Option<crate::db::feedback::NewItem> {
-    if write.kind != fieldloop_client_core::model::DocKind::Feedback {
-        return None;
-    }
-    Some(crate::db::feedback::NewItem {
-        id: write.id,
-        region: write.region.clone(),
-        kind: field_of(write, "answer.kind")?,
-        severity: field_of(write, "answer.severity").unwrap_or_else(|| "general".into()),
-        technician: field_of(write, "answer.technician"),
-        visit_id: field_of(write, "answer.visit_id"),
-        campaign_id: field_of(write, "answer.campaign_id"),
-        rating: field_of(write, "answer.rating").and_then(|r| r.parse().ok()),
-        at: at.timestamp_millis(),
-    })
-}
-
-/// The receipt number a merged take-back receipt carries, if any.
-fn receipt_number(write: &DocWrite) -> Option<String> {
-    (write.kind == fieldloop_client_core::model::DocKind::Receipt)
-        .then(|| {
-            write
-                .fields
-                .iter()
-                .find(|f| f.path == "receipt.number")
-                .map(|f| f.value.clone())
-        })
-        .flatten()
-        .filter(|n| !n.trim().is_empty())
-}
-
 /// For a complaint form synced as a follow-up of an earlier case (§4.6.8) that is not a case
 /// yet: whether its original is closed, `Some(closed)`, or `None` when the filer may see no
 /// such case. `None` outside: not such a form.
-async fn follow_up_of(
+pub(super) async fn follow_up_of(
     tx: &mut Tx,
     principal: &Principal,
     write: &DocWrite,
@@ -271,7 +75,12 @@ async fn follow_up_of(
 
 /// Adds `follow_up` to the original case's follow-ups (§4.6.8), again on the case as it now is
 /// if an office action changed it meanwhile.
-async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -> AppResult<()> {
+pub(super) async fn link_follow_up(
+    tx: &mut Tx,
+    original: Uuid,
+    follow_up: Uuid,
+    at: i64,
+) -> AppResult<()> {
     use crate::db::complaints::{load_case, update_case};
     for _ in 0..3 {
         let Some(mut stored) = load_case(tx, original).await? else {
@@ -289,220 +98,6 @@ async fn link_follow_up(tx: &mut Tx, original: Uuid, follow_up: Uuid, at: i64) -
         ErrorCode::Stale,
         "the original case keeps changing meanwhile; sync again",
     ))
-}
-
-use crate::db::service::SyncedReceipt;
-
-/// Decides one document: visibility, then the pure merge plan. CPU only.
-fn decide(
-    job: Job,
-    principal: &Principal,
-    actor: &ActorId,
-    author: Author,
-    writer: Writer,
-    zone: chrono_tz::Tz,
-) -> Result<Decided, AppError> {
-    let Job {
-        push,
-        row,
-        stored_changes,
-        cached,
-    } = job;
-    if row
-        .as_ref()
-        .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee))
-    {
-        let refusal = Refusal::new(
-            RefusalCode::NotVisible,
-            "",
-            "this record is not yours to see or change",
-        );
-        return Ok(Decided::Reply(Box::new(reply(
-            push.id,
-            Verdict::Rejected { refusal },
-            None,
-            &[],
-        ))));
-    }
-    // A device that has none of a document gets its stored changes as they are: no document
-    // is loaded to answer a first pull.
-    if let (Some(row), Some(changes)) = (&row, stored_changes) {
-        return Ok(Decided::Reply(Box::new(DocReply {
-            id: push.id,
-            verdict: Verdict::Accepted,
-            heads: heads_from_text(&row.heads)
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            changes: changes.into_iter().map(Bytes).collect(),
-        })));
-    }
-    let existing = match (cached, &row) {
-        (Some(doc), _) => Some(doc),
-        (None, Some(row)) => Some(Arc::new(load_automerge(row)?)),
-        (None, None) => None,
-    };
-    let raw: Vec<Vec<u8>> = push.changes.into_iter().map(|b| b.0).collect();
-    let refusal = match plan(push.id, existing.as_deref(), &raw, actor, author, zone) {
-        Plan::Unchanged if existing.is_none() => {
-            Refusal::new(RefusalCode::NotVisible, "", "no such record")
-        }
-        Plan::Unchanged => {
-            return Ok(Decided::Reply(Box::new(reply(
-                push.id,
-                Verdict::Accepted,
-                existing.as_deref(),
-                &push.heads,
-            ))));
-        }
-        Plan::Reject(refusal) => refusal,
-        Plan::Accept {
-            doc,
-            new_changes,
-            is_new,
-        } => {
-            if is_new && !principal.may_create_in(doc.region()) {
-                Refusal::new(
-                    RefusalCode::NotVisible,
-                    "region",
-                    format!(
-                        "you may create records in your own region only, not in '{}'",
-                        doc.region()
-                    ),
-                )
-            } else {
-                let write = prepare(
-                    row.as_ref(),
-                    &doc,
-                    &new_changes,
-                    writer.user,
-                    writer.device,
-                    writer.seq,
-                );
-                return Ok(Decided::Accept {
-                    new_blob: new_blob_ref(existing.as_deref(), &doc),
-                    write: Box::new(write),
-                    accepted: reply(
-                        push.id,
-                        Verdict::Accepted,
-                        Some(doc.automerge()),
-                        &push.heads,
-                    ),
-                    existing,
-                    heads: push.heads,
-                    merged: Arc::new(doc.into_automerge()),
-                });
-            }
-        }
-    };
-    tracing::info!(doc = %push.id, %refusal, "document refused");
-    Ok(Decided::Reply(Box::new(reply(
-        push.id,
-        Verdict::Rejected { refusal },
-        existing.as_deref(),
-        &push.heads,
-    ))))
-}
-
-/// One document of a batch to decide.
-struct Job {
-    /// What the device sent.
-    push: DocPush,
-    /// The stored row, if the server has the document.
-    row: Option<DocRow>,
-    /// For a first pull: the stored changes, sent as they are.
-    stored_changes: Option<Vec<Vec<u8>>>,
-    /// The stored document already built, if the cache keeps it at the row's position.
-    cached: Option<Arc<Automerge>>,
-}
-
-impl Job {
-    fn new(push: DocPush, row: Option<DocRow>, cache: &crate::doc_cache::DocCache) -> Job {
-        let cached = row.as_ref().and_then(|r| cache.get(r.id, r.seq));
-        Job {
-            push,
-            row,
-            stored_changes: None,
-            cached,
-        }
-    }
-}
-
-/// Decides a batch on the blocking pool, two halves at once (loading and diffing documents is
-/// the CPU-heavy part of a sync). Results keep the request's order.
-async fn decide_all(
-    batch: &Batch<'_>,
-    jobs: Vec<Job>,
-    under_lock: bool,
-) -> AppResult<Vec<Decided>> {
-    let Batch {
-        state,
-        principal,
-        actor,
-        author,
-        writer,
-    } = *batch;
-    let zone = state.config.timezone;
-    let half = jobs.len().div_ceil(2).max(8);
-    let mut tasks = Vec::new();
-    let mut jobs = jobs.into_iter().peekable();
-    while jobs.peek().is_some() {
-        let part: Vec<_> = jobs.by_ref().take(half).collect();
-        let (p, a) = (principal.clone(), actor.clone());
-        // At most one deciding task per core: fifty batches deciding at once would otherwise
-        // starve the one batch that holds the write lock. That batch, deciding again under the
-        // lock, does not queue behind them.
-        let slot = if under_lock {
-            None
-        } else {
-            Some(
-                state
-                    .deciders
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(AppError::internal)?,
-            )
-        };
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            part.into_iter()
-                .map(|job| decide(job, &p, &a, author, writer, zone))
-                .collect::<Result<Vec<_>, _>>()
-        }));
-    }
-    let mut out = Vec::new();
-    for task in tasks {
-        out.extend(task.await.map_err(AppError::internal)??);
-    }
-    Ok(out)
-}
-
-fn reply(id: Uuid, verdict: Verdict, doc: Option<&Automerge>, client_heads: &[String]) -> DocReply {
-    let Some(doc) = doc else {
-        return DocReply {
-            id,
-            verdict,
-            heads: Vec::new(),
-            changes: Vec::new(),
-        };
-    };
-    // Changes the device lacks: everything after the heads it has that the server knows.
-    let known: Vec<_> = client_heads
-        .iter()
-        .filter_map(|h| h.parse().ok())
-        .filter(|h| fieldloop_client_core::model::doc::has_change(doc, h))
-        .collect();
-    DocReply {
-        id,
-        verdict,
-        heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
-        changes: doc
-            .get_changes(&known)
-            .iter()
-            .map(|c| Bytes(c.raw_bytes().to_vec()))
-            .collect(),
-    }
 }
 
 /// Checks a sync request's shape before anything is stored.
@@ -623,17 +218,17 @@ pub async fn sync_batch(
 }
 
 /// What every decision of one batch is made with.
-struct Batch<'a> {
-    state: &'a AppState,
-    principal: &'a Principal,
-    actor: &'a ActorId,
-    author: Author,
-    writer: Writer,
+pub(super) struct Batch<'a> {
+    pub(super) state: &'a AppState,
+    pub(super) principal: &'a Principal,
+    pub(super) actor: &'a ActorId,
+    pub(super) author: Author,
+    pub(super) writer: Writer,
 }
 
 /// A batch as loaded: one job per sent document, the stored version (`seq`) each was decided
 /// at, and the documents that carry changes.
-struct Loaded {
+pub(super) struct Loaded {
     jobs: Vec<Job>,
     seen: HashMap<Uuid, i64>,
     pushes: HashMap<Uuid, DocPush>,
@@ -642,7 +237,7 @@ struct Loaded {
 /// Loads the stored rows of a batch's documents, and the stored changes of first pulls (no
 /// heads, nothing sent), in one read transaction that takes no write lock: batches arriving
 /// together (a thousand technicians regaining signal) load and decide on every core at once.
-async fn load_batch(state: &AppState, request: SyncRequest) -> AppResult<Loaded> {
+pub(super) async fn load_batch(state: &AppState, request: SyncRequest) -> AppResult<Loaded> {
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     let mut read = state.db.pool.begin().await?;
     let mut rows = load_docs(&mut read, &ids).await?;
@@ -678,7 +273,7 @@ async fn load_batch(state: &AppState, request: SyncRequest) -> AppResult<Loaded>
 
 /// Under the write lock: a document another batch wrote while this one decided is decided
 /// again on the row as it now is, whatever the first verdict was.
-async fn redecide_stale(
+pub(super) async fn redecide_stale(
     batch: &Batch<'_>,
     tx: &mut Tx,
     decided: &mut [Decided],
@@ -717,7 +312,7 @@ async fn redecide_stale(
 
 /// The batch after the rules that need the database: the answer for every document, and the
 /// accepted ones to store with their merged documents.
-struct Checked {
+pub(super) struct Checked {
     replies: Vec<DocReply>,
     stored: Vec<(DocWrite, Arc<Automerge>)>,
 }
@@ -727,7 +322,7 @@ struct Checked {
 /// follows a closed case its filer may see (§4.6.8). The database's answers are gathered
 /// first ([`gather_facts`]), then judged by the pure [`post_check`]. A document that fails one
 /// is refused whole.
-async fn check_facts(
+pub(super) async fn check_facts(
     tx: &mut Tx,
     principal: &Principal,
     decided: Vec<Decided>,
@@ -768,7 +363,7 @@ async fn check_facts(
 
 /// What the database says about one accepted document, for the rules of [`post_check`].
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Facts {
+pub(super) struct Facts {
     /// Blobs the document newly refers to that were never uploaded: (path, sha256).
     missing_blobs: Vec<(&'static str, String)>,
     /// The receipt number the document carries, and whether another receipt has it.
@@ -782,7 +377,7 @@ struct Facts {
 }
 
 /// Asks the database what [`post_check`] needs to know about `write`.
-async fn gather_facts(
+pub(super) async fn gather_facts(
     tx: &mut Tx,
     principal: &Principal,
     new_blob: &[(&'static str, String)],
@@ -807,7 +402,7 @@ async fn gather_facts(
 
 /// The first rule that `facts` show broken, if any. `earlier` are the receipt numbers of the
 /// documents of the same batch already accepted.
-fn post_check(facts: &Facts, earlier: &[String]) -> Option<Refusal> {
+pub(super) fn post_check(facts: &Facts, earlier: &[String]) -> Option<Refusal> {
     if let Some((path, sha)) = facts.missing_blobs.first() {
         return Some(Refusal::new(
             RefusalCode::MissingBlob,
@@ -857,7 +452,7 @@ fn post_check(facts: &Facts, earlier: &[String]) -> Option<Refusal> {
 /// feed page can end anywhere in a batch), and their projections: feedback items, complaint
 /// cases (linked to the case they follow), receipts with their first custody step. Returns the
 /// merged documents with their new positions, for the cache once the transaction commits.
-async fn project_and_write(
+pub(super) async fn project_and_write(
     state: &AppState,
     tx: &mut Tx,
     seq: i64,
@@ -908,7 +503,7 @@ async fn project_and_write(
 }
 
 /// The receipt a synced document registers, if it is one with a number.
-fn synced_receipt(w: &DocWrite) -> Option<SyncedReceipt> {
+pub(super) fn synced_receipt(w: &DocWrite) -> Option<SyncedReceipt> {
     Some(SyncedReceipt {
         id: w.id,
         number: receipt_number(w)?,
@@ -921,84 +516,6 @@ fn synced_receipt(w: &DocWrite) -> Option<SyncedReceipt> {
             .map(|f| f.value.clone()),
         visit_id: field_of(w, "receipt.visit_id"),
     })
-}
-
-/// A back-office edit: writes server fields of a record as the acting user's server actor, in
-/// one transaction with its projection and feed position. `decide` sees the current document and
-/// returns the writes, or refuses.
-pub async fn server_edit(
-    state: &AppState,
-    principal: &Principal,
-    id: Uuid,
-    decide: impl FnOnce(&RecordDoc) -> AppResult<Vec<(&'static str, FieldValue)>>,
-) -> AppResult<RecordDoc> {
-    let mut tx = state.db.begin_write().await?;
-    let doc = server_edit_in(&mut tx, principal, id, state.now(), decide).await?;
-    tx.commit().await?;
-    Ok(doc)
-}
-
-/// [`server_edit`] inside the caller's write transaction, so a workflow step and the document
-/// it mirrors into commit together. `at` is the server's time of the edit.
-pub async fn server_edit_in(
-    tx: &mut Tx,
-    principal: &Principal,
-    id: Uuid,
-    at: chrono::DateTime<chrono::Utc>,
-    decide: impl FnOnce(&RecordDoc) -> AppResult<Vec<(&'static str, FieldValue)>>,
-) -> AppResult<RecordDoc> {
-    let seq = next_counter(tx, "feed").await?;
-    let row = load_doc(tx, id)
-        .await?
-        .filter(|r| principal.sees(&r.region, r.created_by, r.assignee))
-        .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
-    let mut doc = RecordDoc::from_automerge(load_automerge(&row)?).map_err(AppError::internal)?;
-    let writes = decide(&doc)?;
-    doc.set_actor(server_actor(principal.user_id));
-    let before = doc.heads();
-    doc.set_many(Author::Server, &writes, at.timestamp())
-        .map_err(|e| AppError::invalid(e.to_string()))?;
-    let new_changes: Vec<Change> = doc.automerge().get_changes(&before);
-    let write = prepare(Some(&row), &doc, &new_changes, principal.user_id, None, seq);
-    write_docs(tx, vec![write], at.timestamp_millis()).await?;
-    Ok(doc)
-}
-
-/// Creates a record on the server (a complaint filed in the office), as the acting user's
-/// server actor, inside the caller's transaction. `at` is when it was received; `zone` is the
-/// company's, in which its dates are read.
-pub async fn server_create_in(
-    tx: &mut Tx,
-    principal: &Principal,
-    kind: fieldloop_client_core::model::DocKind,
-    region: &str,
-    writes: &[(&'static str, FieldValue)],
-    at: chrono::DateTime<chrono::Utc>,
-    zone: chrono_tz::Tz,
-) -> AppResult<RecordDoc> {
-    let seq = next_counter(tx, "feed").await?;
-    let now = at.timestamp();
-    let mut doc = RecordDoc::create(
-        kind,
-        Uuid::now_v7(),
-        region,
-        server_actor(principal.user_id),
-        now,
-    )
-    .map_err(AppError::internal)?;
-    doc.set_many(Author::Server, writes, now)
-        .map_err(|e| AppError::invalid(e.to_string()))?;
-    // The rules read dates in the server's own zone, as for records a device sends.
-    fieldloop_client_core::model::rules::check_in(&doc, zone)
-        .map_err(|r| AppError::invalid(r.to_string()))?;
-    let changes = doc.automerge().get_changes(&[]);
-    let write = prepare(None, &doc, &changes, principal.user_id, None, seq);
-    let item = feedback_item(&write, at);
-    write_docs(tx, vec![write], at.timestamp_millis()).await?;
-    if let Some(item) = item {
-        crate::db::feedback::insert_item(tx, &item).await?;
-    }
-    Ok(doc)
 }
 
 #[cfg(test)]
