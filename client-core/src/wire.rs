@@ -213,6 +213,8 @@ pub enum ErrorCode {
     AlreadyLinked,
     /// The item changed meanwhile: reload it.
     ChangedMeanwhile,
+    /// Too many sign-ins at once: try again in a moment.
+    Busy,
     /// The server failed: try again later.
     Internal,
     /// A code newer than this build.
@@ -272,6 +274,7 @@ impl ErrorCode {
         ErrorCode::FeedbackClosed,
         ErrorCode::AlreadyLinked,
         ErrorCode::ChangedMeanwhile,
+        ErrorCode::Busy,
         ErrorCode::Internal,
     ];
 
@@ -327,6 +330,7 @@ impl ErrorCode {
             ErrorCode::FeedbackClosed => "closed",
             ErrorCode::AlreadyLinked => "already_linked",
             ErrorCode::ChangedMeanwhile => "changed_meanwhile",
+            ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

@@ -117,6 +117,7 @@ pub enum ErrorCode {
     FeedbackClosed,
     AlreadyLinked,
     ChangedMeanwhile,
+    Busy,
     Internal,
     Unknown,
 }

@@ -99,6 +99,32 @@ pub fn user_info(user: &User) -> UserInfo {
     }
 }
 
+/// Runs `work` (a password hash or check) on the blocking pool once a hasher is free. A caller
+/// that waits longer than `Config::password_wait_ms` is told the server is busy: a flood of
+/// sign-ins queues in memory-light tasks instead of holding argon2's ~19 MiB each at once.
+pub async fn with_hasher<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> AppResult<T> {
+    let wait = std::time::Duration::from_millis(state.config.password_wait_ms);
+    let permit = tokio::time::timeout(wait, state.hashers.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            tracing::warn!(target: "security", "sign-in refused: every password hasher busy");
+            AppError::new(
+                ErrorCode::Busy,
+                "too many sign-ins at once; try again in a moment",
+            )
+        })?
+        .map_err(AppError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
 /// The active user with this username and password, or `bad_credentials` / `account_disabled`.
 pub async fn check_credentials(
     state: &AppState,
@@ -110,15 +136,14 @@ pub async fn check_credentials(
     let password = password.to_string();
     // argon2 is slow by design: keep it off the async threads. An unknown user still pays for
     // one verification, so timing does not tell which usernames exist.
-    let ok = tokio::task::spawn_blocking(move || match hash {
+    let ok = with_hasher(state, move || match hash {
         Some(h) => verify_password(&password, &h),
         None => {
             let _ = hash_password(&password);
             false
         }
     })
-    .await
-    .map_err(AppError::internal)?;
+    .await?;
     match user {
         Some(u) if ok && u.active => Ok(u),
         Some(u) if ok && !u.active => Err(AppError::new(

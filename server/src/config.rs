@@ -26,13 +26,23 @@ pub struct Config {
     pub cookie_secure: bool,
     /// How many recently merged documents are kept built in memory (0: none).
     pub doc_cache: usize,
+    /// Passwords hashed at once (argon2 holds ~19 MiB each): a flood of sign-ins queues here
+    /// instead of exhausting memory. Default: one per core.
+    pub password_hashers: usize,
+    /// How long a sign-in waits for a hasher before it is told the server is busy (503).
+    pub password_wait_ms: u64,
+}
+
+/// One per core, at least one.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 impl Config {
     /// Reads `DATABASE_URL` (default: SQLite in `FIELDLOOP_DATA`, itself default `./data`),
     /// `FIELDLOOP_ADDR`, `FIELDLOOP_TIMEZONE`, `FIELDLOOP_ACCESS_TTL_SECS`,
-    /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET`, `FIELDLOOP_COOKIE_SECURE` and
-    /// `FIELDLOOP_DOC_CACHE`.
+    /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET`, `FIELDLOOP_COOKIE_SECURE`,
+    /// `FIELDLOOP_DOC_CACHE`, `FIELDLOOP_PASSWORD_HASHERS` and `FIELDLOOP_PASSWORD_WAIT_MS`.
     pub fn from_env() -> anyhow::Result<Config> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let database_url = match var("DATABASE_URL") {
@@ -82,6 +92,15 @@ impl Config {
                 crate::doc_cache::DEFAULT_CAPACITY as i64,
             )?)
             .map_err(|_| anyhow::anyhow!("FIELDLOOP_DOC_CACHE must not be negative"))?,
+            password_hashers: usize::try_from(number(
+                "FIELDLOOP_PASSWORD_HASHERS",
+                cores() as i64,
+            )?)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| anyhow::anyhow!("FIELDLOOP_PASSWORD_HASHERS must be 1 or more"))?,
+            password_wait_ms: u64::try_from(number("FIELDLOOP_PASSWORD_WAIT_MS", 2000)?)
+                .map_err(|_| anyhow::anyhow!("FIELDLOOP_PASSWORD_WAIT_MS must not be negative"))?,
         })
     }
 
@@ -98,6 +117,8 @@ impl Config {
             dispatchers: vec![fieldloop_client_core::model::Role::FactoryDirector],
             cookie_secure: false,
             doc_cache: crate::doc_cache::DEFAULT_CAPACITY,
+            password_hashers: cores(),
+            password_wait_ms: 2000,
         }
     }
 

@@ -39,6 +39,9 @@ pub struct AppState {
     pub docs: Arc<doc_cache::DocCache>,
     /// One permit per core for deciding sync batches (CPU-bound work off the async threads).
     pub deciders: Arc<tokio::sync::Semaphore>,
+    /// Permits for hashing passwords (`Config::password_hashers`): sign-ins beyond them wait,
+    /// then are told the server is busy.
+    pub hashers: Arc<tokio::sync::Semaphore>,
 }
 
 /// Registered devices as recently read. A device's user and actor never change once it is
@@ -74,6 +77,7 @@ impl AppState {
             deciders: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            hashers: Arc::new(tokio::sync::Semaphore::new(config.password_hashers)),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
             devices: Arc::default(),

@@ -85,9 +85,7 @@ pub async fn create_user(state: &AppState, p: &Principal, body: NewUser) -> AppR
         ));
     }
     let password = body.password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(AppError::internal)??;
+    let password_hash = auth::with_hasher(state, move || auth::hash_password(&password)).await??;
     let user = User {
         id: Uuid::now_v7(),
         username,

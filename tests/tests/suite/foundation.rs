@@ -770,6 +770,51 @@ async fn concurrent_usernames(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(concurrent_usernames_test, concurrent_usernames);
 
+/// A flood of sign-ins cannot hold a password hash each at once: with one hasher and no time
+/// to wait, the flood is told `busy` (503, retryable) at once instead of queueing argon2's
+/// memory, and the right password still signs in afterwards. (Memory and latency under a flood
+/// are measured by the benchmark, not asserted here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_flood_is_bounded() -> anyhow::Result<()> {
+    let server = TestServer::start_with(fieldloop_e2e::Engine::Sqlite, |c| {
+        c.password_hashers = 1;
+        c.password_wait_ms = 1;
+    })
+    .await?
+    .expect("sqlite always starts");
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let url = format!("{}/api/auth/login", server.base());
+    let attempts = (0..16).map(|_| {
+        let url = url.clone();
+        async move {
+            let resp = fieldloop_e2e::http()
+                .post(url)
+                .json(&json!({"username": "tech", "password": "not the password"}))
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await?;
+            anyhow::Ok((status, body))
+        }
+    });
+    let answers = futures_join_all(attempts).await?;
+    let busy = answers.iter().filter(|(s, _)| *s == 503).count();
+    assert!(busy > 0, "no sign-in was told busy: {answers:?}");
+    for (status, body) in &answers {
+        match status {
+            401 => assert_eq!(body["error"]["code"], "bad_credentials"),
+            503 => {
+                assert_eq!(body["error"]["code"], "busy");
+                assert_eq!(body["error"]["retryable"], true);
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    login_token(&server.base(), "tech").await?;
+    server.finish().await;
+    Ok(())
+}
+
 /// Runs the futures at once and gathers their answers in order.
 async fn futures_join_all<F, T>(futures: impl Iterator<Item = F>) -> anyhow::Result<Vec<T>>
 where
