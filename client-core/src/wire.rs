@@ -140,6 +140,8 @@ pub enum ErrorCode {
     RefreshTokenReplayed,
     /// The session was revoked: sign in again.
     RefreshTokenRevoked,
+    /// The session behind the access token was signed out or revoked: sign in again.
+    SessionRevoked,
     /// This device has been revoked.
     DeviceRevoked,
     /// The caller's role or region may not do this.
@@ -238,6 +240,7 @@ impl ErrorCode {
         ErrorCode::RefreshTokenExpired,
         ErrorCode::RefreshTokenReplayed,
         ErrorCode::RefreshTokenRevoked,
+        ErrorCode::SessionRevoked,
         ErrorCode::DeviceRevoked,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -294,6 +297,7 @@ impl ErrorCode {
             ErrorCode::RefreshTokenExpired => "refresh_token_expired",
             ErrorCode::RefreshTokenReplayed => "refresh_token_replayed",
             ErrorCode::RefreshTokenRevoked => "refresh_token_revoked",
+            ErrorCode::SessionRevoked => "session_revoked",
             ErrorCode::DeviceRevoked => "device_revoked",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",

@@ -81,6 +81,7 @@ pub enum ErrorCode {
     RefreshTokenExpired,
     RefreshTokenReplayed,
     RefreshTokenRevoked,
+    SessionRevoked,
     DeviceRevoked,
     Forbidden,
     NotFound,

@@ -27,8 +27,11 @@ use crate::error::{AppError, AppResult, ErrorCode};
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
-    verified: std::sync::Arc<std::sync::Mutex<HashMap<String, (Principal, i64)>>>,
+    verified: std::sync::Arc<std::sync::Mutex<HashMap<String, (TokenHolder, i64)>>>,
 }
+
+/// Whom a verified token was issued to: the user and the session (refresh family).
+type TokenHolder = (Uuid, Option<String>);
 
 /// At most this many verified tokens are remembered; past it, the expired ones are dropped.
 const VERIFIED_TOKENS: usize = 50_000;
@@ -56,6 +59,10 @@ struct Claims {
     region: Option<String>,
     iat: i64,
     exp: i64,
+    /// The session (refresh-token family) the token belongs to; a signed-out session's tokens
+    /// are refused on their next request. Tokens issued before it existed carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
 }
 
 /// Hashes a password with argon2id and a fresh salt. Slow on purpose: call off the async threads.
@@ -167,6 +174,7 @@ pub async fn issue_pair(state: &AppState, user: &User, family: &str) -> AppResul
         region: user.region.clone(),
         iat: now,
         exp: now + ttl,
+        fam: Some(family.to_string()),
     };
     let access = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -236,8 +244,41 @@ pub async fn logout(state: &AppState, refresh: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// Decodes an access token. Expiry is judged by the server's clock, not the library's.
-pub fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principal> {
+/// The signed-in user behind an access token, as the database has them now: the token proves
+/// who it was issued to and until when (by the server's clock); the role, the region, whether
+/// the account is active and whether the token's session was signed out are read on every
+/// request, so a change takes effect on the next one, on every server instance.
+pub async fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principal> {
+    let (user_id, family) = verified_token(state, token)?;
+    let user = state
+        .db
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled or no longer exists",
+            )
+        })?;
+    if let Some(family) = family
+        && state.db.family_revoked(&family).await?
+    {
+        return Err(AppError::new(
+            ErrorCode::SessionRevoked,
+            "this session was signed out; sign in again",
+        ));
+    }
+    Ok(Principal {
+        user_id: user.id,
+        role: user.role,
+        region: user.region,
+    })
+}
+
+/// The user id and session of a token this server signed and that has not expired. A token is
+/// valid until it expires whoever checks it, so each is checked once per server.
+fn verified_token(state: &AppState, token: &str) -> AppResult<TokenHolder> {
     let now = state.now().timestamp();
     {
         let verified = state
@@ -245,10 +286,10 @@ pub fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principa
             .verified
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some((principal, exp)) = verified.get(token)
+        if let Some((found, exp)) = verified.get(token)
             && now < *exp
         {
-            return Ok(principal.clone());
+            return Ok(found.clone());
         }
     }
     let mut validation = Validation::new(Algorithm::HS256);
@@ -265,11 +306,7 @@ pub fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principa
     }
     let user_id = Uuid::parse_str(&data.claims.sub)
         .map_err(|_| AppError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
-    let principal = Principal {
-        user_id,
-        role: data.claims.role,
-        region: data.claims.region,
-    };
+    let found = (user_id, data.claims.fam);
     let mut verified = state
         .keys
         .verified
@@ -281,8 +318,8 @@ pub fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principa
             verified.clear();
         }
     }
-    verified.insert(token.to_string(), (principal.clone(), data.claims.exp));
-    Ok(principal)
+    verified.insert(token.to_string(), (found.clone(), data.claims.exp));
+    Ok(found)
 }
 
 /// The signed-in user of a request (from `Authorization: Bearer ...`).
@@ -306,7 +343,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "expected 'Bearer <token>'"))?;
-        principal_from_token(state, token.trim()).map(Auth)
+        principal_from_token(state, token.trim()).await.map(Auth)
     }
 }
 

@@ -34,7 +34,6 @@ pub struct AppState {
     pub keys: Arc<auth::Keys>,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
-    devices: Arc<DeviceCache>,
     /// Recently merged documents, built (see [`doc_cache`]).
     pub docs: Arc<doc_cache::DocCache>,
     /// One permit per core for deciding sync batches (CPU-bound work off the async threads).
@@ -43,18 +42,6 @@ pub struct AppState {
     /// then are told the server is busy.
     pub hashers: Arc<tokio::sync::Semaphore>,
 }
-
-/// Registered devices as recently read. A device's user and actor never change once it is
-/// registered; only a revocation does, and it takes effect within [`DEVICE_CACHE_TTL`].
-#[derive(Debug, Default)]
-struct DeviceCache(
-    std::sync::Mutex<
-        std::collections::HashMap<uuid::Uuid, (db::accounts::Device, std::time::Instant)>,
-    >,
-);
-
-/// How long a device read from the database is trusted without reading it again.
-pub const DEVICE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AppState {
     /// Connects, migrates and loads the signing secret (made once per database, so every server
@@ -80,31 +67,13 @@ impl AppState {
             hashers: Arc::new(tokio::sync::Semaphore::new(config.password_hashers)),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
-            devices: Arc::default(),
         })
     }
 
-    /// A registered device, from the database or read within the last [`DEVICE_CACHE_TTL`]:
-    /// a device syncing every few seconds costs no query each time.
+    /// A registered device as the database has it now: a revocation takes effect on the
+    /// device's next request, on every server instance.
     pub async fn device(&self, id: uuid::Uuid) -> sqlx::Result<Option<db::accounts::Device>> {
-        let now = clock::monotonic();
-        {
-            let cache = self.devices.0.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((device, at)) = cache.get(&id)
-                && now.duration_since(*at) < DEVICE_CACHE_TTL
-            {
-                return Ok(Some(device.clone()));
-            }
-        }
-        let found = self.db.device(id).await?;
-        if let Some(device) = &found {
-            let mut cache = self.devices.0.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() > 100_000 {
-                cache.retain(|_, (_, at)| now.duration_since(*at) < DEVICE_CACHE_TTL);
-            }
-            cache.insert(id, (device.clone(), now));
-        }
-        Ok(found)
+        self.db.device(id).await
     }
 
     /// Business time: what deadlines and numbers are reckoned from.

@@ -200,6 +200,18 @@ impl Db {
         Ok(Some((found, won)))
     }
 
+    /// Whether a session (refresh-token family) was revoked: signed out, replayed, or its
+    /// account's sessions ended.
+    pub async fn family_revoked(&self, family: &str) -> sqlx::Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM refresh_tokens WHERE family = $1 AND revoked_at IS NOT NULL LIMIT 1",
+        )
+        .bind(family)
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     /// Revokes every token of a family (a replayed token means the family leaked).
     pub async fn revoke_family(&self, family: &str, at: i64) -> sqlx::Result<()> {
         sqlx::query(

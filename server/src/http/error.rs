@@ -16,7 +16,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         InvalidInput | MalformedBody | HashMismatch | OutOfWarranty => StatusCode::BAD_REQUEST,
         MissingToken | InvalidToken | TokenExpired | BadCredentials | AccountDisabled
         | InvalidRefreshToken | RefreshTokenExpired | RefreshTokenReplayed
-        | RefreshTokenRevoked => StatusCode::UNAUTHORIZED,
+        | RefreshTokenRevoked | SessionRevoked => StatusCode::UNAUTHORIZED,
         Forbidden | DeviceRevoked | WrongDepartment | AboveAuthority | InternalRecord
         | WrongRole => StatusCode::FORBIDDEN,
         NotFound | NoRoute => StatusCode::NOT_FOUND,

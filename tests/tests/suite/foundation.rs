@@ -770,6 +770,113 @@ async fn concurrent_usernames(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(concurrent_usernames_test, concurrent_usernames);
 
+/// Signing out, disabling an account, deleting it, changing its role and revoking a device all
+/// take effect on the very next request: an access token proves only who it was issued to;
+/// what that user may do is what the database says now.
+async fn revocation_is_immediate(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    server.user("temp", Role::Technician, Some("wuhan")).await?;
+    let base = server.base();
+    let me = format!("{base}/api/me");
+    let register = format!("{base}/api/complaints");
+    let pool = &server.state.db.pool;
+    let id_of = |name: &'static str| async move {
+        let row: (String,) = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await?;
+        anyhow::Ok(row.0)
+    };
+
+    // Signing out ends the session's access token too.
+    let pair: serde_json::Value = fieldloop_e2e::http()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "tech", "password": "tech-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let access = pair["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(call(Method::GET, &me, &access, None).await?.0, 200);
+    let resp = fieldloop_e2e::http()
+        .post(format!("{base}/api/auth/logout"))
+        .json(&json!({"refresh_token": pair["refresh_token"]}))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 204);
+    let (status, body) = call(Method::GET, &me, &access, None).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("session_revoked"))
+    );
+
+    // The role is the database's: a technician made admin reads the complaint register at
+    // once, and is refused again at once when made a technician again.
+    let token = login_token(&base, "tech").await?;
+    assert_eq!(call(Method::GET, &register, &token, None).await?.0, 403);
+    let tech = id_of("tech").await?;
+    sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1")
+        .bind(&tech)
+        .execute(pool)
+        .await?;
+    assert_eq!(call(Method::GET, &register, &token, None).await?.0, 200);
+    sqlx::query("UPDATE users SET role = 'technician' WHERE id = $1")
+        .bind(&tech)
+        .execute(pool)
+        .await?;
+    assert_eq!(call(Method::GET, &register, &token, None).await?.0, 403);
+
+    // A revoked device is refused on its next sync.
+    let dev = server.device("tech").await?;
+    dev.sync().await?;
+    sqlx::query("UPDATE devices SET revoked_at = $1 WHERE user_id = $2")
+        .bind(1_i64)
+        .bind(&tech)
+        .execute(pool)
+        .await?;
+    dev.store().create(DocKind::Visit, "wuhan", now()).await?;
+    let err = dev
+        .sync()
+        .await
+        .expect_err("a revoked device syncs nothing");
+    assert!(
+        matches!(
+            err.downcast_ref::<fieldloop_client_core::Error>(),
+            Some(fieldloop_client_core::Error::Refused { code, .. }) if code == "device_revoked"
+        ),
+        "{err}"
+    );
+
+    // A disabled account, and one that no longer exists, are refused at once.
+    let temp_token = login_token(&base, "temp").await?;
+    let temp = id_of("temp").await?;
+    sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(&temp)
+        .execute(pool)
+        .await?;
+    let (status, body) = call(Method::GET, &me, &temp_token, None).await?;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, json!("account_disabled"))
+    );
+    sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
+        .bind(&temp)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(&temp)
+        .execute(pool)
+        .await?;
+    let (status, _) = call(Method::GET, &me, &temp_token, None).await?;
+    assert_eq!(status, 401);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(revocation_is_immediate_test, revocation_is_immediate);
+
 /// A flood of sign-ins cannot hold a password hash each at once: with one hasher and no time
 /// to wait, the flood is told `busy` (503, retryable) at once instead of queueing argon2's
 /// memory, and the right password still signs in afterwards. (Memory and latency under a flood
