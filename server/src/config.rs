@@ -16,7 +16,8 @@ pub struct Config {
     pub access_ttl_secs: i64,
     /// Lifetime of refresh tokens (technicians are offline for days).
     pub refresh_ttl_secs: i64,
-    /// A fixed signing secret; by default one is made and kept in the database.
+    /// A fixed signing secret (`FIELDLOOP_JWT_SECRET`, or the file `FIELDLOOP_JWT_SECRET_FILE`
+    /// names); by default one is made and kept in the database.
     pub jwt_secret: Option<String>,
     /// Approval authority by amount (§4.7.3).
     pub thresholds: crate::workflow::authority::Thresholds,
@@ -70,7 +71,20 @@ impl Config {
             timezone,
             access_ttl_secs: number("FIELDLOOP_ACCESS_TTL_SECS", 15 * 60)?,
             refresh_ttl_secs: number("FIELDLOOP_REFRESH_TTL_DAYS", 30)? * 86_400,
-            jwt_secret: var("FIELDLOOP_JWT_SECRET"),
+            jwt_secret: match (
+                var("FIELDLOOP_JWT_SECRET"),
+                var("FIELDLOOP_JWT_SECRET_FILE"),
+            ) {
+                (Some(secret), _) => Some(secret),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("FIELDLOOP_JWT_SECRET_FILE {path}: {e}"))?
+                        .trim()
+                        .to_string(),
+                )
+                .filter(|s| !s.is_empty()),
+                (None, None) => None,
+            },
             thresholds: thresholds_from_env()?,
             dispatchers: match var("FIELDLOOP_DISPATCHERS") {
                 Some(list) => list

@@ -49,6 +49,7 @@ impl AppState {
     pub async fn open(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate(SystemClock.now().timestamp_millis()).await?;
+        db.secure_files(&config.database_url)?;
         let fresh: [u8; 32] = rand::random();
         let secret = match &config.jwt_secret {
             Some(s) => s.clone(),

@@ -163,13 +163,44 @@ impl Db {
         })
     }
 
-    /// The SQLite URL of a data folder, creating the folder.
+    /// The SQLite URL of a data folder, creating the folder (readable by this user only).
     pub fn sqlite_url_in(dir: &Path) -> anyhow::Result<String> {
         std::fs::create_dir_all(dir)?;
+        restrict(dir, 0o700)?;
         Ok(format!(
             "sqlite://{}",
             dir.join("fieldloop.sqlite").display()
         ))
+    }
+
+    /// Makes an SQLite database's folder readable by this user only (0700) and its files
+    /// (the database, its WAL and shared memory) 0600: they hold the password hashes and,
+    /// unless it comes from elsewhere, the token signing secret. Wider modes are narrowed, with
+    /// a warning naming the path. Nothing to do on PostgreSQL.
+    pub fn secure_files(&self, url: &str) -> anyhow::Result<()> {
+        if self.engine != Engine::Sqlite {
+            return Ok(());
+        }
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return Ok(());
+        }
+        let file = Path::new(path);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            restrict(dir, 0o700)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let f = std::path::PathBuf::from(format!("{path}{suffix}"));
+            if f.exists() {
+                restrict(&f, 0o600)?;
+            }
+        }
+        Ok(())
     }
 
     /// Applies the migrations this build has and the database lacks. Safe when several server
@@ -251,6 +282,29 @@ impl Db {
         let row = sqlx::query(sql).fetch_one(&self.pool).await?;
         Ok(row.get(0))
     }
+}
+
+/// Narrows `path`'s permissions to `mode` if they are wider, saying so.
+#[cfg(unix)]
+fn restrict(path: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let current = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if current & !mode != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            was = format!("{current:o}"),
+            now = format!("{mode:o}"),
+            "data file or folder was readable by others; narrowed"
+        );
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| anyhow::anyhow!("cannot restrict {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_path: &Path, _mode: u32) -> anyhow::Result<()> {
+    Ok(())
 }
 
 /// Takes the next value of a named counter inside `tx`. On both engines the row stays locked

@@ -877,6 +877,50 @@ async fn revocation_is_immediate(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(revocation_is_immediate_test, revocation_is_immediate);
 
+/// The SQLite data folder holds the password hashes and the signing secret: it is made 0700
+/// and its files 0600, and modes someone widened are narrowed again when the server starts.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_folder_is_private() -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start(fieldloop_e2e::Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let file = server
+        .database_url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let folder = std::path::Path::new(&file)
+        .parent()
+        .expect("the database is in a folder")
+        .to_path_buf();
+    let mode = |p: &std::path::Path| -> anyhow::Result<u32> {
+        Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+    };
+    assert_eq!(mode(&folder)?, 0o700, "the folder");
+    assert_eq!(mode(std::path::Path::new(&file))?, 0o600, "the database");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+    let server = server.restart().await?;
+    assert_eq!(mode(&folder)?, 0o700, "the folder, narrowed on start");
+    assert_eq!(
+        mode(std::path::Path::new(&file))?,
+        0o600,
+        "the database, narrowed on start"
+    );
+    for suffix in ["-wal", "-shm"] {
+        let f = format!("{file}{suffix}");
+        if std::path::Path::new(&f).exists() {
+            assert_eq!(mode(std::path::Path::new(&f))?, 0o600, "{f}");
+        }
+    }
+    server.finish().await;
+    Ok(())
+}
+
 /// A flood of sign-ins cannot hold a password hash each at once: with one hasher and no time
 /// to wait, the flood is told `busy` (503, retryable) at once instead of queueing argon2's
 /// memory, and the right password still signs in afterwards. (Memory and latency under a flood
