@@ -85,6 +85,16 @@ impl Table {
             .collect()
     }
 
+    /// A text cell's value as a spreadsheet must show it: one that a spreadsheet would read as
+    /// a formula (`= + - @`, a tab or a carriage return first) gets a leading `'`, so a customer
+    /// name or phone typed as `=HYPERLINK(...)` stays text.
+    fn safe_text(cell: &Cell) -> String {
+        match cell {
+            Cell::Text(t) if formula_like(t) => format!("'{t}"),
+            other => Self::text(other),
+        }
+    }
+
     pub fn text(cell: &Cell) -> String {
         match cell {
             Cell::Text(t) => t.clone(),
@@ -116,7 +126,7 @@ impl Table {
         for row in &self.rows {
             out.push_str(
                 &row.iter()
-                    .map(|c| quote(&Self::text(c)))
+                    .map(|c| quote(&Self::safe_text(c)))
                     .collect::<Vec<_>>()
                     .join(","),
             );
@@ -144,6 +154,8 @@ impl Table {
             .map_err(|e| e.to_string())?;
         let bold = Format::new().set_bold();
         let money = Format::new().set_num_format("0.00");
+        // A quote prefix keeps a formula-like text as text, and is not shown in the cell.
+        let as_text = Format::new().set_quote_prefix();
         for (c, h) in self.headers(lang).iter().enumerate() {
             sheet
                 .write_string_with_format(0, c as u16, *h, &bold)
@@ -154,6 +166,9 @@ impl Table {
             for (c, cell) in row.iter().enumerate() {
                 let c = c as u16;
                 match cell {
+                    Cell::Text(t) if formula_like(t) => {
+                        sheet.write_string_with_format(r, c, t, &as_text)
+                    }
                     Cell::Text(t) => sheet.write_string(r, c, t),
                     Cell::Int(n) => sheet.write_number(r, c, *n as f64),
                     Cell::Fen(f) => sheet.write_number_with_format(r, c, *f as f64 / 100.0, &money),
@@ -166,9 +181,33 @@ impl Table {
     }
 }
 
+/// Would a spreadsheet read this text as a formula (or the start of one)?
+fn formula_like(text: &str) -> bool {
+    text.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formula_like_text_stays_text() {
+        let mut t = Table::new("测试", "Test", &[("电话", "Phone"), ("金额", "Amount")]);
+        for bad in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            t.push(vec![bad.into(), Cell::Fen(-150)]);
+        }
+        t.push(vec!["027-8888".into(), Cell::Fen(100)]);
+        let csv = String::from_utf8(t.to_csv(Lang::En)).unwrap();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(lines[1].starts_with("\"'=HYPERLINK("), "{csv}");
+        assert!(lines[2].starts_with("'+1,"), "{csv}");
+        assert!(lines[3].starts_with("'-1+2,-1.50"), "money stays a number: {csv}");
+        assert!(lines[4].starts_with("'@SUM"), "{csv}");
+        assert!(lines[5].starts_with("'\tx"), "{csv}");
+        assert!(lines[6].starts_with("\"'\rx\""), "{csv}");
+        assert!(lines[7].starts_with("027-8888,"), "ordinary text untouched: {csv}");
+        assert!(t.to_xlsx(Lang::Zh).is_ok());
+    }
 
     #[test]
     fn csv_quotes_and_shows_money_to_the_fen() {
