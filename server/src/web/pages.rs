@@ -43,9 +43,15 @@ pub struct LoginQuery {
     err: Option<String>,
 }
 
-/// Only local back-office paths are followed after sign-in.
+/// Only local back-office paths are followed after sign-in: no other host, no backslash, and
+/// no control character or white space (a header cannot carry them, and a CR/LF would split it).
 fn safe_next(next: Option<&str>) -> Option<&str> {
-    next.filter(|n| n.starts_with("/web") && !n.starts_with("//") && !n.contains('\\'))
+    next.filter(|n| {
+        n.starts_with("/web")
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
 }
 
 pub async fn login_form(

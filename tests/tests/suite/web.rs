@@ -173,6 +173,28 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
     assert!(location(&resp).contains("err="), "{}", location(&resp));
     assert!(cookie_from(&resp, "fl_session").is_none());
 
+    // A `next` with a line break (a header injection) is not followed: the sign-in lands on
+    // the start page, not on a server failure.
+    for next in ["/web\r\nX-Injected: 1", "/web\u{7}", "/web /x"] {
+        let form = http.get(format!("{base}/web/login")).send().await?;
+        let login_cookie = cookie_from(&form, "fl_login_csrf").unwrap();
+        let csrf = csrf_of(&form.text().await?);
+        let resp = http
+            .post(format!("{base}/web/login"))
+            .header(COOKIE, &login_cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "clerk"),
+                ("password", "clerk-password"),
+                ("next", next),
+            ])
+            .send()
+            .await?;
+        assert_eq!(resp.status(), 303, "next = {next:?}");
+        assert_eq!(location(&resp), "/web/requests/new", "next = {next:?}");
+        assert!(resp.headers().get("x-injected").is_none());
+    }
+
     // Signed in: the clerk starts on the request form, under a strict CSP.
     let clerk = sign_in(&http, &base, "clerk").await?;
     let resp = get_as(&http, format!("{base}/web"), &clerk).await?;
