@@ -23,7 +23,7 @@ pub struct Config {
     pub thresholds: crate::workflow::authority::Thresholds,
     /// Roles that dispatch service work (§2.2: the factory director).
     pub dispatchers: Vec<fieldloop_client_core::model::Role>,
-    /// Mark the back office's session cookie `Secure` (set when served over HTTPS).
+    /// Mark the back office's cookies `Secure` (the default; off only on loopback, when told).
     pub cookie_secure: bool,
     /// How many recently merged documents are kept built in memory (0: none).
     pub doc_cache: usize,
@@ -32,6 +32,28 @@ pub struct Config {
     pub password_hashers: usize,
     /// How long a sign-in waits for a hasher before it is told the server is busy (503).
     pub password_wait_ms: u64,
+}
+
+/// Whether the back office's cookies are `Secure`: always, unless the server is told
+/// (`FIELDLOOP_COOKIE_SECURE=0`) that it serves plain HTTP, which is allowed on loopback only.
+fn cookie_secure(addr: &str, setting: Option<&str>) -> anyhow::Result<bool> {
+    match setting {
+        None | Some("1" | "true") => Ok(true),
+        Some("0" | "false") => {
+            let loopback = addr
+                .parse::<std::net::SocketAddr>()
+                .map(|a| a.ip().is_loopback())
+                .unwrap_or_else(|_| addr.starts_with("localhost:"));
+            if loopback {
+                Ok(false)
+            } else {
+                anyhow::bail!(
+                    "FIELDLOOP_COOKIE_SECURE=0 is for plain HTTP on loopback only, not {addr}: serve the back office over HTTPS"
+                )
+            }
+        }
+        Some(other) => anyhow::bail!("FIELDLOOP_COOKIE_SECURE is 1 or 0, not '{other}'"),
+    }
 }
 
 /// One per core, at least one.
@@ -97,10 +119,10 @@ impl Config {
                     .collect::<anyhow::Result<Vec<_>>>()?,
                 None => vec![fieldloop_client_core::model::Role::FactoryDirector],
             },
-            cookie_secure: matches!(
+            cookie_secure: cookie_secure(
+                &var("FIELDLOOP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
                 var("FIELDLOOP_COOKIE_SECURE").as_deref(),
-                Some("1" | "true")
-            ),
+            )?,
             doc_cache: usize::try_from(number(
                 "FIELDLOOP_DOC_CACHE",
                 crate::doc_cache::DEFAULT_CAPACITY as i64,
@@ -160,4 +182,21 @@ fn thresholds_from_env() -> anyhow::Result<crate::workflow::authority::Threshold
     }
     t.validate().map_err(anyhow::Error::msg)?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_secure;
+
+    #[test]
+    fn cookies_are_secure_unless_plain_http_on_loopback() {
+        assert!(cookie_secure("0.0.0.0:8080", None).unwrap());
+        assert!(cookie_secure("127.0.0.1:8080", None).unwrap());
+        assert!(cookie_secure("10.0.0.5:8080", Some("1")).unwrap());
+        assert!(!cookie_secure("127.0.0.1:8080", Some("0")).unwrap());
+        assert!(!cookie_secure("[::1]:8080", Some("0")).unwrap());
+        assert!(!cookie_secure("localhost:8080", Some("false")).unwrap());
+        assert!(cookie_secure("0.0.0.0:8080", Some("0")).is_err());
+        assert!(cookie_secure("127.0.0.1:8080", Some("yes")).is_err());
+    }
 }

@@ -193,7 +193,14 @@ mod tests {
     #[test]
     fn formula_like_text_stays_text() {
         let mut t = Table::new("测试", "Test", &[("电话", "Phone"), ("金额", "Amount")]);
-        for bad in ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+        for bad in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-1+2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
             t.push(vec![bad.into(), Cell::Fen(-150)]);
         }
         t.push(vec!["027-8888".into(), Cell::Fen(100)]);
@@ -201,11 +208,17 @@ mod tests {
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[1].starts_with("\"'=HYPERLINK("), "{csv}");
         assert!(lines[2].starts_with("'+1,"), "{csv}");
-        assert!(lines[3].starts_with("'-1+2,-1.50"), "money stays a number: {csv}");
+        assert!(
+            lines[3].starts_with("'-1+2,-1.50"),
+            "money stays a number: {csv}"
+        );
         assert!(lines[4].starts_with("'@SUM"), "{csv}");
         assert!(lines[5].starts_with("'\tx"), "{csv}");
         assert!(lines[6].starts_with("\"'\rx\""), "{csv}");
-        assert!(lines[7].starts_with("027-8888,"), "ordinary text untouched: {csv}");
+        assert!(
+            lines[7].starts_with("027-8888,"),
+            "ordinary text untouched: {csv}"
+        );
         assert!(t.to_xlsx(Lang::Zh).is_ok());
     }
 
