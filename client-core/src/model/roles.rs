@@ -117,6 +117,16 @@ impl Role {
     }
 }
 
+/// Whether `role` may create a record of `kind`, on a device or in the office: the complaint
+/// handling form is filed by marketing (§4.6.1: 业务人员填写《客户投诉处理单》). Other kinds are
+/// created by whoever records their first form, as the field table allows.
+pub fn may_create(role: Role, kind: super::DocKind) -> bool {
+    match kind {
+        super::DocKind::Complaint => role.writes(Writer::Sales),
+        _ => true,
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())

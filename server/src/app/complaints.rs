@@ -199,7 +199,8 @@ pub async fn file_complaint(
 /// region, with the customer, order, model, defect and demand, a quantity that is not negative
 /// and a claim in yuan. Returns the region and the claim in fen.
 fn check_new_complaint(p: &Principal, body: &NewComplaint) -> AppResult<(String, i64)> {
-    if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
+    // The same rule decides for forms that arrive by sync (records::decide).
+    if !fieldloop_client_core::model::roles::may_create(p.role, DocKind::Complaint) {
         return Err(AppError::forbidden(
             "complaints are filed by salespeople (§4.6.1)",
         ));

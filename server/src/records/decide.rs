@@ -104,7 +104,18 @@ pub(super) fn decide(
             new_changes,
             is_new,
         } => {
-            if is_new && !principal.may_create_in(doc.region()) {
+            if is_new
+                && !fieldloop_client_core::model::roles::may_create(principal.role, doc.kind())
+            {
+                Refusal::new(
+                    RefusalCode::ForbiddenPath,
+                    "type",
+                    format!(
+                        "complaint forms are filed by marketing (§4.6.1), not by a {}",
+                        principal.role.code()
+                    ),
+                )
+            } else if is_new && !principal.may_create_in(doc.region()) {
                 Refusal::new(
                     RefusalCode::NotVisible,
                     "region",

@@ -877,6 +877,38 @@ async fn revocation_is_immediate(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(revocation_is_immediate_test, revocation_is_immediate);
 
+/// A record created by sync follows the API's creation rules: a technician's device cannot
+/// create a complaint form (§4.6.1, filed by marketing), as `POST /api/complaints` refuses; a
+/// salesperson's device can.
+async fn sync_creation_rules(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    server
+        .user("sales", Role::Salesperson, Some("wuhan"))
+        .await?;
+    let tech = server.device("tech").await?;
+    let doc = tech
+        .store()
+        .create(DocKind::Complaint, "wuhan", now())
+        .await?;
+    let report = tech.sync().await?;
+    assert_eq!(report.refused.len(), 1, "{report:?}");
+    assert_eq!(report.refused[0].0, doc.id());
+    assert_eq!(report.refused[0].1.code, RefusalCode::ForbiddenPath);
+    assert!(
+        server.state.db.doc(doc.id()).await?.is_none(),
+        "nothing stored"
+    );
+    let sales = server.device("sales").await?;
+    sales
+        .store()
+        .create(DocKind::Complaint, "wuhan", now())
+        .await?;
+    assert!(sales.sync().await?.refused.is_empty());
+    server.finish().await;
+    Ok(())
+}
+both_engines!(sync_creation_rules_test, sync_creation_rules);
+
 /// The SQLite data folder holds the password hashes and the signing secret: it is made 0700
 /// and its files 0600, and modes someone widened are narrowed again when the server starts.
 #[cfg(unix)]
