@@ -46,3 +46,43 @@ impl IntoResponse for AppError {
         (status, Json(body)).into_response()
     }
 }
+
+/// The framework's own refusals of an API request (an unreadable JSON body, a wrong content
+/// type, a query or path that does not parse, a method the route does not have) come as plain
+/// text with statuses of their own; this turns them into the one JSON shape, with the status
+/// of their code. Pages (`/web`) are left as they are.
+pub async fn json_rejections(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || is_json || !status.is_client_error() {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::MalformedBody,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::NoRoute,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        _ => ErrorCode::InvalidInput,
+    };
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match code {
+        ErrorCode::MalformedBody if status == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "send the body as JSON, with Content-Type: application/json".to_string()
+        }
+        ErrorCode::NoRoute => "this endpoint does not take that method".to_string(),
+        _ if text.is_empty() => "the request cannot be read".to_string(),
+        _ => text,
+    };
+    AppError::new(code, message).into_response()
+}

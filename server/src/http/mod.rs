@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let router = router
         .merge(crate::web::routes())
         .fallback(no_route)
+        .layer(axum::middleware::from_fn(error::json_rejections))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
         // Small answers (an idle sync, an error) go uncompressed: a gzip stream costs more to set

@@ -97,3 +97,89 @@ fn error_codes_are_documented() {
         "#/components/schemas/ErrorCode"
     );
 }
+
+/// The framework's own refusals come in the one JSON shape too: a body that is not JSON, one
+/// without a field, a query that does not parse, a method the route does not have.
+#[tokio::test]
+async fn framework_rejections_are_json() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    server
+        .user(
+            "sales",
+            fieldloop_client_core::model::Role::Salesperson,
+            Some("wuhan"),
+        )
+        .await?;
+    let token = fieldloop_e2e::login_token(&server.base(), "sales").await?;
+    let http = fieldloop_e2e::http();
+    let base = server.base();
+    let cases = [
+        (
+            http.post(format!("{base}/api/complaints"))
+                .bearer_auth(&token)
+                .header("content-type", "text/plain")
+                .body("hello"),
+            400,
+            "malformed_body",
+        ),
+        (
+            http.post(format!("{base}/api/complaints"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"customer_name": "x"})),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.post(format!("{base}/api/complaints"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.get(format!("{base}/api/feed?after=abc"))
+                .bearer_auth(&token),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.get(format!("{base}/api/complaints/not-a-uuid"))
+                .bearer_auth(&token),
+            400,
+            "invalid_input",
+        ),
+        (
+            http.delete(format!("{base}/api/me")).bearer_auth(&token),
+            404,
+            "no_route",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let resp = request.send().await?;
+        let got = resp.status().as_u16();
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{kind} {body}"
+        );
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert!(
+            !body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        );
+    }
+    server.finish().await;
+    Ok(())
+}
