@@ -266,6 +266,7 @@ fn complaint_form(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RegisterQuery {
     /// `submitted`, `open` or `closed`.
     pub state: Option<String>,
@@ -526,6 +527,7 @@ pub async fn reopen(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Case
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerQuery {
     /// The access code given to the customer with the case number.
     pub code: String,

@@ -41,6 +41,7 @@ pub fn field_views(doc: &RecordDoc) -> Vec<FieldView> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `visit`, `receipt`, `complaint` or `feedback`; all kinds if left out.
     pub kind: Option<String>,

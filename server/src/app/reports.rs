@@ -23,6 +23,7 @@ use crate::workflow::complaint::{CaseState, CauseClass, Department, StepKind};
 use crate::workflow::service::Location;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// YYYY-MM, company time (the reports that cover a month).
     pub month: Option<String>,

@@ -32,6 +32,7 @@ pub async fn sync(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
     /// The cursor from the previous page; 0 for the beginning.
     #[serde(default)]

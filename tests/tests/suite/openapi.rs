@@ -183,3 +183,31 @@ async fn framework_rejections_are_json() -> anyhow::Result<()> {
     server.finish().await;
     Ok(())
 }
+
+/// Every parameter the API description declares "in path" appears in its path as `{name}`;
+/// query parameters are declared as query parameters.
+#[test]
+fn path_parameters_are_in_their_paths() {
+    let doc = serde_json::to_value(fieldloop_server::openapi()).expect("openapi as JSON");
+    let mut wrong = Vec::new();
+    let mut queries = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("operations") {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap_or_default();
+                match param["in"].as_str() {
+                    Some("path") if !path.contains(&format!("{{{name}}}")) => {
+                        wrong.push(format!("{method} {path}: {name}"));
+                    }
+                    Some("query") => queries += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "path parameters not in their path: {wrong:#?}"
+    );
+    assert!(queries >= 13, "only {queries} query parameters declared");
+}

@@ -4,6 +4,7 @@
 use super::*;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DayQuery {
     /// YYYY-MM-DD, company time; default today.
     pub date: Option<String>,
@@ -82,6 +83,7 @@ pub async fn reconciliation(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MonthQuery {
     /// YYYY-MM, company time.
     pub month: String,
