@@ -68,12 +68,32 @@ pub async fn put_blob(
         .await?)
 }
 
-/// A stored blob: its type and bytes.
-pub async fn get_blob(state: &AppState, _p: &Principal, sha: &str) -> AppResult<(String, Vec<u8>)> {
+/// A stored blob, its type and bytes, for a caller who may see it: its uploader, or someone who
+/// may see a record that refers to it. Anyone else is told there is no such blob.
+pub async fn get_blob(state: &AppState, p: &Principal, sha: &str) -> AppResult<(String, Vec<u8>)> {
     check_sha(sha)?;
-    state
-        .db
-        .blob(sha)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no blob {sha}")))
+    let missing = || AppError::not_found(format!("no blob {sha} that you may see"));
+    if !may_see_blob(state, p, sha).await? {
+        return Err(missing());
+    }
+    state.db.blob(sha).await?.ok_or_else(missing)
+}
+
+async fn may_see_blob(state: &AppState, p: &Principal, sha: &str) -> AppResult<bool> {
+    if state.db.blob_uploader(sha).await? == Some(p.user_id) {
+        return Ok(true);
+    }
+    for id in state.db.docs_with_blob(sha).await? {
+        if let Some(r) = state.db.doc(id).await?
+            && p.sees(&r.region, r.created_by, r.assignee)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Types shown in place (raster images); anything else is sent as an attachment.
+pub fn shown_inline(mime: &str) -> bool {
+    matches!(mime, "image/png" | "image/jpeg" | "image/webp")
 }

@@ -451,4 +451,17 @@ impl Db {
             .await?;
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
+
+    /// Who uploaded a blob, if it is stored.
+    pub async fn blob_uploader(&self, sha256: &str) -> sqlx::Result<Option<Uuid>> {
+        let row = sqlx::query("SELECT uploaded_by FROM blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Uuid::parse_str(&r.try_get::<String, _>(0)?)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        })
+        .transpose()
+    }
 }

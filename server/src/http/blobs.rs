@@ -52,5 +52,25 @@ async fn get_blob(
     Path(sha): Path<String>,
 ) -> AppResult<impl IntoResponse> {
     let (mime, bytes) = app::get_blob(&state, &p, &sha).await?;
-    Ok(([(header::CONTENT_TYPE, mime)], bytes))
+    Ok((blob_headers(&sha, mime), bytes))
+}
+
+/// A blob is served as what it is and nothing more: never sniffed, never run (a sandboxing
+/// CSP, so an SVG's script does nothing), and saved rather than shown unless it is a raster
+/// image.
+pub fn blob_headers(sha: &str, mime: String) -> [(header::HeaderName, String); 4] {
+    let disposition = if app::shown_inline(&mime) {
+        "inline".to_string()
+    } else {
+        format!("attachment; filename=\"{sha}\"")
+    };
+    [
+        (header::CONTENT_TYPE, mime),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox".into(),
+        ),
+        (header::CONTENT_DISPOSITION, disposition),
+    ]
 }

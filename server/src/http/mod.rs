@@ -2,7 +2,7 @@
 //! so the API description is generated from the same table that serves requests.
 
 mod accounts;
-mod blobs;
+pub(crate) mod blobs;
 pub mod complaints;
 pub(crate) mod docs;
 pub mod error;

@@ -909,45 +909,25 @@ pub async fn receipt_custody(
     back_with(&s, &format!("/web/records/{id}"), result)
 }
 
-/// A blob (signature image) of a record the user may see.
+/// A blob (signature image) of a record the user may see, served as the API serves it.
 pub async fn blob(State(state): State<AppState>, s: Session, Path(sha): Path<String>) -> Response {
-    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return not_found(&s);
-    }
-    let visible = async {
-        for id in state.db.docs_with_blob(&sha).await? {
-            if let Some(r) = state.db.doc(id).await?
-                && s.p.sees(&r.region, r.created_by, r.assignee)
-            {
-                return Ok::<bool, sqlx::Error>(true);
-            }
+    match crate::app::blobs::get_blob(&state, &s.p, &sha).await {
+        Ok((mime, bytes)) => {
+            let mut response =
+                (crate::http::blobs::blob_headers(&sha, mime), bytes).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, max-age=3600"),
+            );
+            response
         }
-        Ok(false)
-    }
-    .await;
-    match visible {
-        Ok(true) => {}
-        Ok(false) => return not_found(&s),
-        Err(e) => return error_page(&s, e.into()),
-    }
-    match state.db.blob(&sha).await {
-        Ok(Some((mime, bytes))) => {
-            let mime = if mime.starts_with("image/") {
-                mime
-            } else {
-                "application/octet-stream".into()
-            };
-            (
-                [
-                    (header::CONTENT_TYPE, mime),
-                    (header::CACHE_CONTROL, "private, max-age=3600".into()),
-                ],
-                bytes,
-            )
-                .into_response()
+        Err(e)
+            if e.code == crate::error::ErrorCode::NotFound
+                || e.code == crate::error::ErrorCode::InvalidInput =>
+        {
+            not_found(&s)
         }
-        Ok(None) => not_found(&s),
-        Err(e) => error_page(&s, e.into()),
+        Err(e) => error_page(&s, e),
     }
 }
 

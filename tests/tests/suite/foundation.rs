@@ -909,6 +909,55 @@ async fn sync_creation_rules(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(sync_creation_rules_test, sync_creation_rules);
 
+/// Blobs follow the visibility of the records that refer to them: a Wuhan user cannot
+/// download a Xi'an technician's signature; its uploader can. Anything not a raster image is
+/// sent as an attachment, never sniffed, under a sandboxing CSP (an SVG's script does nothing).
+async fn blob_visibility(server: TestServer) -> anyhow::Result<()> {
+    server
+        .user("tech_x", Role::Technician, Some("xian"))
+        .await?;
+    server.user("clerk_w", Role::Clerk, Some("wuhan")).await?;
+    let base = server.base();
+    let uploader = login_token(&base, "tech_x").await?;
+    let other = login_token(&base, "clerk_w").await?;
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let sha = fieldloop_client_core::wire::sha256_hex(&svg);
+    let resp = fieldloop_e2e::http()
+        .put(format!("{base}/api/blobs/{sha}"))
+        .bearer_auth(&uploader)
+        .header("content-type", "image/svg+xml")
+        .body(svg)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 201);
+    let url = format!("{base}/api/blobs/{sha}");
+    let resp = fieldloop_e2e::http()
+        .get(&url)
+        .bearer_auth(&other)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 404, "another region's blob");
+    let resp = fieldloop_e2e::http()
+        .get(&url)
+        .bearer_auth(&uploader)
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200, "its uploader's");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(header("content-security-policy").contains("sandbox"));
+    assert!(header("content-disposition").starts_with("attachment"));
+    server.finish().await;
+    Ok(())
+}
+both_engines!(blob_visibility_test, blob_visibility);
+
 /// The SQLite data folder holds the password hashes and the signing secret: it is made 0700
 /// and its files 0600, and modes someone widened are narrowed again when the server starts.
 #[cfg(unix)]
