@@ -156,6 +156,8 @@ pub enum ErrorCode {
     Stale,
     /// A blob's bytes do not have the hash it was sent under.
     HashMismatch,
+    /// The caller's uploads that no record uses yet are over the quota: sync the records first.
+    QuotaExceeded,
     /// Internal complaint records are never shown to customers (§4.6.9).
     InternalRecord,
     /// The complaint case is closed.
@@ -248,6 +250,7 @@ impl ErrorCode {
         ErrorCode::ActorTaken,
         ErrorCode::Stale,
         ErrorCode::HashMismatch,
+        ErrorCode::QuotaExceeded,
         ErrorCode::InternalRecord,
         ErrorCode::CaseClosed,
         ErrorCode::AlreadyNumbered,
@@ -305,6 +308,7 @@ impl ErrorCode {
             ErrorCode::ActorTaken => "actor_taken",
             ErrorCode::Stale => "stale",
             ErrorCode::HashMismatch => "hash_mismatch",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::InternalRecord => "internal_record",
             ErrorCode::CaseClosed => "case_closed",
             ErrorCode::AlreadyNumbered => "already_numbered",

@@ -89,6 +89,7 @@ pub enum ErrorCode {
     ActorTaken,
     Stale,
     HashMismatch,
+    QuotaExceeded,
     InternalRecord,
     CaseClosed,
     AlreadyNumbered,

@@ -32,6 +32,11 @@ pub struct Config {
     pub password_hashers: usize,
     /// How long a sign-in waits for a hasher before it is told the server is busy (503).
     pub password_wait_ms: u64,
+    /// Bytes of uploaded blobs that no record refers to yet, per user: a phone uploads a
+    /// signature or photo just before the record that uses it, so this is a little ahead.
+    pub blob_quota_bytes: i64,
+    /// Blobs no record refers to are deleted this many days after upload.
+    pub blob_keep_days: i64,
 }
 
 /// Whether the back office's cookies are `Secure`: always, unless the server is told
@@ -53,6 +58,15 @@ fn cookie_secure(addr: &str, setting: Option<&str>) -> anyhow::Result<bool> {
             }
         }
         Some(other) => anyhow::bail!("FIELDLOOP_COOKIE_SECURE is 1 or 0, not '{other}'"),
+    }
+}
+
+/// A setting that must be 1 or more.
+fn positive(name: &str, n: i64) -> anyhow::Result<i64> {
+    if n > 0 {
+        Ok(n)
+    } else {
+        anyhow::bail!("{name} must be 1 or more, got {n}")
     }
 }
 
@@ -137,6 +151,15 @@ impl Config {
             .ok_or_else(|| anyhow::anyhow!("FIELDLOOP_PASSWORD_HASHERS must be 1 or more"))?,
             password_wait_ms: u64::try_from(number("FIELDLOOP_PASSWORD_WAIT_MS", 2000)?)
                 .map_err(|_| anyhow::anyhow!("FIELDLOOP_PASSWORD_WAIT_MS must not be negative"))?,
+            blob_quota_bytes: positive(
+                "FIELDLOOP_BLOB_QUOTA_MB",
+                number("FIELDLOOP_BLOB_QUOTA_MB", 64)?,
+            )? * 1024
+                * 1024,
+            blob_keep_days: positive(
+                "FIELDLOOP_BLOB_KEEP_DAYS",
+                number("FIELDLOOP_BLOB_KEEP_DAYS", 7)?,
+            )?,
         })
     }
 
@@ -155,6 +178,8 @@ impl Config {
             doc_cache: crate::doc_cache::DEFAULT_CAPACITY,
             password_hashers: cores(),
             password_wait_ms: 2000,
+            blob_quota_bytes: 64 * 1024 * 1024,
+            blob_keep_days: 7,
         }
     }
 

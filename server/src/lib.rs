@@ -115,10 +115,20 @@ pub async fn run(
         let state = state.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut minutes: u64 = 0;
             loop {
                 tick.tick().await;
+                minutes += 1;
                 if let Err(e) = app::complaints::sweep_overdue(&state, None, state.now()).await {
                     tracing::warn!(error = e.message, "overdue sweep failed");
+                }
+                // Uploads whose record never came, once an hour.
+                if minutes % 60 == 1 {
+                    match app::blobs::sweep_unreferenced(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "unreferenced blobs swept"),
+                        Err(e) => tracing::warn!(error = e.message, "blob sweep failed"),
+                    }
                 }
             }
         })

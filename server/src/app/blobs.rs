@@ -62,6 +62,16 @@ pub async fn put_blob(
             format!("the bytes hash to {actual}, not {sha}"),
         ));
     }
+    let waiting = state.db.unreferenced_blob_bytes(p.user_id).await?;
+    let quota = state.config.blob_quota_bytes;
+    if waiting.saturating_add(bytes.len() as i64) > quota && state.db.blob(sha).await?.is_none() {
+        return Err(AppError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "your uploads that no record uses yet come to {waiting} bytes; the limit is {quota}: sync the records that use them first"
+            ),
+        ));
+    }
     Ok(state
         .db
         .put_blob(sha, mime, bytes, p.user_id, state.now_ms())
@@ -96,4 +106,14 @@ async fn may_see_blob(state: &AppState, p: &Principal, sha: &str) -> AppResult<b
 /// Types shown in place (raster images); anything else is sent as an attachment.
 pub fn shown_inline(mime: &str) -> bool {
     matches!(mime, "image/png" | "image/jpeg" | "image/webp")
+}
+
+/// Deletes the blobs no record refers to that were uploaded more than
+/// `Config::blob_keep_days` ago: uploads whose record never came. Returns how many went.
+pub async fn sweep_unreferenced(state: &AppState) -> AppResult<u64> {
+    let before = state.now() - chrono::Duration::days(state.config.blob_keep_days);
+    Ok(state
+        .db
+        .delete_unreferenced_blobs(before.timestamp_millis())
+        .await?)
 }

@@ -209,6 +209,33 @@ fn value_rows(rows: usize, cols: usize) -> String {
         .join(", ")
 }
 
+/// The condition that a blob (aliased `b`) is referred to by no record's field: the paths of
+/// the field table's blob fields, so the `(path, value)` index answers it.
+fn unreferenced() -> String {
+    use fieldloop_client_core::model::{DocKind, FieldType, fields};
+    let mut paths: Vec<&str> = [
+        DocKind::Visit,
+        DocKind::Receipt,
+        DocKind::Complaint,
+        DocKind::Feedback,
+    ]
+    .iter()
+    .flat_map(|k| fields::fields(*k).iter())
+    .filter(|f| f.ty == FieldType::Sha256)
+    .map(|f| f.path)
+    .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let list = paths
+        .iter()
+        .map(|p| format!("'{p}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "NOT EXISTS (SELECT 1 FROM doc_fields f WHERE f.path IN ({list}) AND f.value = b.sha256)"
+    )
+}
+
 /// Rows per multi-row statement (SQLite allows 32,766 parameters, PostgreSQL 65,535).
 const ROWS_PER_STATEMENT: usize = 50;
 
@@ -450,6 +477,31 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// The bytes of `user`'s blobs that no record refers to (yet): what the upload quota counts.
+    pub async fn unreferenced_blob_bytes(&self, user: Uuid) -> sqlx::Result<i64> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM blobs b WHERE uploaded_by = $1 AND {}",
+            unreferenced()
+        )))
+        .bind(user.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        row.try_get::<i64, _>(0)
+    }
+
+    /// Deletes blobs that no record refers to and that were uploaded before `before` (unix
+    /// ms); returns how many went.
+    pub async fn delete_unreferenced_blobs(&self, before: i64) -> sqlx::Result<u64> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM blobs WHERE created_at < $1 AND sha256 IN (SELECT sha256 FROM blobs b WHERE {})",
+            unreferenced()
+        )))
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Who uploaded a blob, if it is stored.

@@ -20,7 +20,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | DeviceRevoked | WrongDepartment | AboveAuthority | InternalRecord
         | WrongRole => StatusCode::FORBIDDEN,
         NotFound | NoRoute => StatusCode::NOT_FOUND,
-        BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyTooLarge | QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
         UsernameTaken | ActorTaken | Stale | CaseClosed | AlreadyNumbered | NotAccepted
         | WrongStep | NotReady | NotClosed | ComplaintNotValid | NoApprovedReturn
         | AlreadyOpened | AlreadyDone | AlreadyConfirmed | QuantityMismatch | AmountMismatch

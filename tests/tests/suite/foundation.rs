@@ -958,6 +958,92 @@ async fn blob_visibility(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(blob_visibility_test, blob_visibility);
 
+/// Uploads that no record uses are bounded per user, and swept once old: a phone uploads a
+/// signature just before its record, so the quota counts only what no record refers to yet.
+async fn blob_quota_and_sweep(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
+    let clock = std::sync::Arc::new(fieldloop_server::ManualClock::new(
+        chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+08:00")?.to_utc(),
+    ));
+    let Some(server) = TestServer::start_clocked_with(engine, clock.clone(), |c| {
+        c.access_ttl_secs = 366 * 86_400;
+        c.blob_quota_bytes = 100;
+    })
+    .await?
+    else {
+        return Ok(());
+    };
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let dev = server.device("tech").await?;
+    let token = dev.client.bearer().await?;
+    let put = |bytes: Vec<u8>| {
+        let (base, token) = (server.base(), token.clone());
+        async move {
+            let sha = fieldloop_client_core::wire::sha256_hex(&bytes);
+            let resp = fieldloop_e2e::http()
+                .put(format!("{base}/api/blobs/{sha}"))
+                .bearer_auth(&token)
+                .header("content-type", "image/png")
+                .body(bytes)
+                .send()
+                .await?;
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap_or_default();
+            anyhow::Ok((sha, status, body))
+        }
+    };
+    let (first, status, _) = put(vec![1; 80]).await?;
+    assert_eq!(status, 201);
+    let (_, status, body) = put(vec![2; 80]).await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("quota_exceeded")),
+        "{body}"
+    );
+    let (_, status, _) = put(vec![1; 80]).await?;
+    assert_eq!(status, 200, "the same blob again is no new upload");
+
+    // A record that uses the first upload frees the quota for the next.
+    let visit = dev.store().create(DocKind::Visit, "wuhan", now()).await?;
+    let sha = dev.store().put_blob(&[1; 80], "image/png").await?;
+    assert_eq!(sha, first);
+    dev.store().mark_blob_uploaded(&sha).await?;
+    dev.store()
+        .edit(
+            visit.id(),
+            TECH,
+            &[
+                ("signature.blob_sha256", text(&sha)),
+                ("signature.signer_name", text("Wang")),
+            ],
+            now(),
+        )
+        .await?;
+    assert!(dev.sync().await?.refused.is_empty());
+    let (second, status, _) = put(vec![2; 80]).await?;
+    assert_eq!(status, 201);
+
+    // A week later, the upload no record uses is swept; the signature stays.
+    clock.advance(chrono::Duration::days(8));
+    let swept = fieldloop_server::app::blobs::sweep_unreferenced(&server.state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    assert_eq!(swept, 1);
+    assert!(server.state.db.blob(&second).await?.is_none());
+    assert!(server.state.db.blob(&first).await?.is_some());
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_quota_and_sweep_sqlite() -> anyhow::Result<()> {
+    blob_quota_and_sweep(fieldloop_e2e::Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blob_quota_and_sweep_postgres() -> anyhow::Result<()> {
+    blob_quota_and_sweep(fieldloop_e2e::Engine::Postgres).await
+}
+
 /// The SQLite data folder holds the password hashes and the signing secret: it is made 0700
 /// and its files 0600, and modes someone widened are narrowed again when the server starts.
 #[cfg(unix)]
