@@ -217,6 +217,8 @@ pub enum ErrorCode {
     AlreadyLinked,
     /// The item changed meanwhile: reload it.
     ChangedMeanwhile,
+    /// Too many failed sign-ins for this account or address: wait, then try again.
+    TooManyAttempts,
     /// Too many sign-ins at once: try again in a moment.
     Busy,
     /// The server failed: try again later.
@@ -280,6 +282,7 @@ impl ErrorCode {
         ErrorCode::FeedbackClosed,
         ErrorCode::AlreadyLinked,
         ErrorCode::ChangedMeanwhile,
+        ErrorCode::TooManyAttempts,
         ErrorCode::Busy,
         ErrorCode::Internal,
     ];
@@ -338,6 +341,7 @@ impl ErrorCode {
             ErrorCode::FeedbackClosed => "closed",
             ErrorCode::AlreadyLinked => "already_linked",
             ErrorCode::ChangedMeanwhile => "changed_meanwhile",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::Busy => "busy",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",

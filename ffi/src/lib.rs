@@ -119,6 +119,7 @@ pub enum ErrorCode {
     FeedbackClosed,
     AlreadyLinked,
     ChangedMeanwhile,
+    TooManyAttempts,
     Busy,
     Internal,
     Unknown,

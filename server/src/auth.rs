@@ -132,17 +132,23 @@ pub async fn with_hasher<T: Send + 'static>(
     .map_err(AppError::internal)
 }
 
-/// The active user with this username and password, or `bad_credentials` / `account_disabled`.
+/// The active user with this username and password, or `bad_credentials` /
+/// `account_disabled`; `too_many_attempts` while the account or the client `address` is
+/// throttled after failed attempts ([`crate::throttle`]), checked before any hashing.
 pub async fn check_credentials(
     state: &AppState,
     username: &str,
     password: &str,
+    address: Option<std::net::IpAddr>,
 ) -> AppResult<User> {
+    if let Some(wait) = state.sign_ins.wait(username, address) {
+        return Err(too_many(wait));
+    }
     let user = state.db.user_by_username(username.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_string();
-    // argon2 is slow by design: keep it off the async threads. An unknown user still pays for
-    // one verification, so timing does not tell which usernames exist.
+    // An unknown user still pays for one verification, so timing does not tell which
+    // usernames exist.
     let ok = with_hasher(state, move || match hash {
         Some(h) => verify_password(&password, &h),
         None => {
@@ -157,11 +163,31 @@ pub async fn check_credentials(
             ErrorCode::AccountDisabled,
             "this account is disabled",
         )),
-        _ => Err(AppError::new(
-            ErrorCode::BadCredentials,
-            "wrong username or password",
-        )),
+        _ => {
+            let throttled = state.sign_ins.failed(username, address);
+            tracing::warn!(
+                target: "security",
+                username = username.trim(),
+                address = ?address,
+                throttled = ?throttled,
+                "failed sign-in"
+            );
+            Err(match throttled {
+                Some(wait) => too_many(wait),
+                None => AppError::new(ErrorCode::BadCredentials, "wrong username or password"),
+            })
+        }
     }
+}
+
+fn too_many(wait: std::time::Duration) -> AppError {
+    AppError::new(
+        ErrorCode::TooManyAttempts,
+        format!(
+            "too many failed sign-ins; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    )
 }
 
 /// Issues an access token and a refresh token in `family` (a new family at login).

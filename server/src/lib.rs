@@ -15,6 +15,7 @@ pub mod export;
 pub mod http;
 pub mod merge;
 pub mod records;
+pub mod throttle;
 pub mod web;
 pub mod workflow;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     /// Permits for hashing passwords (`Config::password_hashers`): sign-ins beyond them wait,
     /// then are told the server is busy.
     pub hashers: Arc<tokio::sync::Semaphore>,
+    /// Failed sign-ins per account and client address (see [`throttle`]).
+    pub sign_ins: Arc<throttle::SignInLimits>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             hashers: Arc::new(tokio::sync::Semaphore::new(config.password_hashers)),
+            sign_ins: Arc::default(),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
         })
@@ -119,6 +123,7 @@ pub async fn run(
             loop {
                 tick.tick().await;
                 minutes += 1;
+                state.sign_ins.forget_recovered();
                 if let Err(e) = app::complaints::sweep_overdue(&state, None, state.now()).await {
                     tracing::warn!(error = e.message, "overdue sweep failed");
                 }
@@ -133,9 +138,12 @@ pub async fn run(
             }
         })
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     sweeper.abort();
     tracing::info!("stopped");
     Ok(())

@@ -174,11 +174,14 @@ impl TestServer {
         let (tx, rx) = oneshot::channel::<()>();
         let router = app(state.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
         });
         Ok(TestServer {
             state,

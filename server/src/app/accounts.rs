@@ -14,9 +14,13 @@ use crate::auth;
 use crate::db::accounts::{Device, User};
 use crate::error::{AppError, AppResult, ErrorCode};
 
-/// Signs in with a username and password.
-pub async fn login(state: &AppState, body: LoginRequest) -> AppResult<TokenPair> {
-    let user = auth::check_credentials(state, &body.username, &body.password).await?;
+/// Signs in with a username and password, from `address` when it is known.
+pub async fn login(
+    state: &AppState,
+    body: LoginRequest,
+    address: Option<std::net::IpAddr>,
+) -> AppResult<TokenPair> {
+    let user = auth::check_credentials(state, &body.username, &body.password, address).await?;
     let family = Uuid::new_v4().to_string();
     auth::issue_pair(state, &user, &family).await
 }

@@ -1,7 +1,10 @@
 //! Accounts over HTTP: sign-in, refresh, sign-out, users and devices (`app::accounts`).
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use fieldloop_client_core::wire::{
     DeviceInfo, LoginRequest, RefreshRequest, RegisterDevice, TokenPair, UserInfo,
@@ -26,12 +29,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Signs in with a username and password.
 #[utoipa::path(post, path = "/api/auth/login", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = fieldloop_client_core::wire::ErrorBody)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = fieldloop_client_core::wire::ErrorBody),
+              (status = 429, body = fieldloop_client_core::wire::ErrorBody), (status = 503, body = fieldloop_client_core::wire::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Json(body): Json<LoginRequest>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(app::login(&state, body).await?))
+    let address = peer.map(|Extension(ConnectInfo(a))| a.ip());
+    Ok(Json(app::login(&state, body, address).await?))
 }
 
 /// Trades a refresh token for a new pair; each refresh token works once.

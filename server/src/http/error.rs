@@ -27,6 +27,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | AlreadyDispatched | MissingCategory | NoFee | AlreadyLogged | AlreadyArchived
         | WrongState | AlreadyVoided | CampaignClosed | FeedbackClosed | AlreadyLinked
         | ChangedMeanwhile => StatusCode::CONFLICT,
+        TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
         Busy => StatusCode::SERVICE_UNAVAILABLE,
         Internal | Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }

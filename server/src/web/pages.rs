@@ -103,8 +103,10 @@ pub async fn login_form(
 pub async fn login(
     headers: HeaderMap,
     State(state): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
+    let address = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a.ip());
     let form = Fields(form);
     let expected = super::cookie(&headers, super::LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !super::same_token(form.get("csrf"), &expected) {
@@ -113,7 +115,14 @@ pub async fn login(
     let next = safe_next(Some(form.get("next")))
         .unwrap_or("/web")
         .to_string();
-    match crate::auth::check_credentials(&state, form.get("username"), form.get("password")).await {
+    match crate::auth::check_credentials(
+        &state,
+        form.get("username"),
+        form.get("password"),
+        address,
+    )
+    .await
+    {
         Ok(user) => match super::open_session(&state, &user).await {
             Ok(cookie) => {
                 let to = if next == "/web" {

@@ -877,6 +877,58 @@ async fn revocation_is_immediate(server: TestServer) -> anyhow::Result<()> {
 }
 both_engines!(revocation_is_immediate_test, revocation_is_immediate);
 
+/// Guessing passwords is braked: after five wrong ones an account is told `too_many_attempts`
+/// (429) for a while, even with the right password, and says when to come back; the wait ends
+/// by itself (minutes, not forever); other accounts sign in as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_throttled() -> anyhow::Result<()> {
+    let server = TestServer::start(fieldloop_e2e::Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let url = format!("{}/api/auth/login", server.base());
+    let attempt = |username: &str, password: &str| {
+        let body = json!({"username": username, "password": password});
+        let url = url.clone();
+        async move {
+            let resp = fieldloop_e2e::http().post(url).json(&body).send().await?;
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await?;
+            anyhow::Ok((status, body))
+        }
+    };
+    for i in 0..5 {
+        let (status, body) = attempt("tech", "guess").await?;
+        assert_eq!(status, 401, "attempt {i}: {body}");
+    }
+    let (status, body) = attempt("tech", "guess").await?;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_attempts")),
+        "{body}"
+    );
+    let (status, body) = attempt("TECH ", "tech-password").await?;
+    assert_eq!(
+        status, 429,
+        "the account is braked whatever is typed: {body}"
+    );
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let seconds: u64 = message
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {message}"));
+    assert!((1..=180).contains(&seconds), "{message}");
+    assert_eq!(body["error"]["retryable"], true);
+    let (status, _) = attempt("clerk", "clerk-password").await?;
+    assert_eq!(status, 200, "another account is not braked");
+    server.finish().await;
+    Ok(())
+}
+
 /// A record created by sync follows the API's creation rules: a technician's device cannot
 /// create a complaint form (§4.6.1, filed by marketing), as `POST /api/complaints` refuses; a
 /// salesperson's device can.
