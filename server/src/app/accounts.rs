@@ -103,12 +103,21 @@ pub async fn create_user(state: &AppState, p: &Principal, body: NewUser) -> AppR
     Ok(auth::user_info(&user))
 }
 
-/// Lists accounts (admin, and head office roles that assign work).
+/// The accounts the caller's work needs: an admin all of them; whoever dispatches service work
+/// (§2.2) the technicians they may send, with themselves; everyone else only themselves.
 pub async fn list_users(state: &AppState, p: &Principal) -> AppResult<Vec<UserInfo>> {
     let users = state.db.list_users().await?;
+    let dispatcher = state.config.dispatchers.contains(&p.role);
     let visible = users
         .iter()
-        .filter(|u| p.is_head_office() || u.region == p.region)
+        .filter(|u| {
+            p.role == Role::Admin
+                || u.id == p.user_id
+                || (dispatcher
+                    && u.role == Role::Technician
+                    && u.active
+                    && (p.is_head_office() || u.region == p.region))
+        })
         .map(auth::user_info)
         .collect();
     Ok(visible)

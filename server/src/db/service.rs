@@ -266,6 +266,19 @@ impl Db {
         Ok(())
     }
 
+    /// Whether `technician` has a visit for customer `customer` assigned to them.
+    pub async fn serves_customer(&self, technician: Uuid, customer: Uuid) -> sqlx::Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM doc_fields f JOIN documents d ON d.id = f.doc_id
+             WHERE f.path = 'request.customer_id' AND f.value = $1 AND d.assignee = $2 LIMIT 1",
+        )
+        .bind(customer.to_string())
+        .bind(technician.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
     pub async fn customer(&self, id: Uuid) -> sqlx::Result<Option<Customer>> {
         let row =
             sqlx::query("SELECT id, region, name, address, phone FROM customers WHERE id = $1")

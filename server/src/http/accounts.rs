@@ -80,7 +80,8 @@ async fn create_user(
     ))
 }
 
-/// Lists accounts (admin, and head office roles that assign work).
+/// Lists the accounts the caller's work needs: all for an admin, the technicians for a
+/// dispatcher, else the caller only.
 #[utoipa::path(get, path = "/api/users", responses((status = 200, body = Vec<UserInfo>)), security(("bearer" = [])))]
 async fn list_users(
     State(state): State<AppState>,

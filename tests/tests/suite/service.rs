@@ -847,3 +847,65 @@ async fn bad_service_input_sqlite() -> anyhow::Result<()> {
 async fn bad_service_input_postgres() -> anyhow::Result<()> {
     bad_service_input(Engine::Postgres).await
 }
+
+/// Least privilege: the account list is what the role's work needs (a dispatcher sees the
+/// technicians it may send, a technician only itself), and a technician reads the customers
+/// of the jobs assigned to it, not every customer of its region.
+async fn least_privilege(server: TestServer) -> anyhow::Result<()> {
+    let office = Office::new(&server).await?;
+    let product = office.product("2026-06-01", 12).await?;
+    let (_, product_row) = office
+        .call(
+            "clerk",
+            Method::GET,
+            &format!("/api/products/{product}"),
+            None,
+        )
+        .await?;
+    let customer = product_row["customer_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let names = |list: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u["username"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    };
+    let (_, list) = office.call("tech", Method::GET, "/api/users", None).await?;
+    assert_eq!(names(&list), ["tech"]);
+    let (_, list) = office
+        .call("finance", Method::GET, "/api/users", None)
+        .await?;
+    assert_eq!(names(&list), ["finance"]);
+    let (_, list) = office
+        .call("director", Method::GET, "/api/users", None)
+        .await?;
+    assert_eq!(names(&list), ["director", "tech", "tech2"]);
+
+    let path = format!("/api/customers/{customer}");
+    let (status, _) = office.call("tech", Method::GET, &path, None).await?;
+    assert_eq!(status, 404, "not a customer of the technician's jobs yet");
+    let visit = office.request(&product, "C").await?;
+    office.dispatch(visit).await?;
+    let (status, body) = office.call("tech", Method::GET, &path, None).await?;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = office.call("tech2", Method::GET, &path, None).await?;
+    assert_eq!(status, 404, "another technician's customer");
+    let (status, _) = office
+        .call(
+            "tech2",
+            Method::GET,
+            &format!("/api/products/{product}"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 404);
+    server.finish().await;
+    Ok(())
+}
+fieldloop_e2e::both_engines!(least_privilege_test, least_privilege);

@@ -48,12 +48,18 @@ pub(super) async fn visible_customer(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<Customer> {
-    state
+    let missing = || AppError::not_found(format!("no customer {id} that you may see"));
+    let customer = state
         .db
         .customer(id)
         .await?
         .filter(|c| p.is_head_office() || p.region.as_deref() == Some(c.region.as_str()))
-        .ok_or_else(|| AppError::not_found(format!("no customer {id} that you may see")))
+        .ok_or_else(missing)?;
+    // A technician's work is the jobs assigned to them: their customers, not the region's.
+    if p.role == Role::Technician && !state.db.serves_customer(p.user_id, id).await? {
+        return Err(missing());
+    }
+    Ok(customer)
 }
 
 /// A customer record.
