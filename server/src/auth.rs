@@ -65,31 +65,100 @@ struct Claims {
     fam: Option<String>,
 }
 
+/// A password as it is hashed and checked: NFKC-normalised, so the same password typed on
+/// different keyboards (full-width digits, composed accents) is the same password.
+fn normalized_password(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfkc().collect()
+}
+
 /// Hashes a password with argon2id and a fresh salt. Slow on purpose: call off the async threads.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let hash = Argon2::default()
-        .hash_password(password.as_bytes())
+        .hash_password(normalized_password(password).as_bytes())
         .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
     Ok(hash.to_string())
 }
 
+/// Checks a password against its hash; a password hashed before normalisation is checked as
+/// it was typed too, so existing accounts keep working.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let normalized = normalized_password(password);
+    Argon2::default()
+        .verify_password(normalized.as_bytes(), &parsed)
+        .is_ok()
+        || (normalized != password
+            && Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+                .is_ok())
 }
 
-/// Checks a new password against the house rule: at least 8 characters.
-pub fn check_new_password(password: &str) -> Result<(), String> {
-    if password.chars().count() < 8 {
-        Err("a password needs at least 8 characters".into())
-    } else {
-        Ok(())
+/// The fewest characters (Unicode code points, after NFKC) a password has (NIST SP 800-63B
+/// rev. 4, a password used alone), and the most it may have.
+pub const PASSWORD_MIN_CHARS: usize = 15;
+pub const PASSWORD_MAX_CHARS: usize = 256;
+
+/// Checks a new password for `username`: 15 to 256 characters, any characters (spaces and all
+/// of Unicode included), not a common password and not the username. No composition rules and
+/// no expiry, as NIST SP 800-63B asks.
+pub fn check_new_password(password: &str, username: &str) -> Result<(), String> {
+    let normalized = normalized_password(password);
+    let chars = normalized.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(format!(
+            "a password needs at least {PASSWORD_MIN_CHARS} characters (a few words make a good one)"
+        ));
     }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(format!(
+            "a password has at most {PASSWORD_MAX_CHARS} characters"
+        ));
+    }
+    let folded = normalized.to_lowercase();
+    let user = normalize_username(username).unwrap_or_default();
+    if !user.is_empty()
+        && folded.contains(&user)
+        && folded.chars().count() < user.chars().count() + 8
+    {
+        return Err("a password should not be made of the username".into());
+    }
+    if folded.chars().all(|c| folded.starts_with(c)) || is_common(&folded) {
+        return Err("this password is too common; choose another".into());
+    }
+    Ok(())
+}
+
+/// Passwords too common to allow (`common_passwords.txt`, compared case-folded).
+fn is_common(folded: &str) -> bool {
+    include_str!("common_passwords.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l.trim() == folded)
+}
+
+/// A username as it is stored and looked up: NFKC, lower case, without surrounding space.
+/// Refused when empty, longer than 64 characters, or holding white space, control or
+/// invisible formatting characters (a zero-width space makes a look-alike of another name).
+pub fn normalize_username(username: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let name: String = username.trim().nfkc().collect::<String>().to_lowercase();
+    let invisible = |c: char| {
+        c.is_control()
+            || c.is_whitespace()
+            || matches!(c as u32,
+                0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180E
+                | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+                | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB)
+    };
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(invisible) {
+        return Err(
+            "a username is 1 to 64 characters without spaces or invisible characters".into(),
+        );
+    }
+    Ok(name)
 }
 
 fn token_hash(token: &str) -> String {
@@ -144,7 +213,14 @@ pub async fn check_credentials(
     if let Some(wait) = state.sign_ins.wait(username, address) {
         return Err(too_many(wait));
     }
-    let user = state.db.user_by_username(username.trim()).await?;
+    let user = match normalize_username(username) {
+        Ok(name) => match state.db.user_by_username(&name).await? {
+            // Accounts made before usernames were normalised are found as they were written.
+            None => state.db.user_by_username(username.trim()).await?,
+            found => found,
+        },
+        Err(_) => None,
+    };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let password = password.to_string();
     // An unknown user still pays for one verification, so timing does not tell which
@@ -379,4 +455,71 @@ pub fn server_actor(user_id: Uuid) -> automerge::ActorId {
     let mut bytes = vec![0x5e];
     bytes.extend_from_slice(user_id.as_bytes());
     automerge::ActorId::from(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_passwords_follow_nist() {
+        for bad in [
+            "12345678",
+            "aaaaaaaa",
+            "        ",
+            "               ",
+            "aaaaaaaaaaaaaaaaaaaa",
+            "123456789012345",
+            "Correct Horse Battery Staple",
+            "password-password",
+        ] {
+            assert!(check_new_password(bad, "li").is_err(), "{bad:?}");
+        }
+        assert!(
+            check_new_password("wang.xiaoming.1", "wang.xiaoming").is_err(),
+            "the username"
+        );
+        for good in [
+            "river stone lantern 42",
+            "绿色的山和蓝色的水都很好看啊真的",
+            "ｆｕｌｌ　ｗｉｄｔｈ　ｔｅｘｔ",
+            "fifteen chars!!",
+        ] {
+            assert_eq!(check_new_password(good, "li"), Ok(()), "{good:?}");
+        }
+        assert!(check_new_password(&"x".repeat(64).replace('x', "ab"), "li").is_ok());
+        assert!(check_new_password(&"ab".repeat(200), "li").is_err());
+    }
+
+    #[test]
+    fn usernames_are_normalised() {
+        assert_eq!(normalize_username(" Admin ").as_deref(), Ok("admin"));
+        assert_eq!(
+            normalize_username("ＴＥＣＨ_ｗｈ").as_deref(),
+            Ok("tech_wh")
+        );
+        for bad in [
+            "",
+            "tech wh",
+            "tech_wh\u{200B}",
+            "a\u{202E}b",
+            "x\ty",
+            &"a".repeat(65),
+        ] {
+            assert!(normalize_username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_compared_normalised_and_as_typed_before() {
+        let hash = hash_password("ｆｕｌｌ　ｗｉｄｔｈ　ｔｅｘｔ").unwrap();
+        assert!(verify_password("full width text", &hash));
+        // A hash made of the password as typed, before normalisation, still verifies.
+        let legacy = Argon2::default()
+            .hash_password("ｆｕｌｌ".as_bytes())
+            .unwrap()
+            .to_string();
+        assert!(verify_password("ｆｕｌｌ", &legacy));
+        assert!(!verify_password("wrong", &legacy));
+    }
 }

@@ -80,7 +80,10 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
-    fieldloop_server::auth::check_new_password(&password).map_err(anyhow::Error::msg)?;
+    let username =
+        fieldloop_server::auth::normalize_username(username).map_err(anyhow::Error::msg)?;
+    fieldloop_server::auth::check_new_password(&password, &username).map_err(anyhow::Error::msg)?;
+    let username = username.as_str();
     let state = AppState::open(config).await?;
     if state.db.user_by_username(username).await?.is_some() {
         bail!("the username '{username}' is taken");

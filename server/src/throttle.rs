@@ -49,7 +49,9 @@ impl Default for SignInLimits {
 }
 
 fn account_key(username: &str) -> String {
-    format!("user:{}", username.trim().to_lowercase())
+    let name = crate::auth::normalize_username(username)
+        .unwrap_or_else(|_| username.trim().to_lowercase());
+    format!("user:{name}")
 }
 
 fn address_key(address: IpAddr) -> String {

@@ -57,13 +57,13 @@ class Server:
             "POST",
             f"{self.base}/api/users",
             self.admin,
-            {"username": username, "display_name": username, "password": f"{username}-password", "role": role, "region": region},
+            {"username": username, "display_name": username, "password": f"{username}-password-for-tests", "role": role, "region": region},
         )
         assert status == 201, body
         return body
 
     def call(self, who, method, path, body=None):
-        return http(method, f"{self.base}{path}", self.login(who, f"{who}-password"), body)
+        return http(method, f"{self.base}{path}", self.login(who, f"{who}-password-for-tests"), body)
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +71,7 @@ def server():
     assert SERVER.exists(), "build the server first (cargo build -p fieldloop-server)"
     data = tempfile.mkdtemp(prefix="fieldloop-py-")
     port = free_port()
-    env = dict(os.environ, FIELDLOOP_DATA=data, FIELDLOOP_ADDR=f"127.0.0.1:{port}", FIELDLOOP_ADMIN_PASSWORD="admin-password")
+    env = dict(os.environ, FIELDLOOP_DATA=data, FIELDLOOP_ADDR=f"127.0.0.1:{port}", FIELDLOOP_ADMIN_PASSWORD="admin-password-for-tests")
     subprocess.run([str(SERVER), "create-admin", "admin"], env=env, check=True, capture_output=True)
     proc = subprocess.Popen([str(SERVER), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -86,7 +86,7 @@ def server():
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
     s = Server(base, data)
-    s.admin = s.login("admin", "admin-password")
+    s.admin = s.login("admin", "admin-password-for-tests")
     yield s
     proc.terminate()
     try:

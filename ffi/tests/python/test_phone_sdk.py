@@ -64,7 +64,7 @@ class Office:
 
 async def phone(server, username, path):
     client = await sdk.open_client(str(path), server.base)
-    await client.login(username, f"{username}-password")
+    await client.login(username, f"{username}-password-for-tests")
     await client.register_device(f"{username}'s phone")
     return client
 
@@ -211,7 +211,7 @@ def test_bad_input_gives_the_right_error(server):
             assert e.code == "bad_credentials"
             assert sdk.error_code(e) == sdk.ErrorCode.BAD_CREDENTIALS
             assert not sdk.is_retryable(e)
-        await client.login(office.techs[0], f"{office.techs[0]}-password")
+        await client.login(office.techs[0], f"{office.techs[0]}-password-for-tests")
         await client.register_device("phone")
         await client.sync_now(Recorder())
         for bad in ("12.345", "-1", "ten"):

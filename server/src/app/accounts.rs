@@ -57,14 +57,11 @@ pub struct NewUser {
 
 /// Checks a new account's fields; returns them cleaned.
 pub fn check_new_user(body: &NewUser) -> Result<(String, Option<String>), String> {
-    let username = body.username.trim().to_string();
-    if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        return Err("a username is 1 to 64 characters without spaces".into());
-    }
+    let username = auth::normalize_username(&body.username)?;
     if body.display_name.trim().is_empty() {
         return Err("a display name is needed".into());
     }
-    auth::check_new_password(&body.password)?;
+    auth::check_new_password(&body.password, &username)?;
     let region = body
         .region
         .as_ref()
@@ -82,7 +79,15 @@ pub async fn create_user(state: &AppState, p: &Principal, body: NewUser) -> AppR
         return Err(AppError::forbidden("only an admin creates accounts"));
     }
     let (username, region) = check_new_user(&body).map_err(AppError::invalid)?;
-    if state.db.user_by_username(&username).await?.is_some() {
+    // Unique after normalisation: `Admin` and `admin`, or a name with a zero-width space, are
+    // the same name (older accounts are compared as they normalise).
+    let taken = state
+        .db
+        .list_users()
+        .await?
+        .iter()
+        .any(|u| auth::normalize_username(&u.username).as_deref() == Ok(username.as_str()));
+    if taken {
         return Err(AppError::new(
             ErrorCode::UsernameTaken,
             format!("the username '{username}' is taken"),

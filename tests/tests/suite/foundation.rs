@@ -756,6 +756,29 @@ async fn concurrent_usernames(server: TestServer) -> anyhow::Result<()> {
             "{answers:?}"
         );
     }
+    // Look-alike names are the same name, and weak passwords are refused, all with a clear
+    // 4xx and nothing created.
+    for (name, password, status, code) in [
+        ("Clerk_X", "a long enough password", 409, "username_taken"),
+        (
+            "clerk_x\u{200B}",
+            "a long enough password",
+            400,
+            "invalid_input",
+        ),
+        ("newbie", "12345678", 400, "invalid_input"),
+        ("newbie", "        ", 400, "invalid_input"),
+        ("newbie", "123456789012345", 400, "invalid_input"),
+    ] {
+        let body = json!({"username": name, "display_name": "x", "password": password,
+            "role": "clerk", "region": "wuhan"});
+        let (got, body) = call(Method::POST, &url, &token, Some(body)).await?;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name:?} {body}"
+        );
+    }
     // The R&D role is written as the model and the pages write it, `rnd`.
     let rnd = json!({"username": "rnd_1", "display_name": "R&D", "password": "a long enough password",
         "role": "rnd"});
