@@ -219,7 +219,7 @@ impl Browser {
             .await?;
         self.goto(&format!("{base}/web/login")).await?;
         self.type_into("#username", username).await?;
-        self.type_into("#password", &format!("{username}-password"))
+        self.type_into("#password", &format!("{username}-password-for-tests"))
             .await?;
         self.click("#sign-in").await?;
         self.find("header nav").await?;

@@ -230,7 +230,7 @@ impl TestServer {
             id: uuid::Uuid::now_v7(),
             username: username.into(),
             display_name: username.into(),
-            password_hash: hash_password(&format!("{username}-password"))?,
+            password_hash: hash_password(&format!("{username}-password-for-tests"))?,
             role,
             region: region.map(str::to_string),
             active: true,
@@ -243,7 +243,7 @@ impl TestServer {
     }
 
     /// A signed-in device with its own store file, registered to `username` (password is
-    /// `<username>-password`).
+    /// `<username>-password-for-tests`).
     pub async fn device(&self, username: &str) -> anyhow::Result<TestDevice> {
         self.device_at(&self.base(), username).await
     }
@@ -265,7 +265,7 @@ impl TestServer {
         let store = Store::open(&path).await?;
         let client = SyncClient::with_options(base, store, options)?;
         client
-            .login(username, &format!("{username}-password"))
+            .login(username, &format!("{username}-password-for-tests"))
             .await?;
         client
             .register_device(&format!("{username}'s phone"))
@@ -404,7 +404,7 @@ pub async fn login_token(base: &str, username: &str) -> anyhow::Result<String> {
     let resp: serde_json::Value = crate::http()
         .post(format!("{base}/api/auth/login"))
         .json(
-            &serde_json::json!({"username": username, "password": format!("{username}-password")}),
+            &serde_json::json!({"username": username, "password": format!("{username}-password-for-tests")}),
         )
         .send()
         .await?

@@ -17,7 +17,7 @@ pub struct People {
 }
 
 impl People {
-    /// Creates each account (password `<name>-password`) and signs it in.
+    /// Creates each account (password `<name>-password-for-tests`) and signs it in.
     pub async fn sign_in(
         server: &TestServer,
         people: &[(&'static str, Role, Option<&str>)],

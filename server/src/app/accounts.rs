@@ -165,3 +165,31 @@ pub async fn register_device(
         actor_id: actor,
     })
 }
+
+/// Changes the caller's own password: the current one proves it is them, the new one follows
+/// the password rules ([`auth::check_new_password`]).
+pub async fn change_password(
+    state: &AppState,
+    p: &Principal,
+    current: &str,
+    new: &str,
+) -> AppResult<()> {
+    let user = state
+        .db
+        .user_by_id(p.user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("no such account"))?;
+    auth::check_new_password(new, &user.username).map_err(AppError::invalid)?;
+    let (current, hash) = (current.to_string(), user.password_hash.clone());
+    if !auth::with_hasher(state, move || auth::verify_password(&current, &hash)).await? {
+        return Err(AppError::new(
+            ErrorCode::BadCredentials,
+            "the current password is not right",
+        ));
+    }
+    let new = new.to_string();
+    let hash = auth::with_hasher(state, move || auth::hash_password(&new)).await??;
+    state.db.set_password(user.id, &hash).await?;
+    tracing::info!(target: "security", user = %user.username, "password changed");
+    Ok(())
+}

@@ -200,6 +200,19 @@ impl Db {
         Ok(Some((found, won)))
     }
 
+    /// Replaces a user's password hash.
+    pub async fn set_password(&self, user: Uuid, hash: &str) -> sqlx::Result<bool> {
+        Ok(
+            sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .bind(user.to_string())
+                .bind(hash)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
     /// Whether a session (refresh-token family) was revoked: signed out, replayed, or its
     /// account's sessions ended.
     pub async fn family_revoked(&self, family: &str) -> sqlx::Result<bool> {

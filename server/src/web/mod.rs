@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route("/web", get(pages::start))
         .route("/web/login", get(pages::login_form).post(pages::login))
         .route("/web/logout", post(pages::logout))
+        .route(
+            "/web/password",
+            get(pages::password_form).post(pages::change_password),
+        )
         .route("/web/lang", get(pages::switch_lang))
         .route("/web/static/app.css", get(pages::css))
         .route("/web/static/app.js", get(pages::js))

@@ -207,7 +207,7 @@ async fn server_killed_mid_merge() -> anyhow::Result<()> {
         id: Uuid::now_v7(),
         username: "tech".into(),
         display_name: "tech".into(),
-        password_hash: fieldloop_server::auth::hash_password("tech-password")?,
+        password_hash: fieldloop_server::auth::hash_password("tech-password-for-tests")?,
         role: Role::Technician,
         region: Some("wuhan".into()),
         active: true,
@@ -224,7 +224,7 @@ async fn server_killed_mid_merge() -> anyhow::Result<()> {
             ..fieldloop_e2e::fast_options()
         },
     )?;
-    client.login("tech", "tech-password").await?;
+    client.login("tech", "tech-password-for-tests").await?;
     client.register_device("phone").await?;
     let mut ids = Vec::new();
     for kill in 0..3u64 {

@@ -814,7 +814,7 @@ async fn revocation_is_immediate(server: TestServer) -> anyhow::Result<()> {
     // Signing out ends the session's access token too.
     let pair: serde_json::Value = fieldloop_e2e::http()
         .post(format!("{base}/api/auth/login"))
-        .json(&json!({"username": "tech", "password": "tech-password"}))
+        .json(&json!({"username": "tech", "password": "tech-password-for-tests"}))
         .send()
         .await?
         .json()
@@ -931,7 +931,7 @@ async fn failed_sign_ins_are_throttled() -> anyhow::Result<()> {
         (429, Some("too_many_attempts")),
         "{body}"
     );
-    let (status, body) = attempt("TECH ", "tech-password").await?;
+    let (status, body) = attempt("TECH ", "tech-password-for-tests").await?;
     assert_eq!(
         status, 429,
         "the account is braked whatever is typed: {body}"
@@ -946,7 +946,7 @@ async fn failed_sign_ins_are_throttled() -> anyhow::Result<()> {
         .unwrap_or_else(|| panic!("no wait in {message}"));
     assert!((1..=180).contains(&seconds), "{message}");
     assert_eq!(body["error"]["retryable"], true);
-    let (status, _) = attempt("clerk", "clerk-password").await?;
+    let (status, _) = attempt("clerk", "clerk-password-for-tests").await?;
     assert_eq!(status, 200, "another account is not braked");
     server.finish().await;
     Ok(())
@@ -1541,7 +1541,10 @@ async fn https_for_phones(server: TestServer) -> anyhow::Result<()> {
             ..fieldloop_e2e::fast_options()
         },
     )?;
-    let err = redirected.login("tech", "tech-password").await.unwrap_err();
+    let err = redirected
+        .login("tech", "tech-password-for-tests")
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, fieldloop_client_core::Error::Refused { .. }),
         "{err}"

@@ -66,7 +66,7 @@ async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> anyhow::
         .form(&[
             ("csrf", csrf.as_str()),
             ("username", username),
-            ("password", &format!("{username}-password")),
+            ("password", &format!("{username}-password-for-tests")),
             ("next", "/web"),
         ])
         .send()
@@ -151,7 +151,10 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
     // Sign-in: its own form token is required; a wrong password gives no session.
     let resp = http
         .post(format!("{base}/web/login"))
-        .form(&[("username", "clerk"), ("password", "clerk-password")])
+        .form(&[
+            ("username", "clerk"),
+            ("password", "clerk-password-for-tests"),
+        ])
         .send()
         .await?;
     assert_eq!(resp.status(), 403, "sign-in without the form token");
@@ -185,7 +188,7 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("username", "clerk"),
-                ("password", "clerk-password"),
+                ("password", "clerk-password-for-tests"),
                 ("next", next),
             ])
             .send()
@@ -522,6 +525,94 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
 }
 
 both_engines!(web_record_page, record_page);
+
+/// An account whose password predates the password rules keeps working, and is asked for a
+/// compliant one at its next sign-in on the web; the new one must follow the rules and the
+/// current one must be right.
+async fn weak_password_prompt(server: TestServer) -> anyhow::Result<()> {
+    let base = server.base();
+    let user = fieldloop_server::db::accounts::User {
+        id: uuid::Uuid::now_v7(),
+        username: "old_clerk".into(),
+        display_name: "老内勤".into(),
+        password_hash: fieldloop_server::auth::hash_password("old-pass-1")?,
+        role: Role::Clerk,
+        region: Some("wuhan".into()),
+        active: true,
+    };
+    server
+        .state
+        .db
+        .create_user(&user, server.state.now_ms())
+        .await?;
+    let http = client();
+    let form = http.get(format!("{base}/web/login")).send().await?;
+    let login_cookie = cookie_from(&form, "fl_login_csrf").unwrap();
+    let csrf = csrf_of(&form.text().await?);
+    let resp = http
+        .post(format!("{base}/web/login"))
+        .header(COOKIE, &login_cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "old_clerk"),
+            ("password", "old-pass-1"),
+            ("next", "/web"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(
+        (resp.status().as_u16(), location(&resp)),
+        (303, "/web/password".into())
+    );
+    let session = cookie_from(&resp, "fl_session").expect("signed in");
+    let page = get_as(&http, format!("{base}/web/password"), &session).await?;
+    let csrf = csrf_of(&page.text().await?);
+    let change = |current: &'static str, new: &'static str, repeat: &'static str| {
+        let (http, url, session, csrf) = (
+            http.clone(),
+            format!("{base}/web/password"),
+            session.clone(),
+            csrf.clone(),
+        );
+        async move {
+            let resp = http
+                .post(url)
+                .header(COOKIE, &session)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("current", current),
+                    ("new", new),
+                    ("repeat", repeat),
+                ])
+                .send()
+                .await?;
+            anyhow::Ok(location(&resp))
+        }
+    };
+    assert!(
+        change("old-pass-1", "too short", "too short")
+            .await?
+            .contains("err=")
+    );
+    let new = "lantern by the old bridge";
+    assert!(
+        change("old-pass-1", new, "lantern by the old bridgE")
+            .await?
+            .contains("err=")
+    );
+    assert!(change("wrong", new, new).await?.contains("err="));
+    let to = change("old-pass-1", new, new).await?;
+    assert!(to.starts_with("/web/requests/new"), "{to}");
+    let resp = fieldloop_e2e::http()
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "old_clerk", "password": new}))
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 200);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(web_weak_password_prompt, weak_password_prompt);
 
 fn shot(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
