@@ -1,6 +1,7 @@
 //! Fieldloop's benchmarks. Each scenario measures ours and a reference in the same run and prints
 //! `bench <scenario>: ours=<v> <unit> ref=<v> <unit> ratio=<v> target=<op><v>`.
-//! Run with `cargo run --release -p fieldloop-e2e --bin bench` (`BENCH_QUICK=1` for smaller N).
+//! Run with `cargo run --release -p fieldloop-e2e --bin bench` (`BENCH_QUICK=1` for smaller N,
+//! `BENCH_ONLY=login-flood` for the sign-in flood alone).
 //!
 //! The reference peer is automerge-repo's sync server (`../shared/peers/automerge-repo`, run
 //! with Node when it is there). Our server runs in this process with the devices, so memory
@@ -459,6 +460,10 @@ async fn main() -> anyhow::Result<()> {
         return fieldloop_server::run(config, std::future::pending()).await;
     }
     let quick = std::env::var("BENCH_QUICK").is_ok();
+    // BENCH_ONLY=login-flood runs that scenario alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("login-flood") {
+        return login_flood(if quick { 3 } else { 10 }).await;
+    }
     let n = if quick { 200 } else { 1000 };
     let pull_n: usize = if quick { 1000 } else { 10_000 };
     println!("load average at start: {}", load_average());
@@ -727,8 +732,128 @@ async fn main() -> anyhow::Result<()> {
         idle.1, plain.1
     );
     server.finish().await;
+
+    // A flood of wrong sign-ins against a server process of its own.
+    if let Err(e) = login_flood(if quick { 3 } else { 10 }).await {
+        println!("bench login-flood: not measured ({e})");
+    }
     println!("load average at end: {}", load_average());
     Ok(())
+}
+
+/// Resident memory of process `pid` now, MiB.
+fn rss_mib_of(pid: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+/// `/healthz` answered `samples` times in a row: (p50, p99) in ms, and the highest resident
+/// memory of the server process `pid` seen meanwhile.
+async fn health_while(base: &str, pid: &str, samples: usize) -> (f64, f64, f64) {
+    let http = fieldloop_e2e::http();
+    let mut times = Vec::with_capacity(samples);
+    let mut peak: f64 = rss_mib_of(pid);
+    for _ in 0..samples.max(1) {
+        let t = monotonic();
+        let _ = http.get(format!("{base}/healthz")).send().await;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        peak = peak.max(rss_mib_of(pid));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q) as usize];
+    (at(0.5), at(0.99), peak)
+}
+
+/// A flood of wrong sign-ins (64 at once for `seconds`) against a server process of its own:
+/// its peak memory and `/healthz` latency during the flood, against the same server idle.
+async fn login_flood(seconds: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = fieldloop_server::Db::sqlite_url_in(dir.path())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(std::env::current_exe()?)
+        .env("BENCH_CHILD_SERVER", "1")
+        .env("DATABASE_URL", &url)
+        .env("FIELDLOOP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id().to_string();
+    let measured = async {
+        let mut up = false;
+        for _ in 0..300 {
+            if fieldloop_e2e::http()
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::ensure!(up, "the server process did not come up");
+        let idle = health_while(&base, &pid, 100).await;
+        let stop = monotonic() + Duration::from_secs(seconds);
+        let mut flood = Vec::new();
+        for i in 0..64 {
+            let base = base.clone();
+            flood.push(tokio::spawn(async move {
+                let http = fieldloop_e2e::http();
+                let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+                let mut n = 0;
+                while monotonic() < stop {
+                    // A new name each time: the per-account brake alone would not hold.
+                    n += 1;
+                    let body = serde_json::json!({"username": format!("nobody{i}-{n}"), "password": "a wrong password indeed"});
+                    if let Ok(resp) = http
+                        .post(format!("{base}/api/auth/login"))
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        *answers.entry(resp.status().as_u16()).or_default() += 1;
+                    }
+                }
+                answers
+            }));
+        }
+        let during = health_while(&base, &pid, (seconds * 1000 / 30) as usize).await;
+        let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+        for task in flood {
+            for (status, n) in task.await? {
+                *answers.entry(status).or_default() += n;
+            }
+        }
+        println!("login flood answers by status: {answers:?}");
+        line(
+            "login-flood-peak-rss",
+            during.2,
+            "MiB",
+            idle.2,
+            "MiB(idle)",
+            "<=1.5",
+        );
+        println!(
+            "bench login-flood-healthz: p50 ours={:.2} ms idle={:.2} ms, p99 ours={:.2} ms idle={:.2} ms target=p99<=50ms",
+            during.0, idle.0, during.1, idle.1
+        );
+        Ok(())
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    measured
 }
 
 /// A device already in sync asks again from `conns` connections: (requests/s, p99 ms, body bytes).
