@@ -193,12 +193,59 @@ pub async fn with_hasher<T: Send + 'static>(
             )
         })?
         .map_err(AppError::internal)?;
-    tokio::task::spawn_blocking(move || {
+    let (done, result) = tokio::sync::oneshot::channel();
+    state.hash_pool.run(move || {
         let _permit = permit;
-        work()
-    })
-    .await
-    .map_err(AppError::internal)
+        let _ = done.send(work());
+    })?;
+    result.await.map_err(AppError::internal)
+}
+
+/// A job for the password threads.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// A few threads of their own that hash and check passwords. Not the runtime's blocking pool:
+/// that one grows a thread per waiting task, and each thread's allocator keeps argon2's ~19 MiB
+/// after the hash, so a flood would leave the memory of dozens of hashes behind; here it is at
+/// most one per thread.
+#[derive(Clone)]
+pub struct HashPool {
+    jobs: std::sync::mpsc::Sender<HashJob>,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashPool(..)")
+    }
+}
+
+impl HashPool {
+    /// Starts `threads` password threads (at least one).
+    pub fn new(threads: usize) -> std::io::Result<HashPool> {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("password-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                })?;
+        }
+        Ok(HashPool { jobs })
+    }
+
+    fn run(&self, job: impl FnOnce() + Send + 'static) -> AppResult<()> {
+        self.jobs
+            .send(Box::new(job))
+            .map_err(|_| AppError::internal("the password threads have stopped"))
+    }
 }
 
 /// The active user with this username and password, or `bad_credentials` /

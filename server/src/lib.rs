@@ -42,6 +42,8 @@ pub struct AppState {
     /// Permits for hashing passwords (`Config::password_hashers`): sign-ins beyond them wait,
     /// then are told the server is busy.
     pub hashers: Arc<tokio::sync::Semaphore>,
+    /// The threads that hash passwords, as many as there are permits.
+    pub hash_pool: auth::HashPool,
     /// Failed sign-ins per account and client address (see [`throttle`]).
     pub sign_ins: Arc<throttle::SignInLimits>,
 }
@@ -69,6 +71,7 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             hashers: Arc::new(tokio::sync::Semaphore::new(config.password_hashers)),
+            hash_pool: auth::HashPool::new(config.password_hashers)?,
             sign_ins: Arc::default(),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
