@@ -232,33 +232,8 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
 /// process of its own (this binary with `BENCH_CHILD_SERVER=1`) on the database of `server`,
 /// its CPU time read from /proc before and after one device uploads `n` visits through it.
 async fn child_server_cpu_per_doc(server: &TestServer, n: usize) -> anyhow::Result<f64> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(std::env::current_exe()?)
-        .env("BENCH_CHILD_SERVER", "1")
-        .env("DATABASE_URL", &server.database_url)
-        .env("FIELDLOOP_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let pid = child.id().to_string();
+    let (mut child, base, pid) = child_server(&server.database_url).await?;
     let measured = async {
-        let mut up = false;
-        for _ in 0..300 {
-            if fieldloop_e2e::http()
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok()
-            {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        anyhow::ensure!(up, "the server process did not come up");
         let dev = server.device_at(&base, "tech").await?;
         for i in 0..n {
             record_visit(&dev, i).await?;
@@ -741,6 +716,37 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This binary started again as a server alone (`BENCH_CHILD_SERVER=1`) on `database_url`,
+/// once it answers: the process, its address and its pid.
+async fn child_server(database_url: &str) -> anyhow::Result<(std::process::Child, String, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(std::env::current_exe()?)
+        .env("BENCH_CHILD_SERVER", "1")
+        .env("DATABASE_URL", database_url)
+        .env("FIELDLOOP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id().to_string();
+    for _ in 0..300 {
+        if fieldloop_e2e::http()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok((child, base, pid));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    anyhow::bail!("the server process did not come up")
+}
+
 /// Resident memory of process `pid` now, MiB.
 fn rss_mib_of(pid: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -776,33 +782,8 @@ async fn health_while(base: &str, pid: &str, samples: usize) -> (f64, f64, f64) 
 async fn login_flood(seconds: u64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let url = fieldloop_server::Db::sqlite_url_in(dir.path())?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(std::env::current_exe()?)
-        .env("BENCH_CHILD_SERVER", "1")
-        .env("DATABASE_URL", &url)
-        .env("FIELDLOOP_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let pid = child.id().to_string();
+    let (mut child, base, pid) = child_server(&url).await?;
     let measured = async {
-        let mut up = false;
-        for _ in 0..300 {
-            if fieldloop_e2e::http()
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok()
-            {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        anyhow::ensure!(up, "the server process did not come up");
         let idle = health_while(&base, &pid, 100).await;
         let stop = monotonic() + Duration::from_secs(seconds);
         let mut flood = Vec::new();
