@@ -57,6 +57,10 @@ if cargo tree -p fieldloop-ffi -e normal --prefix none | grep -iE 'sqlx-postgres
     echo "the phone library links server or PostgreSQL code" >&2
     exit 1
 fi
+# The API against its own description (schemathesis, as an admin and as a technician).
+cargo build -p fieldloop-server
+bash scripts/schema-check.sh
+
 # Kotlin, Swift and Python bindings from the built library; the Python suite drives them
 # against a real server.
 cargo build -p fieldloop-server

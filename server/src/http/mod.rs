@@ -52,7 +52,58 @@ fn routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI description of every route.
 pub fn api_description() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut api = routes().split_for_parts().1;
+    document_errors(&mut api);
+    api
+}
+
+/// Every operation may answer with the one error shape under these statuses (bad input, not
+/// signed in, not allowed, not found, a conflict, too large, too many attempts, a fault, busy);
+/// each is listed where the operation does not already describe it, so a client knows every
+/// status it can get. Which code comes with which status is `error::status_of`.
+fn document_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    const STATUSES: &[(&str, &str)] = &[
+        ("400", "The request cannot be read or does not fit"),
+        ("401", "Not signed in, or the session ended"),
+        ("403", "Not allowed for this role or region"),
+        ("404", "No such record that the caller may see"),
+        ("409", "The record is not in a state for this"),
+        ("413", "Too large"),
+        ("429", "Too many failed sign-ins"),
+        ("500", "The server failed"),
+        ("503", "Too busy; try again in a moment"),
+    ];
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (status, description) in STATUSES {
+                op.responses
+                    .responses
+                    .entry((*status).to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(*description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .build()
+                            .into()
+                    });
+            }
+        }
+    }
 }
 
 /// Answers at least this large are gzip-compressed when the client accepts it.
@@ -79,7 +130,8 @@ pub(crate) fn body_error(rejection: BytesRejection) -> AppError {
 
 /// Builds the router and its description.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, api) = routes().split_for_parts();
+    let (router, mut api) = routes().split_for_parts();
+    document_errors(&mut api);
     let router = router
         .merge(crate::web::routes())
         .fallback(no_route)
