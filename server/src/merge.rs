@@ -376,12 +376,65 @@ mod tests {
             assert_eq!(walked, diffed, "{what}: walked and diffed disagree");
             assert_eq!(walked.map(|w| w.0), Some(code), "{what}");
         }
-        // An object nested in a notes text is refused both ways (the diff names the position
-        // inside the text as well).
+        // Inside a note's entries: only maps of text, by and at, nothing deeper.
+        type EntryTamper = fn(&mut automerge::transaction::Transaction<'_>, &automerge::ObjId);
+        let entry_tampers: [(&str, EntryTamper, RefusalCode); 4] = [
+            (
+                "an entry that is a value",
+                |tx, list| {
+                    tx.insert(list, 0, "x").unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "an unknown key in an entry",
+                |tx, list| {
+                    let entry = tx.get(list, 0).unwrap().unwrap().1;
+                    tx.put(&entry, "colour", "red").unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+            (
+                "a map inside an entry",
+                |tx, list| {
+                    let entry = tx.get(list, 0).unwrap().unwrap().1;
+                    tx.put_object(&entry, "text", ObjType::Map).unwrap();
+                },
+                RefusalCode::UnknownPath,
+            ),
+            (
+                "a time that is text",
+                |tx, list| {
+                    let entry = tx.get(list, 0).unwrap().unwrap().1;
+                    tx.put(&entry, "at", "yesterday").unwrap();
+                },
+                RefusalCode::InvalidValue,
+            ),
+        ];
+        for (what, tamper, code) in entry_tampers {
+            let mut am = honest();
+            let form = section(&am, "form");
+            let list = am.get(&form, "diagnosis").unwrap().unwrap().1;
+            let mut tx = am.transaction();
+            tamper(&mut tx, &list);
+            tx.commit();
+            let (walked, diffed) = verdicts(&am);
+            assert_eq!(walked.map(|w| w.0), Some(code), "{what}: walked");
+            assert!(diffed.is_some(), "{what}: the diff refuses it too");
+        }
+        // A clerk's new visit may carry the notes' empty lists, not entries in them.
+        let clerk = Author::Device(Role::Clerk);
+        assert_eq!(
+            check_new_document(DocKind::Visit, clerk, &honest()).map_err(|r| r.code),
+            Err(RefusalCode::ForbiddenPath)
+        );
+        // An object nested in a schema 1 text is refused both ways (the diff names the
+        // position inside the text as well).
         let mut am = honest();
         let form = section(&am, "form");
-        let notes = am.get(&form, "diagnosis").unwrap().unwrap().1;
         let mut tx = am.transaction();
+        let notes = tx.put_object(&form, "parts_used", ObjType::Text).unwrap();
+        tx.splice_text(&notes, 0, 0, "belt and seal").unwrap();
         tx.split_block(&notes, 3).unwrap();
         tx.commit();
         let (walked, diffed) = verdicts(&am);

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::fields::{self, FieldType};
-use super::ownership::{Author, Refusal, RefusalCode, check_value, may_write};
+use super::ownership::{Author, Refusal, RefusalCode, check_note_value, check_value, may_write};
 use super::{DocKind, ModelError, Result, SCHEMA_VERSION};
 
 /// A field's value as the API sees it: text, or a whole number (money in fen, counts).
@@ -169,7 +169,7 @@ impl RecordDoc {
                             .strip_prefix(section)
                             .and_then(|r| r.strip_prefix('.'));
                         if let Some(key) = key {
-                            tx.put_object(&obj, key, ObjType::Text)?;
+                            tx.put_object(&obj, key, ObjType::List)?;
                         }
                     }
                 }
@@ -236,6 +236,13 @@ impl RecordDoc {
 
     fn read(&self, value: Value<'_>, id: &ObjId) -> Option<FieldValue> {
         match value {
+            Value::Object(ObjType::List) => Some(FieldValue::Text(
+                self.entries_of(id)
+                    .into_iter()
+                    .map(|e| e.text)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )),
             Value::Object(ObjType::Text) => self.doc.text(id).ok().map(FieldValue::Text),
             Value::Scalar(s) => match s.as_ref() {
                 ScalarValue::Str(t) => Some(FieldValue::Text(t.to_string())),
@@ -245,6 +252,104 @@ impl RecordDoc {
             },
             _ => None,
         }
+    }
+
+    /// The entries of a note's list, in list order (concurrent appends in a deterministic
+    /// order: Automerge orders them by their operation ids).
+    fn entries_of(&self, list: &ObjId) -> Vec<NoteEntry> {
+        self.doc
+            .list_range(list, ..)
+            .filter_map(|item| {
+                let id = item.id();
+                let entry = match item.value.into_value() {
+                    Value::Object(ObjType::Map) => id,
+                    _ => return None,
+                };
+                let scalar = |key: &str| match self.doc.get(&entry, key).ok().flatten() {
+                    Some((Value::Scalar(s), _)) => Some(s.into_owned()),
+                    _ => None,
+                };
+                let text = |key: &str| match scalar(key) {
+                    Some(ScalarValue::Str(t)) => t.to_string(),
+                    _ => String::new(),
+                };
+                Some(NoteEntry {
+                    text: text("text"),
+                    by: text("by"),
+                    at: match scalar("at") {
+                        Some(ScalarValue::Int(n)) => n,
+                        _ => 0,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The entries of a note (`form.diagnosis`, `form.work_done`), oldest first. A schema 1
+    /// note, kept as one text, reads as a single entry by nobody at time 0.
+    pub fn note_entries(&self, path: &str) -> Vec<NoteEntry> {
+        let Some((section, key)) = Self::split(path) else {
+            return Vec::new();
+        };
+        let Some(obj) = self.section(section) else {
+            return Vec::new();
+        };
+        match self.doc.get(&obj, key).ok().flatten() {
+            Some((Value::Object(ObjType::List), id)) => self.entries_of(&id),
+            Some((Value::Object(ObjType::Text), id)) => match self.doc.text(&id) {
+                Ok(text) if !text.is_empty() => vec![NoteEntry {
+                    text,
+                    by: String::new(),
+                    at: 0,
+                }],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replaces the text of a note's entry `index`, as one change. Two devices replacing the
+    /// same entry at once both stay visible as a conflict.
+    pub fn edit_note_entry(
+        &mut self,
+        author: Author,
+        path: &str,
+        index: usize,
+        text: &str,
+        unix_time: i64,
+    ) -> Result<Option<ChangeHash>> {
+        let spec = may_write(self.kind(), author, path)?;
+        let invalid = |reason: &str| ModelError::InvalidValue {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        if spec.ty != FieldType::Notes {
+            return Err(invalid("only a note has entries"));
+        }
+        check_note_value(path, "text", &ScalarValue::Str(text.into()))?;
+        let (section, key) = Self::split(path).ok_or_else(|| invalid("bad path"))?;
+        let list = self
+            .section(section)
+            .and_then(|obj| match self.doc.get(&obj, key).ok().flatten() {
+                Some((Value::Object(ObjType::List), id)) => Some(id),
+                _ => None,
+            })
+            .ok_or_else(|| invalid("this note has no entries yet"))?;
+        let entry = match self.doc.get(&list, index).ok().flatten() {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => return Err(invalid(&format!("this note has no entry {index}"))),
+        };
+        self.doc
+            .transact_with::<_, _, automerge::AutomergeError, _>(
+                |_| CommitOptions::default().with_time(unix_time),
+                |tx| {
+                    tx.put(&entry, "text", text)?;
+                    tx.put(&entry, "at", unix_time)?;
+                    Ok(())
+                },
+            )
+            .map(|s| s.hash)
+            .map_err(|f| damaged(f.error))
     }
 
     /// The current value of a field (the winning one where devices wrote concurrently).
@@ -322,12 +427,16 @@ impl RecordDoc {
                     path: path.to_string(),
                     reason: "free text expected".into(),
                 });
+            } else {
+                check_note_value(path, "text", &value.to_scalar())?;
             }
         }
         Ok(())
     }
 
-    /// Writes fields as one change. Nothing is written if any field is refused.
+    /// Writes fields as one change. Nothing is written if any field is refused. A note
+    /// (`FieldType::Notes`) is not replaced: its value is appended as a new entry, by this
+    /// document's actor at `unix_time` (an empty value adds nothing).
     pub fn set_many(
         &mut self,
         author: Author,
@@ -345,6 +454,7 @@ impl RecordDoc {
             targets.push((obj, key, value));
         }
         let kind = self.kind();
+        let by = self.doc.get_actor().to_hex_string();
         let writes_paths: Vec<&str> = writes.iter().map(|(p, _)| *p).collect();
         let outcome = self
             .doc
@@ -355,11 +465,8 @@ impl RecordDoc {
                         let notes =
                             fields::spec(kind, path).map(|s| s.ty) == Some(FieldType::Notes);
                         if notes {
-                            let text_obj = match tx.get(obj, *key)? {
-                                Some((Value::Object(ObjType::Text), id)) => id,
-                                _ => tx.put_object(obj, *key, ObjType::Text)?,
-                            };
-                            tx.update_text(&text_obj, value.as_text().unwrap_or_default())?;
+                            let text = value.as_text().unwrap_or_default();
+                            append_entry(tx, obj, key, text, &by, unix_time)?;
                         } else {
                             tx.put(obj, *key, value.to_scalar())?;
                         }
@@ -415,6 +522,58 @@ impl RecordDoc {
     }
 }
 
+/// One entry of a note that grows over time: its text, the actor that wrote it (hex) and when
+/// (unix seconds, the device's claim).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteEntry {
+    pub text: String,
+    pub by: String,
+    pub at: i64,
+}
+
+/// Appends `text` as an entry of the note at `obj.key`. A schema 1 note (one `Text` object)
+/// becomes a list first, its text the first entry, so what was there reads the same.
+fn append_entry(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    text: &str,
+    by: &str,
+    unix_time: i64,
+) -> std::result::Result<(), automerge::AutomergeError> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let list = match tx.get(obj, key)? {
+        Some((Value::Object(ObjType::List), id)) => id,
+        Some((Value::Object(ObjType::Text), id)) => {
+            let old = tx.text(&id)?;
+            let list = tx.put_object(obj, key, ObjType::List)?;
+            if !old.is_empty() {
+                push_entry(tx, &list, &old, "", 0)?;
+            }
+            list
+        }
+        _ => tx.put_object(obj, key, ObjType::List)?,
+    };
+    push_entry(tx, &list, text, by, unix_time)
+}
+
+fn push_entry(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    list: &ObjId,
+    text: &str,
+    by: &str,
+    at: i64,
+) -> std::result::Result<(), automerge::AutomergeError> {
+    let entry = tx.insert_object(list, tx.length(list), ObjType::Map)?;
+    tx.put(&entry, "text", text)?;
+    tx.put(&entry, "by", by)?;
+    tx.put(&entry, "at", at)?;
+    Ok(())
+}
+
 /// Sections a customer's signature covers.
 pub const SIGNED_SECTIONS: &[&str] = &["request", "form", "fee", "receipt"];
 
@@ -439,6 +598,7 @@ mod tests {
             reloaded.get("form.diagnosis"),
             Some(FieldValue::Text(String::new()))
         );
+        assert!(reloaded.note_entries("form.diagnosis").is_empty());
     }
 
     #[test]
@@ -479,5 +639,162 @@ mod tests {
         doc.set(tech, "form.diagnosis", "worn belt and bearing", 0)
             .unwrap();
         assert!(doc.changed_after_signing());
+    }
+
+    /// A visit as schema 1 wrote it: every free text an Automerge `Text` object.
+    pub(crate) fn schema1_visit(id: Uuid, who: ActorId) -> Automerge {
+        let mut doc = Automerge::new().with_actor(who);
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "type", "visit")?;
+            tx.put(ROOT, "schema", 1)?;
+            tx.put(ROOT, "id", id.to_string())?;
+            tx.put(ROOT, "region", "wuhan")?;
+            for section in fields::sections(DocKind::Visit) {
+                let obj = tx.put_object(ROOT, section, ObjType::Map)?;
+                for spec in fields::fields(DocKind::Visit) {
+                    let key = spec
+                        .path
+                        .strip_prefix(section)
+                        .and_then(|r| r.strip_prefix('.'));
+                    if let Some(key) = key
+                        && matches!(spec.ty, FieldType::Notes | FieldType::Text)
+                    {
+                        let text = tx.put_object(&obj, key, ObjType::Text)?;
+                        if spec.path == "form.diagnosis" {
+                            tx.splice_text(&text, 0, 0, "old diagnosis")?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        doc
+    }
+
+    #[test]
+    fn a_note_grows_by_entries_and_free_text_is_one_string() {
+        let mut doc =
+            RecordDoc::create(DocKind::Visit, Uuid::from_u128(3), "r", actor(1), 0).unwrap();
+        let tech = Author::Device(Role::Technician);
+        doc.set(tech, "form.diagnosis", "noise at start", 100)
+            .unwrap();
+        doc.set(tech, "form.diagnosis", "bearing worn", 200)
+            .unwrap();
+        doc.set(tech, "form.parts_used", "bearing 6204\nseal", 200)
+            .unwrap();
+        doc.set(tech, "form.parts_used", "bearing 6205", 300)
+            .unwrap();
+        let entries = doc.note_entries("form.diagnosis");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].text, "bearing worn");
+        assert_eq!(entries[1].at, 200);
+        assert_eq!(entries[1].by, actor(1).to_hex_string());
+        assert_eq!(
+            doc.get("form.diagnosis"),
+            Some(FieldValue::Text("noise at start\nbearing worn".into()))
+        );
+        assert_eq!(doc.get("form.parts_used"), Some("bearing 6205".into()));
+        // No `Text` object anywhere: a visit's notes are a few operations, not one per character.
+        let ops: usize = doc
+            .automerge()
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.len())
+            .sum();
+        assert!(ops < 60, "{ops} operations");
+        // An entry is replaced, not appended to.
+        doc.edit_note_entry(tech, "form.diagnosis", 0, "noise at cold start", 400)
+            .unwrap();
+        assert_eq!(
+            doc.note_entries("form.diagnosis")[0].text,
+            "noise at cold start"
+        );
+        // Tried: an entry that does not exist, a field that is not a note, a clerk, too long.
+        assert!(
+            doc.edit_note_entry(tech, "form.diagnosis", 5, "x", 0)
+                .is_err()
+        );
+        assert!(
+            doc.edit_note_entry(tech, "form.parts_used", 0, "x", 0)
+                .is_err()
+        );
+        let clerk = Author::Device(Role::Clerk);
+        assert!(
+            doc.edit_note_entry(clerk, "form.diagnosis", 0, "x", 0)
+                .is_err()
+        );
+        let long = "长".repeat(fields::TEXT_MAX_CHARS + 1);
+        assert!(doc.set(tech, "form.diagnosis", long.as_str(), 0).is_err());
+        assert!(doc.set(tech, "form.parts_used", long.as_str(), 0).is_err());
+        assert_eq!(
+            doc.note_entries("form.diagnosis").len(),
+            2,
+            "nothing written"
+        );
+    }
+
+    #[test]
+    fn two_devices_appending_offline_both_keep_their_lines_in_one_order() {
+        let tech = Author::Device(Role::Technician);
+        let base = RecordDoc::create(DocKind::Visit, Uuid::from_u128(4), "r", actor(1), 0).unwrap();
+        let mut a = RecordDoc::load(&base.automerge().save()).unwrap();
+        a.set_actor(actor(2));
+        let mut b = RecordDoc::load(&base.automerge().save()).unwrap();
+        b.set_actor(actor(3));
+        a.set(tech, "form.work_done", "replaced the belt", 10)
+            .unwrap();
+        b.set(tech, "form.work_done", "tested under load", 11)
+            .unwrap();
+        let mut ab = a.clone();
+        ab.automerge_mut().merge(b.automerge_mut()).unwrap();
+        let mut ba = b.clone();
+        ba.automerge_mut().merge(a.automerge_mut()).unwrap();
+        let lines = |d: &RecordDoc| {
+            d.note_entries("form.work_done")
+                .into_iter()
+                .map(|e| e.text)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines(&ab).len(), 2);
+        assert_eq!(lines(&ab), lines(&ba), "the same order on both sides");
+        assert!(lines(&ab).contains(&"replaced the belt".to_string()));
+        assert!(lines(&ab).contains(&"tested under load".to_string()));
+        // Two edits of one entry at once stay visible as a conflict.
+        let mut c = ab.clone();
+        c.set_actor(actor(4));
+        let mut d = ab.clone();
+        d.set_actor(actor(5));
+        c.edit_note_entry(tech, "form.work_done", 0, "one", 20)
+            .unwrap();
+        d.edit_note_entry(tech, "form.work_done", 0, "two", 21)
+            .unwrap();
+        c.automerge_mut().merge(d.automerge_mut()).unwrap();
+        let list = c
+            .section("form")
+            .and_then(|f| c.doc.get(&f, "work_done").unwrap())
+            .unwrap()
+            .1;
+        let entry = c.doc.get(&list, 0).unwrap().unwrap().1;
+        assert_eq!(c.doc.get_all(&entry, "text").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_schema_1_document_reads_the_same_and_its_note_becomes_entries_when_written() {
+        let id = Uuid::from_u128(5);
+        let mut doc = RecordDoc::from_automerge(schema1_visit(id, actor(1))).unwrap();
+        assert_eq!(doc.get("form.diagnosis"), Some("old diagnosis".into()));
+        let digest = doc.signed_digest();
+        assert_eq!(doc.note_entries("form.diagnosis").len(), 1);
+        let tech = Author::Device(Role::Technician);
+        doc.set(tech, "form.parts_used", "belt", 10).unwrap();
+        assert_eq!(doc.get("form.parts_used"), Some("belt".into()));
+        doc.set(tech, "form.diagnosis", "and the bearing", 10)
+            .unwrap();
+        assert_eq!(
+            doc.get("form.diagnosis"),
+            Some("old diagnosis\nand the bearing".into())
+        );
+        assert_ne!(digest, doc.signed_digest());
     }
 }

@@ -24,12 +24,22 @@ pub enum Writer {
     Server,
 }
 
+/// The longest a `Text` field or one note entry may be, in characters.
+pub const TEXT_MAX_CHARS: usize = 10_000;
+
 /// The shape a field's value must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldType {
     /// A short single-line string (names, models, phone numbers).
     Short,
-    /// Free text, kept as an Automerge `Text` so concurrent edits interleave.
+    /// Free text on one or several lines, kept as one string (a problem description, a defect,
+    /// a comment): a later write replaces it, and two concurrent writes stay visible as a
+    /// conflict. At most [`TEXT_MAX_CHARS`] characters.
+    Text,
+    /// A note that grows over time (diagnosis, work done): a list of entries, each one string
+    /// with who wrote it and when. A write appends an entry, so two devices adding lines at
+    /// once both keep theirs. Documents of schema 1 kept these, and every `Text` field, as an
+    /// Automerge `Text` object; they are still read, and turned into entries when next written.
     Notes,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
@@ -172,7 +182,7 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
     ),
     f(
         "request.description",
-        Notes,
+        Text,
         Clerk,
         "客户要求",
         "Customer's request",
@@ -281,7 +291,7 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
     ),
     f(
         "form.parts_used",
-        Notes,
+        Text,
         Technician,
         "更换零件",
         "Parts used",
@@ -419,14 +429,14 @@ pub const RECEIPT_FIELDS: &[FieldSpec] = &[
     ),
     f(
         "receipt.condition",
-        Notes,
+        Text,
         Technician,
         "产品状况",
         "Condition",
     ),
     f(
         "receipt.accessories",
-        Notes,
+        Text,
         Technician,
         "随附配件",
         "Accessories",
@@ -559,10 +569,10 @@ pub const COMPLAINT_FIELDS: &[FieldSpec] = &[
         "交货日期",
         "Delivery date",
     ),
-    f("form.defect", Notes, Sales, "不良原因", "Defect"),
+    f("form.defect", Text, Sales, "不良原因", "Defect"),
     f(
         "form.customer_demand",
-        Notes,
+        Text,
         Sales,
         "客户要求",
         "Customer's demand",
@@ -631,7 +641,7 @@ pub const FEEDBACK_FIELDS: &[FieldSpec] = &[
         "评分",
         "Rating",
     ),
-    f("answer.comment", Notes, AnyDevice, "意见内容", "Comment"),
+    f("answer.comment", Text, AnyDevice, "意见内容", "Comment"),
     f(
         "answer.severity",
         Choice(&["general", "severe"]),

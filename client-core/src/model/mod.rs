@@ -13,14 +13,16 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-pub use doc::{FieldValue, RecordDoc};
+pub use doc::{FieldValue, NoteEntry, RecordDoc};
 pub use fields::{FieldSpec, FieldType, Writer};
 pub use ownership::{Refusal, RefusalCode};
 pub use roles::Role;
 
 /// The schema version this build writes and understands. A document whose root says a higher
-/// number was made by a newer app and is refused rather than half-understood.
-pub const SCHEMA_VERSION: i64 = 1;
+/// number was made by a newer app and is refused rather than half-understood. Schema 2 keeps
+/// free text as strings and growing notes as lists of entries; schema 1 kept both as Automerge
+/// `Text`, and is still read and written.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The kinds of record, one Automerge document each.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

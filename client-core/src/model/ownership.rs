@@ -150,7 +150,7 @@ pub fn check_value(
         (FieldType::Money | FieldType::Count, other) => {
             bad(format!("expected a whole number, got {other}"))
         }
-        (FieldType::Notes, _) => bad("free text is kept as text, not a single value".into()),
+        (FieldType::Notes, _) => bad("a note is a list of entries, not a single value".into()),
         (ty, S::Str(s)) => check_text(ty, s).or_else(bad),
         (_, other) => bad(format!("expected text, got {other}")),
     }
@@ -158,6 +158,7 @@ pub fn check_value(
 
 fn check_text(ty: FieldType, s: &str) -> Result<(), String> {
     match ty {
+        FieldType::Text => check_free_text(s),
         FieldType::Short => {
             if s.chars().count() > 500 {
                 Err("longer than 500 characters".into())
@@ -195,6 +196,92 @@ fn check_text(ty: FieldType, s: &str) -> Result<(), String> {
             .map_err(|_| format!("'{s}' is not an id")),
         FieldType::Money | FieldType::Count | FieldType::Notes => Err("unexpected text".into()),
     }
+}
+
+/// Free text (a `Text` field, a note entry) is at most [`fields::TEXT_MAX_CHARS`] characters.
+fn check_free_text(s: &str) -> Result<(), String> {
+    let n = s.chars().count();
+    if n > fields::TEXT_MAX_CHARS {
+        Err(format!(
+            "{n} characters; free text holds at most {}",
+            fields::TEXT_MAX_CHARS
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The keys of one note entry: its text, who wrote it (an actor) and when (unix seconds).
+pub const NOTE_ENTRY_KEYS: &[&str] = &["text", "by", "at"];
+
+/// Checks one value of a note entry under the dotted path of its note.
+pub fn check_note_value(
+    path: &str,
+    key: &str,
+    value: &automerge::ScalarValue,
+) -> Result<(), Refusal> {
+    use automerge::ScalarValue as S;
+    let bad = |why: String| Err(Refusal::new(RefusalCode::InvalidValue, path, why));
+    match (key, value) {
+        ("text", S::Str(s)) => check_free_text(s).or_else(bad),
+        ("by", S::Str(s)) if s.len() <= 64 => Ok(()),
+        ("at", S::Int(_)) => Ok(()),
+        ("text" | "by" | "at", other) => bad(format!("a note's '{key}' cannot be {other}")),
+        _ => bad(format!(
+            "a note entry holds {}, not '{key}'",
+            NOTE_ENTRY_KEYS.join(", ")
+        )),
+    }
+}
+
+/// True for the types whose schema 1 documents kept an Automerge `Text` object.
+fn was_text_object(ty: FieldType) -> bool {
+    matches!(ty, FieldType::Notes | FieldType::Text)
+}
+
+/// Checks the entries of a note's list as a new document carries them: each a map of
+/// [`NOTE_ENTRY_KEYS`] scalars, written by someone who may write the note.
+fn check_note_list(
+    doc: &automerge::Automerge,
+    kind: DocKind,
+    author: Author,
+    dotted: &str,
+    list: &automerge::ObjId,
+) -> Result<(), Refusal> {
+    use automerge::{ObjType, ReadDoc};
+    let items: Vec<_> = doc.list_range(list, ..).collect();
+    if items.is_empty() {
+        return Ok(());
+    }
+    may_write(kind, author, dotted)?;
+    for item in items {
+        let id = item.id();
+        let entry = match item.value.into_value() {
+            Value::Object(ObjType::Map) => id,
+            _ => {
+                return Err(Refusal::new(
+                    RefusalCode::InvalidValue,
+                    dotted,
+                    "a note's entries are maps of text, by and at",
+                ));
+            }
+        };
+        for key in doc.keys(&entry) {
+            for (value, _) in doc.get_all(&entry, &key).unwrap_or_default() {
+                match value {
+                    Value::Scalar(v) => check_note_value(dotted, &key, &v)?,
+                    Value::Object(_) => {
+                        return Err(Refusal::new(
+                            RefusalCode::UnknownPath,
+                            dotted,
+                            "a note entry holds values, nothing deeper",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The dotted path of a patch's target: the path to its object plus the key it touches.
@@ -291,6 +378,12 @@ pub fn check_new_document(
             let path = vec![(ROOT, Prop::Map(key.clone()))];
             for field in doc.keys(&id) {
                 for (value, field_id) in doc.get_all(&id, &field).unwrap_or_default() {
+                    if matches!(value, Value::Object(ObjType::List)) {
+                        let dotted = format!("{key}.{field}");
+                        if fields::spec(kind, &dotted).map(|s| s.ty) == Some(FieldType::Notes) {
+                            check_note_list(doc, kind, author, &dotted, &field_id)?;
+                        }
+                    }
                     if matches!(value, Value::Object(ObjType::Text)) {
                         let spans = doc
                             .spans(&field_id)
@@ -368,62 +461,9 @@ pub fn check_patches(
                     }
                 }
             }
-            2 => {
-                // The empty text objects of notes fields are part of the skeleton every new
-                // document carries, whoever creates it.
-                let skeleton_text = is_new
-                    && matches!(
-                        &patch.action,
-                        PatchAction::PutMap {
-                            value: (Value::Object(automerge::ObjType::Text), _),
-                            ..
-                        }
-                    )
-                    && fields::spec(kind, &dotted).map(|s| s.ty) == Some(FieldType::Notes);
-                if skeleton_text {
-                    continue;
-                }
-                let spec = may_write(kind, author, &dotted)?;
-                match &patch.action {
-                    PatchAction::PutMap {
-                        value: (Value::Scalar(v), _),
-                        ..
-                    } => check_value(spec, v)?,
-                    PatchAction::PutMap {
-                        value: (Value::Object(obj), _),
-                        ..
-                    } => {
-                        let wanted =
-                            spec.ty == FieldType::Notes && *obj == automerge::ObjType::Text;
-                        if !wanted || !is_new {
-                            return Err(Refusal::new(
-                                RefusalCode::InvalidValue,
-                                dotted,
-                                "this field holds a value, not an object",
-                            ));
-                        }
-                    }
-                    PatchAction::DeleteMap { .. } if spec.ty == FieldType::Notes => {
-                        return Err(Refusal::new(
-                            RefusalCode::Immutable,
-                            dotted,
-                            "free text is edited, never removed",
-                        ));
-                    }
-                    PatchAction::DeleteMap { .. } | PatchAction::Conflict { .. } => {}
-                    // Splices inside a notes text object name the text's path.
-                    PatchAction::SpliceText { .. }
-                    | PatchAction::DeleteSeq { .. }
-                    | PatchAction::Mark { .. }
-                        if spec.ty == FieldType::Notes => {}
-                    _ => {
-                        return Err(Refusal::new(
-                            RefusalCode::InvalidValue,
-                            dotted,
-                            "unsupported kind of edit for this field",
-                        ));
-                    }
-                }
+            2 => check_field_patch(kind, author, is_new, &dotted, &patch.action)?,
+            3 | 4 if parts[2] == "*" => {
+                check_entry_patch(kind, author, &parts, &dotted, &patch.action)?
             }
             _ => {
                 return Err(Refusal::new(
@@ -435,4 +475,117 @@ pub fn check_patches(
         }
     }
     Ok(())
+}
+
+/// Checks a patch on a field of a section (`section.field`).
+fn check_field_patch(
+    kind: DocKind,
+    author: Author,
+    is_new: bool,
+    dotted: &str,
+    action: &PatchAction,
+) -> Result<(), Refusal> {
+    use automerge::ObjType;
+    let ty = fields::spec(kind, dotted).map(|s| s.ty);
+    let object = match action {
+        PatchAction::PutMap {
+            value: (Value::Object(obj), _),
+            ..
+        } => Some(*obj),
+        _ => None,
+    };
+    // Every new document carries its notes' empty lists (schema 1: empty texts), whoever
+    // creates it; entries in them are checked on their own.
+    let skeleton = match (ty, object) {
+        (Some(FieldType::Notes), Some(ObjType::List)) => is_new,
+        (Some(t), Some(ObjType::Text)) => is_new && was_text_object(t),
+        _ => false,
+    };
+    if skeleton {
+        return Ok(());
+    }
+    let spec = may_write(kind, author, dotted)?;
+    let invalid = |why: &str| Err(Refusal::new(RefusalCode::InvalidValue, dotted, why));
+    match action {
+        PatchAction::PutMap {
+            value: (Value::Scalar(v), _),
+            ..
+        } => check_value(spec, v),
+        // A schema 1 note becomes a list of entries when it is next written.
+        PatchAction::PutMap { .. }
+            if spec.ty == FieldType::Notes && object == Some(ObjType::List) =>
+        {
+            Ok(())
+        }
+        PatchAction::PutMap { .. } => invalid("this field holds a value, not an object"),
+        PatchAction::DeleteMap { .. } if was_text_object(spec.ty) => Err(Refusal::new(
+            RefusalCode::Immutable,
+            dotted,
+            "free text is edited, never removed",
+        )),
+        PatchAction::DeleteMap { .. } | PatchAction::Conflict { .. } => Ok(()),
+        // Entries added to a note: each a map, whose keys are checked on their own.
+        PatchAction::Insert { values, .. } if spec.ty == FieldType::Notes => {
+            if values
+                .iter()
+                .all(|(v, _, _)| matches!(v, Value::Object(ObjType::Map)))
+            {
+                Ok(())
+            } else {
+                invalid("a note's entries are maps of text, by and at")
+            }
+        }
+        PatchAction::PutSeq {
+            value: (Value::Object(ObjType::Map), _),
+            ..
+        } if spec.ty == FieldType::Notes => Ok(()),
+        // Splices inside a schema 1 text object name the text's path; entries removed from a
+        // note are the writer's to remove.
+        PatchAction::SpliceText { .. } | PatchAction::Mark { .. } if was_text_object(spec.ty) => {
+            Ok(())
+        }
+        PatchAction::DeleteSeq { .. } if was_text_object(spec.ty) => Ok(()),
+        _ => invalid("unsupported kind of edit for this field"),
+    }
+}
+
+/// Checks a patch inside a note's entry: `section.field.*` (a conflict on an entry) or
+/// `section.field.*.key` (a value of an entry).
+fn check_entry_patch(
+    kind: DocKind,
+    author: Author,
+    parts: &[String],
+    dotted: &str,
+    action: &PatchAction,
+) -> Result<(), Refusal> {
+    let note = format!("{}.{}", parts[0], parts[1]);
+    let deeper = || {
+        Err(Refusal::new(
+            RefusalCode::UnknownPath,
+            dotted,
+            "documents hold sections of fields, nothing deeper",
+        ))
+    };
+    if fields::spec(kind, &note).map(|s| s.ty) != Some(FieldType::Notes) {
+        return deeper();
+    }
+    may_write(kind, author, &note)?;
+    match (parts.len(), action) {
+        (3, PatchAction::Conflict { .. }) => Ok(()),
+        (
+            4,
+            PatchAction::PutMap {
+                key,
+                value: (Value::Scalar(v), _),
+                ..
+            },
+        ) => check_note_value(&note, key, v),
+        (4, PatchAction::Conflict { .. }) => Ok(()),
+        (4, PatchAction::DeleteMap { .. }) => Err(Refusal::new(
+            RefusalCode::Immutable,
+            note,
+            "a note entry's values are replaced, never removed",
+        )),
+        _ => deeper(),
+    }
 }

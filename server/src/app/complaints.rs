@@ -495,8 +495,7 @@ pub async fn reopen(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Case
         .doc(id)
         .await?
         .ok_or_else(|| AppError::not_found("the complaint form is missing"))?;
-    let form =
-        fieldloop_client_core::model::RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
+    let form = row.record().map_err(AppError::internal)?;
     let text = |path: &str| {
         form.get(path)
             .and_then(|v| v.as_text().map(str::to_string))

@@ -125,15 +125,15 @@ pub async fn get_doc(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Rec
         .await?
         .filter(|r| p.sees(&r.region, r.created_by, r.assignee))
         .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
-    let doc = RecordDoc::load(&row.snapshot).map_err(AppError::internal)?;
+    let doc = row.record().map_err(AppError::internal)?;
     let history = state
         .db
         .doc_changes(id)
         .await?
         .into_iter()
         .map(|(c, _)| ChangeView {
-            hash: c.hash,
-            actor: c.actor,
+            hash: c.hash.to_string(),
+            actor: c.actor.to_hex_string(),
             user_id: c.user_id,
             device_id: c.device_id,
             device_time: rfc3339(c.device_time),

@@ -1,4 +1,5 @@
-//! Documents: the append-only change table, snapshots, the feed and the field projection.
+//! Documents: each stored once (a compacted save plus the changes merged since), the change
+//! log (who sent each change, without its bytes), the feed and the field projection.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,8 @@ use uuid::Uuid;
 use super::{Db, Tx};
 use crate::access::Scope;
 
-/// A document's row: who may see it and its latest snapshot.
+/// A document's row: who may see it, and the document itself: its compacted save and the raw
+/// changes merged since.
 #[derive(Debug, Clone)]
 pub struct DocRow {
     pub id: Uuid,
@@ -19,20 +21,81 @@ pub struct DocRow {
     pub created_by: Uuid,
     pub assignee: Option<Uuid>,
     pub snapshot: Vec<u8>,
+    pub chunks: Vec<u8>,
     pub heads: String,
     pub seq: i64,
 }
 
-/// One accepted change, as the audit trail keeps it.
+impl DocRow {
+    /// The stored document, built: the save, then the changes since.
+    pub fn automerge(&self) -> Result<automerge::Automerge, String> {
+        let damaged =
+            |e: automerge::AutomergeError| format!("stored document {} is damaged: {e}", self.id);
+        let mut doc = automerge::Automerge::load(&self.snapshot).map_err(damaged)?;
+        if !self.chunks.is_empty() {
+            doc.load_incremental(&self.chunks).map_err(damaged)?;
+        }
+        Ok(doc)
+    }
+
+    /// The stored record, built.
+    pub fn record(&self) -> Result<fieldloop_client_core::model::RecordDoc, String> {
+        fieldloop_client_core::model::RecordDoc::from_automerge(self.automerge()?)
+            .map_err(|e| format!("stored document {} is damaged: {e}", self.id))
+    }
+}
+
+/// How a merged document is stored: `snapshot` and `chunks` as [`DocRow`] holds them.
+#[derive(Debug, Clone, Default)]
+pub struct Stored {
+    pub snapshot: Vec<u8>,
+    pub chunks: Vec<u8>,
+}
+
+impl Stored {
+    /// The stored form after merging `new_changes` (raw chunks) into `existing`: appended to
+    /// its chunks, or, when the chunks would outgrow the snapshot (or there is none), the
+    /// whole document saved again by `save`.
+    pub fn after(
+        existing: Option<&DocRow>,
+        new_changes: &[&[u8]],
+        save: impl FnOnce() -> Vec<u8>,
+    ) -> Stored {
+        if let Some(row) = existing {
+            let added: usize = new_changes.iter().map(|c| c.len()).sum();
+            if row.chunks.len() + added <= row.snapshot.len() {
+                let mut chunks = Vec::with_capacity(row.chunks.len() + added);
+                chunks.extend_from_slice(&row.chunks);
+                for c in new_changes {
+                    chunks.extend_from_slice(c);
+                }
+                return Stored {
+                    snapshot: row.snapshot.clone(),
+                    chunks,
+                };
+            }
+        }
+        Stored {
+            snapshot: save(),
+            chunks: Vec::new(),
+        }
+    }
+}
+
+/// One accepted change, as the change log keeps it: who sent it and when (its bytes are in
+/// the document).
 #[derive(Debug, Clone)]
 pub struct ChangeRow {
-    pub hash: String,
-    pub actor: String,
+    pub hash: automerge::ChangeHash,
+    pub actor: automerge::ActorId,
     pub actor_seq: i64,
-    pub bytes: Vec<u8>,
     pub user_id: Uuid,
     pub device_id: Option<Uuid>,
     pub device_time: i64,
+}
+
+fn uuid_bytes(bytes: &[u8]) -> sqlx::Result<Uuid> {
+    Uuid::from_slice(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// A projected field value.
@@ -75,8 +138,9 @@ fn doc_row(r: &AnyRow) -> sqlx::Result<DocRow> {
             .map(|s| parse_uuid(&s))
             .transpose()?,
         snapshot: r.try_get(5)?,
-        heads: r.try_get(6)?,
-        seq: r.try_get(7)?,
+        chunks: r.try_get(6)?,
+        heads: r.try_get(7)?,
+        seq: r.try_get(8)?,
     })
 }
 
@@ -109,7 +173,7 @@ fn scope_params(scope: &Scope) -> (&'static str, String) {
 
 pub async fn load_doc(tx: &mut Tx, id: Uuid) -> sqlx::Result<Option<DocRow>> {
     let row = sqlx::query(
-        "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id = $1",
+        "SELECT id, kind, region, created_by, assignee, snapshot, chunks, heads, seq FROM documents WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut **tx)
@@ -122,7 +186,7 @@ pub async fn load_docs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, 
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id IN ({})",
+            "SELECT id, kind, region, created_by, assignee, snapshot, chunks, heads, seq FROM documents WHERE id IN ({})",
             placeholders(1, chunk.len())
         ));
         let mut query = sqlx::query(sql);
@@ -156,28 +220,6 @@ pub async fn doc_seqs(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, i
     Ok(out)
 }
 
-/// Every stored change of these documents, raw, by document: all a device with none of a
-/// document needs (changes are only ever added, so read after the documents' rows they cover
-/// at least the heads those rows name).
-pub async fn all_changes(tx: &mut Tx, ids: &[Uuid]) -> sqlx::Result<HashMap<Uuid, Vec<Vec<u8>>>> {
-    let mut out: HashMap<Uuid, Vec<Vec<u8>>> = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT doc_id, bytes FROM changes WHERE doc_id IN ({}) ORDER BY doc_id, received_at, actor, actor_seq",
-            placeholders(1, chunk.len())
-        ));
-        let mut query = sqlx::query(sql);
-        for id in chunk {
-            query = query.bind(id.to_string());
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            let id = parse_uuid(&row.try_get::<String, _>(0)?)?;
-            out.entry(id).or_default().push(row.try_get(1)?);
-        }
-    }
-    Ok(out)
-}
-
 /// Everything a merge writes for one document, in the caller's transaction.
 #[derive(Debug)]
 pub struct DocWrite {
@@ -186,7 +228,7 @@ pub struct DocWrite {
     pub region: String,
     pub created_by: Uuid,
     pub assignee: Option<Uuid>,
-    pub snapshot: Vec<u8>,
+    pub stored: Stored,
     pub heads: String,
     pub seq: i64,
     pub changes: Vec<ChangeRow>,
@@ -246,11 +288,11 @@ pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Re
     let now = at;
     for chunk in writes.chunks(ROWS_PER_STATEMENT) {
         let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, heads, seq, change_count, created_at, updated_at)
+            "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, chunks, heads, seq, change_count, created_at, updated_at)
              VALUES {} ON CONFLICT (id) DO UPDATE SET assignee = excluded.assignee, snapshot = excluded.snapshot,
-             heads = excluded.heads, seq = excluded.seq, change_count = documents.change_count + excluded.change_count,
-             updated_at = excluded.updated_at",
-            value_rows(chunk.len(), 11)
+             chunks = excluded.chunks, heads = excluded.heads, seq = excluded.seq,
+             change_count = documents.change_count + excluded.change_count, updated_at = excluded.updated_at",
+            value_rows(chunk.len(), 12)
         ));
         let mut q = sqlx::query(sql);
         for w in chunk {
@@ -260,7 +302,8 @@ pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Re
                 .bind(w.region.clone())
                 .bind(w.created_by.to_string())
                 .bind(w.assignee.map(|a| a.to_string()))
-                .bind(w.snapshot.clone())
+                .bind(w.stored.snapshot.clone())
+                .bind(w.stored.chunks.clone())
                 .bind(w.heads.clone())
                 .bind(w.seq)
                 .bind(w.changes.len() as i64)
@@ -269,26 +312,25 @@ pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Re
         }
         q.execute(&mut **tx).await?;
     }
-    let changes: Vec<(String, &ChangeRow)> = writes
+    let changes: Vec<(Uuid, &ChangeRow)> = writes
         .iter()
-        .flat_map(|w| w.changes.iter().map(move |c| (w.id.to_string(), c)))
+        .flat_map(|w| w.changes.iter().map(move |c| (w.id, c)))
         .collect();
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
         let sql = sqlx::AssertSqlSafe(format!(
-            "INSERT INTO changes (hash, doc_id, actor, actor_seq, bytes, user_id, device_id, device_time, received_at)
+            "INSERT INTO changes (hash, doc_id, actor, actor_seq, user_id, device_id, device_time, received_at)
              VALUES {} ON CONFLICT (hash) DO NOTHING",
-            value_rows(chunk.len(), 9)
+            value_rows(chunk.len(), 8)
         ));
         let mut q = sqlx::query(sql);
         for (doc_id, c) in chunk {
             q = q
-                .bind(c.hash.clone())
-                .bind(doc_id.clone())
-                .bind(c.actor.clone())
+                .bind(c.hash.0.to_vec())
+                .bind(doc_id.as_bytes().to_vec())
+                .bind(c.actor.to_bytes().to_vec())
                 .bind(c.actor_seq)
-                .bind(c.bytes.clone())
-                .bind(c.user_id.to_string())
-                .bind(c.device_id.map(|d| d.to_string()))
+                .bind(c.user_id.as_bytes().to_vec())
+                .bind(c.device_id.map(|d| d.as_bytes().to_vec()))
                 .bind(c.device_time)
                 .bind(now);
         }
@@ -383,7 +425,7 @@ impl Db {
     /// One document's row if it exists, visible or not (callers check visibility).
     pub async fn doc(&self, id: Uuid) -> sqlx::Result<Option<DocRow>> {
         let row = sqlx::query(
-            "SELECT id, kind, region, created_by, assignee, snapshot, heads, seq FROM documents WHERE id = $1",
+            "SELECT id, kind, region, created_by, assignee, snapshot, chunks, heads, seq FROM documents WHERE id = $1",
         )
         .bind(id.to_string())
         .fetch_optional(&self.pool)
@@ -394,28 +436,31 @@ impl Db {
     /// A document's changes in the order they arrived, each with its server arrival time.
     pub async fn doc_changes(&self, id: Uuid) -> sqlx::Result<Vec<(ChangeRow, i64)>> {
         let rows = sqlx::query(
-            "SELECT hash, actor, actor_seq, bytes, user_id, device_id, device_time, received_at FROM changes
+            "SELECT hash, actor, actor_seq, user_id, device_id, device_time, received_at FROM changes
              WHERE doc_id = $1 ORDER BY received_at, actor, actor_seq",
         )
-        .bind(id.to_string())
+        .bind(id.as_bytes().to_vec())
         .fetch_all(&self.pool)
         .await?;
+        let decode = |e: String| sqlx::Error::Decode(e.into());
         rows.iter()
             .map(|r| {
+                let hash: Vec<u8> = r.try_get(0)?;
+                let actor: Vec<u8> = r.try_get(1)?;
                 Ok((
                     ChangeRow {
-                        hash: r.try_get(0)?,
-                        actor: r.try_get(1)?,
+                        hash: automerge::ChangeHash::try_from(hash.as_slice())
+                            .map_err(|e| decode(e.to_string()))?,
+                        actor: automerge::ActorId::from(actor),
                         actor_seq: r.try_get(2)?,
-                        bytes: r.try_get(3)?,
-                        user_id: parse_uuid(&r.try_get::<String, _>(4)?)?,
+                        user_id: uuid_bytes(&r.try_get::<Vec<u8>, _>(3)?)?,
                         device_id: r
-                            .try_get::<Option<String>, _>(5)?
-                            .map(|s| parse_uuid(&s))
+                            .try_get::<Option<Vec<u8>>, _>(4)?
+                            .map(|b| uuid_bytes(&b))
                             .transpose()?,
-                        device_time: r.try_get(6)?,
+                        device_time: r.try_get(5)?,
                     },
-                    r.try_get(7)?,
+                    r.try_get(6)?,
                 ))
             })
             .collect()

@@ -118,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0008_receipt_visits.sql"),
         include_str!("../../../migrations/postgres/0008_receipt_visits.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_light_records.sql"),
+        include_str!("../../../migrations/postgres/0009_light_records.sql"),
+    ),
 ];
 
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a

@@ -234,20 +234,13 @@ pub(super) struct Loaded {
     pushes: HashMap<Uuid, DocPush>,
 }
 
-/// Loads the stored rows of a batch's documents, and the stored changes of first pulls (no
-/// heads, nothing sent), in one read transaction that takes no write lock: batches arriving
-/// together (a thousand technicians regaining signal) load and decide on every core at once.
+/// Loads the stored rows of a batch's documents in one read transaction that takes no write
+/// lock: batches arriving together (a thousand technicians regaining signal) load and decide
+/// on every core at once.
 pub(super) async fn load_batch(state: &AppState, request: SyncRequest) -> AppResult<Loaded> {
     let ids: Vec<Uuid> = request.docs.iter().map(|d| d.id).collect();
     let mut read = state.db.pool.begin().await?;
     let mut rows = load_docs(&mut read, &ids).await?;
-    let first_pulls: Vec<Uuid> = request
-        .docs
-        .iter()
-        .filter(|d| d.heads.is_empty() && d.changes.is_empty() && rows.contains_key(&d.id))
-        .map(|d| d.id)
-        .collect();
-    let mut stored = all_changes(&mut read, &first_pulls).await?;
     read.rollback().await?;
     let seen: HashMap<Uuid, i64> = rows.iter().map(|(id, r)| (*id, r.seq)).collect();
     let pushes: HashMap<Uuid, DocPush> = request
@@ -261,11 +254,7 @@ pub(super) async fn load_batch(state: &AppState, request: SyncRequest) -> AppRes
         .into_iter()
         .map(|push| {
             let row = rows.remove(&push.id);
-            let stored_changes = stored.remove(&push.id);
-            Job {
-                stored_changes,
-                ..Job::new(push, row, &state.docs)
-            }
+            Job::new(push, row, &state.docs)
         })
         .collect();
     Ok(Loaded { jobs, seen, pushes })

@@ -45,12 +45,7 @@ pub(super) fn decide(
     writer: Writer,
     zone: chrono_tz::Tz,
 ) -> Result<Decided, AppError> {
-    let Job {
-        push,
-        row,
-        stored_changes,
-        cached,
-    } = job;
+    let Job { push, row, cached } = job;
     if row
         .as_ref()
         .is_some_and(|r| !principal.sees(&r.region, r.created_by, r.assignee))
@@ -66,19 +61,6 @@ pub(super) fn decide(
             None,
             &[],
         ))));
-    }
-    // A device that has none of a document gets its stored changes as they are: no document
-    // is loaded to answer a first pull.
-    if let (Some(row), Some(changes)) = (&row, stored_changes) {
-        return Ok(Decided::Reply(Box::new(DocReply {
-            id: push.id,
-            verdict: Verdict::Accepted,
-            heads: heads_from_text(&row.heads)
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            changes: changes.into_iter().map(Bytes).collect(),
-        })));
     }
     let existing = match (cached, &row) {
         (Some(doc), _) => Some(doc),
@@ -164,8 +146,6 @@ pub(super) struct Job {
     pub(super) push: DocPush,
     /// The stored row, if the server has the document.
     pub(super) row: Option<DocRow>,
-    /// For a first pull: the stored changes, sent as they are.
-    pub(super) stored_changes: Option<Vec<Vec<u8>>>,
     /// The stored document already built, if the cache keeps it at the row's position.
     pub(super) cached: Option<Arc<Automerge>>,
 }
@@ -177,12 +157,7 @@ impl Job {
         cache: &crate::doc_cache::DocCache,
     ) -> Job {
         let cached = row.as_ref().and_then(|r| cache.get(r.id, r.seq));
-        Job {
-            push,
-            row,
-            stored_changes: None,
-            cached,
-        }
+        Job { push, row, cached }
     }
 }
 

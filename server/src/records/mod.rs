@@ -8,8 +8,8 @@ use std::sync::Arc;
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Refusal, RefusalCode};
+use fieldloop_client_core::wire::heads_to_text;
 use fieldloop_client_core::wire::{Bytes, DocPush, DocReply, SyncRequest, SyncResponse, Verdict};
-use fieldloop_client_core::wire::{heads_from_text, heads_to_text};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -17,7 +17,7 @@ use crate::access::Principal;
 use crate::auth::server_actor;
 use crate::db::accounts::Device;
 use crate::db::docs::{
-    ChangeRow, DocRow, DocWrite, FieldRow, all_changes, blob_exists, doc_seqs, load_doc, load_docs,
+    ChangeRow, DocRow, DocWrite, FieldRow, Stored, blob_exists, doc_seqs, load_doc, load_docs,
     write_docs,
 };
 use crate::db::service::receipt_number_taken;
@@ -35,14 +35,19 @@ pub use batch::{sync_batch, validate_request};
 pub use edit::{server_create_in, server_edit, server_edit_in};
 
 fn load_automerge(row: &DocRow) -> AppResult<Automerge> {
-    Automerge::load(&row.snapshot)
-        .map_err(|e| AppError::internal(format!("stored document {} is damaged: {e}", row.id)))
+    row.automerge().map_err(AppError::internal)
 }
 
-/// The projected field rows of a document, as a merge writes them.
+/// The projected field rows of a document, as a merge writes them: what lists, filters and
+/// reports query. Growing notes (diagnosis, work done) are read from the document instead.
 pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
+    let kind = doc.kind();
     doc.values()
         .into_iter()
+        .filter(|(path, _)| {
+            fieldloop_client_core::model::fields::spec(kind, path).map(|s| s.ty)
+                != Some(fieldloop_client_core::model::FieldType::Notes)
+        })
         .map(|(path, v)| match v {
             FieldValue::Int(n) => FieldRow {
                 path: path.to_string(),
@@ -63,10 +68,9 @@ pub fn change_rows(changes: &[Change], user: Uuid, device: Option<Uuid>) -> Vec<
     changes
         .iter()
         .map(|c| ChangeRow {
-            hash: c.hash().to_string(),
-            actor: c.actor_id().to_hex_string(),
+            hash: c.hash(),
+            actor: c.actor_id().clone(),
             actor_seq: c.seq() as i64,
-            bytes: c.raw_bytes().to_vec(),
             user_id: user,
             device_id: device,
             device_time: c.timestamp().saturating_mul(1000),
@@ -94,7 +98,14 @@ fn prepare(
         region: doc.region().to_string(),
         created_by: existing.map(|r| r.created_by).unwrap_or(user),
         assignee: assignee_of(doc),
-        snapshot: doc.automerge().save(),
+        stored: Stored::after(
+            existing,
+            &new_changes
+                .iter()
+                .map(|c| c.raw_bytes())
+                .collect::<Vec<_>>(),
+            || doc.automerge().save(),
+        ),
         heads: heads_to_text(&doc.heads()),
         seq,
         changes: change_rows(new_changes, user, device),

@@ -450,7 +450,7 @@ pub async fn case_page(
     let name_of = |u: Uuid| esc(names.get(&u).map(String::as_str).unwrap_or("?"));
     let mut body = facts_section(&s, case, tz);
     if let Some(row) = form
-        && let Ok(doc) = RecordDoc::load(&row.snapshot)
+        && let Ok(doc) = row.record()
     {
         body.push_str(&form_summary(&s, id, &doc));
     }

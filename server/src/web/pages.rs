@@ -664,7 +664,7 @@ pub async fn record(
         Ok(_) => return not_found(&s),
         Err(e) => return error_page(&s, e.into()),
     };
-    let doc = match RecordDoc::load(&row.snapshot) {
+    let doc = match row.record() {
         Ok(d) => d,
         Err(e) => return error_page(&s, AppError::internal(e)),
     };
@@ -804,7 +804,7 @@ fn merged_history(
     let am = doc.automerge();
     let mut history = Vec::new();
     for (c, received_at) in changes {
-        let touched = automerge::Change::from_bytes(c.bytes.clone())
+        let touched = automerge::ReadDoc::get_change_by_hash(am, &c.hash)
             .map(|change| {
                 let patches = am.diff(change.deps(), &[change.hash()]);
                 // Fields by their labels; the root and empty sections written at creation
@@ -832,7 +832,7 @@ fn merged_history(
             esc(names.get(&c.user_id).map(String::as_str).unwrap_or("?")),
             device,
             touched,
-            format!("<code>{}</code>", &c.hash[..c.hash.len().min(10)]),
+            format!("<code>{}</code>", &c.hash.to_string()[..10]),
         ]);
     }
     let _ = write!(body, "<h2>{}</h2>", s.t("合并历史", "Merged history"));

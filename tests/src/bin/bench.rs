@@ -313,7 +313,10 @@ async fn write_path_rate(server: &TestServer, dev: &TestDevice, n: usize) -> any
                 region: d.region().to_string(),
                 created_by: user,
                 assignee: None,
-                snapshot: am.save(),
+                stored: fieldloop_server::db::docs::Stored {
+                    snapshot: am.save(),
+                    chunks: Vec::new(),
+                },
                 heads: fieldloop_client_core::wire::heads_to_text(&d.heads()),
                 seq: 0,
                 changes: fieldloop_server::records::change_rows(&am.get_changes(&[]), user, None),

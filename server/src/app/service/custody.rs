@@ -96,7 +96,7 @@ async fn custody_once(
     let doc_row = crate::db::docs::load_doc(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("the receipt document is missing"))?;
-    let doc = RecordDoc::load(&doc_row.snapshot).map_err(AppError::internal)?;
+    let doc = doc_row.record().map_err(AppError::internal)?;
     let signed = ["handback.signer_name", "handback.blob_sha256"]
         .iter()
         .all(|path| {
