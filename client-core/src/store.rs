@@ -235,6 +235,21 @@ impl Store {
     pub async fn create(&self, kind: DocKind, region: &str, unix_time: i64) -> Result<RecordDoc> {
         let id = Uuid::now_v7();
         let doc = RecordDoc::create(kind, id, region, self.actor.clone(), unix_time)?;
+        self.adopt(&doc, unix_time).await?;
+        Ok(doc)
+    }
+
+    /// Stores a record this device made elsewhere (an earlier version of the app, an import of
+    /// its own backup) and puts it in the outbox. Every change must be this device's own, and
+    /// the device must not hold the record yet.
+    pub async fn adopt(&self, doc: &RecordDoc, unix_time: i64) -> Result<()> {
+        let changes = doc.automerge().get_changes(&[]);
+        if changes.iter().any(|c| c.actor_id() != &self.actor) {
+            return Err(Error::Invalid(
+                "a record made by another device cannot be adopted; sync it instead".into(),
+            ));
+        }
+        let (id, kind) = (doc.id(), doc.kind());
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO documents (id, kind, snapshot, heads, dirty, updated_at) VALUES ($1, $2, $3, $4, 1, $5)",
@@ -246,9 +261,9 @@ impl Store {
         .bind(unix_time)
         .execute(&mut *tx)
         .await?;
-        Self::insert_unsent(&mut tx, id, &doc.automerge().get_changes(&[])).await?;
+        Self::insert_unsent(&mut tx, id, &changes).await?;
         tx.commit().await?;
-        Ok(doc)
+        Ok(())
     }
 
     /// Loads a record, or `None` if the device does not have it.

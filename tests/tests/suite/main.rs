@@ -7,5 +7,6 @@ mod foundation;
 mod openapi;
 mod reports;
 mod service;
+mod storage;
 mod tidy;
 mod web;

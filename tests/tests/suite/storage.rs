@@ -1,0 +1,368 @@
+//! Light records end to end: notes that grow by entries, documents of the first schema, and
+//! each change stored once on the server (a compacted save plus the changes since), on both
+//! engines.
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, ObjType, ROOT, ReadDoc};
+use fieldloop_client_core::model::ownership::Author;
+use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
+use fieldloop_e2e::{TestDevice, TestServer, both_engines, call, login_token, now};
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+const TECH: Author = Author::Device(Role::Technician);
+
+fn text(v: &str) -> FieldValue {
+    FieldValue::Text(v.to_string())
+}
+
+/// The raw bytes of every change of a document, sorted: what "the same history" means.
+fn change_bytes(doc: &Automerge) -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    all.sort();
+    all
+}
+
+/// A visit dispatched to `tech_b`, created by `dev_a`, known to both devices.
+async fn shared_visit(
+    server: &TestServer,
+    dev_a: &TestDevice,
+    dev_b: &TestDevice,
+    tech_b: Uuid,
+) -> anyhow::Result<Uuid> {
+    let id = dev_a
+        .store()
+        .create(DocKind::Visit, "wuhan", now())
+        .await?
+        .id();
+    dev_a.sync().await?;
+    let token = login_token(&server.base(), "director").await?;
+    let (status, body) = call(
+        Method::POST,
+        &format!("{}/api/visits/{id}/dispatch", server.base()),
+        &token,
+        Some(json!({ "technician_id": tech_b })),
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    dev_b.sync().await?;
+    dev_a.sync().await?;
+    Ok(id)
+}
+
+/// Two technicians add lines to one visit's note offline: both lines survive, in the same
+/// order on both phones and on the server; the free-text field written by both stays one
+/// value with the other visible as a conflict.
+async fn notes_from_two_devices(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server
+        .user("tech_a", Role::Technician, Some("wuhan"))
+        .await?;
+    let b = server
+        .user("tech_b", Role::Technician, Some("wuhan"))
+        .await?;
+    let dev_a = server.device("tech_a").await?;
+    let dev_b = server.device("tech_b").await?;
+    let id = shared_visit(&server, &dev_a, &dev_b, b.id).await?;
+    let edit = |dev: &TestDevice, writes: Vec<(&'static str, FieldValue)>| {
+        let store = dev.store().clone();
+        async move { store.edit(id, TECH, &writes, now()).await }
+    };
+    edit(&dev_a, vec![("form.work_done", text("拆下皮带"))]).await?;
+    edit(
+        &dev_b,
+        vec![
+            ("form.work_done", text("更换轴承")),
+            ("form.parts_used", text("轴承 6204")),
+        ],
+    )
+    .await?;
+    edit(
+        &dev_a,
+        vec![
+            ("form.work_done", text("试机正常")),
+            ("form.parts_used", text("皮带 A-42")),
+        ],
+    )
+    .await?;
+    for dev in [&dev_b, &dev_a, &dev_b] {
+        dev.sync().await?;
+    }
+    let on_a = dev_a.store().load(id).await?.unwrap();
+    let on_b = dev_b.store().load(id).await?.unwrap();
+    let lines = |d: &RecordDoc| -> Vec<String> {
+        d.note_entries("form.work_done")
+            .into_iter()
+            .map(|e| e.text)
+            .collect()
+    };
+    assert_eq!(lines(&on_a).len(), 3, "every line kept: {:?}", lines(&on_a));
+    assert_eq!(lines(&on_a), lines(&on_b), "one order on both phones");
+    let a_lines: Vec<String> = lines(&on_a)
+        .into_iter()
+        .filter(|l| l != "更换轴承")
+        .collect();
+    assert_eq!(
+        a_lines,
+        ["拆下皮带", "试机正常"],
+        "a phone's own lines keep their order"
+    );
+    // Each entry says which phone wrote it.
+    let writers: Vec<String> = on_a
+        .note_entries("form.work_done")
+        .into_iter()
+        .map(|e| e.by)
+        .collect();
+    assert!(writers.contains(&dev_b.store().actor().to_hex_string()));
+    assert!(writers.contains(&dev_a.store().actor().to_hex_string()));
+    // A free-text field is one value: the concurrent one stays visible.
+    assert_eq!(on_a.get_all("form.parts_used").len(), 2);
+    assert_eq!(on_a.get("form.parts_used"), on_b.get("form.parts_used"));
+    // The server reads the same note from the document (it is not projected).
+    let stored = server.state.db.doc(id).await?.unwrap();
+    let on_server = stored.record().map_err(anyhow::Error::msg)?;
+    assert_eq!(lines(&on_server), lines(&on_a));
+    assert!(
+        server
+            .state
+            .db
+            .doc_fields(id)
+            .await?
+            .iter()
+            .all(|f| f.path != "form.work_done"),
+        "growing notes are not projected"
+    );
+    let token = login_token(&server.base(), "director").await?;
+    let (status, body) = call(
+        Method::GET,
+        &format!("{}/api/docs/{id}", server.base()),
+        &token,
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200, "{body}");
+    let shown = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "form.work_done")
+        .map(|f| f["value"].clone());
+    assert_eq!(shown, Some(json!(lines(&on_a).join("\n"))));
+    Ok(())
+}
+
+both_engines!(notes_from_two_devices_test, notes_from_two_devices);
+
+/// A visit as the first schema wrote it on a phone: every free text an Automerge `Text`.
+fn schema1_visit(actor: ActorId, diagnosis: &str) -> anyhow::Result<RecordDoc> {
+    let mut doc = Automerge::new().with_actor(actor);
+    let id = Uuid::now_v7();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(ROOT, "type", "visit")?;
+        tx.put(ROOT, "schema", 1)?;
+        tx.put(ROOT, "id", id.to_string())?;
+        tx.put(ROOT, "region", "wuhan")?;
+        for section in fields::sections(DocKind::Visit) {
+            let obj = tx.put_object(ROOT, section, ObjType::Map)?;
+            for spec in fields::fields(DocKind::Visit) {
+                let key = spec
+                    .path
+                    .strip_prefix(section)
+                    .and_then(|r| r.strip_prefix('.'));
+                if let Some(key) = key
+                    && matches!(spec.ty, FieldType::Notes | FieldType::Text)
+                {
+                    tx.put_object(&obj, key, ObjType::Text)?;
+                }
+            }
+        }
+        Ok(())
+    })
+    .map_err(|f| f.error)?;
+    let form = doc.get(ROOT, "form")?.unwrap().1;
+    let notes = doc.get(&form, "diagnosis")?.unwrap().1;
+    let parts = doc.get(&form, "parts_used")?.unwrap().1;
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.splice_text(&notes, 0, 0, diagnosis)?;
+        tx.splice_text(&parts, 0, 0, "belt")?;
+        Ok(())
+    })
+    .map_err(|f| f.error)?;
+    Ok(RecordDoc::from_automerge(doc)?)
+}
+
+/// A phone still holding documents of the first schema (notes as Automerge `Text`) syncs them
+/// to this server and keeps working on them: the server takes them, reads them, and a note
+/// written on them again becomes entries that every side reads the same.
+async fn schema_1_documents_sync(server: TestServer) -> anyhow::Result<()> {
+    server.user("director", Role::FactoryDirector, None).await?;
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let phone = server.device("tech").await?;
+    let old = schema1_visit(phone.store().actor().clone(), "电机异响")?;
+    let id = old.id();
+    phone.store().adopt(&old, now()).await?;
+    let report = phone.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    let stored = server.state.db.doc(id).await?.expect("taken by the server");
+    let on_server = stored.record().map_err(anyhow::Error::msg)?;
+    assert_eq!(on_server.get("form.diagnosis"), Some(text("电机异响")));
+    // An old app's text edit of a schema 1 note is still taken.
+    let mut edited = phone.store().load(id).await?.unwrap();
+    let before = edited.heads();
+    {
+        let am = edited.automerge_mut();
+        let form = am.get(ROOT, "form")?.unwrap().1;
+        let notes = am.get(&form, "diagnosis")?.unwrap().1;
+        let mut tx = am.transaction();
+        tx.splice_text(&notes, 4, 0, ",轴承磨损")?;
+        tx.commit();
+    }
+    let changes = edited.automerge().get_changes(&before);
+    phone
+        .store()
+        .apply_server(id, Some(DocKind::Visit), changes, &[])
+        .await?;
+    let report = phone.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    // This app writes on it: the note becomes entries, the free text a string.
+    phone
+        .store()
+        .edit(
+            id,
+            TECH,
+            &[
+                ("form.diagnosis", text("更换轴承后试机")),
+                ("form.parts_used", text("轴承 6204")),
+            ],
+            now(),
+        )
+        .await?;
+    let report = phone.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    let expected = text("电机异响,轴承磨损\n更换轴承后试机");
+    let on_server = server
+        .state
+        .db
+        .doc(id)
+        .await?
+        .unwrap()
+        .record()
+        .map_err(anyhow::Error::msg)?;
+    assert_eq!(on_server.get("form.diagnosis"), Some(expected.clone()));
+    assert_eq!(on_server.get("form.parts_used"), Some(text("轴承 6204")));
+    // And back: another phone of the same technician pulls it and reads the same.
+    let second = server.device("tech").await?;
+    second.sync().await?;
+    let pulled = second.store().load(id).await?.expect("pulled");
+    assert_eq!(pulled.get("form.diagnosis"), Some(expected));
+    assert_eq!(pulled.heads(), on_server.heads());
+    // Bad input: a record made by another device cannot be adopted, and nothing is stored.
+    let foreign = schema1_visit(ActorId::random(), "x")?;
+    assert!(second.store().adopt(&foreign, now()).await.is_err());
+    assert!(second.store().load(foreign.id()).await?.is_none());
+    Ok(())
+}
+
+both_engines!(schema_1_documents_sync_test, schema_1_documents_sync);
+
+/// The server keeps each change once: per document a compacted save plus the changes since
+/// (never more than the save), a change log without bytes. Every change a device lacks is
+/// still served byte for byte, after any number of compactions, to a new device and to one
+/// that has part of the history.
+async fn each_change_stored_once(server: TestServer) -> anyhow::Result<()> {
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let phone = server.device("tech").await?;
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let doc = phone.store().create(DocKind::Visit, "wuhan", now()).await?;
+        phone
+            .store()
+            .edit(
+                doc.id(),
+                TECH,
+                &[
+                    ("form.diagnosis", text(&format!("第{i}台 电机异响"))),
+                    ("form.travel_fen", FieldValue::Int(8_000 + i)),
+                ],
+                now(),
+            )
+            .await?;
+        ids.push(doc.id());
+    }
+    phone.sync().await?;
+    let halfway = server.device("tech").await?;
+    halfway.sync().await?;
+    // Many small edits, each synced on its own: chunks grow past the save and are compacted.
+    for round in 0..10 {
+        for id in ids.iter().take(4) {
+            phone
+                .store()
+                .edit(
+                    *id,
+                    TECH,
+                    &[("form.work_done", text(&format!("第{round}次处理")))],
+                    now(),
+                )
+                .await?;
+        }
+        phone.sync().await?;
+    }
+    let fresh = server.device("tech").await?;
+    fresh.sync().await?;
+    halfway.sync().await?;
+    let mut compacted = 0;
+    for id in &ids {
+        let row = server.state.db.doc(*id).await?.unwrap();
+        let built = row.automerge().map_err(anyhow::Error::msg)?;
+        let save = built.save().len();
+        assert!(
+            row.chunks.len() <= row.snapshot.len(),
+            "{id}: the changes since the save never outgrow it"
+        );
+        assert!(
+            row.snapshot.len() + row.chunks.len() <= 2 * save,
+            "{id}: stored {} + {} bytes against a save of {save}",
+            row.snapshot.len(),
+            row.chunks.len()
+        );
+        // The save was made again after the first sync: it holds later edits.
+        let saved = Automerge::load(&row.snapshot)?;
+        if saved.get_changes(&[]).len() > 2 {
+            compacted += 1;
+        }
+        // The change log: one row per change of the document, none twice, none missing.
+        let logged = server.state.db.doc_changes(*id).await?;
+        let mut hashes: Vec<_> = logged.iter().map(|(c, _)| c.hash).collect();
+        hashes.sort();
+        hashes.dedup();
+        assert_eq!(hashes.len(), logged.len());
+        let mut in_doc: Vec<_> = built.get_changes(&[]).iter().map(|c| c.hash()).collect();
+        in_doc.sort();
+        assert_eq!(
+            hashes, in_doc,
+            "{id}: the log names exactly the document's changes"
+        );
+        // Served byte for byte, whole and in part.
+        let original = phone.store().load(*id).await?.unwrap();
+        for dev in [&fresh, &halfway] {
+            let got = dev.store().load(*id).await?.expect("pulled");
+            assert_eq!(
+                change_bytes(got.automerge()),
+                change_bytes(original.automerge()),
+                "{id}: the same bytes on every device"
+            );
+        }
+    }
+    assert!(compacted > 0, "the edits made the server compact");
+    // What the change log holds per change: metadata only.
+    let total: i64 = server.state.db.change_count().await?;
+    assert!(total > 0);
+    Ok(())
+}
+
+both_engines!(each_change_stored_once_test, each_change_stored_once);
