@@ -468,31 +468,57 @@ pub async fn logout(state: &AppState, refresh: &str) -> AppResult<()> {
 /// the account is active and whether the token's session was signed out are read on every
 /// request, so a change takes effect on the next one, on every server instance.
 pub async fn principal_from_token(state: &AppState, token: &str) -> AppResult<Principal> {
-    let (user_id, family) = verified_token(state, token)?;
-    let user = state
+    let holder = verified_token(state, token)?;
+    principal_of(state, &holder, None).await.map(|(p, _)| p)
+}
+
+/// A token checked by signature and expiry only (no database read yet): whose it is.
+#[derive(Debug, Clone)]
+pub struct Verified(TokenHolder);
+
+/// Checks an access token's signature and expiry, without reading the database.
+pub fn verify(state: &AppState, token: &str) -> AppResult<Verified> {
+    verified_token(state, token).map(Verified)
+}
+
+/// The signed-in user behind a verified token, and the device `device` if it is registered
+/// (to anyone: the caller checks it is theirs), read in one statement on every request.
+pub async fn principal_and_device(
+    state: &AppState,
+    verified: &Verified,
+    device: Uuid,
+) -> AppResult<(Principal, Option<crate::db::accounts::Device>)> {
+    principal_of(state, &verified.0, Some(device)).await
+}
+
+async fn principal_of(
+    state: &AppState,
+    (user_id, family): &TokenHolder,
+    device: Option<Uuid>,
+) -> AppResult<(Principal, Option<crate::db::accounts::Device>)> {
+    let access = state
         .db
-        .user_by_id(user_id)
+        .access(*user_id, family.as_deref(), device)
         .await?
-        .filter(|u| u.active)
+        .filter(|a| a.active)
         .ok_or_else(|| {
             AppError::new(
                 ErrorCode::AccountDisabled,
                 "this account is disabled or no longer exists",
             )
         })?;
-    if let Some(family) = family
-        && state.db.family_revoked(&family).await?
-    {
+    if access.family_revoked {
         return Err(AppError::new(
             ErrorCode::SessionRevoked,
             "this session was signed out; sign in again",
         ));
     }
-    Ok(Principal {
-        user_id: user.id,
-        role: user.role,
-        region: user.region,
-    })
+    let principal = Principal {
+        user_id: *user_id,
+        role: access.role,
+        region: access.region,
+    };
+    Ok((principal, access.device))
 }
 
 /// The user id and session of a token this server signed and that has not expired. A token is
@@ -552,17 +578,39 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                AppError::new(ErrorCode::MissingToken, "sign in: no bearer token was sent")
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "expected 'Bearer <token>'"))?;
-        principal_from_token(state, token.trim()).await.map(Auth)
+        let token = bearer(parts)?;
+        principal_from_token(state, token).await.map(Auth)
+    }
+}
+
+fn bearer(parts: &Parts) -> AppResult<&str> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            AppError::new(ErrorCode::MissingToken, "sign in: no bearer token was sent")
+        })?;
+    header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .ok_or_else(|| AppError::new(ErrorCode::InvalidToken, "expected 'Bearer <token>'"))
+}
+
+/// A request's access token checked by signature and expiry, before its body is read; the
+/// database is asked once the body says which device is calling
+/// ([`principal_and_device`]).
+#[derive(Debug, Clone)]
+pub struct VerifiedAuth(pub Verified);
+
+impl FromRequestParts<AppState> for VerifiedAuth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        verify(state, bearer(parts)?).map(VerifiedAuth)
     }
 }
 

@@ -24,6 +24,19 @@ pub enum Writer {
     Server,
 }
 
+/// Free text that a list or register shows, and so is kept in the server's projection; other
+/// free text, and every growing note, is read from the document.
+const PROJECTED_TEXT: &[&str] = &["request.description", "form.defect"];
+
+/// Whether the server's projection (what lists, filters and reports query) holds this field.
+pub fn projected(spec: &FieldSpec) -> bool {
+    match spec.ty {
+        FieldType::Notes => false,
+        FieldType::Text => PROJECTED_TEXT.contains(&spec.path),
+        _ => true,
+    }
+}
+
 /// The longest a `Text` field or one note entry may be, in characters.
 pub const TEXT_MAX_CHARS: usize = 10_000;
 

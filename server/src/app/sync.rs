@@ -11,16 +11,16 @@ use crate::access::Principal;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::records::sync_batch;
 
-/// Runs a device's sync batch, once the device is known to be the caller's and not revoked.
+/// Runs a device's sync batch, once the device (as read with the caller's access, `None` if
+/// it is not registered) is known to be the caller's and not revoked.
 pub async fn sync(
     state: &AppState,
     p: &Principal,
+    device: Option<crate::db::accounts::Device>,
     request: SyncRequest,
 ) -> AppResult<SyncResponse> {
-    let device = state
-        .device(request.device_id)
-        .await?
-        .filter(|d| d.user_id == p.user_id)
+    let device = device
+        .filter(|d| d.id == request.device_id && d.user_id == p.user_id)
         .ok_or_else(|| AppError::forbidden("this device is not registered to you"))?;
     if device.revoked {
         return Err(AppError::new(

@@ -30,6 +30,16 @@ pub struct Device {
     pub revoked: bool,
 }
 
+/// What a request's access is judged on (see [`Db::access`]).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub role: Role,
+    pub region: Option<String>,
+    pub active: bool,
+    pub family_revoked: bool,
+    pub device: Option<Device>,
+}
+
 /// A refresh token row.
 #[derive(Debug, Clone)]
 pub struct RefreshRow {
@@ -211,6 +221,49 @@ impl Db {
                 .rows_affected()
                 == 1,
         )
+    }
+
+    /// Everything a request's access is judged on, read in one statement: the account (role,
+    /// region, active), whether the token's session was revoked, and the device it names.
+    pub async fn access(
+        &self,
+        user: Uuid,
+        family: Option<&str>,
+        device: Option<Uuid>,
+    ) -> sqlx::Result<Option<Access>> {
+        let row = sqlx::query(
+            "SELECT u.role, u.region, u.active,
+                CAST(CASE WHEN EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family = $2 AND t.revoked_at IS NOT NULL)
+                     THEN 1 ELSE 0 END AS BIGINT),
+                d.id, d.user_id, d.name, d.actor_id, d.revoked_at
+             FROM users u LEFT JOIN devices d ON d.id = $3 WHERE u.id = $1",
+        )
+        .bind(user.to_string())
+        .bind(family.unwrap_or(""))
+        .bind(device.map(|d| d.to_string()).unwrap_or_default())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let role: String = r.try_get(0)?;
+            let device = match r.try_get::<Option<String>, _>(4)? {
+                Some(_) => Some(Device {
+                    id: uuid_of(&r, 4)?,
+                    user_id: uuid_of(&r, 5)?,
+                    name: r.try_get(6)?,
+                    actor_id: r.try_get(7)?,
+                    revoked: r.try_get::<Option<i64>, _>(8)?.is_some(),
+                }),
+                None => None,
+            };
+            Ok(Access {
+                role: Role::from_str(&role).map_err(|e| sqlx::Error::Decode(e.into()))?,
+                region: r.try_get(1)?,
+                active: r.try_get::<i64, _>(2)? != 0,
+                family_revoked: r.try_get::<i64, _>(3)? != 0,
+                device,
+            })
+        })
+        .transpose()
     }
 
     /// Whether a session (refresh-token family) was revoked: signed out, replayed, or its

@@ -319,7 +319,7 @@ pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Re
     for chunk in changes.chunks(ROWS_PER_STATEMENT) {
         let sql = sqlx::AssertSqlSafe(format!(
             "INSERT INTO changes (hash, doc_id, actor, actor_seq, user_id, device_id, device_time, received_at)
-             VALUES {} ON CONFLICT (hash) DO NOTHING",
+             VALUES {} ON CONFLICT (doc_id, hash) DO NOTHING",
             value_rows(chunk.len(), 8)
         ));
         let mut q = sqlx::query(sql);

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::body_error;
 use crate::AppState;
 use crate::app::sync::{self as app, FeedQuery};
-use crate::auth::Auth;
+use crate::auth::{Auth, VerifiedAuth, principal_and_device};
 use crate::error::{AppError, AppResult, ErrorCode};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
               (status = 413, body = fieldloop_client_core::wire::ErrorBody)), security(("bearer" = [])))]
 async fn sync(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    VerifiedAuth(token): VerifiedAuth,
     body: Result<Bytes, BytesRejection>,
 ) -> AppResult<Json<SyncResponse>> {
     let body = body.map_err(body_error)?;
@@ -39,7 +39,9 @@ async fn sync(
             format!("the sync request cannot be read: {e}"),
         )
     })?;
-    Ok(Json(app::sync(&state, &p, request).await?))
+    // The account, the session and the device in one read: an idle phone's sync is that read.
+    let (p, device) = principal_and_device(&state, &token, request.device_id).await?;
+    Ok(Json(app::sync(&state, &p, device, request).await?))
 }
 
 /// The documents visible to the caller that changed after `after`, in the order they changed.

@@ -39,15 +39,14 @@ fn load_automerge(row: &DocRow) -> AppResult<Automerge> {
 }
 
 /// The projected field rows of a document, as a merge writes them: what lists, filters and
-/// reports query. Growing notes (diagnosis, work done) are read from the document instead.
+/// reports query (`fields::projected`). Growing notes and most free text are read from the
+/// document instead.
 pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
+    use fieldloop_client_core::model::fields;
     let kind = doc.kind();
     doc.values()
         .into_iter()
-        .filter(|(path, _)| {
-            fieldloop_client_core::model::fields::spec(kind, path).map(|s| s.ty)
-                != Some(fieldloop_client_core::model::FieldType::Notes)
-        })
+        .filter(|(path, _)| fields::spec(kind, path).is_some_and(fields::projected))
         .map(|(path, v)| match v {
             FieldValue::Int(n) => FieldRow {
                 path: path.to_string(),

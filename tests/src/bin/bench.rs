@@ -442,6 +442,16 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("login-flood") {
         return login_flood(if quick { 3 } else { 10 }).await;
     }
+    // BENCH_ONLY=idle-sync runs S5 alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("idle-sync") {
+        let server = TestServer::start(Engine::Sqlite).await?.expect("sqlite");
+        server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+        let office = server.device("clerk").await?;
+        office.sync().await?;
+        idle_sync_lines(&office, if quick { 50 } else { 500 }).await?;
+        server.finish().await;
+        return Ok(());
+    }
     let n = if quick { 200 } else { 1000 };
     let pull_n: usize = if quick { 1000 } else { 10_000 };
     println!("load average at start: {}", load_average());
@@ -561,6 +571,19 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .map(|d| d.automerge().save().len())
         .unwrap_or(1);
+    // Where the bytes are: each table and index of the server's database, per visit.
+    let tables: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT name, CAST(SUM(pgsize) AS BIGINT) FROM dbstat GROUP BY name ORDER BY 2 DESC",
+    )
+    .fetch_all(&server.state.db.pool)
+    .await
+    .unwrap_or_default();
+    for (name, bytes) in tables.iter().take(8) {
+        println!(
+            "breakdown s6 {name}: {:.0} bytes/visit",
+            *bytes as f64 / n as f64
+        );
+    }
     line(
         "s6-storage",
         disk as f64 / n as f64,
@@ -713,32 +736,7 @@ async fn main() -> anyhow::Result<()> {
     office.sync().await?;
 
     // S5: idle sync, 32 connections, against a minimal axum handler with a body of the same size.
-    // This machine is shared: three alternating rounds of each, the best round of each counts.
-    let each = if quick { 50 } else { 500 };
-    let mut idle = (0.0, f64::NAN, 0);
-    let mut plain = (0.0, f64::NAN);
-    for _ in 0..3 {
-        let round = idle_sync(&office, 32, each).await?;
-        if round.0 > idle.0 {
-            idle = round;
-        }
-        let round = minimal_handler(idle.2, 32, each).await?;
-        if round.0 > plain.0 {
-            plain = round;
-        }
-    }
-    line(
-        "s5-idle-sync",
-        idle.0,
-        "req/s",
-        plain.0,
-        "req/s(minimal axum)",
-        ">=0.7",
-    );
-    println!(
-        "bench s5-idle-p99: ours={:.2} ms ref={:.2} ms",
-        idle.1, plain.1
-    );
+    idle_sync_lines(&office, if quick { 50 } else { 500 }).await?;
     server.finish().await;
 
     // A flood of wrong sign-ins against a server process of its own.
@@ -909,6 +907,37 @@ async fn login_flood(seconds: u64) -> anyhow::Result<()> {
     let _ = child.kill();
     let _ = child.wait();
     measured
+}
+
+/// S5: a device already in sync asks again from 32 connections, against a minimal axum
+/// handler with a body of the same size. This machine is shared: three alternating rounds of
+/// each, the best round of each counts.
+async fn idle_sync_lines(office: &TestDevice, each: usize) -> anyhow::Result<()> {
+    let mut idle = (0.0, f64::NAN, 0);
+    let mut plain = (0.0, f64::NAN);
+    for _ in 0..3 {
+        let round = idle_sync(office, 32, each).await?;
+        if round.0 > idle.0 {
+            idle = round;
+        }
+        let round = minimal_handler(idle.2, 32, each).await?;
+        if round.0 > plain.0 {
+            plain = round;
+        }
+    }
+    line(
+        "s5-idle-sync",
+        idle.0,
+        "req/s",
+        plain.0,
+        "req/s(minimal axum)",
+        ">=0.7",
+    );
+    println!(
+        "bench s5-idle-p99: ours={:.2} ms ref={:.2} ms",
+        idle.1, plain.1
+    );
+    Ok(())
 }
 
 /// A device already in sync asks again from `conns` connections: (requests/s, p99 ms, body bytes).

@@ -63,8 +63,8 @@ async fn projections_in_step(server: &TestServer, ids: &[Uuid]) {
             .values()
             .into_iter()
             .filter(|(p, _)| {
-                fieldloop_client_core::model::fields::spec(doc.kind(), p).map(|s| s.ty)
-                    != Some(fieldloop_client_core::model::FieldType::Notes)
+                fieldloop_client_core::model::fields::spec(doc.kind(), p)
+                    .is_some_and(fieldloop_client_core::model::fields::projected)
             })
             .map(|(p, v)| {
                 (
@@ -297,8 +297,8 @@ async fn server_killed_mid_merge() -> anyhow::Result<()> {
                 .values()
                 .into_iter()
                 .filter(|(p, _)| {
-                    fieldloop_client_core::model::fields::spec(doc.kind(), p).map(|s| s.ty)
-                        != Some(fieldloop_client_core::model::FieldType::Notes)
+                    fieldloop_client_core::model::fields::spec(doc.kind(), p)
+                        .is_some_and(fieldloop_client_core::model::fields::projected)
                 })
                 .map(|(p, v)| {
                     format!(
