@@ -351,9 +351,26 @@ pub fn check_new_document(
             "documents hold sections of fields, nothing deeper",
         )
     };
+    // Every value of every key, concurrent ones included: one pass over the map, and the
+    // concurrent values asked for only where the pass says there are some.
+    let every_value = |obj: &automerge::ObjId| -> Vec<(String, Value<'_>, automerge::ObjId)> {
+        let mut out = Vec::new();
+        for item in doc.map_range(obj, ..) {
+            let key = item.key.to_string();
+            if item.conflict {
+                for (value, id) in doc.get_all(obj, key.as_str()).unwrap_or_default() {
+                    out.push((key.clone(), value, id));
+                }
+            } else {
+                let id = item.id();
+                out.push((key, item.value.into_value(), id));
+            }
+        }
+        out
+    };
     let mut patches = Vec::new();
-    for key in doc.keys(ROOT) {
-        for (value, id) in doc.get_all(ROOT, &key).unwrap_or_default() {
+    for (key, value, id) in every_value(&ROOT) {
+        {
             let object = match value {
                 Value::Object(o) => Some(o),
                 Value::Scalar(_) => None,
@@ -376,8 +393,8 @@ pub fn check_new_document(
                 _ => continue,
             }
             let path = vec![(ROOT, Prop::Map(key.clone()))];
-            for field in doc.keys(&id) {
-                for (value, field_id) in doc.get_all(&id, &field).unwrap_or_default() {
+            for (field, value, field_id) in every_value(&id) {
+                {
                     if matches!(value, Value::Object(ObjType::List)) {
                         let dotted = format!("{key}.{field}");
                         if fields::spec(kind, &dotted).map(|s| s.ty) == Some(FieldType::Notes) {

@@ -32,6 +32,8 @@ impl DocRow {
         let damaged =
             |e: automerge::AutomergeError| format!("stored document {} is damaged: {e}", self.id);
         let mut doc = automerge::Automerge::load(&self.snapshot).map_err(damaged)?;
+        // Loading checks every change's hash: a stored save that does not hold what it says is
+        // refused here, never served.
         if !self.chunks.is_empty() {
             doc.load_incremental(&self.chunks).map_err(damaged)?;
         }

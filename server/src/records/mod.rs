@@ -196,20 +196,29 @@ fn reply(id: Uuid, verdict: Verdict, doc: Option<&Automerge>, client_heads: &[St
             changes: Vec::new(),
         };
     };
-    // Changes the device lacks: everything after the heads it has that the server knows.
-    let known: Vec<_> = client_heads
+    // Changes the device lacks: everything after the heads it has that the server knows
+    // (nothing, without asking the document, when the device has the server's heads).
+    let heads = doc.get_heads();
+    let mut known: Vec<automerge::ChangeHash> = client_heads
         .iter()
         .filter_map(|h| h.parse().ok())
         .filter(|h| fieldloop_client_core::model::doc::has_change(doc, h))
         .collect();
+    known.sort();
+    let mut sorted = heads.clone();
+    sorted.sort();
+    let changes = if known == sorted {
+        Vec::new()
+    } else {
+        doc.get_changes(&known)
+            .iter()
+            .map(|c| Bytes(c.raw_bytes().to_vec()))
+            .collect()
+    };
     DocReply {
         id,
         verdict,
-        heads: doc.get_heads().iter().map(|h| h.to_string()).collect(),
-        changes: doc
-            .get_changes(&known)
-            .iter()
-            .map(|c| Bytes(c.raw_bytes().to_vec()))
-            .collect(),
+        heads: heads.iter().map(|h| h.to_string()).collect(),
+        changes,
     }
 }

@@ -238,6 +238,11 @@ async fn child_server_cpu_per_doc(server: &TestServer, n: usize) -> anyhow::Resu
         for i in 0..n {
             record_visit(&dev, i).await?;
         }
+        if let Ok(wait) = std::env::var("BENCH_PROFILE_WAIT_S") {
+            // Time to attach a profiler to the server process before the upload.
+            println!("server process {pid} waits {wait} s");
+            tokio::time::sleep(Duration::from_secs(wait.parse().unwrap_or(5))).await;
+        }
         let cpu0 = cpu_seconds_of(&pid);
         let report = dev.sync().await?;
         let cpu = cpu_seconds_of(&pid) - cpu0;
