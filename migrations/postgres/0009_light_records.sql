@@ -4,6 +4,9 @@
 -- (the document holds them), with ids and hashes as bytes.
 ALTER TABLE documents ADD COLUMN chunks BYTEA NOT NULL DEFAULT ''::bytea;
 
+-- A document's heads as their bytes (32 per hash), not comma-separated hex.
+ALTER TABLE documents ALTER COLUMN heads TYPE BYTEA USING decode(replace(heads, ',', ''), 'hex');
+
 -- Keyed by document, then hash: the log of one record is read together, and no other index
 -- is needed.
 CREATE TABLE change_log (

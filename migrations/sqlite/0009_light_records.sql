@@ -4,6 +4,12 @@
 -- (the document holds them), with ids and hashes as bytes.
 ALTER TABLE documents ADD COLUMN chunks BLOB NOT NULL DEFAULT x'';
 
+-- A document's heads as their bytes (32 per hash), not comma-separated hex.
+ALTER TABLE documents ADD COLUMN head_bytes BLOB NOT NULL DEFAULT x'';
+UPDATE documents SET head_bytes = unhex(replace(heads, ',', ''));
+ALTER TABLE documents DROP COLUMN heads;
+ALTER TABLE documents RENAME COLUMN head_bytes TO heads;
+
 -- Keyed by document, then hash: the log of one record is read together, and no other index
 -- is needed.
 CREATE TABLE change_log (

@@ -37,7 +37,7 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn pg_url_for(db: &str) -> String {
+pub fn pg_url_for(db: &str) -> String {
     let admin = pg_admin_url();
     match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{db}"),

@@ -96,6 +96,23 @@ pub struct ChangeRow {
     pub device_time: i64,
 }
 
+/// A document's heads as stored: the hashes' bytes one after another.
+fn heads_bytes(text: &str) -> Vec<u8> {
+    fieldloop_client_core::wire::heads_from_text(text)
+        .iter()
+        .flat_map(|h| h.0)
+        .collect()
+}
+
+/// Stored heads as the text the rest of the server passes around (`wire::heads_to_text`).
+fn heads_text(bytes: &[u8]) -> String {
+    let heads: Vec<automerge::ChangeHash> = bytes
+        .chunks_exact(32)
+        .filter_map(|c| automerge::ChangeHash::try_from(c).ok())
+        .collect();
+    fieldloop_client_core::wire::heads_to_text(&heads)
+}
+
 fn uuid_bytes(bytes: &[u8]) -> sqlx::Result<Uuid> {
     Uuid::from_slice(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
@@ -141,7 +158,7 @@ fn doc_row(r: &AnyRow) -> sqlx::Result<DocRow> {
             .transpose()?,
         snapshot: r.try_get(5)?,
         chunks: r.try_get(6)?,
-        heads: r.try_get(7)?,
+        heads: heads_text(&r.try_get::<Vec<u8>, _>(7)?),
         seq: r.try_get(8)?,
     })
 }
@@ -156,7 +173,7 @@ fn summary_row(r: &AnyRow) -> sqlx::Result<DocSummary> {
             .map(|s| parse_uuid(&s))
             .transpose()?,
         seq: r.try_get(4)?,
-        heads: r.try_get(5)?,
+        heads: heads_text(&r.try_get::<Vec<u8>, _>(5)?),
         updated_at: r.try_get(6)?,
     })
 }
@@ -306,7 +323,7 @@ pub async fn write_docs(tx: &mut Tx, writes: Vec<DocWrite>, at: i64) -> sqlx::Re
                 .bind(w.assignee.map(|a| a.to_string()))
                 .bind(w.stored.snapshot.clone())
                 .bind(w.stored.chunks.clone())
-                .bind(w.heads.clone())
+                .bind(heads_bytes(&w.heads))
                 .bind(w.seq)
                 .bind(w.changes.len() as i64)
                 .bind(now)

@@ -205,6 +205,29 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
         }
     }
     println!("breakdown server plan: {:.0} us/doc", per_doc(t));
+    // The checks of a plan, each on its own over the merged visits.
+    let t = monotonic();
+    for doc in &merged {
+        fieldloop_client_core::model::ownership::check_new_document(
+            doc.kind(),
+            TECH,
+            doc.automerge(),
+        )
+        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    }
+    println!("breakdown server ownership walk: {:.0} us/doc", per_doc(t));
+    let t = monotonic();
+    for doc in &merged {
+        fieldloop_client_core::model::rules::check_in(doc, chrono_tz::Asia::Shanghai)
+            .map_err(|r| anyhow::anyhow!("{r}"))?;
+    }
+    println!("breakdown server rules: {:.0} us/doc", per_doc(t));
+    let t = monotonic();
+    for doc in &merged {
+        fieldloop_client_core::model::doc::read_root(doc.automerge())
+            .map_err(|r| anyhow::anyhow!("{r}"))?;
+    }
+    println!("breakdown server read root: {:.0} us/doc", per_doc(t));
     let t = monotonic();
     let mut bytes = 0;
     for doc in &merged {
@@ -230,11 +253,17 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
 
 /// The server's own CPU per uploaded visit, measured as the peer's is: the same server in a
 /// process of its own (this binary with `BENCH_CHILD_SERVER=1`) on the database of `server`,
-/// its CPU time read from /proc before and after one device uploads `n` visits through it.
+/// its CPU time read from /proc before and after one device of a technician of their own
+/// uploads `n` visits through it.
 async fn child_server_cpu_per_doc(server: &TestServer, n: usize) -> anyhow::Result<f64> {
+    // A technician of their own, whose phone has nothing to pull first: the upload alone is
+    // measured, as the peer's upload is.
+    server
+        .user("tech-cpu", Role::Technician, Some("wuhan"))
+        .await?;
     let (mut child, base, pid) = child_server(&server.database_url).await?;
     let measured = async {
-        let dev = server.device_at(&base, "tech").await?;
+        let dev = server.device_at(&base, "tech-cpu").await?;
         for i in 0..n {
             record_visit(&dev, i).await?;
         }

@@ -366,3 +366,91 @@ async fn each_change_stored_once(server: TestServer) -> anyhow::Result<()> {
 }
 
 both_engines!(each_change_stored_once_test, each_change_stored_once);
+
+/// A database of the release before light records (change bytes in the change log as text
+/// ids, heads as text, notes projected) is migrated: every document still loads and reads
+/// the same, its change log keeps every change (as bytes), and long notes leave the projection.
+async fn upgrade_keeps_every_record(engine: fieldloop_e2e::Engine) -> anyhow::Result<()> {
+    use fieldloop_server::Db;
+    let dir = tempfile::tempdir()?;
+    let url = match engine {
+        fieldloop_e2e::Engine::Sqlite => Db::sqlite_url_in(dir.path())?,
+        fieldloop_e2e::Engine::Postgres => match fieldloop_e2e::fresh_pg_database().await? {
+            Some(name) => fieldloop_e2e::pg_url_for(&name),
+            None => return Ok(()),
+        },
+    };
+    let db = Db::connect(&url).await?;
+    db.migrate_to(8, 0).await?;
+    // A visit as the earlier release stored it: its snapshot, its changes with their bytes.
+    let who = ActorId::from([7u8; 16]);
+    let mut visit = schema1_visit(who.clone(), "电机异响")?;
+    visit.set(TECH, "form.travel_fen", FieldValue::Int(8_000), 0)?;
+    let id = visit.id();
+    let user = Uuid::now_v7();
+    let changes = visit.automerge().get_changes(&[]);
+    let heads = fieldloop_client_core::wire::heads_to_text(&visit.heads());
+    sqlx::query(
+        "INSERT INTO documents (id, kind, region, created_by, assignee, snapshot, heads, seq, change_count, created_at, updated_at)
+         VALUES ($1, 'visit', 'wuhan', $2, NULL, $3, $4, 1, $5, 0, 0)",
+    )
+    .bind(id.to_string())
+    .bind(user.to_string())
+    .bind(visit.automerge().save())
+    .bind(&heads)
+    .bind(changes.len() as i64)
+    .execute(&db.pool)
+    .await?;
+    for c in &changes {
+        sqlx::query(
+            "INSERT INTO changes (hash, doc_id, actor, actor_seq, bytes, user_id, device_id, device_time, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, 0, 0)",
+        )
+        .bind(c.hash().to_string())
+        .bind(id.to_string())
+        .bind(c.actor_id().to_hex_string())
+        .bind(c.seq() as i64)
+        .bind(c.raw_bytes().to_vec())
+        .bind(user.to_string())
+        .execute(&db.pool)
+        .await?;
+    }
+    for (path, value) in [("form.diagnosis", "电机异响"), ("form.travel_fen", "8000")] {
+        sqlx::query(
+            "INSERT INTO doc_fields (doc_id, path, value, value_int) VALUES ($1, $2, $3, NULL)",
+        )
+        .bind(id.to_string())
+        .bind(path)
+        .bind(value)
+        .execute(&db.pool)
+        .await?;
+    }
+    assert_eq!(db.migrate(0).await?, 1, "the light records migration ran");
+    let row = db.doc(id).await?.expect("the record is still there");
+    assert_eq!(row.heads, heads, "heads read back the same");
+    let stored = row.record().map_err(anyhow::Error::msg)?;
+    assert_eq!(stored.get("form.diagnosis"), Some(text("电机异响")));
+    assert_eq!(stored.heads(), visit.heads());
+    let logged = db.doc_changes(id).await?;
+    let mut hashes: Vec<_> = logged.iter().map(|(c, _)| c.hash).collect();
+    hashes.sort();
+    let mut expected: Vec<_> = changes.iter().map(|c| c.hash()).collect();
+    expected.sort();
+    assert_eq!(hashes, expected);
+    assert!(
+        logged
+            .iter()
+            .all(|(c, _)| c.actor == who && c.user_id == user)
+    );
+    let projected: Vec<String> = db
+        .doc_fields(id)
+        .await?
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(projected, ["form.travel_fen"]);
+    db.pool.close().await;
+    Ok(())
+}
+
+fieldloop_e2e::each_engine!(upgrade_keeps_every_record_test, upgrade_keeps_every_record);
