@@ -159,6 +159,7 @@ pub async fn file_complaint(
                 "only a closed case's conclusion can be rejected (§4.6.8)",
             ));
         }
+        already_rejected(&orig.case)?;
     }
     let now = state.now();
     let writes = complaint_form(&body, claimed_fen, now);
@@ -184,15 +185,38 @@ pub async fn file_complaint(
     case.access_code = hex::encode(rand::random::<[u8; 12]>());
     let at = now.timestamp_millis();
     insert_case(&mut tx, &case, at).await?;
+    // Read again now that this transaction holds the write turn (taken when the form was
+    // stored): a rejection filed meanwhile is seen here, and this one refused.
     if let Some(original) = body.original_case
         && let Some(mut orig) = load_case(&mut tx, original).await?
     {
+        already_rejected(&orig.case)?;
         orig.case.followups.push(case.id);
-        update_case(&mut tx, &orig.case, orig.version, at).await?;
+        if !update_case(&mut tx, &orig.case, orig.version, at).await? {
+            return Err(AppError::new(
+                ErrorCode::Stale,
+                "the original case changed meanwhile; try again",
+            ));
+        }
     }
     insert_event(&mut tx, case.id, p.user_id, p.role.code(), "file", "{}", at).await?;
     tx.commit().await?;
     view(&case, 1, now)
+}
+
+/// A closed case's conclusion is rejected once (§4.6.8): the new form filed for it is where the
+/// complaint goes on.
+fn already_rejected(original: &Case) -> AppResult<()> {
+    if original.followups.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        ErrorCode::AlreadyDone,
+        format!(
+            "the customer's rejection of case {} is already filed as a new complaint form; continue there (§4.6.8)",
+            original.number.as_deref().unwrap_or("(not numbered)")
+        ),
+    ))
 }
 
 /// Checks a complaint form before anything is stored (§4.6.1): filed by marketing for its own
@@ -510,7 +534,7 @@ pub async fn reopen(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Case
         quantity: int("form.quantity"),
         delivery_date: text("form.delivery_date"),
         defect: format!(
-            "客户不接受结论 / customer rejected the conclusion of {}: {}",
+            "客户不接受 {} 号投诉的处理结论。原不良原因:{}",
             original.number.clone().unwrap_or_default(),
             text("form.defect")
         ),

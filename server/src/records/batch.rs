@@ -43,8 +43,9 @@ pub(super) fn submitted_complaints(
 }
 
 /// For a complaint form synced as a follow-up of an earlier case (§4.6.8) that is not a case
-/// yet: whether its original is closed, `Some(closed)`, or `None` when the filer may see no
-/// such case. `None` outside: not such a form.
+/// yet: whether its original may take a rejection (closed, and not rejected by another form
+/// already), `Some(open to it)`, or `None` when the filer may see no such case. `None`
+/// outside: not such a form.
 pub(super) async fn follow_up_of(
     tx: &mut Tx,
     principal: &Principal,
@@ -69,7 +70,10 @@ pub(super) async fn follow_up_of(
     Ok(Some(
         stored
             .filter(|c| principal.sees(&c.case.region, c.case.filed_by, None))
-            .map(|c| c.case.state == crate::workflow::complaint::CaseState::Closed),
+            .map(|c| {
+                c.case.state == crate::workflow::complaint::CaseState::Closed
+                    && !c.case.followups.iter().any(|f| *f != write.id)
+            }),
     ))
 }
 
@@ -361,7 +365,8 @@ pub(super) struct Facts {
     /// The document answers a survey campaign that is closed.
     campaign_closed: bool,
     /// For a complaint form filed against an earlier case (§4.6.8), not yet a case itself: the
-    /// original as the filer may see it, `Some(closed)`, or `None` when there is none to see.
+    /// original as the filer may see it, `Some(open to a rejection)` (closed, and its
+    /// conclusion not rejected yet), or `None` when there is none to see.
     follow_up_of: Option<Option<bool>>,
 }
 
@@ -431,7 +436,7 @@ pub(super) fn post_check(facts: &Facts, earlier: &[String]) -> Option<Refusal> {
     match facts.follow_up_of {
         None | Some(Some(true)) => None,
         Some(Some(false)) => refuse(
-            "the original case is still open: only a closed case's conclusion can be rejected (§4.6.8)",
+            "the original case is still open, or its conclusion was already rejected: a closed case's conclusion is rejected once (§4.6.8)",
         ),
         Some(None) => refuse("there is no complaint case with that number that you may see"),
     }

@@ -122,6 +122,41 @@ async fn full_case_and_customer_view(server: TestServer) -> anyhow::Result<()> {
         .await?;
     assert_eq!(original["state"], "closed");
     assert_eq!(original["case"]["followups"][0], reopened["id"]);
+    // The new form says in Chinese which conclusion the customer rejected.
+    let new_id = reopened["id"].as_str().unwrap().to_string();
+    let (status, form) = office
+        .call("gmo", Method::GET, &format!("/api/docs/{new_id}"), None)
+        .await?;
+    assert_eq!(status, 200, "{form}");
+    let defect = form["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "form.defect")
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(defect.starts_with("客户不接受"), "{defect}");
+    assert!(!defect.contains("customer"), "{defect}");
+    // One rejection per closed case (§4.6.8): a second one, however it comes, is refused and
+    // changes nothing; the complaint goes on in the case already filed.
+    for _ in 0..2 {
+        let (status, again) = office
+            .call(
+                "sales",
+                Method::POST,
+                &format!("/api/complaints/{id}/reopen"),
+                None,
+            )
+            .await?;
+        assert_eq!(status, 409, "{again}");
+        assert_eq!(again["error"]["code"], "already_done", "{again}");
+    }
+    let (_, unchanged) = office
+        .call("gmo", Method::GET, &format!("/api/complaints/{id}"), None)
+        .await?;
+    assert_eq!(unchanged["case"]["followups"], json!([reopened["id"]]));
+    assert_eq!(unchanged["version"], original["version"]);
 
     // Another region's salesperson cannot see the case.
     let (status, _) = office
@@ -947,6 +982,57 @@ async fn offline_filing(server: TestServer) -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(original["case"]["followups"], json!([id]), "{original}");
+    // A second rejection of the same case from the phone is refused with its reason, and the
+    // original keeps its one follow-up; so is one filed at the office.
+    let (second, report) = follow_up(closed.clone()).await?;
+    let refused = report.refused.iter().find(|(r, _)| *r == second);
+    assert!(
+        refused.is_some_and(|(_, why)| why.path == "form.original_case"),
+        "{:?}",
+        report.refused
+    );
+    let (status, again) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{closed}/reopen"),
+            None,
+        )
+        .await?;
+    assert_eq!(status, 409, "{again}");
+    let (_, original) = office
+        .call(
+            "quality",
+            Method::GET,
+            &format!("/api/complaints/{closed}"),
+            None,
+        )
+        .await?;
+    assert_eq!(original["case"]["followups"], json!([id]), "{original}");
+    // Two rejections of one closed case at the same moment: one is filed, the other refused.
+    let contested = office.file("600").await?;
+    office.run_to_close(&contested, 60_000, "head").await?;
+    let path = format!("/api/complaints/{contested}/reopen");
+    let (a, b) = tokio::join!(
+        office.call("sales", Method::POST, &path, None),
+        office.call("sales", Method::POST, &path, None)
+    );
+    let mut statuses = [a?.0, b?.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+    let (_, original) = office
+        .call(
+            "quality",
+            Method::GET,
+            &format!("/api/complaints/{contested}"),
+            None,
+        )
+        .await?;
+    assert_eq!(
+        original["case"]["followups"].as_array().map(Vec::len),
+        Some(1),
+        "{original}"
+    );
     server.finish().await;
     Ok(())
 }
