@@ -73,3 +73,5 @@ if ! python3 -c 'import pytest' 2>/dev/null; then
         { apt-get update -qq && apt-get install -y -qq python3-pytest; }
 fi
 python3 -m pytest -q ffi/tests/python
+# The generated Kotlin compiles, and a Kotlin program drives the SDK against a real server.
+bash scripts/kotlin-check.sh

@@ -20,46 +20,46 @@ uniffi::setup_scaffolding!();
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum FieldloopError {
     /// No connection, or it broke. Retry later; nothing was lost.
-    #[error("offline: {message}")]
-    Offline { message: String },
+    #[error("offline: {reason}")]
+    Offline { reason: String },
     /// The server is overloaded or failing. Retry later.
-    #[error("server busy: {message}")]
-    ServerBusy { message: String },
+    #[error("server busy: {reason}")]
+    ServerBusy { reason: String },
     /// Wrong credentials, or the session expired or was revoked: sign in again.
-    #[error("not signed in ({code}): {message}")]
-    Unauthorized { code: String, message: String },
+    #[error("not signed in ({code}): {reason}")]
+    Unauthorized { code: String, reason: String },
     /// The server refused the request; retrying will not help.
-    #[error("refused ({code}): {message}")]
-    Refused { code: String, message: String },
+    #[error("refused ({code}): {reason}")]
+    Refused { code: String, reason: String },
     /// What was entered does not fit (money, dates, missing signature...).
-    #[error("invalid input: {message}")]
-    InvalidInput { message: String },
-    #[error("not found: {message}")]
-    NotFound { message: String },
+    #[error("invalid input: {reason}")]
+    InvalidInput { reason: String },
+    #[error("not found: {reason}")]
+    NotFound { reason: String },
     /// The phone's storage failed (full, damaged).
-    #[error("storage: {message}")]
-    Storage { message: String },
+    #[error("storage: {reason}")]
+    Storage { reason: String },
     /// A fault inside the SDK itself (not the phone's storage, not the network): report it.
-    #[error("internal: {message}")]
-    Internal { message: String },
+    #[error("internal: {reason}")]
+    Internal { reason: String },
 }
 
 impl From<CoreError> for FieldloopError {
     fn from(e: CoreError) -> Self {
-        let message = e.to_string();
+        let reason = e.to_string();
         match e {
-            CoreError::Offline(_) => FieldloopError::Offline { message },
-            CoreError::ServerBusy { .. } => FieldloopError::ServerBusy { message },
-            CoreError::Unauthorized { code, .. } => FieldloopError::Unauthorized { code, message },
-            CoreError::Refused { code, .. } => FieldloopError::Refused { code, message },
+            CoreError::Offline(_) => FieldloopError::Offline { reason },
+            CoreError::ServerBusy { .. } => FieldloopError::ServerBusy { reason },
+            CoreError::Unauthorized { code, .. } => FieldloopError::Unauthorized { code, reason },
+            CoreError::Refused { code, .. } => FieldloopError::Refused { code, reason },
             CoreError::DocumentRefused(r) => FieldloopError::Refused {
                 code: r.code.as_str().into(),
-                message,
+                reason,
             },
-            CoreError::Invalid(_) => FieldloopError::InvalidInput { message },
-            CoreError::NotFound(_) => FieldloopError::NotFound { message },
-            CoreError::Storage(_) => FieldloopError::Storage { message },
-            CoreError::Internal(_) => FieldloopError::Internal { message },
+            CoreError::Invalid(_) => FieldloopError::InvalidInput { reason },
+            CoreError::NotFound(_) => FieldloopError::NotFound { reason },
+            CoreError::Storage(_) => FieldloopError::Storage { reason },
+            CoreError::Internal(_) => FieldloopError::Internal { reason },
         }
     }
 }
@@ -148,9 +148,9 @@ pub fn is_retryable(error: &FieldloopError) -> bool {
 
 type Result<T> = std::result::Result<T, FieldloopError>;
 
-fn invalid(message: impl Into<String>) -> FieldloopError {
+fn invalid(reason: impl Into<String>) -> FieldloopError {
     FieldloopError::InvalidInput {
-        message: message.into(),
+        reason: reason.into(),
     }
 }
 
@@ -343,7 +343,7 @@ impl FieldloopClient {
             .await?
             .ok_or_else(|| FieldloopError::Unauthorized {
                 code: "not_signed_in".into(),
-                message: "sign in first".into(),
+                reason: "sign in first".into(),
             })?;
         user.region
             .ok_or_else(|| invalid("head office accounts do not record on a phone"))
@@ -355,7 +355,7 @@ impl FieldloopClient {
             .load(parse_id(id)?)
             .await?
             .ok_or_else(|| FieldloopError::NotFound {
-                message: format!("no record {id} on this phone"),
+                reason: format!("no record {id} on this phone"),
             })
     }
 
@@ -647,7 +647,9 @@ impl FieldloopClient {
     }
 
     /// Closes the store (the app going away). Reopen with `open_client`.
-    pub async fn close(&self) {
+    /// Closes the phone's store: call before the app lets go of the client. (Named so that it
+    /// does not collide with Kotlin's `AutoCloseable.close`, which frees the object itself.)
+    pub async fn shutdown(&self) {
         self.client.store().close().await;
     }
 }

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-BINDINGS = ROOT / "target" / "bindings" / "python"
-SERVER = ROOT / "target" / "debug" / "fieldloop-server"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+BINDINGS = TARGET / "bindings" / "python"
+SERVER = TARGET / "debug" / "fieldloop-server"
 sys.path.insert(0, str(BINDINGS))
 
 

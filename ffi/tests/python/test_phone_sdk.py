@@ -83,7 +83,7 @@ def test_a_technicians_day_offline_with_restarts(server):
         assert progress.calls and progress.calls[-1][0] == progress.calls[-1][1]
         jobs = await client.list_jobs()
         assert [j.id for j in jobs] == [visit]
-        await client.close()
+        await client.shutdown()
 
     async def on_site():
         # The app was killed after the morning sync; it opens the store again, no signal.
@@ -99,7 +99,7 @@ def test_a_technicians_day_offline_with_restarts(server):
                 field("fee.method", text="cash_on_site"),
             ],
         )
-        await client.close()
+        await client.shutdown()
         client = await sdk.open_client(str(store), "http://127.0.0.1:9")
         record = await client.capture_signature(visit, PNG, "image/png", "王经理", [field("form.outcome", text="taken_back")])
         assert not record.changed_after_signing
@@ -119,7 +119,7 @@ def test_a_technicians_day_offline_with_restarts(server):
         except sdk.FieldloopError.Offline as e:
             assert sdk.is_retryable(e)
             assert sdk.error_code(e) == sdk.ErrorCode.UNKNOWN
-        await client.close()
+        await client.shutdown()
         return receipt.id
 
     async def evening(receipt_id):
@@ -131,7 +131,7 @@ def test_a_technicians_day_offline_with_restarts(server):
         assert summary.refused == []
         done = progress.calls[-1]
         assert done[0] == done[1] == 2 and done[2] == done[3] > 0
-        await client.close()
+        await client.shutdown()
 
     run(morning())
     receipt_id = run(on_site())
@@ -275,6 +275,6 @@ def test_a_server_address_the_phone_cannot_use_is_refused_before_anything_is_sto
             "http://10.20.30.40:8080",
             sdk.ConnectOptions(extra_roots_pem=None, allow_plain_http=True),
         )
-        await client.close()
+        await client.shutdown()
 
     run(go())
