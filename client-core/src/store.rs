@@ -87,6 +87,51 @@ pub struct Store {
     actor: ActorId,
 }
 
+/// The writes of a customer's signature on `doc` (§2.3, §2.5): `completing`, then the image
+/// (a stored blob), the signer's name, the device's time, and the digest of the form as it
+/// reads once `completing` is written.
+fn signature_writes<'a>(
+    doc: &RecordDoc,
+    author: Author,
+    blob: &Blob,
+    signer: &str,
+    completing: &[(&'a str, FieldValue)],
+    unix_time: i64,
+) -> Result<Vec<(&'a str, FieldValue)>> {
+    if signer.trim().is_empty() {
+        return Err(Error::Invalid("the signer's name is needed".into()));
+    }
+    let mut preview = doc.clone();
+    if !completing.is_empty() {
+        preview.set_many(author, completing, unix_time)?;
+    }
+    let signed_at = chrono::DateTime::from_timestamp(unix_time, 0)
+        .unwrap_or_default()
+        .to_rfc3339();
+    let mut writes: Vec<(&'a str, FieldValue)> = completing.to_vec();
+    writes.extend([
+        (
+            "signature.blob_sha256",
+            FieldValue::Text(blob.sha256.clone()),
+        ),
+        (
+            "signature.blob_bytes",
+            FieldValue::Int(blob.bytes.len() as i64),
+        ),
+        ("signature.blob_mime", FieldValue::Text(blob.mime.clone())),
+        (
+            "signature.signer_name",
+            FieldValue::Text(signer.trim().to_string()),
+        ),
+        ("signature.signed_at", FieldValue::Text(signed_at)),
+        (
+            "signature.signed_digest",
+            FieldValue::Text(preview.signed_digest()),
+        ),
+    ]);
+    Ok(writes)
+}
+
 impl Store {
     /// Opens (or creates) the store at `path`. The device's actor id is made on first open and
     /// kept for the life of the file.
@@ -216,19 +261,109 @@ impl Store {
     /// devices without asking anyone (the device part comes from its actor id).
     pub async fn next_receipt_number(&self) -> Result<String> {
         let mut tx = self.pool.begin().await?;
+        let number = self.take_receipt_number(&mut tx).await?;
+        tx.commit().await?;
+        Ok(number)
+    }
+
+    /// Takes the next receipt number inside the caller's transaction: it is used only if that
+    /// transaction commits.
+    async fn take_receipt_number(&self, conn: &mut SqliteConnection) -> Result<String> {
         let current: i64 = sqlx::query("SELECT value FROM meta WHERE key = 'receipt_serial'")
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?
             .and_then(|r| r.get::<String, _>(0).parse().ok())
             .unwrap_or(0);
         let next = current + 1;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('receipt_serial', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(next.to_string())
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
         let device = self.actor.to_hex_string();
         Ok(format!("R-{}-{next:05}", &device[..device.len().min(10)]))
+    }
+
+    /// Creates a record with its first fields, checked by the record's rules, and stores it in
+    /// one transaction: a record is on the device whole, with its fields, or not at all.
+    pub async fn create_with(
+        &self,
+        kind: DocKind,
+        region: &str,
+        author: Author,
+        writes: &[(&str, FieldValue)],
+        unix_time: i64,
+    ) -> Result<RecordDoc> {
+        let mut doc =
+            RecordDoc::create(kind, Uuid::now_v7(), region, self.actor.clone(), unix_time)?;
+        if !writes.is_empty() {
+            doc.set_many(author, writes, unix_time)?;
+        }
+        crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        Self::insert_new(&mut tx, &doc, unix_time).await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    /// Issues a take-back receipt (收据, §2.5) for `visit_id` in one transaction: the next
+    /// receipt number of this device, the product's details (`writes`), the time, and the
+    /// customer's signature over all of it. A failure anywhere leaves no receipt and uses no
+    /// number.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_receipt(
+        &self,
+        region: &str,
+        author: Author,
+        visit_id: Uuid,
+        writes: &[(&str, FieldValue)],
+        blob_sha256: &str,
+        signer: &str,
+        issued_at: &str,
+        unix_time: i64,
+    ) -> Result<RecordDoc> {
+        let blob = self
+            .blob(blob_sha256)
+            .await?
+            .ok_or_else(|| Error::Invalid(format!("no stored signature image {blob_sha256}")))?;
+        let mut doc = RecordDoc::create(
+            DocKind::Receipt,
+            Uuid::now_v7(),
+            region,
+            self.actor.clone(),
+            unix_time,
+        )?;
+        // The number is taken in the same transaction that stores the receipt.
+        let mut tx = self.pool.begin().await?;
+        let number = self.take_receipt_number(&mut tx).await?;
+        let mut all: Vec<(&str, FieldValue)> = writes.to_vec();
+        all.push(("receipt.visit_id", FieldValue::Text(visit_id.to_string())));
+        all.push(("receipt.number", FieldValue::Text(number)));
+        all.push(("receipt.issued_at", FieldValue::Text(issued_at.to_string())));
+        let signed = signature_writes(&doc, author, &blob, signer, &all, unix_time)?;
+        doc.set_many(author, &signed, unix_time)?;
+        crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
+        Self::insert_new(&mut tx, &doc, unix_time).await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    /// Inserts a record new to this device, with its changes in the outbox.
+    async fn insert_new(
+        conn: &mut SqliteConnection,
+        doc: &RecordDoc,
+        unix_time: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO documents (id, kind, snapshot, heads, dirty, updated_at) VALUES ($1, $2, $3, $4, 1, $5)",
+        )
+        .bind(doc.id().to_string())
+        .bind(doc.kind().code())
+        .bind(doc.automerge().save())
+        .bind(sorted_text(&doc.heads()))
+        .bind(unix_time)
+        .execute(&mut *conn)
+        .await?;
+        Self::insert_unsent(conn, doc.id(), &doc.automerge().get_changes(&[])).await
     }
 
     /// Creates a new record, stores it and puts it in the outbox.
@@ -249,19 +384,8 @@ impl Store {
                 "a record made by another device cannot be adopted; sync it instead".into(),
             ));
         }
-        let (id, kind) = (doc.id(), doc.kind());
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO documents (id, kind, snapshot, heads, dirty, updated_at) VALUES ($1, $2, $3, $4, 1, $5)",
-        )
-        .bind(id.to_string())
-        .bind(kind.code())
-        .bind(doc.automerge().save())
-        .bind(sorted_text(&doc.heads()))
-        .bind(unix_time)
-        .execute(&mut *tx)
-        .await?;
-        Self::insert_unsent(&mut tx, id, &changes).await?;
+        Self::insert_new(&mut tx, doc, unix_time).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -380,40 +504,9 @@ impl Store {
             .blob(blob_sha256)
             .await?
             .ok_or_else(|| Error::Invalid(format!("no stored signature image {blob_sha256}")))?;
-        if signer.trim().is_empty() {
-            return Err(Error::Invalid("the signer's name is needed".into()));
-        }
         let mut doc = self.load_required(id).await?;
         let before = doc.heads();
-        // The digest is of the form as it will read once signed.
-        let mut preview = doc.clone();
-        if !completing.is_empty() {
-            preview.set_many(author, completing, unix_time)?;
-        }
-        let signed_at = chrono::DateTime::from_timestamp(unix_time, 0)
-            .unwrap_or_default()
-            .to_rfc3339();
-        let mut writes: Vec<(&str, FieldValue)> = completing.to_vec();
-        writes.extend([
-            (
-                "signature.blob_sha256",
-                FieldValue::Text(blob.sha256.clone()),
-            ),
-            (
-                "signature.blob_bytes",
-                FieldValue::Int(blob.bytes.len() as i64),
-            ),
-            ("signature.blob_mime", FieldValue::Text(blob.mime.clone())),
-            (
-                "signature.signer_name",
-                FieldValue::Text(signer.trim().to_string()),
-            ),
-            ("signature.signed_at", FieldValue::Text(signed_at)),
-            (
-                "signature.signed_digest",
-                FieldValue::Text(preview.signed_digest()),
-            ),
-        ]);
+        let writes = signature_writes(&doc, author, &blob, signer, completing, unix_time)?;
         doc.set_many(author, &writes, unix_time)?;
         crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
         self.append(&doc, &before, true).await?;

@@ -363,21 +363,12 @@ impl FieldloopClient {
         let region = self.my_region().await?;
         let author = self.author().await?;
         let writes = to_writes(&fields)?;
-        // Check before creating, so a refused input leaves nothing behind.
-        let probe = RecordDoc::create(kind, Uuid::nil(), &region, automerge_probe_actor(), now())
-            .map_err(|e| invalid(e.to_string()))?;
-        probe
-            .check(author, &writes)
-            .map_err(|e| invalid(e.to_string()))?;
-        let doc = self.client.store().create(kind, &region, now()).await?;
-        let doc = if writes.is_empty() {
-            doc
-        } else {
-            self.client
-                .store()
-                .edit(doc.id(), author, &writes, now())
-                .await?
-        };
+        // One transaction: a refused input leaves nothing behind, a kill no blank record.
+        let doc = self
+            .client
+            .store()
+            .create_with(kind, &region, author, &writes, now())
+            .await?;
         Ok(to_record(&doc))
     }
 }
@@ -476,7 +467,8 @@ impl FieldloopClient {
         parse_id(&visit_id)?;
         let author = self.author().await?;
         let region = self.my_region().await?;
-        let mut writes = to_writes(&fields)?;
+        let writes = to_writes(&fields)?;
+        // Checked before the signature image is stored, so bad input leaves nothing behind.
         let probe = RecordDoc::create(
             DocKind::Receipt,
             Uuid::nil(),
@@ -493,17 +485,20 @@ impl FieldloopClient {
             .store()
             .put_blob(&signature_image, &mime)
             .await?;
-        let store = self.client.store();
-        let doc = store.create(DocKind::Receipt, &region, now()).await?;
-        let number = store.next_receipt_number().await?;
-        writes.push(("receipt.visit_id", FieldValue::Text(visit_id)));
-        writes.push(("receipt.number", FieldValue::Text(number)));
-        writes.push((
-            "receipt.issued_at",
-            FieldValue::Text(device_now().to_rfc3339()),
-        ));
-        let doc = store
-            .sign(doc.id(), author, &sha, &signer, &writes, now())
+        // The number, the fields and the signature in one transaction.
+        let doc = self
+            .client
+            .store()
+            .issue_receipt(
+                &region,
+                author,
+                parse_id(&visit_id)?,
+                &writes,
+                &sha,
+                &signer,
+                &device_now().to_rfc3339(),
+                now(),
+            )
             .await?;
         Ok(to_record(&doc))
     }

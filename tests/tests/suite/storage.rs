@@ -454,3 +454,95 @@ async fn upgrade_keeps_every_record(engine: fieldloop_e2e::Engine) -> anyhow::Re
 }
 
 fieldloop_e2e::each_engine!(upgrade_keeps_every_record_test, upgrade_keeps_every_record);
+
+/// A record made on the phone is stored in one transaction with its first fields, and a
+/// take-back receipt with its number and signature: bad input leaves the store as it was
+/// (no blank record, no receipt number used). Tried: a path the technician may not write, a
+/// completed job without a signature, a receipt signed with an image never stored, and one
+/// with no signer's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_record_one_transaction() -> anyhow::Result<()> {
+    use fieldloop_client_core::store::Store;
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path().join("phone.sqlite")).await?;
+    let nothing_stored = |store: Store| async move {
+        anyhow::Ok(store.list(None).await?.is_empty() && store.pending().await?.is_empty())
+    };
+    let bad: [&[(&str, FieldValue)]; 2] = [
+        &[
+            ("form.diagnosis", text("皮带磨损")),
+            ("dispatch.technician", text("someone")),
+        ],
+        &[("form.outcome", text("fixed_on_site"))],
+    ];
+    for writes in bad {
+        let refused = store
+            .create_with(DocKind::Visit, "wuhan", TECH, writes, now())
+            .await;
+        assert!(
+            matches!(refused, Err(fieldloop_client_core::Error::Invalid(_))),
+            "{refused:?}"
+        );
+        assert!(nothing_stored(store.clone()).await?, "no blank record");
+    }
+    let visit = store
+        .create_with(
+            DocKind::Visit,
+            "wuhan",
+            TECH,
+            &[("form.diagnosis", text("皮带磨损"))],
+            now(),
+        )
+        .await?;
+    assert_eq!(store.list(None).await?, vec![visit.id()]);
+    let product = [("receipt.product_name", text("搅拌机"))];
+    let sha = store.put_blob(b"signature strokes", "image/png").await?;
+    let refusals = [("0".repeat(64), "王经理"), (sha.clone(), "  ")];
+    for (image, signer) in refusals {
+        let refused = store
+            .issue_receipt(
+                "wuhan",
+                TECH,
+                visit.id(),
+                &product,
+                &image,
+                signer,
+                "2026-12-03T10:00:00+08:00",
+                now(),
+            )
+            .await;
+        assert!(refused.is_err(), "{image} {signer}");
+        assert_eq!(store.list(None).await?, vec![visit.id()], "no receipt");
+    }
+    let receipt = store
+        .issue_receipt(
+            "wuhan",
+            TECH,
+            visit.id(),
+            &product,
+            &sha,
+            "王经理",
+            "2026-12-03T10:00:00+08:00",
+            now(),
+        )
+        .await?;
+    let number = receipt.get("receipt.number").unwrap();
+    assert!(
+        number.as_text().unwrap().ends_with("-00001"),
+        "the refused attempts used no number: {number:?}"
+    );
+    assert_eq!(
+        receipt.get("signature.signed_digest"),
+        Some(text(&receipt.signed_digest()))
+    );
+    assert!(!receipt.changed_after_signing());
+    let stored = store.load(receipt.id()).await?.expect("stored whole");
+    assert_eq!(stored.heads(), receipt.heads());
+    assert_eq!(
+        store.pending().await?.len(),
+        2,
+        "both records wait to be sent"
+    );
+    store.close().await;
+    Ok(())
+}
