@@ -513,6 +513,77 @@ impl Store {
         Ok(doc)
     }
 
+    /// The customer signs for the repaired product given back (§2.6 交还客户) on its take-back
+    /// receipt: the image, the signer's name, the device's time and the digest of the receipt
+    /// as signed, stored with the image in one transaction. Only a receipt whose product the
+    /// office has put back in stock (ready to return) takes it, and only once.
+    pub async fn sign_handback(
+        &self,
+        receipt: Uuid,
+        author: Author,
+        image: &[u8],
+        mime: &str,
+        signer: &str,
+        unix_time: i64,
+    ) -> Result<RecordDoc> {
+        let mut doc = self.load_required(receipt).await?;
+        if doc.kind() != DocKind::Receipt {
+            return Err(Error::Invalid(format!(
+                "{receipt} is a {}, not a take-back receipt",
+                doc.kind()
+            )));
+        }
+        let text = |path: &str| {
+            doc.get(path)
+                .and_then(|v| v.as_text().map(str::to_string))
+                .unwrap_or_default()
+        };
+        if !text("handback.signer_name").is_empty() {
+            return Err(Error::Invalid(format!(
+                "the customer already signed for this product on {}",
+                text("handback.signed_at")
+            )));
+        }
+        let location = text("custody.location");
+        if location != "in_stock" {
+            return Err(Error::Invalid(format!(
+                "the product is not ready to be given back (it is {}); sync, and sign when the office has it in stock",
+                if location.is_empty() {
+                    "with the technician"
+                } else {
+                    location.as_str()
+                }
+            )));
+        }
+        if signer.trim().is_empty() {
+            return Err(Error::Invalid("the signer's name is needed".into()));
+        }
+        let before = doc.heads();
+        let signed_at = chrono::DateTime::from_timestamp(unix_time, 0)
+            .unwrap_or_default()
+            .to_rfc3339();
+        let mut tx = self.pool.begin().await?;
+        let sha = Self::insert_blob(&mut tx, image, mime).await?;
+        let digest = doc.signed_digest();
+        doc.set_many(
+            author,
+            &[
+                ("handback.blob_sha256", FieldValue::Text(sha)),
+                (
+                    "handback.signer_name",
+                    FieldValue::Text(signer.trim().to_string()),
+                ),
+                ("handback.signed_at", FieldValue::Text(signed_at)),
+                ("handback.signed_digest", FieldValue::Text(digest)),
+            ],
+            unix_time,
+        )?;
+        crate::model::rules::check(&doc).map_err(|r| Error::Invalid(r.to_string()))?;
+        Self::append_in(&mut tx, &doc, &before, true).await?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
     /// Stores what `doc` has beyond `before` as one chunk; `dirty` puts it in the outbox.
     async fn append(&self, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -944,6 +1015,11 @@ impl Store {
 
     /// Stores a blob by its SHA-256 and queues it for upload. Storing the same bytes twice is harmless.
     pub async fn put_blob(&self, bytes: &[u8], mime: &str) -> Result<String> {
+        let mut conn = self.pool.acquire().await?;
+        Self::insert_blob(&mut conn, bytes, mime).await
+    }
+
+    async fn insert_blob(conn: &mut SqliteConnection, bytes: &[u8], mime: &str) -> Result<String> {
         if bytes.is_empty() {
             return Err(Error::Invalid("an empty image cannot be stored".into()));
         }
@@ -959,7 +1035,7 @@ impl Store {
             .bind(&sha)
             .bind(mime)
             .bind(bytes)
-            .execute(&self.pool)
+            .execute(&mut *conn)
             .await?;
         Ok(sha)
     }

@@ -503,6 +503,33 @@ impl FieldloopClient {
         Ok(to_record(&doc))
     }
 
+    /// The customer signs for the repaired product given back (§2.6 交还客户) on its take-back
+    /// receipt, bound to the receipt as signed like the first signature. Refused, changing
+    /// nothing, when the product is not back in stock yet, when the customer already signed for
+    /// it, or when the image or the name is missing.
+    pub async fn capture_handback_signature(
+        &self,
+        receipt_id: String,
+        image: Vec<u8>,
+        mime: String,
+        signer: String,
+    ) -> Result<Record> {
+        let author = self.author().await?;
+        let doc = self
+            .client
+            .store()
+            .sign_handback(
+                parse_id(&receipt_id)?,
+                author,
+                &image,
+                &mime,
+                &signer,
+                now(),
+            )
+            .await?;
+        Ok(to_record(&doc))
+    }
+
     /// Fills a complaint form (客户投诉处理单) offline; set `form.submitted_at` to send it to quality.
     pub async fn fill_complaint(&self, fields: Vec<FieldInput>) -> Result<Record> {
         self.create(DocKind::Complaint, fields).await

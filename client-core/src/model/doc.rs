@@ -513,12 +513,15 @@ impl RecordDoc {
         hex::encode(hasher.finalize())
     }
 
-    /// True when a signature exists and a signed field has changed since it was given.
+    /// True when a signature exists (the customer's on the form or receipt, or on getting the
+    /// product back) and a field it covers has changed since it was given.
     pub fn changed_after_signing(&self) -> bool {
-        match self.get("signature.signed_digest") {
-            Some(FieldValue::Text(d)) if !d.is_empty() => d != self.signed_digest(),
-            _ => false,
-        }
+        ["signature.signed_digest", "handback.signed_digest"]
+            .iter()
+            .any(|path| match self.get(path) {
+                Some(FieldValue::Text(d)) if !d.is_empty() => d != self.signed_digest(),
+                _ => false,
+            })
     }
 }
 

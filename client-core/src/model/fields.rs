@@ -532,6 +532,13 @@ pub const RECEIPT_FIELDS: &[FieldSpec] = &[
         "取回签字时间(设备)",
         "Return signed at (device time)",
     ),
+    f(
+        "handback.signed_digest",
+        Sha256,
+        Technician,
+        "取回签字内容摘要",
+        "Digest of what was signed for return",
+    ),
     // §2.7 a repair that will miss its promised date
     f(
         "receipt.will_miss",

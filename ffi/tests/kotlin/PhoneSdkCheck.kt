@@ -90,6 +90,13 @@ fun main(args: Array<String>) = runBlocking {
         }
     }
     check(phone.readRecord(visit.id).fields.none { it.path == "form.nonsense" }, "the refused writes changed nothing")
+    // The customer's signature for a product given back goes on a take-back receipt only.
+    try {
+        phone.captureHandbackSignature(visit.id, byteArrayOf(1, 2, 3), "image/png", "王经理")
+        check(false, "a hand-back signature on a visit is refused")
+    } catch (e: FieldloopException.InvalidInput) {
+        check(e.reason.contains("not a take-back receipt"), "a hand-back signature on a visit is refused (${e.reason})")
+    }
     phone.shutdown()
 
     // A server that cannot be reached: offline, worth retrying later.

@@ -500,23 +500,57 @@ async fn take_back(engine: Engine) -> anyhow::Result<()> {
     let (status, _) = step("tech", "return_to_customer").await?;
     assert_eq!(status, 409, "no return signature yet");
 
-    // The customer signs for the product, offline; then return and void.
-    let sha = dev
-        .store()
-        .put_blob(b"\x89PNG return signature", "image/png")
-        .await?;
-    dev.store()
-        .edit(
-            receipt,
-            TECH,
-            &[
-                ("handback.blob_sha256", V::Text(sha)),
-                ("handback.signer_name", V::Text("王经理".into())),
-            ],
-            t,
-        )
-        .await?;
+    // The customer signs for the product (§2.6), offline, once the phone knows it is back in
+    // stock; then return and void. Tried first: signing before the phone has synced (the
+    // product still at production as far as it knows), an empty image, no signer's name.
+    let image: &[u8] = b"\x89PNG return signature";
+    let handback = |image: &'static [u8], signer: &'static str| {
+        let store = dev.store().clone();
+        async move {
+            store
+                .sign_handback(receipt, TECH, image, "image/png", signer, t)
+                .await
+        }
+    };
+    let stored = dev.store().load(receipt).await?.unwrap();
+    let (before, flagged) = (stored.heads(), stored.changed_after_signing());
+    let refused = handback(image, "王经理").await;
+    assert!(
+        matches!(&refused, Err(fieldloop_client_core::Error::Invalid(m)) if m.contains("not ready")),
+        "{refused:?}"
+    );
     dev.sync().await?;
+    for (image, signer) in [(&b""[..], "王经理"), (image, " ")] {
+        assert!(handback(image, signer).await.is_err(), "{signer:?}");
+    }
+    let after = dev.store().load(receipt).await?.unwrap();
+    assert_eq!(
+        after.get("handback.signer_name"),
+        None,
+        "the refusals wrote nothing"
+    );
+    assert!(
+        after.heads() != before,
+        "the sync brought the office's custody steps"
+    );
+    let signed = handback(image, "王经理").await?;
+    assert_eq!(
+        signed.get("handback.signed_digest"),
+        Some(V::Text(signed.signed_digest())),
+        "bound to the receipt as signed"
+    );
+    assert_eq!(
+        signed.changed_after_signing(),
+        flagged,
+        "signing for the return changes no signed field"
+    );
+    let again = handback(image, "李四").await;
+    assert!(
+        matches!(&again, Err(fieldloop_client_core::Error::Invalid(m)) if m.contains("already signed")),
+        "{again:?}"
+    );
+    let report = dev.sync().await?;
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
     assert_eq!(step("tech", "return_to_customer").await?.0, 200);
     // Voided twice at once: once, and the other told it is already voided, on either engine.
     let (a, b) = tokio::join!(step("tech", "void"), step("tech", "void"));
