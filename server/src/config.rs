@@ -81,7 +81,13 @@ impl Config {
     /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET`, `FIELDLOOP_COOKIE_SECURE`,
     /// `FIELDLOOP_DOC_CACHE`, `FIELDLOOP_PASSWORD_HASHERS` and `FIELDLOOP_PASSWORD_WAIT_MS`.
     pub fn from_env() -> anyhow::Result<Config> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) with each setting looked up by `lookup` (the command line's
+    /// flags first, then the environment).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let database_url = match var("DATABASE_URL") {
             Some(url) => url,
             None => {

@@ -1,55 +1,135 @@
-//! `fieldloop-server`: `serve` (default), `migrate`, `create-admin USERNAME`.
+//! `fieldloop-server`: `serve` (the default), `migrate`, `create-admin`, `backup`, `restore`.
+//! Every setting is a flag or an environment variable (the flag wins); `--help` on any command
+//! only prints.
 
-use std::io::BufRead as _;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
 use fieldloop_client_core::model::Role;
 use fieldloop_server::auth::hash_password;
 use fieldloop_server::db::accounts::User;
 use fieldloop_server::{AppState, Clock as _, Config, Db, SystemClock};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: fieldloop-server [serve | migrate | create-admin USERNAME]
+/// Fieldloop's server: the sync endpoint, the back office and its API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "FIELDLOOP_ADDR", global = true)]
+    addr: Option<String>,
+    /// Data folder of the embedded SQLite database (used when no database URL is given).
+    #[arg(long, env = "FIELDLOOP_DATA", global = true)]
+    data: Option<PathBuf>,
+    /// `postgres://...` for PostgreSQL, or `sqlite://...`; by default SQLite in the data folder.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-  serve                 run the server (default). DATABASE_URL picks the database: by default
-                        embedded SQLite in ./data (FIELDLOOP_DATA); postgres://... for PostgreSQL.
-                        FIELDLOOP_ADDR sets the address (default 127.0.0.1:8080).
-  migrate               apply database migrations and exit.
-  create-admin NAME     create an admin account; the password is read from
-                        FIELDLOOP_ADMIN_PASSWORD or, if unset, from the first line of stdin.";
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply the database migrations this version has, then exit.
+    Migrate,
+    /// Create an admin account. The password comes from FIELDLOOP_ADMIN_PASSWORD, or is asked
+    /// for without echo on a terminal, or read from the first line of standard input.
+    CreateAdmin {
+        /// The admin's user name.
+        username: String,
+    },
+    /// Write a consistent copy of the SQLite database (records, accounts, signatures and
+    /// photos) to FILE, while the server runs. For PostgreSQL use pg_dump (README).
+    Backup {
+        /// The file to write; it must not exist yet.
+        file: PathBuf,
+    },
+    /// Put a backup made by `backup` into an empty data folder; start the server afterwards.
+    Restore {
+        /// A file written by `backup`.
+        file: PathBuf,
+    },
+}
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let config = Config::from_env()?;
-    match args.first().map(String::as_str) {
-        None | Some("serve") => serve(config).await,
-        Some("migrate") => {
+    match run(&cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // One line that names what failed, never a backtrace.
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    match cli.command.as_ref().unwrap_or(&Command::Serve) {
+        Command::Serve => fieldloop_server::run(config(cli)?, shutdown_signal()).await,
+        Command::Migrate => {
+            let config = config(cli)?;
             let db = Db::connect(&config.database_url).await?;
             let applied = db.migrate(SystemClock.now().timestamp_millis()).await?;
             println!("{applied} migration(s) applied on {}", db.engine.name());
             Ok(())
         }
-        Some("create-admin") => {
-            let username = args.get(1).context(USAGE)?;
-            create_admin(config, username).await
-        }
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+        Command::CreateAdmin { username } => create_admin(config(cli)?, username).await,
+        Command::Backup { file } => {
+            let config = config(cli)?;
+            if !config.database_url.starts_with("sqlite:") {
+                bail!(
+                    "backup copies the embedded SQLite database; for PostgreSQL use pg_dump (README, \"Backup and restore\")"
+                );
+            }
+            let db = Db::connect(&config.database_url).await?;
+            let bytes = db.backup_to(file).await?;
+            println!("backup written to {} ({bytes} bytes)", file.display());
             Ok(())
         }
-        Some(other) => bail!("unknown command '{other}'\n{USAGE}"),
+        Command::Restore { file } => {
+            if !file.is_file() {
+                bail!("there is no backup file {}", file.display());
+            }
+            let url = database_url(cli)?;
+            let target = Db::restore_into(&url, file).await?;
+            println!(
+                "restored into {}; start the server to use it",
+                target.display()
+            );
+            Ok(())
+        }
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    fieldloop_server::run(config, shutdown_signal()).await
+/// The database URL the flags and environment name.
+fn database_url(cli: &Cli) -> anyhow::Result<String> {
+    match (&cli.database_url, &cli.data) {
+        (Some(url), _) => Ok(url.clone()),
+        (None, Some(dir)) => Db::sqlite_url_in(dir),
+        (None, None) => Db::sqlite_url_in(Path::new("data")),
+    }
+}
+
+/// The configuration: the flags first, then the environment.
+fn config(cli: &Cli) -> anyhow::Result<Config> {
+    let url = database_url(cli)?;
+    Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(url.clone()),
+        "FIELDLOOP_ADDR" => cli.addr.clone(),
+        other => std::env::var(other).ok(),
+    })
 }
 
 async fn shutdown_signal() {
@@ -71,17 +151,43 @@ async fn shutdown_signal() {
     }
 }
 
+/// The new admin's password: the environment, else asked for without echo on a terminal,
+/// else the first line of standard input.
+fn admin_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("FIELDLOOP_ADMIN_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    if terminal {
+        eprint!("password for the new admin (15 characters or more): ");
+        std::io::stderr().flush()?;
+        echo(false);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if terminal {
+        echo(true);
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Turns the terminal's echo off or on (`stty`, as shells do).
+fn echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
+}
+
 async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
-    let password = match std::env::var("FIELDLOOP_ADMIN_PASSWORD") {
-        Ok(p) if !p.is_empty() => p,
-        _ => {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_string()
-        }
-    };
     let username =
         fieldloop_server::auth::normalize_username(username).map_err(anyhow::Error::msg)?;
+    let password = admin_password()?;
     fieldloop_server::auth::check_new_password(&password, &username).map_err(anyhow::Error::msg)?;
     let username = username.as_str();
     let state = AppState::open(config).await?;
@@ -92,7 +198,7 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
         id: uuid::Uuid::now_v7(),
         username: username.to_string(),
         display_name: username.to_string(),
-        password_hash: hash_password(&password)?,
+        password_hash: hash_password(&password).context("hashing the password")?,
         role: Role::Admin,
         region: None,
         active: true,

@@ -170,12 +170,99 @@ impl Db {
 
     /// The SQLite URL of a data folder, creating the folder (readable by this user only).
     pub fn sqlite_url_in(dir: &Path) -> anyhow::Result<String> {
-        std::fs::create_dir_all(dir)?;
+        if !dir.exists() {
+            create_private_dir(dir).map_err(|e| {
+                anyhow::anyhow!("cannot create the data folder {}: {e}", dir.display())
+            })?;
+        }
         restrict(dir, 0o700)?;
         Ok(format!(
             "sqlite://{}",
             dir.join("fieldloop.sqlite").display()
         ))
+    }
+
+    /// Writes a consistent copy of the SQLite database, everything in it (records, accounts,
+    /// signatures and photos), to `file`, while the server may be running (`VACUUM INTO`, a
+    /// read transaction: writers go on). Returns the copy's size.
+    pub async fn backup_to(&self, file: &Path) -> anyhow::Result<u64> {
+        if self.engine != Engine::Sqlite {
+            anyhow::bail!(
+                "backup copies the embedded SQLite database; for PostgreSQL use pg_dump (README, \"Backup and restore\")"
+            );
+        }
+        if file.exists() {
+            anyhow::bail!(
+                "{} exists already; give the backup a new file name",
+                file.display()
+            );
+        }
+        let text = file
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("{} is not a usable file name", file.display()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(text)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot write the backup to {}: {e}", file.display()))?;
+        restrict(file, 0o600)?;
+        Ok(std::fs::metadata(file)?.len())
+    }
+
+    /// Puts a backup written by [`backup_to`](Self::backup_to) in place as the SQLite database
+    /// of `url`, which must not hold a database yet. The backup is checked first (SQLite's
+    /// integrity check, and that it is a Fieldloop database); returns the database's path.
+    pub async fn restore_into(url: &str, backup: &Path) -> anyhow::Result<std::path::PathBuf> {
+        use sqlx::Connection as _;
+        if !url.starts_with("sqlite:") {
+            anyhow::bail!(
+                "restore puts back an embedded SQLite database; for PostgreSQL use pg_restore (README, \"Backup and restore\")"
+            );
+        }
+        let target = std::path::PathBuf::from(
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        );
+        if target.metadata().is_ok_and(|m| m.len() > 0) {
+            anyhow::bail!(
+                "{} holds a database already; restore into an empty data folder",
+                target.display()
+            );
+        }
+        if !backup.is_file() {
+            anyhow::bail!("there is no backup file {}", backup.display());
+        }
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(backup)
+            .read_only(true);
+        let not_a_backup =
+            |why: String| anyhow::anyhow!("{} is not a Fieldloop backup: {why}", backup.display());
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| not_a_backup(e.to_string()))?;
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| not_a_backup(e.to_string()))?;
+        if check != "ok" {
+            return Err(not_a_backup(format!("damaged ({check})")));
+        }
+        let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|_| not_a_backup("it has no Fieldloop schema".into()))?;
+        conn.close().await?;
+        if migrations == 0 {
+            return Err(not_a_backup("it has no Fieldloop schema".into()));
+        }
+        let part = target.with_extension("sqlite.part");
+        std::fs::copy(backup, &part)?;
+        restrict(&part, 0o600)?;
+        std::fs::rename(&part, &target)?;
+        Ok(target)
     }
 
     /// Makes an SQLite database's folder readable by this user only (0700) and its files
@@ -293,6 +380,15 @@ impl Db {
         let row = sqlx::query(sql).fetch_one(&self.pool).await?;
         Ok(row.get(0))
     }
+}
+
+/// Creates a folder (and its parents) readable by this user only from the start.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Narrows `path`'s permissions to `mode` if they are wider, saying so.

@@ -546,3 +546,87 @@ async fn one_record_one_transaction() -> anyhow::Result<()> {
     store.close().await;
     Ok(())
 }
+
+/// A backup taken while a phone syncs (`fieldloop-server backup`, `Db::backup_to`) holds every
+/// record acknowledged before it began, with its signature image; restored into an empty data
+/// folder (`restore`), it opens and reads the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_during_sync_keeps_every_acknowledged_record() -> anyhow::Result<()> {
+    use fieldloop_server::Db;
+    let Some(server) = TestServer::start(fieldloop_e2e::Engine::Sqlite).await? else {
+        return Ok(());
+    };
+    server.user("tech", Role::Technician, Some("wuhan")).await?;
+    let phone = server.device("tech").await?;
+    let mut ids = Vec::new();
+    let record = |i: usize| {
+        let store = phone.store().clone();
+        async move {
+            store
+                .create_with(
+                    DocKind::Visit,
+                    "wuhan",
+                    TECH,
+                    &[("form.diagnosis", text(&format!("第{i}台 皮带磨损")))],
+                    now(),
+                )
+                .await
+                .map(|d| d.id())
+        }
+    };
+    for i in 0..30 {
+        ids.push(record(i).await?);
+    }
+    let sha = phone
+        .store()
+        .put_blob(b"\x89PNG strokes", "image/png")
+        .await?;
+    phone
+        .store()
+        .sign(ids[0], TECH, &sha, "王经理", &[], now())
+        .await?;
+    phone.sync().await?;
+    for i in 30..150 {
+        ids.push(record(i).await?);
+    }
+    let syncing = {
+        let client = phone.client.clone();
+        tokio::spawn(async move { client.sync(|_| {}).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mut acknowledged = Vec::new();
+    for id in &ids {
+        if !phone.store().synced_heads(*id).await?.is_empty() {
+            acknowledged.push(*id);
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("backup.sqlite");
+    server.state.db.backup_to(&file).await?;
+    syncing.await??;
+    assert!(acknowledged.len() >= 30);
+
+    let url = Db::sqlite_url_in(&dir.path().join("restored"))?;
+    Db::restore_into(&url, &file).await?;
+    let restored = Db::connect(&url).await?;
+    assert_eq!(
+        restored.migrate(0).await?,
+        0,
+        "the backup is of this version"
+    );
+    for id in &acknowledged {
+        let row = restored
+            .doc(*id)
+            .await?
+            .expect("acknowledged before the backup");
+        let doc = row.record().map_err(anyhow::Error::msg)?;
+        assert!(doc.get("form.diagnosis").is_some(), "{id}");
+    }
+    assert!(
+        restored.blob(&sha).await?.is_some(),
+        "the signature image is in the backup"
+    );
+    restored.pool.close().await;
+    server.finish().await;
+    Ok(())
+}
