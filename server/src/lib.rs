@@ -112,10 +112,19 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = config.addr.clone();
+    // The address first: a port in use ends the start before anything else is touched.
+    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "cannot listen on {addr}: another program (perhaps another fieldloop-server) listens there; stop it, or choose another address (--addr, FIELDLOOP_ADDR)"
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {addr}: {e}")
+        }
+    })?;
+    // One server per SQLite data folder: a second one would fight the first for the file.
+    let _lock = db::Db::lock_sqlite_folder(&config.database_url)?;
     let state = AppState::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(addr = %listener.local_addr()?, engine = state.db.engine.name(), "fieldloop-server listening");
     // Overdue complaint steps raise their notifications even when nobody opens the list.
     let sweeper = {

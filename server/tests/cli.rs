@@ -112,3 +112,116 @@ fn mistakes_end_with_one_line_and_change_nothing() {
     let out = server(dir.path(), &["--data", "r", "create-admin", "boss"]);
     assert!(text(&out).contains("is taken"), "{}", text(&out));
 }
+
+/// Runs the server with `args` and waits at most `secs` for it to end: (exit code, output).
+/// `None` if it was still running (then it is killed).
+fn run_for(dir: &Path, args: &[&str], secs: u64) -> Option<(Option<i32>, String)> {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldloop-server"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("FIELDLOOP_DATA")
+        .env_remove("FIELDLOOP_ADDR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the server binary runs");
+    let deadline = fieldloop_server::clock::monotonic() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return Some((status.code(), text(&out)));
+        }
+        if fieldloop_server::clock::monotonic() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_start_that_cannot_work_ends_within_seconds_naming_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tried: a port in use, a second server on one SQLite folder, PostgreSQL not listening,
+    // a PostgreSQL database that does not exist.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, said) = run_for(dir.path(), &["--data", "a", "--addr", &addr, "serve"], 15)
+        .expect("ends by itself");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains(&format!("cannot listen on {addr}")), "{said}");
+
+    let first_addr = format!("127.0.0.1:{}", free_port());
+    let mut first = Command::new(env!("CARGO_BIN_EXE_fieldloop-server"))
+        .args(["--data", "b", "--addr", &first_addr, "serve"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let up = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(&first_addr).is_ok()
+    });
+    let second_addr = format!("127.0.0.1:{}", free_port());
+    let second = run_for(
+        dir.path(),
+        &["--data", "b", "--addr", &second_addr, "serve"],
+        15,
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(up, "the first server started");
+    let (code, said) = second.expect("the second ends by itself");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("another fieldloop-server is running"),
+        "{said}"
+    );
+
+    let started = fieldloop_server::clock::monotonic();
+    let (code, said) = run_for(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://postgres:secret@127.0.0.1:1/x",
+            "serve",
+        ],
+        20,
+    )
+    .expect("ends by itself");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("cannot reach PostgreSQL at postgres://postgres@127.0.0.1:1/x"),
+        "{said}"
+    );
+    assert!(!said.contains("secret"), "no password in messages: {said}");
+    assert!(started.elapsed().as_secs() < 15);
+
+    let (code, said) = run_for(
+        dir.path(),
+        &[
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/fieldloop_no_such_database",
+            "serve",
+        ],
+        20,
+    )
+    .expect("ends by itself");
+    assert_eq!(code, Some(1), "{said}");
+    let reachable = !said.contains("cannot reach");
+    if reachable || std::env::var("CI").as_deref() == Ok("true") {
+        assert!(said.contains("does not exist; create it"), "{said}");
+    }
+}

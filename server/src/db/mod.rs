@@ -125,6 +125,48 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// How long a start waits for the database before saying it cannot be reached.
+const CONNECT_WITHIN: Duration = Duration::from_secs(10);
+
+/// A database URL without its password, for messages and logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.split('?').next().unwrap_or_default().to_string(),
+    }
+}
+
+/// What a failed first connection means, in words an administrator can act on.
+fn connect_error(url: &str, engine: Engine, e: &sqlx::Error) -> anyhow::Error {
+    let shown = redacted(url);
+    if let Some(db) = e.as_database_error() {
+        match db.code().as_deref() {
+            Some("3D000") => {
+                return anyhow::anyhow!(
+                    "the database named in {shown} does not exist; create it (createdb) or fix DATABASE_URL"
+                );
+            }
+            Some("28P01" | "28000") => {
+                return anyhow::anyhow!("the database refused the user or password of {shown}");
+            }
+            _ => {}
+        }
+    }
+    match (engine, e) {
+        (Engine::Sqlite, _) => anyhow::anyhow!(
+            "cannot open the SQLite database {shown}: {e}; check that its folder exists and that this user may write to it"
+        ),
+        (Engine::Postgres, sqlx::Error::Io(io)) => anyhow::anyhow!(
+            "cannot reach PostgreSQL at {shown}: {io}; is it running, and is the address right?"
+        ),
+        (Engine::Postgres, other) => anyhow::anyhow!("cannot connect to {shown}: {other}"),
+    }
+}
+
 /// SQLite's `synchronous` level the server runs with. FULL: an acknowledged sync survives a
 /// power cut, not only a process crash.
 pub const SQLITE_SYNCHRONOUS: &str = "FULL";
@@ -160,7 +202,22 @@ impl Db {
         } else {
             options = options.max_connections(16);
         }
-        let pool = options.connect(&url).await?;
+        // A database that cannot be reached ends the start within seconds, naming it: one
+        // connection is tried first (the pool would retry until its acquire timeout).
+        use sqlx::Connection as _;
+        match tokio::time::timeout(CONNECT_WITHIN, sqlx::AnyConnection::connect(&url)).await {
+            Ok(Ok(conn)) => conn.close().await?,
+            Ok(Err(e)) => return Err(connect_error(&url, engine, &e)),
+            Err(_) => anyhow::bail!(
+                "no answer from the database {} within {} s; is it running, and is the address right?",
+                redacted(&url),
+                CONNECT_WITHIN.as_secs()
+            ),
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .map_err(|e| connect_error(&url, engine, &e))?;
         Ok(Db {
             pool,
             engine,
@@ -180,6 +237,45 @@ impl Db {
             "sqlite://{}",
             dir.join("fieldloop.sqlite").display()
         ))
+    }
+
+    /// For an SQLite database, takes the lock file beside it (`fieldloop.lock`) for as long as
+    /// the returned file is kept: a second server on the same folder is refused at its start.
+    /// `None` for PostgreSQL, which several instances share by design.
+    pub fn lock_sqlite_folder(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+        if !url.starts_with("sqlite:") {
+            return Ok(None);
+        }
+        let db = Path::new(
+            url.trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:")
+                .split('?')
+                .next()
+                .unwrap_or_default(),
+        );
+        let folder = db.parent().unwrap_or(Path::new("."));
+        let path = folder.join("fieldloop.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot use the data folder {}: {e}; check that it exists and that this user may write to it",
+                    folder.display()
+                )
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "another fieldloop-server is running on the data folder {}; stop it first (two servers on one SQLite folder would fight over it)",
+                folder.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                anyhow::bail!("cannot lock {}: {e}", path.display())
+            }
+        }
     }
 
     /// Writes a consistent copy of the SQLite database, everything in it (records, accounts,
