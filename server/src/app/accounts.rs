@@ -193,3 +193,198 @@ pub async fn change_password(
     tracing::info!(target: "security", user = %user.username, "password changed");
     Ok(())
 }
+
+/// A new password an admin sets for someone who lost theirs.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordReset {
+    pub password: String,
+}
+
+/// One of an account's devices, as an admin sees it.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DeviceView {
+    pub id: Uuid,
+    pub name: String,
+    /// When it was registered (RFC 3339, server time).
+    pub registered_at: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// One line of the audit log: who did what to which account or device, when.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// RFC 3339, server time.
+    pub at: String,
+    /// The admin who acted (user name).
+    pub actor: String,
+    /// `reset_password`, `disable_user`, `enable_user` or `revoke_device`.
+    pub action: String,
+    /// The account (user name) or device (name and owner) acted on.
+    pub target: String,
+    pub detail: String,
+}
+
+fn admin_only(p: &Principal, what: &str) -> AppResult<()> {
+    if p.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!("only an admin may {what}")))
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339()
+}
+
+async fn account(state: &AppState, id: Uuid) -> AppResult<User> {
+    state
+        .db
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("there is no such account"))
+}
+
+async fn actor_name(state: &AppState, p: &Principal) -> AppResult<String> {
+    Ok(account(state, p.user_id).await?.username)
+}
+
+/// Sets a new password for an account (admin only), ends its sessions (a phone or browser
+/// signed in with the old one must sign in again) and writes the audit log.
+pub async fn reset_password(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    body: PasswordReset,
+) -> AppResult<()> {
+    admin_only(p, "reset another account's password")?;
+    if id == p.user_id {
+        return Err(AppError::invalid(
+            "change your own password with your current one (the password page), not by a reset",
+        ));
+    }
+    let user = account(state, id).await?;
+    auth::check_new_password(&body.password, &user.username).map_err(AppError::invalid)?;
+    let password = body.password;
+    let hash = auth::with_hasher(state, move || auth::hash_password(&password)).await??;
+    let at = state.now_ms();
+    state.db.set_password(user.id, &hash).await?;
+    state.db.revoke_user_sessions(user.id, at).await?;
+    let actor = actor_name(state, p).await?;
+    state
+        .db
+        .audit(
+            at,
+            &actor,
+            "reset_password",
+            &user.username,
+            "sessions ended",
+        )
+        .await?;
+    tracing::info!(target: "security", %actor, user = %user.username, "password reset");
+    Ok(())
+}
+
+/// Disables or enables an account (admin only). A disabled account is refused from its next
+/// request and its sessions end; an admin cannot disable their own account.
+pub async fn set_user_active(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+    active: bool,
+) -> AppResult<()> {
+    admin_only(p, "disable or enable accounts")?;
+    if id == p.user_id && !active {
+        return Err(AppError::invalid(
+            "an admin cannot disable their own account; ask another admin",
+        ));
+    }
+    let user = account(state, id).await?;
+    let at = state.now_ms();
+    state.db.set_active(user.id, active).await?;
+    if !active {
+        state.db.revoke_user_sessions(user.id, at).await?;
+    }
+    let action = if active {
+        "enable_user"
+    } else {
+        "disable_user"
+    };
+    let actor = actor_name(state, p).await?;
+    state
+        .db
+        .audit(at, &actor, action, &user.username, "")
+        .await?;
+    tracing::info!(target: "security", %actor, user = %user.username, action, "account changed");
+    Ok(())
+}
+
+/// An account's devices (admin only), newest first.
+pub async fn user_devices(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vec<DeviceView>> {
+    admin_only(p, "list another account's devices")?;
+    let user = account(state, id).await?;
+    Ok(state
+        .db
+        .user_devices(user.id)
+        .await?
+        .into_iter()
+        .map(|(d, registered, revoked)| DeviceView {
+            id: d.id,
+            name: d.name,
+            registered_at: rfc3339(registered),
+            revoked_at: revoked.map(rfc3339),
+        })
+        .collect())
+}
+
+/// Revokes a device (admin only): a lost phone is refused from its next sync; its owner
+/// signs in on a new phone. Revoking one twice is refused.
+pub async fn revoke_device(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
+    admin_only(p, "revoke devices")?;
+    let device = state
+        .db
+        .device(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("there is no such device"))?;
+    let at = state.now_ms();
+    if !state.db.revoke_device(device.id, at).await? {
+        return Err(AppError::new(
+            ErrorCode::AlreadyDone,
+            format!("the device '{}' is revoked already", device.name),
+        ));
+    }
+    let owner = account(state, device.user_id).await?;
+    let actor = actor_name(state, p).await?;
+    state
+        .db
+        .audit(
+            at,
+            &actor,
+            "revoke_device",
+            &format!("{} ({})", device.name, owner.username),
+            "",
+        )
+        .await?;
+    tracing::info!(target: "security", %actor, device = %device.name, owner = %owner.username, "device revoked");
+    Ok(())
+}
+
+/// The newest lines of the audit log (admin only).
+pub async fn audit_log(state: &AppState, p: &Principal) -> AppResult<Vec<AuditEntry>> {
+    admin_only(p, "read the audit log")?;
+    Ok(state
+        .db
+        .audit_log(500)
+        .await?
+        .into_iter()
+        .map(|(at, actor, action, target, detail)| AuditEntry {
+            at: rfc3339(at),
+            actor,
+            action,
+            target,
+            detail,
+        })
+        .collect())
+}

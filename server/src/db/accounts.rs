@@ -289,4 +289,115 @@ impl Db {
         .await?;
         Ok(())
     }
+
+    /// Enables or disables an account; whether it existed.
+    pub async fn set_active(&self, user: Uuid, active: bool) -> sqlx::Result<bool> {
+        Ok(sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+            .bind(user.to_string())
+            .bind(i64::from(active))
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Ends every session of an account: its refresh tokens, and the access tokens issued
+    /// with them, are refused from the next request on.
+    pub async fn revoke_user_sessions(&self, user: Uuid, at: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(user.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An account's devices, newest first, each with when it was registered and revoked.
+    pub async fn user_devices(&self, user: Uuid) -> sqlx::Result<Vec<(Device, i64, Option<i64>)>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, name, actor_id, revoked_at, registered_at FROM devices
+             WHERE user_id = $1 ORDER BY registered_at DESC, id",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let revoked_at: Option<i64> = r.try_get(4)?;
+                Ok((
+                    Device {
+                        id: uuid_of(r, 0)?,
+                        user_id: uuid_of(r, 1)?,
+                        name: r.try_get(2)?,
+                        actor_id: r.try_get(3)?,
+                        revoked: revoked_at.is_some(),
+                    },
+                    r.try_get(5)?,
+                    revoked_at,
+                ))
+            })
+            .collect()
+    }
+
+    /// Revokes a device (a lost or replaced phone): its next request is refused. Whether it
+    /// was active until now.
+    pub async fn revoke_device(&self, device: Uuid, at: i64) -> sqlx::Result<bool> {
+        Ok(
+            sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(device.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    /// Writes one line of the audit log.
+    pub async fn audit(
+        &self,
+        at: i64,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(at)
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` lines of the audit log: (at, actor, action, target, detail).
+    pub async fn audit_log(
+        &self,
+        limit: i64,
+    ) -> sqlx::Result<Vec<(i64, String, String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, target, detail FROM audit_log ORDER BY at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            })
+            .collect()
+    }
 }

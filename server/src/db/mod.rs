@@ -123,6 +123,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0009_light_records.sql"),
         include_str!("../../../migrations/postgres/0009_light_records.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/sqlite/0010_account_admin.sql"),
+        include_str!("../../../migrations/postgres/0010_account_admin.sql"),
+    ),
 ];
 
 /// How long a start waits for the database before saying it cannot be reached.

@@ -4,16 +4,17 @@ use axum::Json;
 use std::net::SocketAddr;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use fieldloop_client_core::wire::{
     DeviceInfo, LoginRequest, RefreshRequest, RegisterDevice, TokenPair, UserInfo,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::AppState;
-use crate::app::accounts::{self as app, NewUser};
+use crate::app::accounts::{self as app, AuditEntry, DeviceView, NewUser, PasswordReset};
 use crate::auth::Auth;
 use crate::error::AppResult;
 
@@ -25,6 +26,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .routes(routes!(create_user, list_users))
         .routes(routes!(register_device))
+        .routes(routes!(reset_password))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(user_devices))
+        .routes(routes!(revoke_device))
+        .routes(routes!(audit_log))
 }
 
 /// Signs in with a username and password.
@@ -103,4 +110,78 @@ async fn register_device(
         StatusCode::CREATED,
         Json(app::register_device(&state, &p, body).await?),
     ))
+}
+
+/// Sets a new password for an account (admin only); its sessions end.
+#[utoipa::path(post, path = "/api/users/{id}/password", request_body = PasswordReset,
+    params(("id" = Uuid, Path, description = "the account")),
+    responses((status = 204)), security(("bearer" = [])))]
+async fn reset_password(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(body): Json<PasswordReset>,
+) -> AppResult<StatusCode> {
+    app::reset_password(&state, &p, id, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disables an account (admin only): refused from its next request, its sessions end.
+#[utoipa::path(post, path = "/api/users/{id}/disable",
+    params(("id" = Uuid, Path, description = "the account")),
+    responses((status = 204)), security(("bearer" = [])))]
+async fn disable_user(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    app::set_user_active(&state, &p, id, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enables an account again (admin only).
+#[utoipa::path(post, path = "/api/users/{id}/enable",
+    params(("id" = Uuid, Path, description = "the account")),
+    responses((status = 204)), security(("bearer" = [])))]
+async fn enable_user(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    app::set_user_active(&state, &p, id, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An account's devices (admin only), newest first.
+#[utoipa::path(get, path = "/api/users/{id}/devices",
+    params(("id" = Uuid, Path, description = "the account")),
+    responses((status = 200, body = Vec<DeviceView>)), security(("bearer" = [])))]
+async fn user_devices(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Vec<DeviceView>>> {
+    Ok(Json(app::user_devices(&state, &p, id).await?))
+}
+
+/// Revokes a device, a lost phone (admin only): refused from its next sync.
+#[utoipa::path(post, path = "/api/devices/{id}/revoke",
+    params(("id" = Uuid, Path, description = "the device")),
+    responses((status = 204)), security(("bearer" = [])))]
+async fn revoke_device(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<StatusCode> {
+    app::revoke_device(&state, &p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who did what to which account or device, newest first (admin only).
+#[utoipa::path(get, path = "/api/audit", responses((status = 200, body = Vec<AuditEntry>)), security(("bearer" = [])))]
+async fn audit_log(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> AppResult<Json<Vec<AuditEntry>>> {
+    Ok(Json(app::audit_log(&state, &p).await?))
 }

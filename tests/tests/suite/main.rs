@@ -1,6 +1,7 @@
 //! The end-to-end suite as one test binary (it links once): real servers on ports, real
 //! devices with their own store files, real browsers, on SQLite and PostgreSQL.
 
+mod admin;
 mod complaints;
 mod faults;
 mod foundation;
