@@ -321,10 +321,7 @@ impl Store {
         issued_at: &str,
         unix_time: i64,
     ) -> Result<RecordDoc> {
-        let blob = self
-            .blob(blob_sha256)
-            .await?
-            .ok_or_else(|| Error::Invalid(format!("no stored signature image {blob_sha256}")))?;
+        let blob = self.signature_image(blob_sha256).await?;
         let mut doc = RecordDoc::create(
             DocKind::Receipt,
             Uuid::now_v7(),
@@ -488,6 +485,13 @@ impl Store {
         Ok(doc)
     }
 
+    /// A signature image stored on this device, or why it cannot be used.
+    async fn signature_image(&self, sha256: &str) -> Result<Blob> {
+        self.blob(sha256)
+            .await?
+            .ok_or_else(|| Error::Invalid(format!("no stored signature image {sha256}")))
+    }
+
     /// The customer signs the form (§2.3, §2.5): the signature image (a stored blob), the
     /// signer's name and the device's time are written in one change together with `completing`
     /// (e.g. the outcome), and the digest covers the form as signed, `completing` included.
@@ -500,10 +504,7 @@ impl Store {
         completing: &[(&str, FieldValue)],
         unix_time: i64,
     ) -> Result<RecordDoc> {
-        let blob = self
-            .blob(blob_sha256)
-            .await?
-            .ok_or_else(|| Error::Invalid(format!("no stored signature image {blob_sha256}")))?;
+        let blob = self.signature_image(blob_sha256).await?;
         let mut doc = self.load_required(id).await?;
         let before = doc.heads();
         let writes = signature_writes(&doc, author, &blob, signer, completing, unix_time)?;

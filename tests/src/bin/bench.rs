@@ -135,16 +135,7 @@ async fn breakdown(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<()> {
     let docs = dev.store().load_many(ids).await?;
     println!("breakdown device load: {:.0} us/doc", per_doc(t));
     let t = monotonic();
-    let raw: Vec<Vec<Vec<u8>>> = docs
-        .iter()
-        .map(|d| {
-            d.automerge()
-                .get_changes(&[])
-                .iter()
-                .map(|c| c.raw_bytes().to_vec())
-                .collect()
-        })
-        .collect();
+    let raw = change_bytes_of(&docs);
     println!("breakdown device collect changes: {:.0} us/doc", per_doc(t));
     let actor = docs[0].automerge().get_actor().clone();
     // The steps of a merge decision, each on its own: reading the change bytes, applying them
@@ -812,12 +803,9 @@ async fn child_server(database_url: &str) -> anyhow::Result<(std::process::Child
     anyhow::bail!("the server process did not come up")
 }
 
-/// The native floor of a sync upload, per visit in ms: Automerge decoding the visit's
-/// changes, applying them to an empty document and saving it, on one thread, nothing else.
-async fn native_floor_ms(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<f64> {
-    let docs = dev.store().load_many(ids).await?;
-    let raw: Vec<Vec<Vec<u8>>> = docs
-        .iter()
+/// Every change of each document, as the bytes a device sends.
+fn change_bytes_of(docs: &[fieldloop_client_core::model::RecordDoc]) -> Vec<Vec<Vec<u8>>> {
+    docs.iter()
         .map(|d| {
             d.automerge()
                 .get_changes(&[])
@@ -825,7 +813,14 @@ async fn native_floor_ms(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result
                 .map(|c| c.raw_bytes().to_vec())
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The native floor of a sync upload, per visit in ms: Automerge decoding the visit's
+/// changes, applying them to an empty document and saving it, on one thread, nothing else.
+async fn native_floor_ms(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result<f64> {
+    let docs = dev.store().load_many(ids).await?;
+    let raw = change_bytes_of(&docs);
     let started = monotonic();
     let mut saved = 0;
     for changes in raw {
