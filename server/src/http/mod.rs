@@ -144,7 +144,24 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
         )
-        .layer(TraceLayer::new_for_http())
+        // The access log: one line per request (method, path, status, milliseconds) at info.
+        // The path only: a query can carry a customer's access code (§4.6.9).
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path()
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .with_state(state);
     (router, api)
 }
