@@ -62,14 +62,7 @@ fn cpu_seconds_of(pid: &str) -> f64 {
 
 /// Peak resident memory of this process, MiB.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    peak_rss_mib_of("self")
 }
 
 const WORDS: &[&str] = &[
@@ -836,12 +829,13 @@ async fn native_floor_ms(dev: &TestDevice, ids: &[uuid::Uuid]) -> anyhow::Result
     Ok(started.elapsed().as_secs_f64() * 1000.0 / ids.len() as f64)
 }
 
-/// Peak resident memory of process `pid`, MiB.
-fn peak_rss_mib_of(pid: &str) -> f64 {
+/// A memory figure of process `pid` ("self" for this one) from /proc, MiB: `VmRSS` now,
+/// `VmHWM` its peak.
+fn memory_mib(pid: &str, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map(|kb| kb / 1024.0)
@@ -850,14 +844,12 @@ fn peak_rss_mib_of(pid: &str) -> f64 {
 
 /// Resident memory of process `pid` now, MiB.
 fn rss_mib_of(pid: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    memory_mib(pid, "VmRSS:")
+}
+
+/// Peak resident memory of process `pid`, MiB.
+fn peak_rss_mib_of(pid: &str) -> f64 {
+    memory_mib(pid, "VmHWM:")
 }
 
 /// `/healthz` answered `samples` times in a row: (p50, p99) in ms, and the highest resident
