@@ -247,8 +247,19 @@ async fn account(state: &AppState, id: Uuid) -> AppResult<User> {
         .ok_or_else(|| AppError::not_found("there is no such account"))
 }
 
-async fn actor_name(state: &AppState, p: &Principal) -> AppResult<String> {
-    Ok(account(state, p.user_id).await?.username)
+/// Writes what an admin did to the audit log, and to the security log.
+async fn audited(
+    state: &AppState,
+    p: &Principal,
+    at: i64,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> AppResult<()> {
+    let actor = account(state, p.user_id).await?.username;
+    state.db.audit(at, &actor, action, target, detail).await?;
+    tracing::info!(target: "security", %actor, action, %target, "account or device changed");
+    Ok(())
 }
 
 /// Sets a new password for an account (admin only), ends its sessions (a phone or browser
@@ -272,19 +283,15 @@ pub async fn reset_password(
     let at = state.now_ms();
     state.db.set_password(user.id, &hash).await?;
     state.db.revoke_user_sessions(user.id, at).await?;
-    let actor = actor_name(state, p).await?;
-    state
-        .db
-        .audit(
-            at,
-            &actor,
-            "reset_password",
-            &user.username,
-            "sessions ended",
-        )
-        .await?;
-    tracing::info!(target: "security", %actor, user = %user.username, "password reset");
-    Ok(())
+    audited(
+        state,
+        p,
+        at,
+        "reset_password",
+        &user.username,
+        "sessions ended",
+    )
+    .await
 }
 
 /// Disables or enables an account (admin only). A disabled account is refused from its next
@@ -312,13 +319,7 @@ pub async fn set_user_active(
     } else {
         "disable_user"
     };
-    let actor = actor_name(state, p).await?;
-    state
-        .db
-        .audit(at, &actor, action, &user.username, "")
-        .await?;
-    tracing::info!(target: "security", %actor, user = %user.username, action, "account changed");
-    Ok(())
+    audited(state, p, at, action, &user.username, "").await
 }
 
 /// An account's devices (admin only), newest first.
@@ -356,19 +357,8 @@ pub async fn revoke_device(state: &AppState, p: &Principal, id: Uuid) -> AppResu
         ));
     }
     let owner = account(state, device.user_id).await?;
-    let actor = actor_name(state, p).await?;
-    state
-        .db
-        .audit(
-            at,
-            &actor,
-            "revoke_device",
-            &format!("{} ({})", device.name, owner.username),
-            "",
-        )
-        .await?;
-    tracing::info!(target: "security", %actor, device = %device.name, owner = %owner.username, "device revoked");
-    Ok(())
+    let target = format!("{} ({})", device.name, owner.username);
+    audited(state, p, at, "revoke_device", &target, "").await
 }
 
 /// The newest lines of the audit log (admin only).
