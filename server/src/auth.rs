@@ -579,7 +579,9 @@ impl FromRequestParts<AppState> for Auth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        principal_from_token(state, token).await.map(Auth)
+        let principal = principal_from_token(state, token).await?;
+        crate::http::log_user(principal.user_id);
+        Ok(Auth(principal))
     }
 }
 
@@ -610,7 +612,9 @@ impl FromRequestParts<AppState> for VerifiedAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        verify(state, bearer(parts)?).map(VerifiedAuth)
+        let verified = verify(state, bearer(parts)?)?;
+        crate::http::log_user(verified.0.0);
+        Ok(VerifiedAuth(verified))
     }
 }
 

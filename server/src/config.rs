@@ -37,6 +37,9 @@ pub struct Config {
     pub blob_quota_bytes: i64,
     /// Blobs no record refers to are deleted this many days after upload.
     pub blob_keep_days: i64,
+    /// `FIELDLOOP_METRICS_TOKEN`: when set, `/metrics` answers those who send it as a bearer
+    /// token; without it, clients on this machine (a local Prometheus or agent).
+    pub metrics_token: Option<String>,
 }
 
 /// Whether the back office's cookies are `Secure`: always, unless the server is told
@@ -79,7 +82,8 @@ impl Config {
     /// Reads `DATABASE_URL` (default: SQLite in `FIELDLOOP_DATA`, itself default `./data`),
     /// `FIELDLOOP_ADDR`, `FIELDLOOP_TIMEZONE`, `FIELDLOOP_ACCESS_TTL_SECS`,
     /// `FIELDLOOP_REFRESH_TTL_DAYS`, `FIELDLOOP_JWT_SECRET`, `FIELDLOOP_COOKIE_SECURE`,
-    /// `FIELDLOOP_DOC_CACHE`, `FIELDLOOP_PASSWORD_HASHERS` and `FIELDLOOP_PASSWORD_WAIT_MS`.
+    /// `FIELDLOOP_DOC_CACHE`, `FIELDLOOP_PASSWORD_HASHERS`, `FIELDLOOP_PASSWORD_WAIT_MS`,
+    /// `FIELDLOOP_BLOB_QUOTA_MB`, `FIELDLOOP_BLOB_KEEP_DAYS` and `FIELDLOOP_METRICS_TOKEN`.
     pub fn from_env() -> anyhow::Result<Config> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -166,6 +170,12 @@ impl Config {
                 "FIELDLOOP_BLOB_KEEP_DAYS",
                 number("FIELDLOOP_BLOB_KEEP_DAYS", 7)?,
             )?,
+            metrics_token: match var("FIELDLOOP_METRICS_TOKEN") {
+                Some(t) if t.len() < 16 => anyhow::bail!(
+                    "FIELDLOOP_METRICS_TOKEN must be at least 16 characters, so that it cannot be guessed"
+                ),
+                other => other,
+            },
         })
     }
 
@@ -186,6 +196,7 @@ impl Config {
             password_wait_ms: 2000,
             blob_quota_bytes: 64 * 1024 * 1024,
             blob_keep_days: 7,
+            metrics_token: None,
         }
     }
 

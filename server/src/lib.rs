@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod http;
 pub mod merge;
+pub mod metrics;
 pub mod records;
 pub mod throttle;
 pub mod web;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub hash_pool: auth::HashPool,
     /// Failed sign-ins per account and client address (see [`throttle`]).
     pub sign_ins: Arc<throttle::SignInLimits>,
+    /// What `/metrics` reports (see [`metrics`]).
+    pub metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -73,6 +76,7 @@ impl AppState {
             hashers: Arc::new(tokio::sync::Semaphore::new(config.password_hashers)),
             hash_pool: auth::HashPool::new(config.password_hashers)?,
             sign_ins: Arc::default(),
+            metrics: metrics::Metrics::new(),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
         })

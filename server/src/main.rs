@@ -58,13 +58,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    if let Err(e) = init_logs() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     match run(&cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // One line that names what failed, never a backtrace.
@@ -73,6 +70,32 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Logs go to standard error: readable lines on a terminal, one JSON object per line otherwise
+/// (a journal or a log collector), or as `FIELDLOOP_LOG_FORMAT` (`text` or `json`) says.
+/// `RUST_LOG` sets the levels (default `info`).
+fn init_logs() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
+    let json = match std::env::var("FIELDLOOP_LOG_FORMAT").ok().as_deref() {
+        None | Some("") => !terminal,
+        Some("json") => true,
+        Some("text") => false,
+        Some(other) => bail!("FIELDLOOP_LOG_FORMAT is text or json, not '{other}'"),
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.with_ansi(terminal).init();
+    }
+    Ok(())
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<()> {

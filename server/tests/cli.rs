@@ -225,3 +225,67 @@ fn a_start_that_cannot_work_ends_within_seconds_naming_why() {
         assert!(said.contains("does not exist; create it"), "{said}");
     }
 }
+
+/// Off a terminal (a journal, a file), each log line is one JSON object; the access log line of
+/// a request names its method, path, status and time. A bad `FIELDLOOP_LOG_FORMAT` ends the
+/// start with one line.
+#[test]
+fn logs_off_a_terminal_are_json_lines() {
+    use std::io::{Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fieldloop-server"))
+        .args(["--data", "d", "serve"])
+        .current_dir(dir.path())
+        .env("FIELDLOOP_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("FIELDLOOP_LOG_FORMAT is text or json, not 'xml'"),
+        "{}",
+        text(&out)
+    );
+
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldloop-server"))
+        .args(["--data", "d", "--addr", &addr, "serve"])
+        .current_dir(dir.path())
+        .env_remove("FIELDLOOP_LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut answered = String::new();
+    for _ in 0..200 {
+        if let Ok(mut stream) = std::net::TcpStream::connect(&addr) {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            stream.read_to_string(&mut answered).unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes in a log file: {logs}"
+    );
+    let access = lines
+        .iter()
+        .find(|l| l["span"]["path"] == "/healthz" && l["fields"]["status"] == 200)
+        .unwrap_or_else(|| panic!("no access line for /healthz in {logs}"));
+    assert_eq!(access["span"]["method"], "GET");
+    assert_eq!(access["level"], "INFO");
+    assert!(access["fields"]["latency"].is_string(), "{access}");
+}

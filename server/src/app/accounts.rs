@@ -20,7 +20,19 @@ pub async fn login(
     body: LoginRequest,
     address: Option<std::net::IpAddr>,
 ) -> AppResult<TokenPair> {
-    let user = auth::check_credentials(state, &body.username, &body.password, address).await?;
+    let checked = auth::check_credentials(state, &body.username, &body.password, address).await;
+    let outcome = match &checked {
+        Ok(_) => "ok",
+        Err(e) if e.code == ErrorCode::BadCredentials => "bad_credentials",
+        Err(e) if e.code == ErrorCode::TooManyAttempts => "throttled",
+        Err(e) if e.code == ErrorCode::Busy => "busy",
+        Err(_) => "other",
+    };
+    state
+        .metrics
+        .counter(crate::metrics::SIGN_INS, &[("outcome", outcome)])
+        .increment(1);
+    let user = checked?;
     let family = Uuid::new_v4().to_string();
     auth::issue_pair(state, &user, &family).await
 }

@@ -301,17 +301,24 @@ impl Db {
             == 1)
     }
 
-    /// Ends every session of an account: its refresh tokens, and the access tokens issued
-    /// with them, are refused from the next request on.
+    /// Ends every session of an account: its refresh tokens, the access tokens issued with
+    /// them, and its back-office browser sessions are refused from the next request on.
     pub async fn revoke_user_sessions(&self, user: Uuid, at: i64) -> sqlx::Result<()> {
+        // The phone's and the API's sessions (their refresh tokens, and with them the access
+        // tokens of the family) and the browser's, together.
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(at)
         .bind(user.to_string())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 
     /// An account's devices, newest first, each with when it was registered and revoked.

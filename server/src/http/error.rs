@@ -51,12 +51,14 @@ impl IntoResponse for AppError {
 /// The framework's own refusals of an API request (an unreadable JSON body, a wrong content
 /// type, a query or path that does not parse, a method the route does not have) come as plain
 /// text with statuses of their own; this turns them into the one JSON shape, with the status
-/// of their code. Pages (`/web`) are left as they are.
+/// of their code; so do a body in an encoding the server cannot undo and a fault answered
+/// without a body. Pages (`/` and `/web...`) are left as they are.
 pub async fn json_rejections(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let api = request.uri().path().starts_with("/api/");
+    let path = request.uri().path();
+    let api = path != "/" && !path.starts_with("/web");
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -64,10 +66,12 @@ pub async fn json_rejections(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !api || is_json || !status.is_client_error() {
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let code = match status {
+        s if s.is_server_error() && s != StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Internal,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Busy,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::MalformedBody,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::NoRoute,
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
@@ -78,10 +82,17 @@ pub async fn json_rejections(
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let message = match code {
+        ErrorCode::MalformedBody if status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+            && text.is_empty() =>
+        {
+            "send the body as JSON, with Content-Type: application/json (and Content-Encoding gzip or none)".to_string()
+        }
         ErrorCode::MalformedBody if status == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             "send the body as JSON, with Content-Type: application/json".to_string()
         }
         ErrorCode::NoRoute => "this endpoint does not take that method".to_string(),
+        ErrorCode::Internal => "the server failed; try again, and tell the administrator if it persists".to_string(),
+        ErrorCode::Busy => "the server is busy; try again in a moment".to_string(),
         _ if text.is_empty() => "the request cannot be read".to_string(),
         _ => text,
     };

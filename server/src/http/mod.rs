@@ -7,6 +7,7 @@ pub mod complaints;
 pub(crate) mod docs;
 pub mod error;
 mod health;
+mod observe;
 pub(crate) mod reports;
 pub(crate) mod service;
 mod sync;
@@ -128,23 +129,35 @@ pub(crate) fn body_error(rejection: BytesRejection) -> AppError {
     }
 }
 
+/// Names the signed-in user (their id) on the request's access log line.
+pub(crate) fn log_user(user_id: uuid::Uuid) {
+    tracing::Span::current().record("user", tracing::field::display(user_id));
+}
+
 /// Builds the router and its description.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, mut api) = routes().split_for_parts();
     document_errors(&mut api);
     let router = router
         .merge(crate::web::routes())
+        .route("/metrics", axum::routing::get(observe::metrics))
         .fallback(no_route)
-        .layer(axum::middleware::from_fn(error::json_rejections))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::count_requests,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestDecompressionLayer::new())
+        // Outside the decompression, so its refusals come in the API's shape too.
+        .layer(axum::middleware::from_fn(error::json_rejections))
         // Small answers (an idle sync, an error) go uncompressed: a gzip stream costs more to set
         // up than it saves on a few hundred bytes.
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
         )
-        // The access log: one line per request (method, path, status, milliseconds) at info.
+        // The access log: one line per request (method, path, user, status, milliseconds) at
+        // info.
         // The path only: a query can carry a customer's access code (§4.6.9).
         .layer(
             TraceLayer::new_for_http()
@@ -152,7 +165,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path()
+                        path = %request.uri().path(),
+                        user = tracing::field::Empty,
                     )
                 })
                 .on_request(())

@@ -170,6 +170,12 @@ pub async fn sync_batch(
         },
     };
     let writes = request.docs.iter().any(|d| !d.changes.is_empty());
+    let pushed: std::collections::HashSet<Uuid> = request
+        .docs
+        .iter()
+        .filter(|d| !d.changes.is_empty())
+        .map(|d| d.id)
+        .collect();
     let t0 = crate::clock::monotonic();
     let loaded = load_batch(state, request).await?;
     let t1 = t0.elapsed();
@@ -215,10 +221,38 @@ pub async fn sync_batch(
     } else {
         tx.rollback().await?;
     }
+    if writes {
+        count_outcomes(state, &pushed, &checked.replies);
+        state
+            .metrics
+            .histogram(crate::metrics::MERGE_SECONDS, &[])
+            .record(t0.elapsed().as_secs_f64());
+    }
     Ok(SyncResponse {
         docs: checked.replies,
         server_time: state.now().to_rfc3339(),
     })
+}
+
+/// Counts the documents a device sent with changes by what became of them.
+fn count_outcomes(
+    state: &AppState,
+    pushed: &std::collections::HashSet<Uuid>,
+    replies: &[DocReply],
+) {
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    for reply in replies.iter().filter(|r| pushed.contains(&r.id)) {
+        match reply.verdict {
+            Verdict::Accepted => accepted += 1,
+            Verdict::Rejected { .. } => refused += 1,
+        }
+    }
+    for (outcome, n) in [("accepted", accepted), ("refused", refused)] {
+        state
+            .metrics
+            .counter(crate::metrics::SYNC_DOCUMENTS, &[("outcome", outcome)])
+            .increment(n);
+    }
 }
 
 /// What every decision of one batch is made with.

@@ -266,6 +266,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(user) = user else {
             return Err(to_login(parts));
         };
+        crate::http::log_user(user.id);
         Ok(Session {
             p: Principal {
                 user_id: user.id,

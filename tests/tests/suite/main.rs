@@ -5,6 +5,7 @@ mod admin;
 mod complaints;
 mod faults;
 mod foundation;
+mod observe;
 mod openapi;
 mod reports;
 mod service;

@@ -156,6 +156,17 @@ async fn framework_rejections_are_json() -> anyhow::Result<()> {
             404,
             "no_route",
         ),
+        // A body in an encoding the server does not undo, and a method /healthz lacks.
+        (
+            http.post(format!("{base}/api/sync"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .header("content-encoding", "br")
+                .body("{}"),
+            400,
+            "malformed_body",
+        ),
+        (http.post(format!("{base}/healthz")), 404, "no_route"),
     ];
     for (request, status, code) in cases {
         let resp = request.send().await?;
