@@ -239,7 +239,24 @@ impl TestServer {
             .db
             .create_user(&user, self.state.now_ms())
             .await?;
+        // Its region on the managed list, as an admin would have added it first.
+        if let Some(code) = region {
+            self.region(code).await?;
+        }
         Ok(user_info(&user))
+    }
+
+    /// A regional office on the managed list (named by its code), if it is not there yet.
+    pub async fn region(&self, code: &str) -> anyhow::Result<()> {
+        let region = fieldloop_server::db::masters::Region {
+            code: code.into(),
+            name: code.into(),
+        };
+        self.state
+            .db
+            .add_region(&region, self.state.now_ms())
+            .await?;
+        Ok(())
     }
 
     /// A signed-in device with its own store file, registered to `username` (password is

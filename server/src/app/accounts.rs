@@ -91,6 +91,9 @@ pub async fn create_user(state: &AppState, p: &Principal, body: NewUser) -> AppR
         return Err(AppError::forbidden("only an admin creates accounts"));
     }
     let (username, region) = check_new_user(&body).map_err(AppError::invalid)?;
+    if let Some(region) = &region {
+        crate::app::masters::known_region(state, region).await?;
+    }
     // Unique after normalisation: `Admin` and `admin`, or a name with a zero-width space, are
     // the same name (older accounts are compared as they normalise).
     let taken = state

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod blobs;
 pub mod complaints;
+pub mod masters;
 pub mod records;
 pub mod reports;
 pub mod review;

@@ -72,21 +72,7 @@ const USER_COLUMNS: &str = "id, username, display_name, password_hash, role, reg
 
 impl Db {
     pub async fn create_user(&self, user: &User, at: i64) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO users (id, username, display_name, password_hash, role, region, active, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(&user.password_hash)
-        .bind(user.role.code())
-        .bind(user.region.clone())
-        .bind(i64::from(user.active))
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_user(&mut *self.pool.acquire().await?, user, at).await
     }
 
     pub async fn user_by_username(&self, username: &str) -> sqlx::Result<Option<User>> {
@@ -407,4 +393,23 @@ impl Db {
             })
             .collect()
     }
+}
+
+/// An account written on `conn` (alone, or as one row of an import's transaction).
+pub async fn insert_user(conn: &mut sqlx::AnyConnection, user: &User, at: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, username, display_name, password_hash, role, region, active, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(&user.password_hash)
+    .bind(user.role.code())
+    .bind(user.region.clone())
+    .bind(i64::from(user.active))
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

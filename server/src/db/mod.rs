@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod complaints;
 pub mod docs;
 pub mod feedback;
+pub mod masters;
 pub mod service;
 pub mod web;
 
@@ -127,6 +128,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         include_str!("../../../migrations/sqlite/0010_account_admin.sql"),
         include_str!("../../../migrations/postgres/0010_account_admin.sql"),
+    ),
+    (
+        11,
+        include_str!("../../../migrations/sqlite/0011_regions.sql"),
+        include_str!("../../../migrations/postgres/0011_regions.sql"),
     ),
 ];
 

@@ -254,16 +254,7 @@ pub async fn custody_event(
 
 impl Db {
     pub async fn create_customer(&self, c: &Customer, at: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO customers (id, region, name, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(c.id.to_string())
-            .bind(&c.region)
-            .bind(&c.name)
-            .bind(&c.address)
-            .bind(&c.phone)
-            .bind(at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        insert_customer(&mut *self.pool.acquire().await?, c, at).await
     }
 
     /// Whether `technician` has a visit for customer `customer` assigned to them.
@@ -298,23 +289,7 @@ impl Db {
     }
 
     pub async fn create_product(&self, p: &Product, at: i64) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO products (id, customer_id, name, model, spec, serial, purchase_date, purchase_place, warranty_months, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(p.id.to_string())
-        .bind(p.customer_id.to_string())
-        .bind(&p.name)
-        .bind(&p.model)
-        .bind(&p.spec)
-        .bind(&p.serial)
-        .bind(&p.purchase_date)
-        .bind(&p.purchase_place)
-        .bind(p.warranty_months)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_product(&mut *self.pool.acquire().await?, p, at).await
     }
 
     pub async fn product(&self, id: Uuid) -> sqlx::Result<Option<Product>> {
@@ -431,4 +406,47 @@ impl Db {
             .rows_affected();
         Ok(n == 1)
     }
+}
+
+/// A customer written on `conn` (alone, or as one row of an import's transaction).
+pub async fn insert_customer(
+    conn: &mut sqlx::AnyConnection,
+    c: &Customer,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO customers (id, region, name, address, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(c.id.to_string())
+        .bind(&c.region)
+        .bind(&c.name)
+        .bind(&c.address)
+        .bind(&c.phone)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A product written on `conn` (alone, or as one row of an import's transaction).
+pub async fn insert_product(
+    conn: &mut sqlx::AnyConnection,
+    p: &Product,
+    at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO products (id, customer_id, name, model, spec, serial, purchase_date, purchase_place, warranty_months, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(p.id.to_string())
+    .bind(p.customer_id.to_string())
+    .bind(&p.name)
+    .bind(&p.model)
+    .bind(&p.spec)
+    .bind(&p.serial)
+    .bind(&p.purchase_date)
+    .bind(&p.purchase_place)
+    .bind(p.warranty_months)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod complaints;
 pub(crate) mod docs;
 pub mod error;
 mod health;
+mod masters;
 mod observe;
 pub(crate) mod reports;
 pub(crate) mod service;
@@ -49,6 +50,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(complaints::routes())
         .merge(service::routes())
         .merge(reports::routes())
+        .merge(masters::routes())
 }
 
 /// The OpenAPI description of every route.

@@ -133,6 +133,12 @@ const NAV: &[NavItem] = &[
         en: "Reports",
         shown: office,
     },
+    NavItem {
+        href: "/web/admin",
+        zh: "账号管理",
+        en: "Accounts",
+        shown: |r| r == Role::Admin,
+    },
 ];
 
 /// A whole page for a signed-in user: navigation for their role, the flash message, the body.

@@ -6,9 +6,10 @@
 //! a CSRF token per session that every form carries, and a Content-Security-Policy that allows
 //! nothing but this server's own script, style and images.
 
+mod admin;
 mod cases;
 mod finance;
-mod html;
+pub(crate) mod html;
 mod inbox;
 mod pages;
 mod reports;
@@ -86,6 +87,25 @@ pub fn routes() -> Router<AppState> {
         .route("/web/registers/{name}", get(reports::register))
         .route("/web/registers/{name}/download", get(reports::download))
         .route("/web/reports", get(reports::charts))
+        .route("/web/admin", get(admin::users))
+        .route("/web/admin/users", post(admin::create_user))
+        .route("/web/admin/users/{id}", get(admin::user_page))
+        .route(
+            "/web/admin/users/{id}/password",
+            post(admin::reset_password),
+        )
+        .route("/web/admin/users/{id}/active", post(admin::set_active))
+        .route("/web/admin/devices/{id}/revoke", post(admin::revoke_device))
+        .route(
+            "/web/admin/regions",
+            get(admin::regions).post(admin::add_region),
+        )
+        .route(
+            "/web/admin/import",
+            get(admin::import_page).post(admin::import_upload),
+        )
+        .route("/web/admin/import/{kind}/template", get(admin::template))
+        .route("/web/admin/audit", get(admin::audit))
         .layer(axum::middleware::map_response(security_headers))
 }
 

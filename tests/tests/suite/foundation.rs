@@ -738,6 +738,7 @@ both_engines!(bad_input_refused_test, bad_input_refused);
 /// server failure, on both engines.
 async fn concurrent_usernames(server: TestServer) -> anyhow::Result<()> {
     server.user("root", Role::Admin, None).await?;
+    server.region("wuhan").await?;
     let token = login_token(&server.base(), "root").await?;
     let url = format!("{}/api/users", server.base());
     let body = json!({"username": "clerk_x", "display_name": "Clerk", "password": "a long enough password",

@@ -5,6 +5,7 @@ mod admin;
 mod complaints;
 mod faults;
 mod foundation;
+mod masters;
 mod observe;
 mod openapi;
 mod reports;

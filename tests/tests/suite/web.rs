@@ -819,3 +819,187 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     server.finish().await;
     Ok(())
 }
+
+/// The admin's pages, through the forms alone (both engines): a clerk is refused them; an
+/// admin adds a region, is refused an account in a misspelt region, creates one, resets a
+/// signed-in technician's password (the technician's browser session ends on its next page),
+/// disables and enables an account, revokes a lost phone, imports a CSV with bad rows (each
+/// listed by row, nothing written) and then a good one, and reads it all in the audit log.
+async fn admin_pages(server: TestServer) -> anyhow::Result<()> {
+    server.user("boss", Role::Admin, None).await?;
+    let tech = server.user("li", Role::Technician, Some("wuhan")).await?;
+    server.user("clerk", Role::Clerk, Some("wuhan")).await?;
+    let phone = server.device("li").await?;
+    let base = server.base();
+    let http = client();
+    let clerk = sign_in(&http, &base, "clerk").await?;
+    let resp = get_as(&http, format!("{base}/web/admin"), &clerk).await?;
+    assert_eq!(resp.status(), 403);
+    assert!(
+        !page_text(&http, format!("{base}/web/inbox"), &clerk)
+            .await?
+            .contains("/web/admin")
+    );
+
+    let boss = sign_in(&http, &base, "boss").await?;
+    let li = sign_in(&http, &base, "li").await?;
+    let html = page_text(&http, format!("{base}/web/admin"), &boss).await?;
+    assert!(
+        html.contains("账号管理") && html.contains("li") && html.contains("技术人员"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let post = |path: String, fields: Vec<(&'static str, String)>| {
+        let (http, base, boss, csrf) = (http.clone(), base.clone(), boss.clone(), csrf.clone());
+        async move {
+            let mut form = fields;
+            form.push(("csrf", csrf));
+            let resp = http
+                .post(format!("{base}{path}"))
+                .header(COOKIE, &boss)
+                .form(&form)
+                .send()
+                .await?;
+            anyhow::Ok(location(&resp))
+        }
+    };
+    let went = post(
+        "/web/admin/regions".into(),
+        vec![("code", "hefei".into()), ("name", "合肥办事处".into())],
+    )
+    .await?;
+    assert!(went.contains("ok="), "{went}");
+    let went = post(
+        "/web/admin/users".into(),
+        vec![
+            ("username", "zhao".into()),
+            ("display_name", "赵师傅".into()),
+            ("role", "technician".into()),
+            ("region", "wuhna".into()),
+            ("password", "a long enough password 9".into()),
+        ],
+    )
+    .await?;
+    assert!(
+        went.contains("err="),
+        "a misspelt region is refused: {went}"
+    );
+    let went = post(
+        "/web/admin/users".into(),
+        vec![
+            ("username", "zhao".into()),
+            ("display_name", "赵师傅".into()),
+            ("role", "technician".into()),
+            ("region", "hefei".into()),
+            ("password", "a long enough password 9".into()),
+        ],
+    )
+    .await?;
+    assert!(went.contains("ok="), "{went}");
+
+    // The technician is signed in; a reset ends that session.
+    let resp = get_as(&http, format!("{base}/web/records"), &li).await?;
+    assert_eq!(resp.status(), 200);
+    let went = post(
+        format!("/web/admin/users/{}/password", tech.id),
+        vec![("password", "li-new-password-for-tests".into())],
+    )
+    .await?;
+    assert!(went.contains("ok="), "{went}");
+    let resp = get_as(&http, format!("{base}/web/records"), &li).await?;
+    assert!(
+        location(&resp).starts_with("/web/login"),
+        "the old session ended"
+    );
+    for active in ["0", "1"] {
+        let went = post(
+            format!("/web/admin/users/{}/active", tech.id),
+            vec![("active", active.into())],
+        )
+        .await?;
+        assert!(went.contains("ok="), "{went}");
+    }
+
+    // The lost phone, revoked from the account's page; its next sync is refused.
+    let html = page_text(&http, format!("{base}/web/admin/users/{}", tech.id), &boss).await?;
+    let marker = "/web/admin/devices/";
+    let start = html.find(marker).expect("a revoke form") + marker.len();
+    let device = &html[start..start + 36];
+    let went = post(
+        format!("/web/admin/devices/{device}/revoke"),
+        vec![("back", format!("/web/admin/users/{}", tech.id))],
+    )
+    .await?;
+    assert!(
+        went.starts_with(&format!("/web/admin/users/{}?ok=", tech.id)),
+        "{went}"
+    );
+    assert!(phone.sync().await.is_err(), "a revoked phone is refused");
+
+    // Import through the page: bad rows listed by number, nothing written; then a good file.
+    let upload = |mode: &'static str, text: &'static str| {
+        let (http, base, boss, csrf) = (http.clone(), base.clone(), boss.clone(), csrf.clone());
+        async move {
+            let form = reqwest::multipart::Form::new()
+                .text("csrf", csrf)
+                .text("kind", "customers")
+                .text("mode", mode)
+                .part(
+                    "file",
+                    reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("客户.csv"),
+                );
+            let resp = http
+                .post(format!("{base}/web/admin/import"))
+                .header(COOKIE, &boss)
+                .multipart(form)
+                .send()
+                .await?;
+            assert_eq!(resp.status(), 200);
+            anyhow::Ok(resp.text().await?)
+        }
+    };
+    let report = upload(
+        "commit",
+        "客户名称,电话,地址,区域\n甲公司,1,武汉,wuhan\n乙公司,2,武汉,nowhere\n",
+    )
+    .await?;
+    assert!(
+        report.contains("未写入任何数据") && report.contains("<td>3</td>"),
+        "{report}"
+    );
+    let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers")
+        .fetch_one(&server.state.db.pool)
+        .await?;
+    assert_eq!(count.0, 0);
+    let report = upload("commit", "客户名称,电话,地址,区域\n甲公司,1,武汉,wuhan\n").await?;
+    assert!(report.contains("已导入 1 行"), "{report}");
+    let template = get_as(
+        &http,
+        format!("{base}/web/admin/import/products/template?format=xlsx"),
+        &boss,
+    )
+    .await?;
+    assert_eq!(template.status(), 200);
+    let audit = page_text(&http, format!("{base}/web/admin/audit"), &boss).await?;
+    for what in [
+        "新增区域",
+        "重置密码",
+        "停用账号",
+        "启用账号",
+        "吊销手机",
+        "导入客户",
+    ] {
+        assert!(audit.contains(what), "{what} in the audit log");
+    }
+    // No form without its token: a reset with a wrong one changes nothing.
+    let resp = http
+        .post(format!("{base}/web/admin/users/{}/password", tech.id))
+        .header(COOKIE, &boss)
+        .form(&[("csrf", "wrong"), ("password", "another password for li")])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 403);
+    server.finish().await;
+    Ok(())
+}
+both_engines!(web_admin_pages, admin_pages);

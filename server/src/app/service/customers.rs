@@ -32,6 +32,7 @@ pub async fn create_customer(
             "you register customers of your own region",
         ));
     }
+    crate::app::masters::known_region(state, &region).await?;
     let customer = Customer {
         id: Uuid::now_v7(),
         region,
