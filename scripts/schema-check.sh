@@ -33,6 +33,8 @@ token() {
         python3 -c 'import sys, json; print(json.load(sys.stdin)["access_token"])'
 }
 admin=$(token admin "$admin_password")
+curl -sf "$base/api/regions" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
+    -d '{"code":"wuhan","name":"武汉办事处"}' >/dev/null
 curl -sf "$base/api/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
     -d '{"username":"tech_schema","display_name":"tech","password":"schema check technician password","role":"technician","region":"wuhan"}' >/dev/null
 tech=$(token tech_schema 'schema check technician password')

@@ -54,6 +54,10 @@ class Server:
         return body["access_token"]
 
     def user(self, username, role, region=None):
+        if region is not None:
+            # The region on the managed list first (409 when it is there already).
+            status, body = http("POST", f"{self.base}/api/regions", self.admin, {"code": region, "name": region})
+            assert status in (201, 409), body
         status, body = http(
             "POST",
             f"{self.base}/api/users",
