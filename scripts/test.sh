@@ -75,3 +75,10 @@ fi
 python3 -m pytest -q ffi/tests/python
 # The generated Kotlin compiles, and a Kotlin program drives the SDK against a real server.
 bash scripts/kotlin-check.sh
+# The deployment recipe (deploy/): nginx with a test CA in front of two instances on one
+# PostgreSQL database, a phone syncing through it while one instance stops.
+if pg_up; then
+    bash scripts/deploy-check.sh
+else
+    echo "note: PostgreSQL is not reachable; the deployment check is skipped"
+fi

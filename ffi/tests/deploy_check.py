@@ -149,6 +149,8 @@ async def phone_day(base, ca_pem, store, stop_one):
 def main():
     assert SERVER.exists(), f"build the server first: {SERVER}"
     folder = pathlib.Path(tempfile.mkdtemp(prefix="fieldloop-deploy-"))
+    # nginx's workers (not root) keep large request bodies in a folder under this one.
+    folder.chmod(0o755)
     db = "fieldloop_deploy_" + uuid.uuid4().hex[:8]
     run("psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", f"CREATE DATABASE {db}")
     procs = []
