@@ -40,6 +40,16 @@ pub struct Config {
     /// `FIELDLOOP_METRICS_TOKEN`: when set, `/metrics` answers those who send it as a bearer
     /// token; without it, clients on this machine (a local Prometheus or agent).
     pub metrics_token: Option<String>,
+    /// `FIELDLOOP_PUBLIC_URL`: the back office's address as people open it, for the links in
+    /// alerts (default `http://` and the listen address).
+    pub public_url: String,
+    /// `FIELDLOOP_SMTP_URL`: the mail relay for alerts (`smtps://user:pass@host:465`, or
+    /// `smtp://host:25?tls=required`); no mail without it.
+    pub smtp_url: Option<String>,
+    /// `FIELDLOOP_MAIL_FROM`: the sender of alert mail.
+    pub mail_from: String,
+    /// `FIELDLOOP_ALERT_TICK_SECS`: how often deadlines are swept and alerts sent (default 30).
+    pub alert_tick_secs: u64,
 }
 
 /// Whether the back office's cookies are `Secure`: always, unless the server is told
@@ -170,6 +180,20 @@ impl Config {
                 "FIELDLOOP_BLOB_KEEP_DAYS",
                 number("FIELDLOOP_BLOB_KEEP_DAYS", 7)?,
             )?,
+            public_url: var("FIELDLOOP_PUBLIC_URL").unwrap_or_else(|| {
+                format!(
+                    "http://{}",
+                    var("FIELDLOOP_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into())
+                )
+            }),
+            smtp_url: var("FIELDLOOP_SMTP_URL"),
+            mail_from: var("FIELDLOOP_MAIL_FROM")
+                .unwrap_or_else(|| "Fieldloop <fieldloop@localhost>".into()),
+            alert_tick_secs: u64::try_from(positive(
+                "FIELDLOOP_ALERT_TICK_SECS",
+                number("FIELDLOOP_ALERT_TICK_SECS", 30)?,
+            )?)
+            .unwrap_or(30),
             metrics_token: match var("FIELDLOOP_METRICS_TOKEN") {
                 Some(t) if t.len() < 16 => anyhow::bail!(
                     "FIELDLOOP_METRICS_TOKEN must be at least 16 characters, so that it cannot be guessed"
@@ -197,6 +221,10 @@ impl Config {
             blob_quota_bytes: 64 * 1024 * 1024,
             blob_keep_days: 7,
             metrics_token: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            smtp_url: None,
+            mail_from: "Fieldloop <fieldloop@localhost>".into(),
+            alert_tick_secs: 30,
         }
     }
 

@@ -49,6 +49,10 @@ pub struct AppState {
     pub sign_ins: Arc<throttle::SignInLimits>,
     /// What `/metrics` reports (see [`metrics`]).
     pub metrics: metrics::Metrics,
+    /// Alert keys this process has written to the outbox (see [`app::alerts`]).
+    pub alerts_written: Arc<app::alerts::Written>,
+    /// The HTTP client that calls the alert robots.
+    pub alert_http: reqwest::Client,
 }
 
 impl AppState {
@@ -77,6 +81,8 @@ impl AppState {
             hash_pool: auth::HashPool::new(config.password_hashers)?,
             sign_ins: Arc::default(),
             metrics: metrics::Metrics::new(),
+            alerts_written: Arc::default(),
+            alert_http: alert_client()?,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
         })
@@ -97,6 +103,22 @@ impl AppState {
     pub fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
     }
+}
+
+/// The client for WeCom's and DingTalk's robots: Mozilla's roots (bundled), short timeouts, no
+/// redirects.
+fn alert_client() -> anyhow::Result<reqwest::Client> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let roots: Vec<reqwest::Certificate> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .filter_map(|der| reqwest::Certificate::from_der(der).ok())
+        .collect();
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .tls_certs_only(roots)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
 }
 
 /// The whole HTTP application.
@@ -154,6 +176,31 @@ pub async fn run(
             }
         })
     };
+    // Deadline alerts: swept and sent every FIELDLOOP_ALERT_TICK_SECS.
+    let alerts = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let every = std::time::Duration::from_secs(state.config.alert_tick_secs);
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match app::alerts::tick(&state).await {
+                    Ok(d) if d.messages > 0 || d.rows_failed > 0 => {
+                        tracing::info!(
+                            messages = d.messages,
+                            sent = d.rows_sent,
+                            retried = d.rows_retried,
+                            failed = d.rows_failed,
+                            "alerts delivered"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = e.message, "alert tick failed"),
+                }
+            }
+        })
+    };
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -161,6 +208,7 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await?;
     sweeper.abort();
+    alerts.abort();
     tracing::info!("stopped");
     Ok(())
 }

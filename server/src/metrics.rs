@@ -25,6 +25,7 @@ pub const POOL_CONNECTIONS: &str = "fieldloop_db_pool_connections";
 pub const STEPS_OPEN: &str = "fieldloop_complaint_steps_open";
 pub const STEPS_OVERDUE: &str = "fieldloop_complaint_steps_overdue";
 pub const SIGN_INS: &str = "fieldloop_sign_ins_total";
+pub const ALERTS: &str = "fieldloop_alerts_total";
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -61,6 +62,10 @@ impl Metrics {
                 "Documents a device sent with changes, by outcome",
             ),
             (SIGN_INS, "Sign-ins, by outcome"),
+            (
+                ALERTS,
+                "Deadline alert rows by channel kind and outcome (queued, sent, rate_limited, failed)",
+            ),
         ] {
             metrics
                 .recorder

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod office;
 pub mod proxy;
+pub mod robots;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -5,6 +5,7 @@
 //! `workflow` modules, run here. Nothing here knows of HTTP.
 
 pub mod accounts;
+pub mod alerts;
 pub mod blobs;
 pub mod complaints;
 pub mod masters;

@@ -3,6 +3,7 @@
 //! the same statements run unchanged on SQLite and PostgreSQL (see ARCHITECTURE.md).
 
 pub mod accounts;
+pub mod alerts;
 pub mod complaints;
 pub mod docs;
 pub mod feedback;
@@ -133,6 +134,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         include_str!("../../../migrations/sqlite/0011_regions.sql"),
         include_str!("../../../migrations/postgres/0011_regions.sql"),
+    ),
+    (
+        12,
+        include_str!("../../../migrations/sqlite/0012_alerts.sql"),
+        include_str!("../../../migrations/postgres/0012_alerts.sql"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 //! so the API description is generated from the same table that serves requests.
 
 mod accounts;
+mod alerts;
 pub(crate) mod blobs;
 pub mod complaints;
 pub(crate) mod docs;
@@ -51,6 +52,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(service::routes())
         .merge(reports::routes())
         .merge(masters::routes())
+        .merge(alerts::routes())
 }
 
 /// The OpenAPI description of every route.

@@ -3,6 +3,7 @@
 //! `complaint` is the complaint case's state machine, `numbering` formats complaint numbers,
 //! `settlement` checks returns and allowances (§4.9).
 
+pub mod alerts;
 pub mod authority;
 pub mod calendar;
 pub mod complaint;

@@ -2,6 +2,7 @@
 //! devices with their own store files, real browsers, on SQLite and PostgreSQL.
 
 mod admin;
+mod alerts;
 mod complaints;
 mod faults;
 mod foundation;
