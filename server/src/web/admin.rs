@@ -39,6 +39,8 @@ fn tabs(s: &Session) -> Markup {
             " · "
             a href="/web/admin/import" { (s.t("导入", "Import")) }
             " · "
+            a href="/web/admin/alerts" { (s.t("提醒设置", "Alert setup")) }
+            " · "
             a href="/web/admin/audit" { (s.t("审计日志", "Audit log")) }
         }
     }

@@ -183,7 +183,7 @@ pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
     format!(
         r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"><script src="/web/static/app.js" defer></script></head>
-<body><header><strong>Fieldloop</strong><nav>{nav}</nav><span class="who">{who}</span>
+<body><header><strong>Fieldloop</strong><nav>{nav}</nav>{bell}<span class="who">{who}</span>
 <a class="lang" href="/web/lang?to={other}">{other_label}</a>
 <form method="post" action="/web/logout" class="inline"><input type="hidden" name="csrf" value="{csrf}"><button>{logout}</button></form></header>
 <main><h1>{title}</h1>{messages}{body}</main></body></html>"#,
@@ -191,6 +191,18 @@ pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
         title = esc(title),
         csrf = esc(&s.csrf),
         logout = s.t("退出", "Sign out"),
+        bell = if s.bell > 0 {
+            format!(
+                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">🔔 {n}</a>"#,
+                n = s.bell,
+                t = s.t("未读提醒", "Unread alerts")
+            )
+        } else {
+            format!(
+                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">🔔</a>"#,
+                t = s.t("提醒", "Alerts")
+            )
+        },
     )
 }
 

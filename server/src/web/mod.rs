@@ -7,6 +7,7 @@
 //! nothing but this server's own script, style and images.
 
 mod admin;
+mod alerts;
 mod cases;
 mod finance;
 pub(crate) mod html;
@@ -106,6 +107,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/web/admin/import/{kind}/template", get(admin::template))
         .route("/web/admin/audit", get(admin::audit))
+        .route("/web/alerts", get(alerts::bell))
+        .route("/web/alerts/read", post(alerts::read))
+        .route("/web/admin/alerts", get(alerts::setup))
+        .route("/web/admin/alerts/ladders", post(alerts::save_ladder))
+        .route("/web/admin/alerts/channels", post(alerts::add_channel))
+        .route(
+            "/web/admin/alerts/channels/{id}/delete",
+            post(alerts::delete_channel),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -183,6 +193,8 @@ pub struct Session {
     pub user: User,
     pub csrf: String,
     pub lang: Lang,
+    /// Unread alerts, for the bell in the page header.
+    pub bell: i64,
     token_hash: String,
 }
 
@@ -287,6 +299,11 @@ impl FromRequestParts<AppState> for Session {
             return Err(to_login(parts));
         };
         crate::http::log_user(user.id);
+        let bell = state
+            .db
+            .bell_unread(user.id)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?;
         Ok(Session {
             p: Principal {
                 user_id: user.id,
@@ -296,6 +313,7 @@ impl FromRequestParts<AppState> for Session {
             user,
             csrf,
             lang: lang_of(&parts.headers),
+            bell,
             token_hash: hash,
         })
     }

@@ -1003,3 +1003,125 @@ async fn admin_pages(server: TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 both_engines!(web_admin_pages, admin_pages);
+
+/// Alerts in the back office (SQLite): the admin adds a robot and changes a ladder on the
+/// setup page (a line that does not read is refused with its reason), the production
+/// department's person sees the bell count after a tick, reads the alert on the bell page and
+/// marks it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_pages() -> anyhow::Result<()> {
+    use chrono::DateTime;
+    use fieldloop_e2e::robots::{Robot, RobotKind};
+    let t0 = DateTime::parse_from_rfc3339("2026-11-03T15:00:00+08:00")?.to_utc();
+    let clock = std::sync::Arc::new(fieldloop_server::ManualClock::new(t0));
+    let server = TestServer::start_clocked(Engine::Sqlite, clock.clone())
+        .await?
+        .expect("sqlite always starts");
+    server.user("boss", Role::Admin, None).await?;
+    let office = Office::new(&server).await?;
+    let base = server.base();
+    let http = client();
+    let boss = sign_in(&http, &base, "boss").await?;
+    let html = page_text(&http, format!("{base}/web/admin/alerts"), &boss).await?;
+    assert!(
+        html.contains("升级规则") && html.contains("投诉处理步骤"),
+        "{html}"
+    );
+    let csrf = csrf_of(&html);
+    let robot = Robot::start(RobotKind::WeCom, 20).await?;
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let (http, base, boss, csrf) = (http.clone(), base.clone(), boss.clone(), csrf.clone());
+        async move {
+            let mut form = fields;
+            form.push(("csrf", csrf));
+            let resp = http
+                .post(format!("{base}{path}"))
+                .header(COOKIE, &boss)
+                .form(&form)
+                .send()
+                .await?;
+            anyhow::Ok(location(&resp))
+        }
+    };
+    let went = post(
+        "/web/admin/alerts/channels",
+        vec![
+            ("department", "production".into()),
+            ("audience", "staff".into()),
+            ("kind", "wecom".into()),
+            ("target", robot.webhook()),
+            ("secret", String::new()),
+        ],
+    )
+    .await?;
+    assert!(went.contains("ok="), "{went}");
+    let went = post(
+        "/web/admin/alerts/ladders",
+        vec![("kind", "step".into()), ("rungs", "soon 5 acting".into())],
+    )
+    .await?;
+    assert!(went.contains("err="), "a line that does not read: {went}");
+    let went = post(
+        "/web/admin/alerts/ladders",
+        vec![
+            ("kind", "step".into()),
+            ("rungs", "share 10 acting\nafter 0 head\n".into()),
+        ],
+    )
+    .await?;
+    assert!(went.contains("ok="), "{went}");
+    let html = page_text(&http, format!("{base}/web/admin/alerts"), &boss).await?;
+    assert!(html.contains("时限过去 10%"), "the new ladder is in force");
+
+    // A case at production's step; a tenth of its time later, the alert.
+    let id = office.file("0").await?;
+    office
+        .ok("quality", &id, json!({"action": "accept"}))
+        .await?;
+    office
+        .ok(
+            "sales",
+            &id,
+            json!({"action": "investigate", "findings": "seen"}),
+        )
+        .await?;
+    office
+        .ok(
+            "quality",
+            &id,
+            json!({"action": "submit_report", "text": "r"}),
+        )
+        .await?;
+    office.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+    clock.set(DateTime::parse_from_rfc3339("2026-11-03T21:00:00+08:00")?.to_utc());
+    fieldloop_server::app::alerts::tick(&server.state)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    assert_eq!(robot.received().len(), 1, "{:?}", robot.received());
+    let worker = sign_in(&http, &base, "production").await?;
+    let html = page_text(&http, format!("{base}/web/inbox"), &worker).await?;
+    assert!(html.contains("🔔 1"), "the bell counts one unread alert");
+    let html = page_text(&http, format!("{base}/web/alerts"), &worker).await?;
+    assert!(
+        html.contains("处理对策") && html.contains("最后期限:2026-11-05"),
+        "{html}"
+    );
+    let resp = http
+        .post(format!("{base}/web/alerts/read"))
+        .header(COOKIE, &worker)
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await?;
+    assert!(location(&resp).contains("ok="));
+    let html = page_text(&http, format!("{base}/web/inbox"), &worker).await?;
+    assert!(!html.contains("🔔 1"), "read: no count");
+    // Not the admin's page for anyone else.
+    assert_eq!(
+        get_as(&http, format!("{base}/web/admin/alerts"), &worker)
+            .await?
+            .status(),
+        403
+    );
+    server.finish().await;
+    Ok(())
+}
