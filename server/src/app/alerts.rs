@@ -19,7 +19,7 @@ use crate::db::alerts::{BellItem, Channel, OutboxRow, Outgoing};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::ALERTS;
 use crate::workflow::alerts::{
-    self as rules, ALL_KINDS, Alert, Audience, Deadline, DeadlineKind, Rung,
+    self as rules, ALL_KINDS, Alert, Audience, Deadline, DeadlineKind, Desk, Rung,
 };
 use crate::workflow::calendar;
 use crate::workflow::complaint::{CaseState, Department};
@@ -82,7 +82,7 @@ pub async fn deadlines(
                     subject: format!("{}:{code}", case.id),
                     number: number.clone(),
                     what_zh: step.kind.label_zh().into(),
-                    department: step.department,
+                    desk: Desk::Dept(step.department),
                     started_at: step.started_at,
                     due_at: step.due_at,
                     link: link.clone(),
@@ -97,7 +97,7 @@ pub async fn deadlines(
                     subject: case.id.to_string(),
                     number: number.clone(),
                     what_zh: "投诉结案".into(),
-                    department: Department::GmOffice,
+                    desk: Desk::Dept(Department::GmOffice),
                     started_at: accepted,
                     due_at: due,
                     link: link.clone(),
@@ -121,7 +121,7 @@ pub async fn deadlines(
                     subject: case.id.to_string(),
                     number: number.clone(),
                     what_zh: "调查报告呈总经理".into(),
-                    department: Department::Quality,
+                    desk: Desk::Dept(Department::Quality),
                     started_at: started,
                     due_at: due,
                     link: link.clone(),
@@ -147,12 +147,105 @@ pub async fn deadlines(
                 subject: month.clone(),
                 number: format!("{month} 月度检讨"),
                 what_zh: "检讨上月结案投诉并公布处分".into(),
-                department: Department::GmOffice,
+                desk: Desk::Dept(Department::GmOffice),
                 started_at: calendar::start_of_day(tz, first),
                 due_at: calendar::start_of_day(tz, tenth),
                 link: "/web/registers/personnel-notice".into(),
             },
             None,
+        ));
+    }
+    out.extend(service_deadlines(state).await?);
+    Ok(out)
+}
+
+/// The service side's deadlines: repairs past their promised date or reported late, not yet
+/// told to the customer (§2.7); requests not dispatched on their day (§2.8); severe feedback
+/// without its written report to the head (§3.3, due by the end of the next day).
+async fn service_deadlines(state: &AppState) -> AppResult<Vec<(Deadline, Option<String>)>> {
+    use crate::workflow::service::Location;
+    let tz = state.config.timezone;
+    let mut out = Vec::new();
+    for r in state.db.receipts(None).await? {
+        let location: Location =
+            serde_json::from_value(serde_json::Value::String(r.location.clone()))
+                .unwrap_or(Location::WithTechnician);
+        if r.customer_told_at.is_some()
+            || matches!(
+                location,
+                Location::InStock | Location::ReturnedToCustomer | Location::Voided
+            )
+        {
+            continue;
+        }
+        let reported = r
+            .will_miss_at
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        let promised = r
+            .promised_date
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        // Reported late: tell the customer that day. Otherwise the promised day is the limit.
+        let (started, due) = match (reported, promised) {
+            (Some(at), _) => (at, calendar::due_after(tz, at, 0)),
+            (None, Some(day)) => (
+                calendar::start_of_day(tz, day),
+                calendar::start_of_day(tz, day + chrono::Days::new(1)),
+            ),
+            (None, None) => continue,
+        };
+        out.push((
+            Deadline {
+                kind: DeadlineKind::LateRepair,
+                subject: r.id.to_string(),
+                number: format!("收据 {}", r.number),
+                what_zh: "修复延期,告知客户".into(),
+                desk: Desk::Dept(Department::Marketing),
+                started_at: started,
+                due_at: due,
+                link: format!("/web/records/{}", r.id),
+            },
+            Some(r.region.clone()),
+        ));
+    }
+    for v in state.db.visits(None).await? {
+        if v.assignee.is_some() || v.text("request.customer_name").is_empty() {
+            continue;
+        }
+        let registered = v.registered_at();
+        out.push((
+            Deadline {
+                kind: DeadlineKind::PriorityDispatch,
+                subject: v.id.to_string(),
+                number: format!("{} 服务请求", v.text("request.customer_name")),
+                what_zh: "派工".into(),
+                desk: Desk::Dispatch,
+                started_at: registered,
+                due_at: calendar::due_after(tz, registered, 0),
+                link: "/web/dispatch".into(),
+            },
+            Some(v.region.clone()),
+        ));
+    }
+    for f in state.db.feedback_items(None, Some("open")).await? {
+        if f.severity != "severe" || f.reported_at.is_some() {
+            continue;
+        }
+        let Some(created) = chrono::DateTime::from_timestamp_millis(f.created_at) else {
+            continue;
+        };
+        out.push((
+            Deadline {
+                kind: DeadlineKind::SevereFeedback,
+                subject: f.id.to_string(),
+                number: "严重客户意见".into(),
+                what_zh: "书面报告部门负责人并尽早处理".into(),
+                desk: Desk::Dept(Department::Marketing),
+                started_at: created,
+                due_at: calendar::due_after(tz, created, 1),
+                link: "/web/inbox".into(),
+            },
+            Some(f.region.clone()),
         ));
     }
     Ok(out)
@@ -177,8 +270,9 @@ pub async fn ladders(state: &AppState) -> AppResult<HashMap<DeadlineKind, Vec<Ru
 /// region or head office), its head, or the GM office.
 fn bell_people<'a>(
     users: &'a [crate::db::accounts::User],
+    dispatchers: &[Role],
     to: Audience,
-    department: Department,
+    desk: Desk,
     region: Option<&str>,
 ) -> Vec<&'a crate::db::accounts::User> {
     let in_region = |u: &crate::db::accounts::User| {
@@ -190,6 +284,16 @@ fn bell_people<'a>(
             .filter(|u| u.active && Department::of_role(u.role) == Some(d) && in_region(u))
             .filter(|u| roles.is_none_or(|r| r.contains(&u.role)))
             .collect()
+    };
+    let department = match (desk, to) {
+        (_, Audience::GmOffice) => Department::GmOffice,
+        (Desk::Dept(d), _) => d,
+        (Desk::Dispatch, _) => {
+            return users
+                .iter()
+                .filter(|u| u.active && dispatchers.contains(&u.role) && in_region(u))
+                .collect();
+        }
     };
     match to {
         Audience::Acting => of(department, None),
@@ -212,13 +316,16 @@ fn bell_people<'a>(
 
 /// The channels that carry an alert: the department's robots and mail for its audience (a
 /// head's alert goes to the staff's channels where the department has none for its head).
-fn channels_for(channels: &[Channel], to: Audience, department: Department) -> Vec<&Channel> {
-    let (dept, audience) = match to {
-        Audience::Acting => (department, "staff"),
-        Audience::Head => (department, "head"),
-        Audience::GmOffice => (Department::GmOffice, "staff"),
+fn channels_for(channels: &[Channel], to: Audience, desk: Desk) -> Vec<&Channel> {
+    let desk_code = match desk {
+        Desk::Dept(d) => department_code(d),
+        Desk::Dispatch => "dispatch".to_string(),
     };
-    let code = department_code(dept);
+    let (code, audience) = match to {
+        Audience::Acting => (desk_code, "staff"),
+        Audience::Head => (desk_code, "head"),
+        Audience::GmOffice => (department_code(Department::GmOffice), "staff"),
+    };
     let exact: Vec<&Channel> = channels
         .iter()
         .filter(|c| c.department == code && c.audience == audience)
@@ -266,14 +373,20 @@ pub async fn sweep(state: &AppState) -> AppResult<u64> {
         let (title, body) = rules::message_zh(alert, state.config.timezone, now, &base);
         let body = format!("{body}\n提醒编号:{}", short_id(&alert.key));
         let d = &alert.deadline;
-        for c in channels_for(&channels, alert.to, d.department) {
+        for c in channels_for(&channels, alert.to, d.desk) {
             outbox.push((alert.key.clone(), c.id, title.clone(), body.clone()));
         }
         let region = region_of
             .get(&format!("{}:{}", d.kind.code(), d.subject))
             .cloned()
             .flatten();
-        for u in bell_people(&users, alert.to, d.department, region.as_deref()) {
+        for u in bell_people(
+            &users,
+            &state.config.dispatchers,
+            alert.to,
+            d.desk,
+            region.as_deref(),
+        ) {
             bell.push((
                 alert.key.clone(),
                 u.id,
@@ -560,7 +673,8 @@ pub async fn set_ladder(state: &AppState, p: &Principal, ladder: Ladder) -> AppR
 /// A channel to add.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewChannel {
-    /// `marketing`, `quality`, `production`, `rnd`, `gm_office`, `finance` or `warehouse`.
+    /// `marketing`, `quality`, `production`, `rnd`, `gm_office`, `finance`, `warehouse`, or
+    /// `dispatch` (whoever dispatches service work: the factory director).
     pub department: String,
     /// `staff` (default) or `head`.
     #[serde(default)]
@@ -577,9 +691,9 @@ pub struct NewChannel {
 /// Checks a channel before it is saved: a known department and audience, a webhook over https
 /// (http only to this machine), a DingTalk secret, mail addresses that parse.
 fn check_channel(body: NewChannel) -> Result<Channel, String> {
-    if department_of(body.department.trim()).is_none() {
+    if department_of(body.department.trim()).is_none() && body.department.trim() != "dispatch" {
         return Err(format!(
-            "there is no department '{}': marketing, quality, production, rnd, gm_office, finance or warehouse",
+            "there is no department '{}': marketing, quality, production, rnd, gm_office, finance, warehouse, or dispatch (the factory director)",
             body.department
         ));
     }

@@ -163,7 +163,7 @@ fn parse_rungs(text: &str) -> Result<Vec<Rung>, String> {
         .collect()
 }
 
-const DEPARTMENTS: [(&str, &str, &str); 7] = [
+const DEPARTMENTS: [(&str, &str, &str); 8] = [
     ("marketing", "市场部", "Marketing"),
     ("quality", "品质部", "Quality"),
     ("production", "生产部", "Production"),
@@ -171,6 +171,7 @@ const DEPARTMENTS: [(&str, &str, &str); 7] = [
     ("gm_office", "总经理室", "GM office"),
     ("finance", "财务部", "Finance"),
     ("warehouse", "货仓", "Warehouse"),
+    ("dispatch", "厂长(派工)", "Dispatch (factory director)"),
 ];
 
 fn department_label(s: &Session, code: &str) -> String {

@@ -23,13 +23,22 @@ pub enum DeadlineKind {
     Report,
     /// The GM office's review of last month's closed cases, before the 10th (§4.8.1).
     MonthlyReview,
+    /// A repair past its promised date or reported late: marketing tells the customer (§2.7).
+    LateRepair,
+    /// A request not dispatched on its day: the factory director's priority the next (§2.8).
+    PriorityDispatch,
+    /// Severe feedback: the written report to the department head, early (§3.3).
+    SevereFeedback,
 }
 
-pub const ALL_KINDS: [DeadlineKind; 4] = [
+pub const ALL_KINDS: [DeadlineKind; 7] = [
     DeadlineKind::Step,
     DeadlineKind::Case,
     DeadlineKind::Report,
     DeadlineKind::MonthlyReview,
+    DeadlineKind::LateRepair,
+    DeadlineKind::PriorityDispatch,
+    DeadlineKind::SevereFeedback,
 ];
 
 impl DeadlineKind {
@@ -39,6 +48,9 @@ impl DeadlineKind {
             DeadlineKind::Case => "case",
             DeadlineKind::Report => "report",
             DeadlineKind::MonthlyReview => "monthly_review",
+            DeadlineKind::LateRepair => "late_repair",
+            DeadlineKind::PriorityDispatch => "priority_dispatch",
+            DeadlineKind::SevereFeedback => "severe_feedback",
         }
     }
 
@@ -52,6 +64,9 @@ impl DeadlineKind {
             DeadlineKind::Case => "投诉结案(§4.7.1)",
             DeadlineKind::Report => "调查报告(§4.6.3)",
             DeadlineKind::MonthlyReview => "月度检讨(§4.8.1)",
+            DeadlineKind::LateRepair => "修复延期告知客户(§2.7)",
+            DeadlineKind::PriorityDispatch => "次日优先派工(§2.8)",
+            DeadlineKind::SevereFeedback => "严重意见书面报告(§3.3)",
         }
     }
 
@@ -81,6 +96,16 @@ impl DeadlineKind {
                 rung(When::Before { minutes: 2 * 1440 }, Acting),
                 rung(When::Before { minutes: 480 }, Acting),
                 rung(When::After { minutes: 0 }, Head),
+            ],
+            // At once (the first moment of the deadline), and the head at the limit.
+            DeadlineKind::LateRepair | DeadlineKind::SevereFeedback => vec![
+                rung(When::Share { percent: 1 }, Acting),
+                rung(When::After { minutes: 0 }, Head),
+            ],
+            // Two hours before the day ends, and the next morning's priority.
+            DeadlineKind::PriorityDispatch => vec![
+                rung(When::Before { minutes: 120 }, Acting),
+                rung(When::After { minutes: 0 }, Acting),
             ],
         }
     }
@@ -116,6 +141,23 @@ impl Audience {
             Audience::Acting => "经办部门",
             Audience::Head => "部门负责人",
             Audience::GmOffice => "总经理室",
+        }
+    }
+}
+
+/// Who must act on a deadline: a department, or whoever dispatches service work (§2.2, §2.8:
+/// the factory director; `FIELDLOOP_DISPATCHERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desk {
+    Dept(Department),
+    Dispatch,
+}
+
+impl Desk {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Desk::Dept(d) => d.label_zh(),
+            Desk::Dispatch => "厂长(派工)",
         }
     }
 }
@@ -160,8 +202,8 @@ pub struct Deadline {
     pub number: String,
     /// What must be done, in Chinese.
     pub what_zh: String,
-    /// The department that must act.
-    pub department: Department,
+    /// Who must act.
+    pub desk: Desk,
     pub started_at: DateTime<Utc>,
     /// The limit: due before this instant.
     pub due_at: DateTime<Utc>,
@@ -273,7 +315,7 @@ pub fn message_zh(alert: &Alert, tz: Tz, now: DateTime<Utc>, base_url: &str) -> 
         d.what_zh,
         d.kind.label_zh(),
         last_day.format("%Y-%m-%d"),
-        d.department.label_zh(),
+        d.desk.label_zh(),
         alert.to.label_zh(),
         base_url.trim_end_matches('/'),
         d.link,
@@ -297,7 +339,7 @@ mod tests {
             subject: "case-1:countermeasure".into(),
             number: "2026-11-0001".into(),
             what_zh: "处理对策".into(),
-            department: Department::Production,
+            desk: Desk::Dept(Department::Production),
             started_at: at("2026-11-03T15:00:00+08:00"),
             due_at: at("2026-11-06T00:00:00+08:00"),
             link: "/web/complaints/case-1".into(),

@@ -498,3 +498,150 @@ async fn two_instances_send_each_alert_once() -> anyhow::Result<()> {
     first.finish().await;
     Ok(())
 }
+
+/// The service side's clocks: a request not dispatched on its day reaches the factory
+/// director's robot two hours before the day ends and as the next day's priority, and stops
+/// once dispatched (§2.8); severe feedback reaches marketing at once and stops once reported
+/// in writing to the head (§3.3).
+async fn service_clocks(engine: Engine) -> anyhow::Result<()> {
+    use fieldloop_client_core::model::ownership::Author;
+    use fieldloop_client_core::model::{DocKind, FieldValue as V};
+    let clock = Arc::new(ManualClock::new(at("2026-11-03T10:00:00+08:00")));
+    let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
+        return Ok(());
+    };
+    let boss = admin(&server).await?;
+    let people = fieldloop_e2e::office::People::sign_in(
+        &server,
+        &[
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("director", Role::FactoryDirector, None),
+            ("sales", Role::Salesperson, Some("wuhan")),
+            ("tech", Role::Technician, Some("wuhan")),
+        ],
+    )
+    .await?;
+    let dispatch = Robot::start(RobotKind::WeCom, 20).await?;
+    let marketing = Robot::start(RobotKind::WeCom, 20).await?;
+    for (department, robot) in [("dispatch", &dispatch), ("marketing", &marketing)] {
+        let (status, answer) = add_channel(
+            &server,
+            &boss,
+            json!({"department": department, "kind": "wecom", "target": robot.webhook()}),
+        )
+        .await?;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let customer = people
+        .ok(
+            "clerk",
+            Method::POST,
+            "/api/customers",
+            Some(json!({"name": "武汉某工地", "address": "武汉市江夏区", "phone": "027-1234567"})),
+        )
+        .await?;
+    let product = people
+        .ok("clerk", Method::POST, "/api/products", Some(json!({"customer_id": customer["id"], "name": "搅拌机", "model": "BC-350", "serial": "SN-001", "purchase_date": "2026-06-01", "purchase_place": "武汉", "warranty_months": 12})))
+        .await?;
+    let visit = people
+        .ok("clerk", Method::POST, "/api/visits", Some(json!({"product_id": product["id"], "category": "C", "channel": "phone", "description": "mixer drum does not turn"})))
+        .await?;
+    let visit = visit["id"].as_str().unwrap_or_default().to_string();
+    let tick = || async {
+        alerts::tick(&server.state)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))
+    };
+    let about_dispatch = |r: &Robot| {
+        r.received()
+            .into_iter()
+            .filter(|t| t.contains("派工"))
+            .count()
+    };
+
+    clock.set(at("2026-11-03T21:59:00+08:00"));
+    tick().await?;
+    assert_eq!(about_dispatch(&dispatch), 0);
+    clock.set(at("2026-11-03T22:00:00+08:00"));
+    tick().await?;
+    assert_eq!(about_dispatch(&dispatch), 1);
+    clock.set(at("2026-11-04T00:00:00+08:00"));
+    tick().await?;
+    let got = dispatch.received();
+    assert_eq!(about_dispatch(&dispatch), 2, "{got:?}");
+    assert!(
+        got[1].contains("【逾期】武汉某工地 服务请求 派工") && got[1].contains("须办理:厂长(派工)"),
+        "{}",
+        got[1]
+    );
+    let (_, mine) = people
+        .call("director", Method::GET, "/api/alerts/mine", None)
+        .await?;
+    assert_eq!(
+        mine.as_array().map(Vec::len),
+        Some(2),
+        "the director's bell: {mine}"
+    );
+    people
+        .ok(
+            "director",
+            Method::POST,
+            &format!("/api/visits/{visit}/dispatch"),
+            Some(json!({"technician_id": people.ids["tech"]})),
+        )
+        .await?;
+
+    // Severe feedback from a salesperson's phone.
+    let phone = server.device("sales").await?;
+    let doc = phone.store().create(DocKind::Feedback, "wuhan", 0).await?;
+    phone
+        .store()
+        .edit(
+            doc.id(),
+            Author::Device(Role::Salesperson),
+            &[
+                ("answer.kind", V::Text("complaint".into())),
+                ("answer.severity", V::Text("severe".into())),
+                (
+                    "answer.comment",
+                    V::Text("machine stopped twice in a week".into()),
+                ),
+            ],
+            0,
+        )
+        .await?;
+    phone.sync().await?;
+    clock.advance(Duration::minutes(30));
+    tick().await?;
+    let severe = |r: &Robot| {
+        r.received()
+            .into_iter()
+            .filter(|t| t.contains("严重客户意见"))
+            .count()
+    };
+    assert_eq!(severe(&marketing), 1, "{:?}", marketing.received());
+    people
+        .ok(
+            "sales",
+            Method::POST,
+            &format!("/api/feedback/{}/report", doc.id()),
+            Some(json!({})),
+        )
+        .await?;
+    clock.set(at("2026-11-07T00:00:00+08:00"));
+    tick().await?;
+    assert_eq!(about_dispatch(&dispatch), 2, "dispatched: no more");
+    assert_eq!(severe(&marketing), 1, "reported: no more");
+    server.finish().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_clocks_sqlite() -> anyhow::Result<()> {
+    service_clocks(Engine::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_clocks_postgres() -> anyhow::Result<()> {
+    service_clocks(Engine::Postgres).await
+}
