@@ -1069,3 +1069,95 @@ impl Store {
         Ok(())
     }
 }
+
+/// Something the app should show the technician: a job newly dispatched to them, or a product
+/// taken back that the office has repaired and put in stock, ready to return (§2.6). Both
+/// arrive through the feed; an alert stays until the app acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneAlert {
+    /// Names the alert for good (`dispatch:<visit>:<technician>` or `handback:<receipt>`).
+    pub key: String,
+    /// `dispatch` or `handback`.
+    pub kind: String,
+    pub record_id: Uuid,
+    /// What to show, in Chinese.
+    pub text: String,
+    /// A next-day priority job (§2.8).
+    pub priority: bool,
+}
+
+const ACKED_ALERTS: &str = "acked_alerts";
+
+impl Store {
+    /// The alerts for the technician `me` that the app has not acknowledged, newest records
+    /// last.
+    pub async fn alerts(&self, me: Uuid) -> Result<Vec<PhoneAlert>> {
+        let acked = self.acked_alerts().await?;
+        let mut out = Vec::new();
+        for kind in [DocKind::Visit, DocKind::Receipt] {
+            let ids = self.list(Some(kind)).await?;
+            for doc in self.load_many(&ids).await? {
+                let text = |path: &str| {
+                    doc.get(path)
+                        .and_then(|v| v.as_text().map(str::to_string))
+                        .unwrap_or_default()
+                };
+                let alert = match kind {
+                    DocKind::Visit if text("dispatch.technician") == me.to_string() => {
+                        let priority = text("dispatch.priority") == "priority";
+                        Some(PhoneAlert {
+                            key: format!("dispatch:{}:{me}", doc.id()),
+                            kind: "dispatch".into(),
+                            record_id: doc.id(),
+                            text: format!(
+                                "{}新派工:{} {}",
+                                if priority { "【优先】" } else { "" },
+                                text("request.customer_name"),
+                                text("request.product_model")
+                            ),
+                            priority,
+                        })
+                    }
+                    DocKind::Receipt
+                        if text("custody.location") == "in_stock"
+                            && text("handback.signer_name").is_empty() =>
+                    {
+                        Some(PhoneAlert {
+                            key: format!("handback:{}", doc.id()),
+                            kind: "handback".into(),
+                            record_id: doc.id(),
+                            text: format!(
+                                "收据 {} 的产品已修好入库,可交还客户并请客户签收",
+                                text("receipt.number")
+                            ),
+                            priority: false,
+                        })
+                    }
+                    _ => None,
+                };
+                if let Some(a) = alert.filter(|a| !acked.contains(&a.key)) {
+                    out.push(a);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks an alert seen; it is not listed again. An unknown key is refused.
+    pub async fn ack_alert(&self, me: Uuid, key: &str) -> Result<()> {
+        if !self.alerts(me).await?.iter().any(|a| a.key == key) {
+            return Err(Error::Invalid(format!("there is no open alert '{key}'")));
+        }
+        let mut acked = self.acked_alerts().await?;
+        acked.push(key.to_string());
+        let json = serde_json::to_string(&acked).map_err(|e| Error::Storage(e.to_string()))?;
+        self.meta_set(ACKED_ALERTS, &json).await
+    }
+
+    async fn acked_alerts(&self) -> Result<Vec<String>> {
+        match self.meta_get(ACKED_ALERTS).await? {
+            Some(json) => serde_json::from_str(&json).map_err(|e| Error::Storage(e.to_string())),
+            None => Ok(Vec::new()),
+        }
+    }
+}

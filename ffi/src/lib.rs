@@ -207,6 +207,20 @@ pub struct Record {
     pub changed_after_signing: bool,
 }
 
+/// Something to show the technician: a new job, or a repaired product ready to return.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct PhoneAlert {
+    /// Pass to `acknowledge_alert` once shown.
+    pub key: String,
+    /// `dispatch` or `handback`.
+    pub kind: String,
+    pub record_id: String,
+    /// What to show, in Chinese.
+    pub text: String,
+    /// A next-day priority job (§2.8).
+    pub priority: bool,
+}
+
 /// A record the server refused, kept on the phone with the reason.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct RefusedRecord {
@@ -334,6 +348,18 @@ pub async fn open_client_with(
 impl FieldloopClient {
     async fn author(&self) -> Result<fieldloop_client_core::model::ownership::Author> {
         Ok(self.client.author().await?)
+    }
+
+    async fn my_id(&self) -> Result<uuid::Uuid> {
+        Ok(self
+            .client
+            .user()
+            .await?
+            .ok_or_else(|| FieldloopError::Unauthorized {
+                code: "not_signed_in".into(),
+                reason: "sign in first".into(),
+            })?
+            .id)
     }
 
     async fn my_region(&self) -> Result<String> {
@@ -641,6 +667,33 @@ impl FieldloopClient {
                 })
                 .collect(),
         })
+    }
+
+    /// What the app should show: jobs newly dispatched to this technician and repaired
+    /// products ready to return, as the last sync brought them; each until acknowledged.
+    pub async fn alerts(&self) -> Result<Vec<PhoneAlert>> {
+        let me = self.my_id().await?;
+        Ok(self
+            .client
+            .store()
+            .alerts(me)
+            .await?
+            .into_iter()
+            .map(|a| PhoneAlert {
+                key: a.key,
+                kind: a.kind,
+                record_id: a.record_id.to_string(),
+                text: a.text,
+                priority: a.priority,
+            })
+            .collect())
+    }
+
+    /// Marks an alert shown; it is not listed again. A key that is not an open alert is
+    /// refused.
+    pub async fn acknowledge_alert(&self, key: String) -> Result<()> {
+        let me = self.my_id().await?;
+        Ok(self.client.store().ack_alert(me, &key).await?)
     }
 
     /// Records the server refused, with its reasons; their data stays readable.

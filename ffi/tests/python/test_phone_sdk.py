@@ -83,6 +83,17 @@ def test_a_technicians_day_offline_with_restarts(server):
         assert progress.calls and progress.calls[-1][0] == progress.calls[-1][1]
         jobs = await client.list_jobs()
         assert [j.id for j in jobs] == [visit]
+        # The new job is an alert the app shows once, then acknowledges.
+        alerts = await client.alerts()
+        assert [(a.kind, a.record_id) for a in alerts] == [("dispatch", visit)], alerts
+        assert "新派工" in alerts[0].text
+        await client.acknowledge_alert(alerts[0].key)
+        assert await client.alerts() == []
+        try:
+            await client.acknowledge_alert("no-such-alert")
+            raise AssertionError("an unknown alert must be refused")
+        except sdk.FieldloopError.InvalidInput:
+            pass
         await client.shutdown()
 
     async def on_site():
@@ -143,6 +154,28 @@ def test_a_technicians_day_offline_with_restarts(server):
     assert values["signature.signer_name"] == "王经理"
     status, register = server.call(office.clerk, "GET", "/api/register/products")
     assert any(r["receipt_id"] == receipt_id and r["location"] == "with_technician" for r in register)
+
+    # Repaired and put in stock by the office: after the next sync, the phone shows it as a
+    # product ready to return, until acknowledged.
+    tag = uuid.uuid4().hex[:6]
+    production, qc = f"production_{tag}", f"qc_{tag}"
+    server.user(production, "production")
+    server.user(qc, "qc_inspector")
+    for who, event in [(office.techs[0], "to_production"), (production, "repair_done"), (qc, "qc_accept")]:
+        status, body = server.call(who, "POST", f"/api/receipts/{receipt_id}/custody", {"event": event})
+        assert status == 200, (event, body)
+
+    async def next_morning():
+        client = await sdk.open_client(str(store), server.base)
+        await client.sync_now(Recorder())
+        alerts = await client.alerts()
+        assert [(a.kind, a.record_id) for a in alerts] == [("handback", receipt_id)], alerts
+        assert "可交还客户" in alerts[0].text
+        await client.acknowledge_alert(alerts[0].key)
+        assert await client.alerts() == []
+        await client.shutdown()
+
+    run(next_morning())
 
 
 def test_two_phones_on_one_job_converge(server):
