@@ -1,7 +1,8 @@
 -- Deadline alerts: an escalation ladder per kind of deadline (kept when an admin changes it),
 -- the channels messages go to (robots and mail, per department), the outbox (one row per
 -- alert and channel, written once: the key names the alert), each channel's pause after a
--- robot said "too fast", and the back office's bell (one row per alert and person).
+-- robot said "too fast", the messages it was sent in the current minute (robots take 20 a
+-- minute), and the back office's bell (one row per alert and person).
 CREATE TABLE alert_ladders (
     kind       TEXT PRIMARY KEY,
     rungs      TEXT NOT NULL,
@@ -15,6 +16,8 @@ CREATE TABLE alert_channels (
     target       TEXT NOT NULL,
     secret       TEXT,
     paused_until BIGINT NOT NULL,
+    window_start BIGINT NOT NULL DEFAULT 0,
+    window_count BIGINT NOT NULL DEFAULT 0,
     created_at   BIGINT NOT NULL
 );
 CREATE TABLE alert_outbox (

@@ -14,6 +14,9 @@ use super::{Db, Engine};
 
 /// How long a claim holds rows for their sender.
 pub const CLAIM_MS: i64 = 60_000;
+/// Messages a channel is sent per minute at most, by all instances together (the robots'
+/// limit is 20).
+pub const PER_MINUTE: i64 = 20;
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Channel {
@@ -203,7 +206,8 @@ impl Db {
     }
 
     /// Claims up to `limit` queued rows of `channel` that are due at `now` and not claimed by
-    /// a live claim; they are the caller's until `now + CLAIM_MS`.
+    /// a live claim, for one message; they are the caller's until `now + CLAIM_MS`. Nothing
+    /// is claimed once the channel has had [`PER_MINUTE`] messages in its current minute.
     pub async fn claim_alerts(
         &self,
         channel: Uuid,
@@ -215,6 +219,33 @@ impl Db {
             Engine::Postgres => " FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
         };
+        // The channel's minute: one message is one claim; past the limit, nothing is claimed
+        // until the minute is over. The channel's row is locked while this is decided.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT window_start, window_count FROM alert_channels WHERE id = $1{}",
+            if self.engine == Engine::Postgres {
+                " FOR UPDATE"
+            } else {
+                ""
+            }
+        ));
+        let Some(window) = sqlx::query(sql)
+            .bind(channel.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let (start, count): (i64, i64) = (window.try_get(0)?, window.try_get(1)?);
+        let (start, count) = if now - start >= 60_000 {
+            (now, 0)
+        } else {
+            (start, count)
+        };
+        if count >= PER_MINUTE {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT alert_key, title, body, attempts FROM alert_outbox
              WHERE channel_id = $1 AND state = 'queued' AND next_at <= $2 AND claimed_until <= $2
@@ -245,6 +276,16 @@ impl Db {
                 body: r.try_get("body")?,
                 attempts: r.try_get::<i64, _>("attempts")? + 1,
             });
+        }
+        if !out.is_empty() {
+            sqlx::query(
+                "UPDATE alert_channels SET window_start = $1, window_count = $2 WHERE id = $3",
+            )
+            .bind(start)
+            .bind(count + 1)
+            .bind(channel.to_string())
+            .execute(&mut **tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(out)

@@ -645,3 +645,47 @@ async fn service_clocks_sqlite() -> anyhow::Result<()> {
 async fn service_clocks_postgres() -> anyhow::Result<()> {
     service_clocks(Engine::Postgres).await
 }
+
+/// However many alerts are due and however many instances send them, a channel gets at most
+/// 20 messages a minute (one message is one claim); the rest wait for the next minute.
+async fn twenty_a_minute(server: TestServer) -> anyhow::Result<()> {
+    let boss = admin(&server).await?;
+    let robot = Robot::start(RobotKind::WeCom, 1000).await?;
+    let (_, channel) = add_channel(
+        &server,
+        &boss,
+        json!({"department": "production", "kind": "wecom", "target": robot.webhook()}),
+    )
+    .await?;
+    let channel: uuid::Uuid = channel["id"].as_str().unwrap_or_default().parse()?;
+    let rows: Vec<(String, uuid::Uuid, String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("test:{i}"),
+                channel,
+                format!("t{i}"),
+                format!("b{i}"),
+            )
+        })
+        .collect();
+    let now = server.state.now_ms();
+    server.state.db.enqueue_alerts(&rows, &[], now).await?;
+    let db = &server.state.db;
+    let mut claimed = 0;
+    for _ in 0..30 {
+        let rows = db.claim_alerts(channel, now, 1).await?;
+        db.alerts_sent(&rows, now).await?;
+        claimed += rows.len();
+    }
+    assert_eq!(claimed, 20, "twenty messages in the minute");
+    claimed += db.claim_alerts(channel, now + 59_999, 1).await?.len();
+    assert_eq!(claimed, 20, "still the same minute");
+    for _ in 0..30 {
+        claimed += db.claim_alerts(channel, now + 60_000, 1).await?.len();
+    }
+    assert_eq!(claimed, 30, "the rest in the next minute");
+    server.finish().await;
+    Ok(())
+}
+
+fieldloop_e2e::both_engines!(twenty_a_minute_test, twenty_a_minute);
