@@ -85,6 +85,30 @@ pub struct Blob {
 pub struct Store {
     pool: SqlitePool,
     actor: ActorId,
+    /// The lock file held while the store is open: one client per store file.
+    lock: std::sync::Arc<std::sync::Mutex<Option<std::fs::File>>>,
+}
+
+/// Takes `<store>.lock` for this client, or says that another client has the store open.
+fn lock_store(path: &Path) -> Result<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)
+        .map_err(|e| Error::Storage(format!("the store's lock file cannot be made: {e}")))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+            "the store {} is open in another client; use that one, or shut it down first",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::Storage(format!(
+            "the store's lock file cannot be locked: {e}"
+        ))),
+    }
 }
 
 /// The writes of a customer's signature on `doc` (§2.3, §2.5): `completing`, then the image
@@ -136,6 +160,7 @@ impl Store {
     /// Opens (or creates) the store at `path`. The device's actor id is made on first open and
     /// kept for the life of the file.
     pub async fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let lock = lock_store(path.as_ref())?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -162,7 +187,11 @@ impl Store {
                 actor
             }
         };
-        let store = Store { pool, actor };
+        let store = Store {
+            pool,
+            actor,
+            lock: std::sync::Arc::new(std::sync::Mutex::new(Some(lock))),
+        };
         if Self::meta_get_in(&store.pool, "unsent_filled")
             .await?
             .is_none()
@@ -217,6 +246,8 @@ impl Store {
     /// Closes the file cleanly (the app going to the background may call this).
     pub async fn close(&self) {
         self.pool.close().await;
+        // The store is free for another client once its connection is closed.
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
     /// The Automerge actor id every change from this device carries.

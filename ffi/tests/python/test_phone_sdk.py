@@ -311,3 +311,21 @@ def test_a_server_address_the_phone_cannot_use_is_refused_before_anything_is_sto
         await client.shutdown()
 
     run(go())
+
+
+def test_a_second_client_on_one_store_is_refused(server):
+    store = Path(tempfile.mkdtemp()) / "phone.sqlite"
+
+    async def two():
+        first = await sdk.open_client(str(store), server.base)
+        try:
+            await sdk.open_client(str(store), server.base)
+            raise AssertionError("a second client on the same store must be refused")
+        except sdk.FieldloopError.InvalidInput as e:
+            assert "open in another client" in e.reason, e.reason
+        await first.shutdown()
+        # Once the first is shut down, the store opens again.
+        again = await sdk.open_client(str(store), server.base)
+        await again.shutdown()
+
+    run(two())

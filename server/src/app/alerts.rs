@@ -567,7 +567,10 @@ pub fn dingtalk_sign(secret: &str, timestamp: i64) -> String {
     };
     mac.update(format!("{timestamp}\n{secret}").as_bytes());
     let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    crate::web::html::url_encode(&b64).replace('/', "%2F")
+    // Base64's own characters that a query string would misread.
+    b64.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
 }
 
 /// A DingTalk (钉钉) custom robot: the webhook with `timestamp` and `sign`, a text message;
