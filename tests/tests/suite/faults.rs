@@ -389,6 +389,75 @@ async fn device_killed_while_writing() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A device killed at every step of a technician's composed records (a visit with its fields,
+/// the signature image, a take-back receipt with its number and signature, a survey answer):
+/// the store reopens with every record whole, never a blank or half-written one, and with
+/// every record the process said was saved.
+#[tokio::test]
+async fn device_killed_between_steps_keeps_no_half_record() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("phone.sqlite");
+    let mut said = Vec::new();
+    // Kill points spread over the steps: after 1, 2, 3, ... lines, and a few microseconds on.
+    for round in 0..12u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_device-writer"))
+            .arg(&path)
+            .arg("day")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().unwrap();
+        let wanted = 1 + round * 2;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .take(wanted as usize)
+        {
+            let line = line?;
+            said.push(line.split_whitespace().nth(1).unwrap().to_string());
+        }
+        std::thread::sleep(Duration::from_micros(200 * round));
+        child.kill()?; // SIGKILL, somewhere in the next step
+        child.wait()?;
+    }
+    let store = Store::open(&path).await?;
+    for id in &said {
+        assert!(
+            store.load(Uuid::parse_str(id)?).await?.is_some(),
+            "a record it said was saved: {id}"
+        );
+    }
+    let text = |doc: &fieldloop_client_core::model::RecordDoc, path: &str| {
+        doc.get(path)
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let ids = store.list(None).await?;
+    assert!(ids.len() >= said.len());
+    for doc in store.load_many(&ids).await? {
+        let needed: &[&str] = match doc.kind() {
+            DocKind::Visit => &["form.parts_used"],
+            DocKind::Receipt => &[
+                "receipt.number",
+                "receipt.visit_id",
+                "receipt.product_serial",
+                "signature.signer_name",
+                "signature.blob_sha256",
+            ],
+            DocKind::Feedback => &["answer.comment"],
+            other => panic!("a {other} was never written"),
+        };
+        for path in needed {
+            assert!(
+                !text(&doc, path).is_empty(),
+                "{} {} without {path}: a half record",
+                doc.kind(),
+                doc.id()
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
 /// Devices whose clocks are days off: numbering and deadlines follow the server's time; the
 /// device's claim is kept beside it in the history.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
