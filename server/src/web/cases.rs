@@ -424,6 +424,44 @@ fn allowed(
 
 /// The case page: the form, the step timeline against its deadlines, amounts and their
 /// approvals, history, settlements, and the actions this user may take.
+/// §4.6.8: the case this one reopens, and the cases that reopen it, each a link with its number.
+async fn linked_section(state: &AppState, s: &Session, case: &Case) -> String {
+    let mut links = Vec::new();
+    for (id, original) in case
+        .original
+        .iter()
+        .map(|id| (*id, true))
+        .chain(case.followups.iter().map(|id| (*id, false)))
+    {
+        let number = match state.db.case(id).await {
+            Ok(Some(c)) => c
+                .case
+                .number
+                .unwrap_or_else(|| s.t("未编号", "not numbered").to_string()),
+            _ => continue,
+        };
+        links.push((id, number, original));
+    }
+    if links.is_empty() {
+        return String::new();
+    }
+    maud::html! {
+        section #linked-cases {
+            @for (id, number, original) in &links {
+                p {
+                    @if *original {
+                        (s.t("客户不接受原投诉的结论,本案为重新提出的投诉(§4.6.8):原案 ", "The customer rejected the conclusion of the original case; this case reopens it (§4.6.8): original "))
+                    } @else {
+                        (s.t("客户不接受本案结论,已重新立案(§4.6.8):", "The customer rejected this case's conclusion; reopened as (§4.6.8): "))
+                    }
+                    a href={ "/web/complaints/" (id) } { (number) }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
 pub async fn case_page(
     State(state): State<AppState>,
     s: Session,
@@ -449,6 +487,7 @@ pub async fn case_page(
     let tz = state.config.timezone;
     let name_of = |u: Uuid| esc(names.get(&u).map(String::as_str).unwrap_or("?"));
     let mut body = facts_section(&s, case, tz);
+    body.push_str(&linked_section(&state, &s, case).await);
     if let Some(row) = form
         && let Ok(doc) = row.record()
     {

@@ -750,7 +750,9 @@ fn fields_section(s: &Session, doc: &RecordDoc) -> String {
         } else {
             show_value(spec, &value)
         };
+        // Only an image's own hash is a picture; a signed digest is a hash of the form.
         if spec.map(|f| f.ty) == Some(FieldType::Sha256)
+            && path.ends_with("blob_sha256")
             && let Some(sha) = value.as_text().filter(|t| t.len() == 64)
         {
             let _ = write!(

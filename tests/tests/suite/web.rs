@@ -1125,3 +1125,74 @@ async fn alert_pages() -> anyhow::Result<()> {
     server.finish().await;
     Ok(())
 }
+
+/// §4.6.8 on the pages: a closed case the customer rejected links to its new case, and the new
+/// case links back, each by its number; a one-shot record (the head's visit, §3.5) is offered
+/// until it is done, then not again; a signed record shows no image for its signed digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linked_cases_and_one_shot_actions() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let office = Office::new(&server).await?;
+    let id = office.file("0").await?;
+    office
+        .ok("quality", &id, json!({"action": "accept"}))
+        .await?;
+    let base = server.base();
+    let http = client();
+    let head = sign_in(&http, &base, "head").await?;
+    let page = page_text(&http, format!("{base}/web/complaints/{id}"), &head).await?;
+    assert!(page.contains("记录部长拜访"), "offered before it is done");
+    office
+        .ok(
+            "head",
+            &id,
+            json!({"action": "record_head_visit", "visitor": "部长亲自拜访"}),
+        )
+        .await?;
+    let page = page_text(&http, format!("{base}/web/complaints/{id}"), &head).await?;
+    assert!(!page.contains("记录部长拜访"), "not offered once done");
+    let (status, again) = office
+        .act(
+            "head",
+            &id,
+            json!({"action": "record_head_visit", "visitor": "again"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, again["error"]["code"].clone()),
+        (409, json!("already_done")),
+        "{again}"
+    );
+
+    let id = office.file("0").await?;
+    office.run_to_close(&id, 50_000, "head").await?;
+    let (status, reopened) = office
+        .call(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{id}/reopen"),
+            None,
+        )
+        .await?;
+    if status == 201 {
+        let new_id = reopened["id"].as_str().unwrap_or_default().to_string();
+        let gm = sign_in(&http, &base, "gmo").await?;
+        let original = page_text(&http, format!("{base}/web/complaints/{id}"), &gm).await?;
+        assert!(
+            original.contains(&format!("/web/complaints/{new_id}"))
+                && original.contains("已重新立案"),
+            "{original}"
+        );
+        let new = page_text(&http, format!("{base}/web/complaints/{new_id}"), &gm).await?;
+        assert!(
+            new.contains(&format!("/web/complaints/{id}")) && new.contains("原案"),
+            "{new}"
+        );
+    } else {
+        panic!("the case did not close and reopen: {status} {reopened}");
+    }
+    server.finish().await;
+    Ok(())
+}

@@ -437,6 +437,11 @@ impl Case {
             "record_head_visit",
             "市场部部长",
         )?;
+        if self.head_visit.is_some() {
+            return Err(WorkflowError::AlreadyDone(
+                "the head's visit to the customer",
+            ));
+        }
         self.head_visit = Some((
             at.actor.user,
             non_empty(visitor, "who visited the customer")?,
@@ -452,6 +457,9 @@ impl Case {
             "written_report_to_head",
             "市场部",
         )?;
+        if self.written_report_to_head {
+            return Err(WorkflowError::AlreadyDone("the written report to the head"));
+        }
         self.written_report_to_head = true;
         Ok(())
     }

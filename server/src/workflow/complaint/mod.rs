@@ -408,6 +408,8 @@ pub enum WorkflowError {
     Invalid(String),
     #[error("the case cannot close yet: {0}")]
     NotReady(String),
+    #[error("{0} is recorded already; it is done once")]
+    AlreadyDone(&'static str),
 }
 
 impl WorkflowError {
@@ -421,6 +423,7 @@ impl WorkflowError {
             WorkflowError::AboveAuthority { .. } => ErrorCode::AboveAuthority,
             WorkflowError::Invalid(_) => ErrorCode::InvalidInput,
             WorkflowError::NotReady(_) => ErrorCode::NotReady,
+            WorkflowError::AlreadyDone(_) => ErrorCode::AlreadyDone,
         }
     }
 }

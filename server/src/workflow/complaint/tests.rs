@@ -527,3 +527,28 @@ proptest! {
         prop_assert!(numbers.len() <= 1, "a case is numbered once");
     }
 }
+
+#[test]
+fn one_shot_records_are_done_once() {
+    let t0 = at("2026-11-03T09:00:00+08:00");
+    let c = run(&filed(7, t0), Role::Quality, Action::Accept, t0);
+    let visit = || Action::RecordHeadVisit {
+        visitor: "head in person".into(),
+    };
+    let c = run(&c, Role::MarketingHead, visit(), t0);
+    let again = apply(&c, &visit(), actor(Role::MarketingHead), t0, &rules(), None);
+    assert!(
+        matches!(again, Err(WorkflowError::AlreadyDone(_))),
+        "{again:?}"
+    );
+    let c = run(&c, Role::Salesperson, Action::WrittenReportToHead, t0);
+    let again = apply(
+        &c,
+        &Action::WrittenReportToHead,
+        actor(Role::Salesperson),
+        t0,
+        &rules(),
+        None,
+    );
+    assert_eq!(again.unwrap_err().code(), ErrorCode::AlreadyDone);
+}
