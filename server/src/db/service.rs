@@ -270,6 +270,29 @@ impl Db {
         .is_some())
     }
 
+    /// The customers of a region (all of them for head office), by name: those without a
+    /// product yet included, so a new caller can be given one.
+    pub async fn customers_in(&self, region: Option<&str>) -> sqlx::Result<Vec<Customer>> {
+        let rows = sqlx::query(
+            "SELECT id, region, name, address, phone FROM customers
+             WHERE ($1 = '' OR region = $1) ORDER BY name, phone, id",
+        )
+        .bind(region.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Customer {
+                    id: uuid(&r.try_get::<String, _>(0)?)?,
+                    region: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    address: r.try_get(3)?,
+                    phone: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn customer(&self, id: Uuid) -> sqlx::Result<Option<Customer>> {
         let row =
             sqlx::query("SELECT id, region, name, address, phone FROM customers WHERE id = $1")

@@ -402,11 +402,14 @@ pub async fn request_form(
             )
         })
         .collect();
-    let mut customers: Vec<(String, String)> = choices
-        .iter()
-        .map(|c| (c.customer.id.to_string(), c.customer.name.clone()))
-        .collect();
-    customers.dedup();
+    // Every customer of the office, a new one without products included.
+    let customers: Vec<(String, String)> = match state.db.customers_in(region).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|c| (c.id.to_string(), format!("{} · {}", c.name, c.phone)))
+            .collect(),
+        Err(e) => return error_page(&s, e.into()),
+    };
     let categories = [
         ("A", s.t("A 有偿服务", "A paid")),
         ("B", s.t("B 合同服务", "B contract")),

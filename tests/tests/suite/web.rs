@@ -264,6 +264,13 @@ async fn guards(server: TestServer) -> anyhow::Result<()> {
     let customer: (String,) = sqlx::query_as("SELECT id FROM customers")
         .fetch_one(&server.state.db.pool)
         .await?;
+    // A new caller, without a product yet, is offered at once in the product form.
+    let form = page_text(&http, format!("{base}/web/requests/new"), &clerk).await?;
+    assert!(
+        form.contains(&format!(r#"value="{}""#, customer.0))
+            && form.contains("湖北某建设公司 · 027-1"),
+        "the new customer in the product form"
+    );
     let bad = post(
         "/web/products",
         vec![
