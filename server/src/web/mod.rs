@@ -346,7 +346,8 @@ async fn close_session(state: &AppState, session: &Session) -> Result<(), AppErr
 }
 
 /// Back to `to` with a message shown at the top of the page: `ok` when the action was done,
-/// the server's own refusal otherwise (with a Chinese gist of its code first).
+/// the server's own refusal otherwise (with a Chinese gist of its code first, and without the
+/// code itself).
 pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     let url = match result {
@@ -358,7 +359,8 @@ pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Res
             };
             format!(
                 "{to}{sep}err={}",
-                html::url_encode(&format!("{gist}{} ({})", e.message, e.code))
+                // The rule in words, never the machine code (the API keeps that).
+                html::url_encode(&format!("{gist}{}", e.message))
             )
         }
     };
@@ -366,7 +368,7 @@ pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Res
 }
 
 /// What the common refusals mean, in Chinese (the server's own message follows).
-fn gist_zh(code: &str) -> Option<&'static str> {
+pub(super) fn gist_zh(code: &str) -> Option<&'static str> {
     Some(match code {
         "quantity_mismatch" => "数量不符,不能过账",
         "above_authority" => "超出审批权限",

@@ -795,7 +795,10 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     browser.click(&format!("#settle-post-{rid}")).await?;
     let refusal = browser.text(".flash.err").await?;
     assert!(
-        refusal.contains("(5)") && refusal.contains("(4)") && refusal.contains("quantity_mismatch"),
+        refusal.contains("(5)")
+            && refusal.contains("(4)")
+            && refusal.contains("数量不符")
+            && !refusal.contains("quantity_mismatch"),
         "{refusal}"
     );
     browser.screenshot(&shot("06-finance-mismatch.png")).await?;
