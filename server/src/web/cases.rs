@@ -15,7 +15,7 @@ use fieldloop_client_core::model::{FieldValue, RecordDoc, Role};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select};
+use super::html::{Flash, csrf_field, deadline, esc, input, local, local_ms, page, select};
 use super::pages::{error_page, names, not_found};
 use super::settlements::settlement_section;
 use super::{Fields, Posted, Session, back_with};
@@ -91,7 +91,9 @@ pub async fn complaints(
                 state_label(&s, c.state).to_string(),
                 esc(&c.region),
                 received_with_claim(&s, tz, c),
-                c.due_at.map(|d| local(tz, d)).unwrap_or_default(),
+                c.due_at
+                    .map(|d| deadline(s.lang, tz, d, now, c.state != CaseState::Open))
+                    .unwrap_or_default(),
                 if overdue {
                     format!(
                         r#"<span class="badge overdue">{}</span>"#,
@@ -486,7 +488,7 @@ pub async fn case_page(
     };
     let tz = state.config.timezone;
     let name_of = |u: Uuid| esc(names.get(&u).map(String::as_str).unwrap_or("?"));
-    let mut body = facts_section(&s, case, tz);
+    let mut body = facts_section(&s, case, tz, state.now());
     body.push_str(&linked_section(&state, &s, case).await);
     if let Some(row) = form
         && let Ok(doc) = row.record()
@@ -518,7 +520,7 @@ pub async fn case_page(
 }
 
 /// The case's number, state, region, claim, acceptance and deadline.
-fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz) -> String {
+fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
     format!(
         r#"<dl class="facts"><dt>{}</dt><dd id="case-number">{}</dd><dt>{}</dt><dd id="case-state">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>¥{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>"#,
         s.t("编号", "Number"),
@@ -535,7 +537,7 @@ fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz) -> String {
             .unwrap_or_else(|| "—".into()),
         s.t("结案期限", "Case due"),
         case.due_at
-            .map(|t| local(tz, t))
+            .map(|t| deadline(s.lang, tz, t, now, case.state != CaseState::Open))
             .unwrap_or_else(|| "—".into()),
     )
 }
@@ -581,7 +583,7 @@ fn timeline_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<U
             esc(&step_label(s, st.kind)),
             esc(&dept_label(s, st.department)),
             local(tz, st.started_at),
-            local(tz, st.due_at),
+            deadline(s.lang, tz, st.due_at, now, st.done_at.is_some()),
             st.done_at.map(|t| local(tz, t)).unwrap_or_default(),
             status,
             esc(&st.note),

@@ -285,6 +285,45 @@ pub fn select(name: &str, label: &str, options: &[(String, String)]) -> String {
     out
 }
 
+/// A deadline as people read it, the same way on every page: the last day allowed (the day
+/// before the limit's midnight, company time) and how many days are left, coloured when it is
+/// today or tomorrow and when it has passed. `done`: finished, so no countdown.
+pub fn deadline(
+    lang: Lang,
+    tz: chrono_tz::Tz,
+    due: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+    done: bool,
+) -> String {
+    let last = (due - chrono::Duration::seconds(1))
+        .with_timezone(&tz)
+        .date_naive();
+    let today = now.with_timezone(&tz).date_naive();
+    let day = last.format("%Y-%m-%d").to_string();
+    if done {
+        return day;
+    }
+    let t = |zh: String, en: String| if lang == Lang::Zh { zh } else { en };
+    let left = (last - today).num_days();
+    let (class, text) = if now >= due {
+        let late = (today - last).num_days().max(1);
+        (
+            "overdue",
+            t(format!("逾期 {late} 天"), format!("{late} d late")),
+        )
+    } else if left == 0 {
+        ("near", t("今天到期".into(), "due today".into()))
+    } else if left == 1 {
+        ("near", t("还剩 1 天".into(), "1 day left".into()))
+    } else {
+        (
+            "",
+            t(format!("还剩 {left} 天"), format!("{left} days left")),
+        )
+    };
+    format!(r#"{day} <span class="badge {class}">{text}</span>"#)
+}
+
 /// Local time for people: `YYYY-MM-DD HH:MM` in the company's zone.
 pub fn local(tz: chrono_tz::Tz, at: chrono::DateTime<chrono::Utc>) -> String {
     at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
@@ -378,6 +417,27 @@ pub fn bars_from(t: &Table, label_col: usize, value_col: usize) -> Vec<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deadlines_read_as_the_last_day_with_days_left() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.to_utc())
+                .unwrap_or_default()
+        };
+        let due = at("2026-12-09T00:00:00+08:00");
+        let d = |now: &str| deadline(Lang::Zh, tz, due, at(now), false);
+        assert!(d("2026-12-03T09:00:00+08:00").starts_with("2026-12-08 "));
+        assert!(d("2026-12-03T09:00:00+08:00").contains("还剩 5 天"));
+        assert!(d("2026-12-07T09:00:00+08:00").contains("near\">还剩 1 天"));
+        assert!(d("2026-12-08T23:59:59+08:00").contains("今天到期"));
+        assert!(d("2026-12-09T00:00:00+08:00").contains("overdue\">逾期 1 天"));
+        assert_eq!(
+            deadline(Lang::Zh, tz, due, at("2026-12-10T00:00:00+08:00"), true),
+            "2026-12-08"
+        );
+    }
 
     #[test]
     fn escaping_and_encoding() {

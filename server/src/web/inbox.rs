@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Session;
 use super::cases::{case_title, region_filter, step_label, visible};
-use super::html::{Flash, esc, local, page};
+use super::html::{Flash, deadline, esc, page};
 use super::pages::error_page;
 use super::settlements::steps_for;
 use crate::AppState;
@@ -152,7 +152,9 @@ fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz
                 } else {
                     String::new()
                 },
-                t.due.map(|d| local(tz, d)).unwrap_or_else(|| "—".into()),
+                t.due
+                    .map(|d| deadline(s.lang, tz, d, now, false))
+                    .unwrap_or_else(|| "—".into()),
                 format!(
                     r#"<a href="/web/complaints/{}">{}</a>"#,
                     t.case,
