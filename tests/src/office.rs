@@ -121,6 +121,28 @@ impl Office {
             .to_string())
     }
 
+    /// A case filed and run to production's countermeasure (quality accepts, sales
+    /// investigates, quality reports and determines the fault is production's), all at the
+    /// clock's present time; returns its id.
+    pub async fn run_to_countermeasure(&self) -> anyhow::Result<String> {
+        let id = self.file("0").await?;
+        self.ok("quality", &id, json!({"action": "accept"})).await?;
+        self.ok(
+            "sales",
+            &id,
+            json!({"action": "investigate", "findings": "seen on site"}),
+        )
+        .await?;
+        self.ok(
+            "quality",
+            &id,
+            json!({"action": "submit_report", "text": "r"}),
+        )
+        .await?;
+        self.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+        Ok(id)
+    }
+
     pub async fn act(&self, who: &str, id: &str, action: Value) -> anyhow::Result<(u16, Value)> {
         self.call(
             who,

@@ -808,6 +808,46 @@ pub async fn import(
     Ok(report)
 }
 
+/// A template to download: its media type, its Content-Disposition (an ASCII name and the
+/// Chinese one), and its bytes.
+#[derive(Debug)]
+pub struct Download {
+    pub mime: &'static str,
+    pub disposition: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The template of `kind` as a download, CSV or XLSX.
+pub fn template_download(kind: ImportKind, xlsx: bool) -> AppResult<Download> {
+    let (mime, ext) = if xlsx {
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        )
+    } else {
+        ("text/csv; charset=utf-8", "csv")
+    };
+    let file = format!("{}导入模板.{ext}", kind.label().0);
+    let encoded: String = file
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Ok(Download {
+        mime,
+        disposition: format!(
+            "attachment; filename=\"{}-template.{ext}\"; filename*=UTF-8''{encoded}",
+            kind.code()
+        ),
+        bytes: template(kind, xlsx)?,
+    })
+}
+
 /// The template of `kind`: its header (Chinese) and one example row, as CSV (UTF-8 with a BOM,
 /// so Excel opens it right) or XLSX.
 pub fn template(kind: ImportKind, xlsx: bool) -> AppResult<Vec<u8>> {

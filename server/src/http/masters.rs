@@ -102,27 +102,12 @@ async fn template(
             )));
         }
     };
-    let bytes = app::template(kind, xlsx)?;
-    let (mime, ext) = if xlsx {
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            "xlsx",
-        )
-    } else {
-        ("text/csv; charset=utf-8", "csv")
-    };
-    let (zh, _) = kind.label();
-    let file = format!("{zh}导入模板.{ext}");
-    let disposition = format!(
-        "attachment; filename=\"{}-template.{ext}\"; filename*=UTF-8''{}",
-        kind.code(),
-        crate::web::html::url_encode(&file)
-    );
+    let d = app::template_download(kind, xlsx)?;
     Ok((
         [
-            (header::CONTENT_TYPE, mime.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_TYPE, d.mime.to_string()),
+            (header::CONTENT_DISPOSITION, d.disposition),
         ],
-        bytes,
+        d.bytes,
     ))
 }

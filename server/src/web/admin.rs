@@ -518,31 +518,15 @@ pub async fn template(
         Ok(k) => k,
         Err(e) => return error_page(&s, e),
     };
-    match masters::template(kind, xlsx) {
-        Ok(bytes) => {
-            let (mime, ext) = if xlsx {
-                (
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    "xlsx",
-                )
-            } else {
-                ("text/csv; charset=utf-8", "csv")
-            };
-            let file = format!("{}导入模板.{ext}", kind.label().0);
-            let disposition = format!(
-                "attachment; filename=\"{}-template.{ext}\"; filename*=UTF-8''{}",
-                kind.code(),
-                super::html::url_encode(&file)
-            );
-            (
-                [
-                    (axum::http::header::CONTENT_TYPE, mime.to_string()),
-                    (axum::http::header::CONTENT_DISPOSITION, disposition),
-                ],
-                bytes,
-            )
-                .into_response()
-        }
+    match masters::template_download(kind, xlsx) {
+        Ok(d) => (
+            [
+                (axum::http::header::CONTENT_TYPE, d.mime.to_string()),
+                (axum::http::header::CONTENT_DISPOSITION, d.disposition),
+            ],
+            d.bytes,
+        )
+            .into_response(),
         Err(e) => error_page(&s, e),
     }
 }

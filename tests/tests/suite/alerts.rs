@@ -55,30 +55,6 @@ async fn add_channel(
     .await
 }
 
-/// A case run to production's countermeasure (two days, due 6 Nov 00:00), all on 3 Nov.
-async fn case_at_countermeasure(office: &Office) -> anyhow::Result<String> {
-    let id = office.file("0").await?;
-    office
-        .ok("quality", &id, json!({"action": "accept"}))
-        .await?;
-    office
-        .ok(
-            "sales",
-            &id,
-            json!({"action": "investigate", "findings": "seen on site"}),
-        )
-        .await?;
-    office
-        .ok(
-            "quality",
-            &id,
-            json!({"action": "submit_report", "text": "r"}),
-        )
-        .await?;
-    office.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
-    Ok(id)
-}
-
 async fn alerts_follow_a_case(engine: Engine) -> anyhow::Result<()> {
     let clock = Arc::new(ManualClock::new(at("2026-11-03T15:00:00+08:00")));
     let Some(server) = TestServer::start_clocked(engine, clock.clone()).await? else {
@@ -119,7 +95,7 @@ async fn alerts_follow_a_case(engine: Engine) -> anyhow::Result<()> {
     );
 
     let office = Office::new(&server).await?;
-    let case = case_at_countermeasure(&office).await?;
+    let case = office.run_to_countermeasure().await?;
     let (_, body) = office
         .call(
             "quality",
@@ -283,7 +259,7 @@ async fn rate_limits_and_mail(engine: Engine) -> anyhow::Result<()> {
     }
     let office = Office::new(&server).await?;
     for _ in 0..5 {
-        case_at_countermeasure(&office).await?;
+        office.run_to_countermeasure().await?;
     }
     clock.set(at("2026-11-04T19:30:00+08:00"));
     let tick = || async {
@@ -369,7 +345,7 @@ async fn outages(engine: Engine) -> anyhow::Result<()> {
     .await?;
     let channel: uuid::Uuid = channel["id"].as_str().unwrap_or_default().parse()?;
     let office = Office::new(&server).await?;
-    case_at_countermeasure(&office).await?;
+    office.run_to_countermeasure().await?;
     let tick = || async {
         alerts::tick(&server.state)
             .await
@@ -477,7 +453,7 @@ async fn two_instances_send_each_alert_once() -> anyhow::Result<()> {
     assert_eq!(status, 201);
     let office = Office::new(&first).await?;
     for _ in 0..12 {
-        case_at_countermeasure(&office).await?;
+        office.run_to_countermeasure().await?;
     }
     for moment in [
         "2026-11-04T19:30:00+08:00",

@@ -1084,25 +1084,7 @@ async fn alert_pages() -> anyhow::Result<()> {
     assert!(html.contains("时限过去 10%"), "the new ladder is in force");
 
     // A case at production's step; a tenth of its time later, the alert.
-    let id = office.file("0").await?;
-    office
-        .ok("quality", &id, json!({"action": "accept"}))
-        .await?;
-    office
-        .ok(
-            "sales",
-            &id,
-            json!({"action": "investigate", "findings": "seen"}),
-        )
-        .await?;
-    office
-        .ok(
-            "quality",
-            &id,
-            json!({"action": "submit_report", "text": "r"}),
-        )
-        .await?;
-    office.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
+    office.run_to_countermeasure().await?;
     clock.set(DateTime::parse_from_rfc3339("2026-11-03T21:00:00+08:00")?.to_utc());
     fieldloop_server::app::alerts::tick(&server.state)
         .await
