@@ -191,16 +191,18 @@ pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
         title = esc(title),
         csrf = esc(&s.csrf),
         logout = s.t("退出", "Sign out"),
+        // Words, not an emoji: the office's PCs may have no emoji font.
         bell = if s.bell > 0 {
             format!(
-                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">🔔 {n}</a>"#,
+                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">{label} <span class="badge overdue" id="bell-count">{n}</span></a>"#,
                 n = s.bell,
-                t = s.t("未读提醒", "Unread alerts")
+                t = s.t("未读提醒", "Unread alerts"),
+                label = s.t("提醒", "Alerts")
             )
         } else {
             format!(
-                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">🔔</a>"#,
-                t = s.t("提醒", "Alerts")
+                r#"<a class="bell" id="bell" href="/web/alerts">{}</a>"#,
+                s.t("提醒", "Alerts")
             )
         },
     )
