@@ -29,9 +29,22 @@ pub use db::Db;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
-/// Everything a request handler needs.
+/// Everything a request handler needs, shared: every request and middleware holds a clone,
+/// so a clone is one reference count, not one per part.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Debug, Clone)]
+pub struct Shared {
     pub db: Db,
     pub keys: Arc<auth::Keys>,
     pub config: Arc<Config>,
@@ -70,7 +83,7 @@ impl AppState {
                     .await?
             }
         };
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             db,
             keys: Arc::new(auth::Keys::from_secret(secret.as_bytes())),
             docs: Arc::new(doc_cache::DocCache::new(config.doc_cache)),
@@ -85,7 +98,14 @@ impl AppState {
             alert_http: alert_client()?,
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
-        })
+        })))
+    }
+
+    /// The same state reckoning business time by `clock` (tests that walk through weeks).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> AppState {
+        let mut shared = Arc::unwrap_or_clone(self.0);
+        shared.clock = clock;
+        AppState(Arc::new(shared))
     }
 
     /// A registered device as the database has it now: a revocation takes effect on the
@@ -176,6 +196,17 @@ pub async fn run(
             }
         })
     };
+    // Request latencies folded into their histograms (see `Metrics::upkeep`).
+    let upkeep = {
+        let metrics = state.metrics.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                metrics.upkeep();
+            }
+        })
+    };
     // Deadline alerts: swept and sent every FIELDLOOP_ALERT_TICK_SECS.
     let alerts = {
         let state = state.clone();
@@ -208,6 +239,7 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await?;
     sweeper.abort();
+    upkeep.abort();
     alerts.abort();
     tracing::info!("stopped");
     Ok(())

@@ -3,7 +3,8 @@
 //! department. Each server state has its own recorder (not the process-wide one), so two
 //! servers in one process (the tests) count apart.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder as _};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -31,7 +32,12 @@ pub const ALERTS: &str = "fieldloop_alerts_total";
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
+    requests: Arc<RwLock<RequestSeries>>,
 }
+
+/// Each request's counter and latency histogram, by route, then method and status: found
+/// again without building their keys (labels, strings, hashes) on every request.
+type RequestSeries = HashMap<String, HashMap<(axum::http::Method, u16), (Counter, Histogram)>>;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,6 +57,7 @@ impl Metrics {
         let metrics = Metrics {
             recorder: Arc::new(recorder),
             handle,
+            requests: Arc::default(),
         };
         for (name, help) in [
             (
@@ -117,6 +124,49 @@ impl Metrics {
 
     pub fn gauge(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
         self.recorder.register_gauge(&key(name, labels), &METADATA)
+    }
+
+    /// Counts one answered request and its time.
+    pub fn request(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+        let found = {
+            let series = self.requests.read().unwrap_or_else(|e| e.into_inner());
+            series
+                .get(route)
+                .and_then(|by| by.get(&(method.clone(), status)))
+                .cloned()
+        };
+        let (counter, histogram) = found.unwrap_or_else(|| {
+            let made = (
+                self.counter(
+                    HTTP_REQUESTS,
+                    &[
+                        ("method", method.as_str()),
+                        ("route", route),
+                        ("status", &status.to_string()),
+                    ],
+                ),
+                self.histogram(
+                    HTTP_SECONDS,
+                    &[("method", method.as_str()), ("route", route)],
+                ),
+            );
+            self.requests
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(route.to_string())
+                .or_default()
+                .insert((method.clone(), status), made.clone());
+            made
+        });
+        counter.increment(1);
+        histogram.record(seconds);
+    }
+
+    /// Folds the latency samples recorded since the last call into their histograms. The
+    /// recorder keeps every sample until then, so the server calls this every few seconds
+    /// whether or not anyone scrapes `/metrics` (otherwise memory grows with every request).
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
     }
 
     /// Everything recorded, in Prometheus' text format.

@@ -168,7 +168,7 @@ impl TestServer {
         let database_url = config.database_url.clone();
         let mut state = AppState::open(config).await?;
         if let Some(clock) = clock {
-            state.clock = clock;
+            state = state.with_clock(clock);
         }
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;

@@ -112,6 +112,7 @@ impl Db {
             .bind(at)
             .execute(&self.pool)
             .await?;
+        self.access_changed();
         Ok(())
     }
 
@@ -211,7 +212,37 @@ impl Db {
 
     /// Everything a request's access is judged on, read in one statement: the account (role,
     /// region, active), whether the token's session was revoked, and the device it names.
+    /// On SQLite the answer is remembered until this server writes a change that could alter
+    /// it (see [`super::access_cache`]).
     pub async fn access(
+        &self,
+        user: Uuid,
+        family: Option<&str>,
+        device: Option<Uuid>,
+    ) -> sqlx::Result<Option<Access>> {
+        let Some(cache) = &self.access_cache else {
+            return self.read_access(user, family, device).await;
+        };
+        if let Some(found) = cache.get(user, family, device) {
+            return Ok(Some(found));
+        }
+        let epoch = cache.epoch();
+        let found = self.read_access(user, family, device).await?;
+        if let Some(access) = &found {
+            cache.put(epoch, user, family, device, access);
+        }
+        Ok(found)
+    }
+
+    /// After a committed write to accounts, sessions or devices: no remembered access read
+    /// is used again.
+    pub fn access_changed(&self) {
+        if let Some(cache) = &self.access_cache {
+            cache.changed();
+        }
+    }
+
+    async fn read_access(
         &self,
         user: Uuid,
         family: Option<&str>,
@@ -273,18 +304,19 @@ impl Db {
         .bind(family)
         .execute(&self.pool)
         .await?;
+        self.access_changed();
         Ok(())
     }
 
     /// Enables or disables an account; whether it existed.
     pub async fn set_active(&self, user: Uuid, active: bool) -> sqlx::Result<bool> {
-        Ok(sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
+        let done = sqlx::query("UPDATE users SET active = $2 WHERE id = $1")
             .bind(user.to_string())
             .bind(i64::from(active))
             .execute(&self.pool)
-            .await?
-            .rows_affected()
-            == 1)
+            .await?;
+        self.access_changed();
+        Ok(done.rows_affected() == 1)
     }
 
     /// Ends every session of an account: its refresh tokens, the access tokens issued with
@@ -304,7 +336,9 @@ impl Db {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.access_changed();
+        Ok(())
     }
 
     /// An account's devices, newest first, each with when it was registered and revoked.
@@ -337,15 +371,14 @@ impl Db {
     /// Revokes a device (a lost or replaced phone): its next request is refused. Whether it
     /// was active until now.
     pub async fn revoke_device(&self, device: Uuid, at: i64) -> sqlx::Result<bool> {
-        Ok(
+        let done =
             sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(at)
                 .bind(device.to_string())
                 .execute(&self.pool)
-                .await?
-                .rows_affected()
-                == 1,
-        )
+                .await?;
+        self.access_changed();
+        Ok(done.rows_affected() == 1)
     }
 
     /// Writes one line of the audit log.

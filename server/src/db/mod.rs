@@ -2,6 +2,7 @@
 //! column is TEXT, BIGINT or bytes, times are unix milliseconds and money is integer fen, so
 //! the same statements run unchanged on SQLite and PostgreSQL (see ARCHITECTURE.md).
 
+pub mod access_cache;
 pub mod accounts;
 pub mod alerts;
 pub mod complaints;
@@ -39,6 +40,8 @@ pub struct Db {
     pub engine: Engine,
     /// SQLite writers of this process take turns here before `BEGIN IMMEDIATE`.
     writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Remembered access reads, on SQLite only (see [`access_cache`]).
+    access_cache: Option<std::sync::Arc<access_cache::AccessCache>>,
 }
 
 pub type Tx = Transaction<'static, Any>;
@@ -239,6 +242,7 @@ impl Db {
             pool,
             engine,
             writers: std::sync::Arc::default(),
+            access_cache: (engine == Engine::Sqlite).then(std::sync::Arc::default),
         })
     }
 

@@ -48,18 +48,18 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Whether `path` is the API's (not a page: `/` and `/web...`).
+pub fn is_api(path: &str) -> bool {
+    path != "/" && !path.starts_with("/web")
+}
+
 /// The framework's own refusals of an API request (an unreadable JSON body, a wrong content
 /// type, a query or path that does not parse, a method the route does not have) come as plain
 /// text with statuses of their own; this turns them into the one JSON shape, with the status
 /// of their code; so do a body in an encoding the server cannot undo and a fault answered
 /// without a body. Pages (`/` and `/web...`) are left as they are.
-pub async fn json_rejections(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let path = request.uri().path();
-    let api = path != "/" && !path.starts_with("/web");
-    let response = next.run(request).await;
+/// `api`: whether the request was the API's ([`is_api`]).
+pub async fn in_api_shape(api: bool, response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

@@ -146,14 +146,14 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(crate::web::routes())
         .route("/metrics", axum::routing::get(observe::metrics))
         .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestDecompressionLayer::new())
+        // Counted, and refusals in the API's shape: outside the decompression, so that its
+        // refusals come in that shape too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::count_requests,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestDecompressionLayer::new())
-        // Outside the decompression, so its refusals come in the API's shape too.
-        .layer(axum::middleware::from_fn(error::json_rejections))
         // Small answers (an idle sync, an error) go uncompressed: a gzip stream costs more to set
         // up than it saves on a few hundred bytes.
         .layer(

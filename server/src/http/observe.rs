@@ -13,37 +13,30 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::metrics::{HTTP_REQUESTS, HTTP_SECONDS, POOL_CONNECTIONS, STEPS_OPEN, STEPS_OVERDUE};
+use crate::metrics::{POOL_CONNECTIONS, STEPS_OPEN, STEPS_OVERDUE};
 use crate::workflow::complaint::Department;
 
 /// Counts and times each request under its route's pattern (`/api/docs/{id}`, not the id), so
 /// that the number of series stays fixed; requests no route matched count as `unmatched`.
+/// The same layer gives the framework's refusals of API requests the API's shape
+/// ([`super::error::in_api_shape`]): one middleware instead of two, as each costs every
+/// request a clone of the route behind it.
 pub async fn count_requests(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_string();
-    let method = request.method().as_str().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let api = super::error::is_api(request.uri().path());
     let start = crate::clock::monotonic();
-    let response = next.run(request).await;
-    let seconds = start.elapsed().as_secs_f64();
-    let status = response.status().as_u16().to_string();
-    state
-        .metrics
-        .counter(
-            HTTP_REQUESTS,
-            &[("method", &method), ("route", &route), ("status", &status)],
-        )
-        .increment(1);
-    state
-        .metrics
-        .histogram(HTTP_SECONDS, &[("method", &method), ("route", &route)])
-        .record(seconds);
+    let response = super::error::in_api_shape(api, next.run(request).await).await;
+    state.metrics.request(
+        &method,
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     response
 }
 

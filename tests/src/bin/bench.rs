@@ -590,16 +590,21 @@ async fn main() -> anyhow::Result<()> {
         .map(|d| d.automerge().save().len())
         .unwrap_or(1);
     // Where the bytes are: each table and index of the server's database, per visit.
-    let tables: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT name, CAST(SUM(pgsize) AS BIGINT) FROM dbstat GROUP BY name ORDER BY 2 DESC",
+    let tables: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT name, CAST(SUM(pgsize) AS BIGINT), CAST(SUM(payload) AS BIGINT),
+                CAST(SUM(unused) AS BIGINT)
+         FROM dbstat GROUP BY name ORDER BY 2 DESC",
     )
     .fetch_all(&server.state.db.pool)
     .await
     .unwrap_or_default();
-    for (name, bytes) in tables.iter().take(8) {
+    for (name, bytes, payload, unused) in tables.iter().take(8) {
+        let per = |b: &i64| *b as f64 / n as f64;
         println!(
-            "breakdown s6 {name}: {:.0} bytes/visit",
-            *bytes as f64 / n as f64
+            "breakdown s6 {name}: {:.0} bytes/visit (payload {:.0}, unused {:.0})",
+            per(bytes),
+            per(payload),
+            per(unused)
         );
     }
     line(
