@@ -24,6 +24,9 @@ pub enum Error {
     Invalid(String),
     #[error("no such record: {0}")]
     NotFound(String),
+    /// The phone's space for photos waiting for upload is full: sync, then try again.
+    #[error("photo space full: {0}")]
+    QuotaFull(String),
     /// The local store failed (disk full, file damaged).
     #[error("local storage: {0}")]
     Storage(String),

@@ -11,6 +11,8 @@ pub mod wire;
 #[cfg(feature = "device")]
 pub mod clock;
 #[cfg(feature = "device")]
+pub mod photo;
+#[cfg(feature = "device")]
 pub mod store;
 #[cfg(feature = "device")]
 pub mod sync;

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use crate::model::ownership::Author;
-use crate::model::{DocKind, FieldValue, RecordDoc, Refusal};
+use crate::model::{DocKind, FieldType, FieldValue, PhotoEntry, RecordDoc, Refusal};
 pub use crate::wire::{heads_from_text, heads_to_text, sha256_hex};
 use crate::{Error, Result};
 
@@ -616,6 +616,70 @@ impl Store {
         Ok(doc)
     }
 
+    /// Adds a photo to the photos field `path` of record `id` (`form.photos` of a visit or a
+    /// complaint form): made ready first ([`crate::photo::prepare`]: upright, at most
+    /// `options.longest_side`, JPEG again without the camera's metadata, the capture time kept),
+    /// then the image, queued for upload, and the record's new entry are stored in one
+    /// transaction. Refused, changing nothing, when the image is empty, too large or not a
+    /// JPEG, when the caption is too long, or when the photos and signatures waiting for upload
+    /// would pass `options.waiting_quota_bytes` ([`Error::QuotaFull`]).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_photo(
+        &self,
+        id: Uuid,
+        author: Author,
+        path: &str,
+        image: &[u8],
+        caption: &str,
+        unix_time: i64,
+        options: &crate::photo::PhotoOptions,
+    ) -> Result<PhotoEntry> {
+        let mut doc = self.load_required(id).await?;
+        if crate::model::fields::spec(doc.kind(), path).map(|s| s.ty) != Some(FieldType::Photos) {
+            return Err(Error::Invalid(format!(
+                "a {} takes no photos at '{path}'",
+                doc.kind()
+            )));
+        }
+        // Decoding and encoding take a moment on a phone: off the async threads.
+        let (bytes, options_copy) = (image.to_vec(), *options);
+        let prepared = tokio::task::spawn_blocking(move || {
+            crate::photo::prepare(&bytes, &options_copy, crate::model::rules::COMPANY_ZONE)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("preparing the photo failed: {e}")))??;
+        let jpeg = prepared.jpeg;
+        let mut entry = PhotoEntry {
+            sha256: sha256_hex(&jpeg),
+            bytes: jpeg.len() as i64,
+            mime: "image/jpeg".into(),
+            caption: caption.trim().to_string(),
+            by: String::new(),
+            taken_at: prepared.taken_at.unwrap_or(unix_time),
+        };
+        let before = doc.heads();
+        doc.add_photo(author, path, &entry, unix_time)?;
+        let mut tx = self.pool.begin().await?;
+        let waiting: i64 =
+            sqlx::query("SELECT COALESCE(SUM(LENGTH(bytes)), 0) FROM blobs WHERE uploaded = 0")
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
+        let after = waiting as u64 + jpeg.len() as u64;
+        if after > options.waiting_quota_bytes {
+            return Err(Error::QuotaFull(format!(
+                "photos and signatures waiting for upload hold {:.1} MB, and this photo would pass the phone's {:.0} MB; sync to upload them, then add it",
+                waiting as f64 / 1_048_576.0,
+                options.waiting_quota_bytes as f64 / 1_048_576.0
+            )));
+        }
+        Self::insert_blob(&mut tx, &jpeg, "image/jpeg").await?;
+        Self::append_in(&mut tx, &doc, &before, true).await?;
+        tx.commit().await?;
+        entry.by = doc.automerge().get_actor().to_hex_string();
+        Ok(entry)
+    }
+
     /// Stores what `doc` has beyond `before` as one chunk; `dirty` puts it in the outbox.
     async fn append(&self, doc: &RecordDoc, before: &[ChangeHash], dirty: bool) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -1084,12 +1148,17 @@ impl Store {
         }))
     }
 
-    /// Blobs not yet uploaded.
-    pub async fn pending_blobs(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT sha256 FROM blobs WHERE uploaded = 0 ORDER BY sha256")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    /// Blobs not yet uploaded, with their sizes in bytes.
+    pub async fn pending_blob_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let rows = sqlx::query(
+            "SELECT sha256, LENGTH(bytes) FROM blobs WHERE uploaded = 0 ORDER BY sha256",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1).max(0) as u64))
+            .collect())
     }
 
     pub async fn mark_blob_uploaded(&self, sha256: &str) -> Result<()> {

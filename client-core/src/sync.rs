@@ -405,9 +405,19 @@ impl SyncClient {
         Uuid::parse_str(&id).map_err(|e| Error::Storage(e.to_string()))
     }
 
-    async fn upload_blobs(&self) -> Result<usize> {
-        let pending = self.store.pending_blobs().await?;
-        for sha in &pending {
+    /// Uploads the blobs waiting (photos, signature images) before any change refers to them,
+    /// counting their bytes in `state` and reporting after each.
+    async fn upload_blobs(
+        &self,
+        state: &mut Progress,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<usize> {
+        let pending = self.store.pending_blob_sizes().await?;
+        state.bytes_total += pending.iter().map(|(_, n)| n).sum::<u64>();
+        if !pending.is_empty() {
+            progress(*state);
+        }
+        for (sha, size) in &pending {
             let Some(blob) = self.store.blob(sha).await? else {
                 continue;
             };
@@ -419,6 +429,8 @@ impl SyncClient {
             })
             .await?;
             self.store.mark_blob_uploaded(sha).await?;
+            state.bytes_done += size;
+            progress(*state);
         }
         Ok(pending.len())
     }
@@ -462,8 +474,9 @@ impl SyncClient {
     /// Syncs everything: blobs, the outbox and the feed. `progress` is called after each batch.
     pub async fn sync(&self, mut progress: impl FnMut(Progress)) -> Result<SyncReport> {
         let device_id = self.device_id().await?;
+        let mut state = Progress::default();
         let mut report = SyncReport {
-            blobs_uploaded: self.upload_blobs().await?,
+            blobs_uploaded: self.upload_blobs(&mut state, &mut progress).await?,
             ..SyncReport::default()
         };
         let (to_pull, new_cursor) = self.read_feed().await?;
@@ -507,14 +520,11 @@ impl SyncClient {
             ));
         }
 
-        let mut state = Progress {
-            docs_total: work.len() as u64,
-            bytes_total: work
-                .iter()
-                .map(|(p, _)| p.changes.iter().map(|c| c.0.len() as u64).sum::<u64>())
-                .sum(),
-            ..Progress::default()
-        };
+        state.docs_total = work.len() as u64;
+        state.bytes_total += work
+            .iter()
+            .map(|(p, _)| p.changes.iter().map(|c| c.0.len() as u64).sum::<u64>())
+            .sum::<u64>();
         progress(state);
         // Batches in flight (`in_flight`): the server decides the next while this device
         // stores the answer to the one before. Requests run as tasks of their own (they go on

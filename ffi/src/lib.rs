@@ -8,6 +8,7 @@ use std::sync::Arc;
 use fieldloop_client_core::Error as CoreError;
 use fieldloop_client_core::model::money::parse_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, RecordDoc, fields};
+use fieldloop_client_core::photo::PhotoOptions;
 use fieldloop_client_core::store::Store;
 use fieldloop_client_core::sync::{Progress, SyncClient, SyncOptions, check_connection};
 use fieldloop_client_core::wire::ErrorCode;
@@ -39,6 +40,9 @@ pub enum FieldloopError {
     /// The phone's storage failed (full, damaged).
     #[error("storage: {reason}")]
     Storage { reason: String },
+    /// The space for photos waiting for upload is full: sync, then add the photo again.
+    #[error("photo space full: {reason}")]
+    QuotaFull { reason: String },
     /// A fault inside the SDK itself (not the phone's storage, not the network): report it.
     #[error("internal: {reason}")]
     Internal { reason: String },
@@ -59,6 +63,7 @@ impl From<CoreError> for FieldloopError {
             CoreError::Invalid(_) => FieldloopError::InvalidInput { reason },
             CoreError::NotFound(_) => FieldloopError::NotFound { reason },
             CoreError::Storage(_) => FieldloopError::Storage { reason },
+            CoreError::QuotaFull(_) => FieldloopError::QuotaFull { reason },
             CoreError::Internal(_) => FieldloopError::Internal { reason },
         }
     }
@@ -196,6 +201,19 @@ pub struct Field {
     pub conflicts: Vec<String>,
 }
 
+/// A photo of a record, as stored on the phone (resized, without the camera's metadata).
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct Photo {
+    /// The stored JPEG's SHA-256: the photo's name.
+    pub sha256: String,
+    pub bytes: u64,
+    pub caption: String,
+    /// When it was taken (unix seconds): the camera's time, else when it was added.
+    pub taken_at: i64,
+    /// False while it waits on the phone for the next sync.
+    pub uploaded: bool,
+}
+
 /// One record on the phone.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct Record {
@@ -306,6 +324,7 @@ fn to_writes(inputs: &[FieldInput]) -> Result<Vec<(&str, FieldValue)>> {
 #[derive(uniffi::Object)]
 pub struct FieldloopClient {
     client: SyncClient,
+    photos: PhotoOptions,
 }
 
 /// How the phone reaches its server, beyond the address.
@@ -316,6 +335,12 @@ pub struct ConnectOptions {
     /// Allow `http://` to a server on another machine (a test network); otherwise only https,
     /// or http to this device itself.
     pub allow_plain_http: bool,
+    /// A stored photo's longest side in pixels (320 to 8000; 1600 when not given).
+    pub photo_longest_side: Option<u32>,
+    /// A stored photo's JPEG quality (30 to 100; 80 when not given).
+    pub photo_quality: Option<u8>,
+    /// How many bytes of photos may wait on the phone for upload (200 MiB when not given).
+    pub photo_waiting_quota_bytes: Option<u64>,
 }
 
 /// Opens (or creates) the phone's store at `store_path`, talking to `server_url` (https, or
@@ -332,6 +357,15 @@ pub async fn open_client_with(
     server_url: String,
     options: ConnectOptions,
 ) -> Result<Arc<FieldloopClient>> {
+    let defaults = PhotoOptions::default();
+    let photos = PhotoOptions {
+        longest_side: options.photo_longest_side.unwrap_or(defaults.longest_side),
+        quality: options.photo_quality.unwrap_or(defaults.quality),
+        waiting_quota_bytes: options
+            .photo_waiting_quota_bytes
+            .unwrap_or(defaults.waiting_quota_bytes),
+    };
+    photos.check()?;
     let sync_options = SyncOptions {
         extra_roots_pem: options.extra_roots_pem,
         allow_plain_http: options.allow_plain_http,
@@ -342,7 +376,7 @@ pub async fn open_client_with(
     check_connection(&server_url, &sync_options)?;
     let store = Store::open(&store_path).await?;
     let client = SyncClient::with_options(&server_url, store, sync_options)?;
-    Ok(Arc::new(FieldloopClient { client }))
+    Ok(Arc::new(FieldloopClient { client, photos }))
 }
 
 impl FieldloopClient {
@@ -554,6 +588,66 @@ impl FieldloopClient {
             )
             .await?;
         Ok(to_record(&doc))
+    }
+
+    /// Adds a photo (a JPEG from the camera) to a visit's or a complaint form's evidence, with
+    /// a caption. The phone makes it smaller (the client's photo options), keeps the time it
+    /// was taken and drops the camera's other metadata (phone model, place); the photo waits
+    /// on the phone and is uploaded by the next sync, before the record that shows it. Refused,
+    /// changing nothing, for an empty file, one over 30 MB, one that is not a JPEG, a caption
+    /// over 200 characters, a record of another kind, and (`QuotaFull`) when the photos
+    /// waiting for upload fill their space.
+    pub async fn add_photo(
+        &self,
+        record_id: String,
+        image: Vec<u8>,
+        caption: String,
+    ) -> Result<Photo> {
+        let author = self.author().await?;
+        let id = parse_id(&record_id)?;
+        let store = self.client.store();
+        let entry = store
+            .add_photo(
+                id,
+                author,
+                "form.photos",
+                &image,
+                &caption,
+                now(),
+                &self.photos,
+            )
+            .await?;
+        Ok(Photo {
+            sha256: entry.sha256,
+            bytes: entry.bytes.max(0) as u64,
+            caption: entry.caption,
+            taken_at: entry.taken_at,
+            uploaded: false,
+        })
+    }
+
+    /// A record's photos, oldest first, each saying whether it has been uploaded.
+    pub async fn photos(&self, record_id: String) -> Result<Vec<Photo>> {
+        let doc = self.load(&record_id).await?;
+        let waiting: std::collections::HashSet<String> = self
+            .client
+            .store()
+            .pending_blob_sizes()
+            .await?
+            .into_iter()
+            .map(|(sha, _)| sha)
+            .collect();
+        Ok(doc
+            .photos("form.photos")
+            .into_iter()
+            .map(|p| Photo {
+                uploaded: !waiting.contains(&p.sha256),
+                sha256: p.sha256,
+                bytes: p.bytes.max(0) as u64,
+                caption: p.caption,
+                taken_at: p.taken_at,
+            })
+            .collect())
     }
 
     /// Fills a complaint form (客户投诉处理单) offline; set `form.submitted_at` to send it to quality.

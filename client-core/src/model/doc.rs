@@ -160,9 +160,7 @@ impl RecordDoc {
                 tx.put(ROOT, "region", region)?;
                 for section in fields::sections(kind) {
                     let obj = tx.put_object(ROOT, section, ObjType::Map)?;
-                    let notes = fields::fields(kind)
-                        .iter()
-                        .filter(|s| s.ty == FieldType::Notes);
+                    let notes = fields::fields(kind).iter().filter(|s| s.ty.is_entries());
                     for spec in notes {
                         let key = spec
                             .path
@@ -308,6 +306,107 @@ impl RecordDoc {
         }
     }
 
+    /// The photos of a photos field, in the order they were added (concurrent additions in a
+    /// deterministic order).
+    pub fn photos(&self, path: &str) -> Vec<PhotoEntry> {
+        let Some((section, key)) = Self::split(path) else {
+            return Vec::new();
+        };
+        let Some(obj) = self.section(section) else {
+            return Vec::new();
+        };
+        let Some((Value::Object(ObjType::List), list)) = self.doc.get(&obj, key).ok().flatten()
+        else {
+            return Vec::new();
+        };
+        self.doc
+            .list_range(&list, ..)
+            .filter_map(|item| {
+                let id = item.id();
+                let entry = match item.value.into_value() {
+                    Value::Object(ObjType::Map) => id,
+                    _ => return None,
+                };
+                let scalar = |key: &str| match self.doc.get(&entry, key).ok().flatten() {
+                    Some((Value::Scalar(s), _)) => Some(s.into_owned()),
+                    _ => None,
+                };
+                let text = |key: &str| match scalar(key) {
+                    Some(ScalarValue::Str(t)) => t.to_string(),
+                    _ => String::new(),
+                };
+                let int = |key: &str| match scalar(key) {
+                    Some(ScalarValue::Int(n)) => n,
+                    _ => 0,
+                };
+                Some(PhotoEntry {
+                    sha256: text("sha256"),
+                    bytes: int("bytes"),
+                    mime: text("mime"),
+                    caption: text("text"),
+                    by: text("by"),
+                    taken_at: int("at"),
+                })
+                .filter(|p| !p.sha256.is_empty())
+            })
+            .collect()
+    }
+
+    /// Adds a photo (already stored as a blob) to the photos field `path`, as one change.
+    pub fn add_photo(
+        &mut self,
+        author: Author,
+        path: &str,
+        photo: &PhotoEntry,
+        unix_time: i64,
+    ) -> Result<Option<ChangeHash>> {
+        let spec = may_write(self.kind(), author, path)?;
+        let invalid = |reason: &str| ModelError::InvalidValue {
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        if spec.ty != FieldType::Photos {
+            return Err(invalid("photos are added to a photos field only"));
+        }
+        let values = [
+            ("text", ScalarValue::Str(photo.caption.as_str().into())),
+            ("sha256", ScalarValue::Str(photo.sha256.as_str().into())),
+            ("bytes", ScalarValue::Int(photo.bytes)),
+            ("mime", ScalarValue::Str(photo.mime.as_str().into())),
+            ("at", ScalarValue::Int(photo.taken_at)),
+        ];
+        for (key, value) in &values {
+            check_note_value(spec.ty, path, key, value)?;
+        }
+        let (section, key) = Self::split(path).ok_or_else(|| invalid("bad path"))?;
+        let obj = self
+            .section(section)
+            .ok_or_else(|| damaged(format!("section '{section}' is missing")))?;
+        let by = self.doc.get_actor().to_hex_string();
+        let outcome = self
+            .doc
+            .transact_with::<_, _, automerge::AutomergeError, _>(
+                |_| CommitOptions::default().with_time(unix_time),
+                |tx| {
+                    let list = match tx.get(&obj, key)? {
+                        Some((Value::Object(ObjType::List), id)) => id,
+                        // A record made before photos existed gets its list now.
+                        _ => tx.put_object(&obj, key, ObjType::List)?,
+                    };
+                    let entry = tx.insert_object(&list, tx.length(&list), ObjType::Map)?;
+                    for (key, value) in values {
+                        tx.put(&entry, key, value)?;
+                    }
+                    tx.put(&entry, "by", by.as_str())?;
+                    Ok(())
+                },
+            );
+        match outcome {
+            Ok(success) => Ok(success.hash),
+            Err(f) => Err(damaged(f.error)),
+        }
+    }
+
     /// Replaces the text of a note's entry `index`, as one change. Two devices replacing the
     /// same entry at once both stay visible as a conflict.
     pub fn edit_note_entry(
@@ -326,7 +425,7 @@ impl RecordDoc {
         if spec.ty != FieldType::Notes {
             return Err(invalid("only a note has entries"));
         }
-        check_note_value(path, "text", &ScalarValue::Str(text.into()))?;
+        check_note_value(spec.ty, path, "text", &ScalarValue::Str(text.into()))?;
         let (section, key) = Self::split(path).ok_or_else(|| invalid("bad path"))?;
         let list = self
             .section(section)
@@ -420,7 +519,12 @@ impl RecordDoc {
     pub fn check(&self, author: Author, writes: &[(&str, FieldValue)]) -> Result<()> {
         for (path, value) in writes {
             let spec = may_write(self.kind(), author, path)?;
-            if spec.ty != FieldType::Notes {
+            if spec.ty == FieldType::Photos {
+                return Err(ModelError::InvalidValue {
+                    path: path.to_string(),
+                    reason: "a photo is added with its image, not written as a value".into(),
+                });
+            } else if spec.ty != FieldType::Notes {
                 check_value(spec, &value.to_scalar())?;
             } else if value.as_text().is_none() {
                 return Err(ModelError::InvalidValue {
@@ -428,7 +532,7 @@ impl RecordDoc {
                     reason: "free text expected".into(),
                 });
             } else {
-                check_note_value(path, "text", &value.to_scalar())?;
+                check_note_value(spec.ty, path, "text", &value.to_scalar())?;
             }
         }
         Ok(())
@@ -497,7 +601,9 @@ impl RecordDoc {
         let mut hasher = Sha256::new();
         for spec in fields::fields(self.kind()) {
             let section = spec.path.split('.').next().unwrap_or_default();
-            if !SIGNED_SECTIONS.contains(&section) {
+            // Photos are the technician's evidence, not what the customer signs; leaving them
+            // out also keeps the digests of forms signed before photos existed.
+            if !SIGNED_SECTIONS.contains(&section) || spec.ty == FieldType::Photos {
                 continue;
             }
             let value = match self.get(spec.path) {
@@ -533,6 +639,21 @@ pub struct NoteEntry {
     pub text: String,
     pub by: String,
     pub at: i64,
+}
+
+/// A photo of a record (see [`FieldType::Photos`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoEntry {
+    /// The stored JPEG's SHA-256 (lowercase hex).
+    pub sha256: String,
+    pub bytes: i64,
+    pub mime: String,
+    pub caption: String,
+    /// The actor that added it (hex).
+    pub by: String,
+    /// When it was taken (unix seconds): the camera's time, else when it was added.
+    pub taken_at: i64,
 }
 
 /// Appends `text` as an entry of the note at `obj.key`. A schema 1 note (one `Text` object)

@@ -31,7 +31,7 @@ const PROJECTED_TEXT: &[&str] = &["request.description", "form.defect"];
 /// Whether the server's projection (what lists, filters and reports query) holds this field.
 pub fn projected(spec: &FieldSpec) -> bool {
     match spec.ty {
-        FieldType::Notes => false,
+        FieldType::Notes | FieldType::Photos => false,
         FieldType::Text => PROJECTED_TEXT.contains(&spec.path),
         _ => true,
     }
@@ -54,6 +54,10 @@ pub enum FieldType {
     /// once both keep theirs. Documents of schema 1 kept these, and every `Text` field, as an
     /// Automerge `Text` object; they are still read, and turned into entries when next written.
     Notes,
+    /// Photos as evidence: a list of entries like a note's, each a stored JPEG (its SHA-256,
+    /// size and type, uploaded before the change that refers to it), a caption, who added it
+    /// and when it was taken. Added on the phone with the image, never written as a value.
+    Photos,
     /// A calendar date, `YYYY-MM-DD`.
     Date,
     /// An instant, RFC 3339 with offset.
@@ -68,6 +72,13 @@ pub enum FieldType {
     Sha256,
     /// A user or record id (UUID).
     Id,
+}
+
+impl FieldType {
+    /// Kept as a list of entries (a note, photos): written by appending, never replaced.
+    pub fn is_entries(self) -> bool {
+        matches!(self, FieldType::Notes | FieldType::Photos)
+    }
 }
 
 /// One row of the field table.
@@ -267,6 +278,7 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
     ),
     f("form.diagnosis", Notes, Technician, "故障诊断", "Diagnosis"),
     f("form.work_done", Notes, Technician, "处理情况", "Work done"),
+    f("form.photos", Photos, Technician, "照片", "Photos"),
     f(
         "form.outcome",
         Choice(OUTCOMES),
@@ -590,6 +602,7 @@ pub const COMPLAINT_FIELDS: &[FieldSpec] = &[
         "Delivery date",
     ),
     f("form.defect", Text, Sales, "不良原因", "Defect"),
+    f("form.photos", Photos, Sales, "照片", "Photos"),
     f(
         "form.customer_demand",
         Text,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-pub use doc::{FieldValue, NoteEntry, RecordDoc};
+pub use doc::{FieldValue, NoteEntry, PhotoEntry, RecordDoc};
 pub use fields::{FieldSpec, FieldType, Writer};
 pub use ownership::{Refusal, RefusalCode};
 pub use roles::Role;

@@ -150,7 +150,9 @@ pub fn check_value(
         (FieldType::Money | FieldType::Count, other) => {
             bad(format!("expected a whole number, got {other}"))
         }
-        (FieldType::Notes, _) => bad("a note is a list of entries, not a single value".into()),
+        (FieldType::Notes | FieldType::Photos, _) => {
+            bad("a note or photos field is a list of entries, not a single value".into())
+        }
         (ty, S::Str(s)) => check_text(ty, s).or_else(bad),
         (_, other) => bad(format!("expected text, got {other}")),
     }
@@ -194,7 +196,9 @@ fn check_text(ty: FieldType, s: &str) -> Result<(), String> {
         FieldType::Id => uuid::Uuid::parse_str(s)
             .map(|_| ())
             .map_err(|_| format!("'{s}' is not an id")),
-        FieldType::Money | FieldType::Count | FieldType::Notes => Err("unexpected text".into()),
+        FieldType::Money | FieldType::Count | FieldType::Notes | FieldType::Photos => {
+            Err("unexpected text".into())
+        }
     }
 }
 
@@ -214,19 +218,43 @@ fn check_free_text(s: &str) -> Result<(), String> {
 /// The keys of one note entry: its text, who wrote it (an actor) and when (unix seconds).
 pub const NOTE_ENTRY_KEYS: &[&str] = &["text", "by", "at"];
 
-/// Checks one value of a note entry under the dotted path of its note.
+/// The keys of one photo entry: a note entry's (the caption, who added it, when it was taken)
+/// and the stored image's SHA-256, size in bytes and type.
+pub const PHOTO_ENTRY_KEYS: &[&str] = &["text", "by", "at", "sha256", "bytes", "mime"];
+
+/// The longest caption of a photo, in characters.
+pub const CAPTION_MAX_CHARS: usize = 200;
+
+/// Checks one value of an entry of the note or photos field `path` (of type `ty`).
 pub fn check_note_value(
+    ty: FieldType,
     path: &str,
     key: &str,
     value: &automerge::ScalarValue,
 ) -> Result<(), Refusal> {
     use automerge::ScalarValue as S;
     let bad = |why: String| Err(Refusal::new(RefusalCode::InvalidValue, path, why));
+    let photos = ty == FieldType::Photos;
     match (key, value) {
+        ("text", S::Str(s)) if photos && s.chars().count() > CAPTION_MAX_CHARS => bad(format!(
+            "a caption holds at most {CAPTION_MAX_CHARS} characters"
+        )),
         ("text", S::Str(s)) => check_free_text(s).or_else(bad),
         ("by", S::Str(s)) if s.len() <= 64 => Ok(()),
         ("at", S::Int(_)) => Ok(()),
+        ("sha256", S::Str(s)) if photos => check_text(FieldType::Sha256, s).or_else(bad),
+        ("bytes", S::Int(n)) if photos && (1..=crate::wire::MAX_BLOB_BYTES as i64).contains(n) => {
+            Ok(())
+        }
+        ("mime", S::Str(s)) if photos && s == "image/jpeg" => Ok(()),
         ("text" | "by" | "at", other) => bad(format!("a note's '{key}' cannot be {other}")),
+        ("sha256" | "bytes" | "mime", other) if photos => {
+            bad(format!("a photo's '{key}' cannot be {other}"))
+        }
+        _ if photos => bad(format!(
+            "a photo entry holds {}, not '{key}'",
+            PHOTO_ENTRY_KEYS.join(", ")
+        )),
         _ => bad(format!(
             "a note entry holds {}, not '{key}'",
             NOTE_ENTRY_KEYS.join(", ")
@@ -253,7 +281,7 @@ fn check_note_list(
     if items.is_empty() {
         return Ok(());
     }
-    may_write(kind, author, dotted)?;
+    let spec = may_write(kind, author, dotted)?;
     for item in items {
         let id = item.id();
         let entry = match item.value.into_value() {
@@ -269,7 +297,7 @@ fn check_note_list(
         for key in doc.keys(&entry) {
             for (value, _) in doc.get_all(&entry, &key).unwrap_or_default() {
                 match value {
-                    Value::Scalar(v) => check_note_value(dotted, &key, &v)?,
+                    Value::Scalar(v) => check_note_value(spec.ty, dotted, &key, &v)?,
                     Value::Object(_) => {
                         return Err(Refusal::new(
                             RefusalCode::UnknownPath,
@@ -397,7 +425,7 @@ pub fn check_new_document(
                 {
                     if matches!(value, Value::Object(ObjType::List)) {
                         let dotted = format!("{key}.{field}");
-                        if fields::spec(kind, &dotted).map(|s| s.ty) == Some(FieldType::Notes) {
+                        if fields::spec(kind, &dotted).is_some_and(|s| s.ty.is_entries()) {
                             check_note_list(doc, kind, author, &dotted, &field_id)?;
                         }
                     }
@@ -514,7 +542,7 @@ fn check_field_patch(
     // Every new document carries its notes' empty lists (schema 1: empty texts), whoever
     // creates it; entries in them are checked on their own.
     let skeleton = match (ty, object) {
-        (Some(FieldType::Notes), Some(ObjType::List)) => is_new,
+        (Some(t), Some(ObjType::List)) if t.is_entries() => is_new,
         (Some(t), Some(ObjType::Text)) => is_new && was_text_object(t),
         _ => false,
     };
@@ -529,9 +557,7 @@ fn check_field_patch(
             ..
         } => check_value(spec, v),
         // A schema 1 note becomes a list of entries when it is next written.
-        PatchAction::PutMap { .. }
-            if spec.ty == FieldType::Notes && object == Some(ObjType::List) =>
-        {
+        PatchAction::PutMap { .. } if spec.ty.is_entries() && object == Some(ObjType::List) => {
             Ok(())
         }
         PatchAction::PutMap { .. } => invalid("this field holds a value, not an object"),
@@ -542,7 +568,7 @@ fn check_field_patch(
         )),
         PatchAction::DeleteMap { .. } | PatchAction::Conflict { .. } => Ok(()),
         // Entries added to a note: each a map, whose keys are checked on their own.
-        PatchAction::Insert { values, .. } if spec.ty == FieldType::Notes => {
+        PatchAction::Insert { values, .. } if spec.ty.is_entries() => {
             if values
                 .iter()
                 .all(|(v, _, _)| matches!(v, Value::Object(ObjType::Map)))
@@ -555,7 +581,7 @@ fn check_field_patch(
         PatchAction::PutSeq {
             value: (Value::Object(ObjType::Map), _),
             ..
-        } if spec.ty == FieldType::Notes => Ok(()),
+        } if spec.ty.is_entries() => Ok(()),
         // Splices inside a schema 1 text object name the text's path; entries removed from a
         // note are the writer's to remove.
         PatchAction::SpliceText { .. } | PatchAction::Mark { .. } if was_text_object(spec.ty) => {
@@ -583,10 +609,10 @@ fn check_entry_patch(
             "documents hold sections of fields, nothing deeper",
         ))
     };
-    if fields::spec(kind, &note).map(|s| s.ty) != Some(FieldType::Notes) {
+    if !fields::spec(kind, &note).is_some_and(|s| s.ty.is_entries()) {
         return deeper();
     }
-    may_write(kind, author, &note)?;
+    let spec = may_write(kind, author, &note)?;
     match (parts.len(), action) {
         (3, PatchAction::Conflict { .. }) => Ok(()),
         (
@@ -596,7 +622,7 @@ fn check_entry_patch(
                 value: (Value::Scalar(v), _),
                 ..
             },
-        ) => check_note_value(&note, key, v),
+        ) => check_note_value(spec.ty, &note, key, v),
         (4, PatchAction::Conflict { .. }) => Ok(()),
         (4, PatchAction::DeleteMap { .. }) => Err(Refusal::new(
             RefusalCode::Immutable,

@@ -2,16 +2,22 @@
 // scripts/kotlin-check.sh. Each check prints "ok: ..." and the program exits non-zero on the
 // first that fails. What it walks:
 //  - a technician's day: the dispatched job arrives (and is shown once as an alert), the visit
-//    is recorded offline with its fee and the customer's signature, a take-back receipt is
-//    issued, the customer's survey answer is taken, and it all syncs with progress;
+//    is recorded offline with its fee, a photo of the nameplate and the customer's signature, a
+//    take-back receipt is issued, the customer's survey answer is taken, and it all syncs with
+//    progress counted in bytes, the photo first;
 //  - a salesperson's complaint form filled offline and sent;
 //  - a sync cancelled midway (the coroutine cancelled), then run again: nothing lost, nothing
 //    doubled on the server;
-//  - a change the server refuses (the job was given to someone else) surfaced with its reason;
+//  - a change the server refuses (the job was given to someone else) surfaced with its reason,
+//    and the record recovered from the server's version;
+//  - photos refused with typed errors (empty, not an image, 40 MB, on a receipt) and a full
+//    photo space refused until a sync uploads what waits;
 //  - a second client on the same store refused; bad input refused with typed errors; a server
 //    that cannot be reached reported as worth retrying.
 // Compiled with -Werror. Every SDK call is a suspend function: nothing blocks the caller.
 
+import java.awt.image.BufferedImage
+import java.io.ByteArrayOutputStream
 import java.net.URI
 import java.net.http.HttpClient
 import java.net.http.HttpRequest
@@ -22,12 +28,15 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
+import javax.imageio.ImageIO
+import uniffi.fieldloop_ffi.ConnectOptions
 import uniffi.fieldloop_ffi.FieldInput
 import uniffi.fieldloop_ffi.FieldloopClient
 import uniffi.fieldloop_ffi.FieldloopException
 import uniffi.fieldloop_ffi.SyncProgress
 import uniffi.fieldloop_ffi.isRetryable
 import uniffi.fieldloop_ffi.openClient
+import uniffi.fieldloop_ffi.openClientWith
 
 private fun check(ok: Boolean, what: String) {
     if (!ok) {
@@ -66,6 +75,21 @@ private class Started : SyncProgress {
     override fun onProgress(docsDone: ULong, docsTotal: ULong, bytesDone: ULong, bytesTotal: ULong) {
         first.complete(Unit)
     }
+}
+
+/** A camera's photo: a JPEG of `width` x `height` with detail in it (so that it is not tiny). */
+private fun cameraJpeg(width: Int, height: Int, seed: Int): ByteArray {
+    val picture = BufferedImage(width, height, BufferedImage.TYPE_INT_RGB)
+    val random = java.util.Random(seed.toLong())
+    for (y in 0 until height) {
+        for (x in 0 until width) {
+            val grey = (x * 255 / width + random.nextInt(64)) and 0xff
+            picture.setRGB(x, y, (grey shl 16) or ((y * 255 / height) shl 8) or random.nextInt(256))
+        }
+    }
+    val out = ByteArrayOutputStream()
+    ImageIO.write(picture, "jpg", out)
+    return out.toByteArray()
 }
 
 private fun text(path: String, value: String) = FieldInput(path, value, null, null)
@@ -173,6 +197,12 @@ fun main(args: Array<String>) = runBlocking {
             text("fee.method", "cash_on_site"),
         ),
     )
+    val nameplate = cameraJpeg(3000, 2000, 1)
+    val photo = phone.addPhoto(job, nameplate, "铭牌")
+    check(
+        photo.bytes < nameplate.size.toULong() && !photo.uploaded && photo.caption == "铭牌",
+        "the nameplate photo is made smaller and waits for upload (${nameplate.size} -> ${photo.bytes} bytes)",
+    )
     val signed = phone.captureSignature(job, png, "image/png", "王经理", listOf(text("form.outcome", "taken_back")))
     check(!signed.changedAfterSigning, "the signed visit reads as signed")
     val receipt = phone.issueReceipt(
@@ -186,9 +216,14 @@ fun main(args: Array<String>) = runBlocking {
     val day = Recorder()
     val summary = phone.syncNow(day)
     check(summary.refused.isEmpty() && summary.pushed == 3UL, "the day's three records are sent (${summary.pushed})")
-    check(summary.blobsUploaded == 1UL, "the signature image is uploaded once")
+    check(summary.blobsUploaded == 2UL, "the photo and the signature image are uploaded, each once")
     val last = day.calls.last()
     check(last[0] == last[1] && last[2] == last[3], "progress reaches its totals in records and bytes")
+    check(last[3] >= photo.bytes, "the photo's bytes are counted in the progress (${last[3]} bytes in all)")
+    check(day.calls.any { it[0] == 0UL && it[2] >= photo.bytes }, "the photo is uploaded before any record is sent")
+    check(phone.photos(job).single().uploaded, "the photo reads as uploaded")
+    val (photoStatus, _) = call(base, "GET", "/api/blobs/${photo.sha256}", office.tokens[clerk], null)
+    check(photoStatus == 200, "the office sees the photo ($photoStatus)")
     val (docStatus, doc) = call(base, "GET", "/api/docs/$job", office.tokens[clerk], null)
     check(docStatus == 200 && doc.contains("王经理"), "the office reads the signed visit")
 
@@ -234,6 +269,8 @@ fun main(args: Array<String>) = runBlocking {
     val refused = phone.refusedRecords()
     check(refused.size == 1 && refused[0].code == "not_visible" && refused[0].message.isNotEmpty(), "the refusal has its reason")
     check(phone.readRecord(job2).fields.first { it.path == "form.diagnosis" }.value == "检查电机", "the refused notes stay readable")
+    val lost = phone.recoverRefused(job2)
+    check(lost.isNotEmpty() && phone.refusedRecords().isEmpty(), "the record is taken back as the server has it; the edits it could not keep are named ($lost)")
 
     // Bad input: a path that is not on the form, and a path the technician may not write.
     for (bad in listOf("form.nonsense", "dispatch.technician")) {
@@ -256,10 +293,53 @@ fun main(args: Array<String>) = runBlocking {
     } catch (e: FieldloopException.InvalidInput) {
         check(true, "a rating of 6 is refused (${e.reason})")
     }
+    // Photos: bad ones refused with typed errors, nothing stored.
+    val badPhotos = listOf(
+        "an empty photo" to ByteArray(0),
+        "a file that is not an image" to "not a photo".toByteArray(),
+        "a 40 MB photo" to ByteArray(40 * 1024 * 1024).also { it[0] = 0xFF.toByte(); it[1] = 0xD8.toByte(); it[2] = 0xFF.toByte() },
+    )
+    for ((what, bytes) in badPhotos) {
+        try {
+            phone.addPhoto(job2, bytes, "")
+            check(false, "$what is refused")
+        } catch (e: FieldloopException.InvalidInput) {
+            check(true, "$what is refused (${e.reason})")
+        }
+    }
+    try {
+        phone.addPhoto(receipt.id, nameplate, "")
+        check(false, "a photo on a receipt is refused")
+    } catch (e: FieldloopException.InvalidInput) {
+        check(true, "a photo on a receipt is refused (${e.reason})")
+    }
+    check(phone.photos(job2).isEmpty(), "no refused photo was stored")
     phone.shutdown()
     // Shut down, the store opens again.
     openClient(store, base).shutdown()
     check(true, "the store opens again after shutdown")
+
+    // A full photo space: 8 MB for photos waiting, full-size photos until one is refused.
+    val quotaStore = Files.createTempDirectory("fieldloop-kt").resolve("q.sqlite").toString()
+    val small = openClientWith(quotaStore, base, ConnectOptions(null, false, 4000u, 95u, 8UL * 1024UL * 1024UL))
+    small.login(tech, "$tech-password-for-tests")
+    small.registerDevice("$tech 的备用手机")
+    val spare = small.createVisit(listOf(text("form.diagnosis", "拍照")))
+    var added = 0
+    try {
+        for (n in 1..20) {
+            small.addPhoto(spare.id, cameraJpeg(2400, 1800, n), "照片 $n")
+            added += 1
+        }
+        check(false, "a full photo space is refused")
+    } catch (e: FieldloopException.QuotaFull) {
+        check(added > 0, "the photo space fills after $added photos, and the next is refused (${e.reason})")
+    }
+    check(small.photos(spare.id).size == added, "the refused photo left nothing behind")
+    small.syncNow(Recorder())
+    small.addPhoto(spare.id, cameraJpeg(2400, 1800, 99), "同步后")
+    check(small.photos(spare.id).size == added + 1, "after a sync the space is free again")
+    small.shutdown()
 
     // A server that cannot be reached: offline, worth retrying later.
     val nowhere = openClient(Files.createTempDirectory("fieldloop-kt").resolve("p.sqlite").toString(), "http://127.0.0.1:9")

@@ -299,8 +299,9 @@ fn unreferenced() -> String {
         .map(|p| format!("'{p}'"))
         .collect::<Vec<_>>()
         .join(", ");
+    // Photos are projected one row each, `section.photos.<n>.blob_sha256`.
     format!(
-        "NOT EXISTS (SELECT 1 FROM doc_fields f WHERE f.path IN ({list}) AND f.value = b.sha256)"
+        "NOT EXISTS (SELECT 1 FROM doc_fields f WHERE (f.path IN ({list}) OR f.path LIKE '%.photos.%.blob_sha256') AND f.value = b.sha256)"
     )
 }
 

@@ -44,7 +44,8 @@ fn load_automerge(row: &DocRow) -> AppResult<Automerge> {
 pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
     use fieldloop_client_core::model::fields;
     let kind = doc.kind();
-    doc.values()
+    let mut rows: Vec<FieldRow> = doc
+        .values()
         .into_iter()
         .filter(|(path, _)| fields::spec(kind, path).is_some_and(fields::projected))
         .map(|(path, v)| match v {
@@ -59,7 +60,27 @@ pub fn projection(doc: &RecordDoc) -> Vec<FieldRow> {
                 value_int: None,
             },
         })
-        .collect()
+        .collect();
+    // Each photo as the blob it refers to (`form.photos.0.blob_sha256`), so that who may see
+    // the record may see the photo, and the blob is never swept as unused.
+    for spec in photo_fields(kind) {
+        for (i, photo) in doc.photos(spec.path).into_iter().enumerate() {
+            rows.push(FieldRow {
+                path: format!("{}.{i}.blob_sha256", spec.path),
+                value: photo.sha256,
+                value_int: None,
+            });
+        }
+    }
+    rows
+}
+
+fn photo_fields(
+    kind: fieldloop_client_core::model::DocKind,
+) -> impl Iterator<Item = &'static fieldloop_client_core::model::FieldSpec> {
+    fieldloop_client_core::model::fields::fields(kind)
+        .iter()
+        .filter(|spec| spec.ty == fieldloop_client_core::model::FieldType::Photos)
 }
 
 /// The change log rows of `changes`, written by `user` from `device`.
@@ -127,19 +148,38 @@ fn scalar_text(doc: &Automerge, path: &str) -> Option<String> {
     }
 }
 
-/// A blob reference the merge adds or changes.
+/// A blob reference the merge adds or changes: a blob field, or a photo.
 fn new_blob_ref(before: Option<&Automerge>, after: &RecordDoc) -> Vec<(&'static str, String)> {
-    fieldloop_client_core::model::fields::fields(after.kind())
-        .iter()
-        .filter(|spec| spec.path.ends_with("blob_sha256"))
-        .filter_map(|spec| {
-            let Some(FieldValue::Text(sha)) = after.get(spec.path) else {
-                return None;
-            };
-            let unchanged = before.and_then(|b| scalar_text(b, spec.path)).as_ref() == Some(&sha);
-            (!sha.is_empty() && !unchanged).then_some((spec.path, sha))
-        })
-        .collect()
+    let mut refs: Vec<(&'static str, String)> =
+        fieldloop_client_core::model::fields::fields(after.kind())
+            .iter()
+            .filter(|spec| spec.path.ends_with("blob_sha256"))
+            .filter_map(|spec| {
+                let Some(FieldValue::Text(sha)) = after.get(spec.path) else {
+                    return None;
+                };
+                let unchanged =
+                    before.and_then(|b| scalar_text(b, spec.path)).as_ref() == Some(&sha);
+                (!sha.is_empty() && !unchanged).then_some((spec.path, sha))
+            })
+            .collect();
+    for spec in photo_fields(after.kind()) {
+        let photos = after.photos(spec.path);
+        if photos.is_empty() {
+            continue;
+        }
+        // The earlier document is read only for a record with photos.
+        let had: std::collections::HashSet<String> = before
+            .and_then(|b| RecordDoc::from_automerge(b.clone()).ok())
+            .map(|d| d.photos(spec.path).into_iter().map(|p| p.sha256).collect())
+            .unwrap_or_default();
+        for photo in photos {
+            if !had.contains(&photo.sha256) {
+                refs.push((spec.path, photo.sha256));
+            }
+        }
+    }
+    refs
 }
 
 /// A field of a merged document's projection, if set.

@@ -13,7 +13,7 @@ use fieldloop_client_core::model::ownership::touched_paths;
 use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, esc, input, local_ms, page, select, url_encode};
+use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select, url_encode};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::app::{service, visits};
@@ -696,6 +696,7 @@ pub async fn record(
         );
     }
     body.push_str(&fields_section(&s, &doc));
+    body.push_str(&photos_section(&s, &doc, state.config.timezone));
     body.push_str(&merged_history(
         &s,
         &doc,
@@ -737,7 +738,11 @@ fn fields_section(s: &Session, doc: &RecordDoc) -> String {
     for (path, value) in doc.values() {
         let spec = fields::spec(kind, path);
         let all = doc.get_all(path);
-        let shown = if all.len() > 1 {
+        let shown = if spec.is_some_and(|f| f.ty == FieldType::Photos) {
+            let n = doc.photos(path).len();
+            s.t(&format!("{n} 张(见下)"), &format!("{n} (below)"))
+                .to_string()
+        } else if all.len() > 1 {
             let mut cells = format!(
                 r#"<span class="badge conflict">{}</span> "#,
                 s.t("并发修改", "Concurrent values")
@@ -791,6 +796,42 @@ fn fields_section(s: &Session, doc: &RecordDoc) -> String {
         &rows,
     ));
     body
+}
+
+/// A record's photos (a visit's or a complaint form's evidence), each with its caption and
+/// the time it was taken, in company time.
+fn photos_section(s: &Session, doc: &RecordDoc, tz: chrono_tz::Tz) -> String {
+    let mut figures = String::new();
+    for spec in fields::fields(doc.kind())
+        .iter()
+        .filter(|f| f.ty == FieldType::Photos)
+    {
+        for photo in doc.photos(spec.path) {
+            let taken = chrono::DateTime::from_timestamp(photo.taken_at, 0)
+                .map(|at| local(tz, at))
+                .unwrap_or_default();
+            let caption = if photo.caption.is_empty() {
+                s.t("照片", "Photo").to_string()
+            } else {
+                photo.caption.clone()
+            };
+            let _ = write!(
+                figures,
+                r#"<figure class="photo"><a href="/web/blobs/{sha}"><img src="/web/blobs/{sha}" alt="{alt}" loading="lazy"></a><figcaption>{alt}<br><small>{taken_label} {taken} · {size}</small></figcaption></figure>"#,
+                sha = photo.sha256,
+                alt = esc(&caption),
+                taken_label = s.t("拍摄于", "taken"),
+                size = format_args!("{:.0} KB", photo.bytes as f64 / 1024.0),
+            );
+        }
+    }
+    if figures.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"<section class="photos" id="photos"><h2>{}</h2>{figures}</section>"#,
+        s.t("照片", "Photos")
+    )
 }
 
 /// The merged history of a record: each change with what it touched, when (server and device

@@ -9,6 +9,7 @@ mod foundation;
 mod masters;
 mod observe;
 mod openapi;
+mod photos;
 mod reports;
 mod service;
 mod storage;

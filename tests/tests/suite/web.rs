@@ -23,7 +23,7 @@ use reqwest::Method;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     fieldloop_e2e::http_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -56,7 +56,11 @@ fn location(resp: &reqwest::Response) -> String {
 }
 
 /// Signs in through the form; returns the session cookie.
-async fn sign_in(http: &reqwest::Client, base: &str, username: &str) -> anyhow::Result<String> {
+pub(super) async fn sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+) -> anyhow::Result<String> {
     let form = http.get(format!("{base}/web/login")).send().await?;
     let login_cookie = cookie_from(&form, "fl_login_csrf").expect("login form cookie");
     let csrf = csrf_of(&form.text().await?);
