@@ -75,6 +75,8 @@ fi
 python3 -m pytest -q ffi/tests/python
 # The generated Kotlin compiles, and a Kotlin program drives the SDK against a real server.
 bash scripts/kotlin-check.sh
+# The phone library as shipped stays within its size.
+bash scripts/phone-size.sh
 # The deployment recipe (deploy/): nginx with a test CA in front of two instances on one
 # PostgreSQL database, a phone syncing through it while one instance stops.
 if pg_up; then

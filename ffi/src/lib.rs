@@ -336,10 +336,13 @@ pub struct ConnectOptions {
     /// or http to this device itself.
     pub allow_plain_http: bool,
     /// A stored photo's longest side in pixels (320 to 8000; 1600 when not given).
+    #[uniffi(default = None)]
     pub photo_longest_side: Option<u32>,
     /// A stored photo's JPEG quality (30 to 100; 80 when not given).
+    #[uniffi(default = None)]
     pub photo_quality: Option<u8>,
     /// How many bytes of photos may wait on the phone for upload (200 MiB when not given).
+    #[uniffi(default = None)]
     pub photo_waiting_quota_bytes: Option<u64>,
 }
 

@@ -270,7 +270,7 @@ fun main(args: Array<String>) = runBlocking {
     check(refused.size == 1 && refused[0].code == "not_visible" && refused[0].message.isNotEmpty(), "the refusal has its reason")
     check(phone.readRecord(job2).fields.first { it.path == "form.diagnosis" }.value == "检查电机", "the refused notes stay readable")
     val lost = phone.recoverRefused(job2)
-    check(lost.isNotEmpty() && phone.refusedRecords().isEmpty(), "the record is taken back as the server has it; the edits it could not keep are named ($lost)")
+    check(lost.isNotEmpty() && phone.refusedRecords().isEmpty(), "the refused record is rebuilt from what the server lets this phone have; the fields it could not keep are named ($lost)")
 
     // Bad input: a path that is not on the form, and a path the technician may not write.
     for (bad in listOf("form.nonsense", "dispatch.technician")) {
