@@ -54,17 +54,12 @@ pub struct Stored {
     pub chunks: Vec<u8>,
 }
 
-/// The changes merged since a document's save are kept as they came while they are at most
-/// this fraction of the save (1/8); beyond it the document is saved again. Both engines
-/// rewrite the whole row on every merge anyway, so saving again costs no more writing, only
-/// the save's CPU (tens of microseconds for a visit), and keeps each document near the size
-/// of its own save: a visit edited once is stored in ~660 bytes, not ~780.
-const CHUNKS_PER_SAVE: usize = 8;
-
 impl Stored {
     /// The stored form after merging `new_changes` (raw chunks) into `existing`: appended to
-    /// its chunks, or, when the chunks would outgrow an eighth of the snapshot (or there is
-    /// none), the whole document saved again by `save`.
+    /// its chunks, or, when the chunks would outgrow the snapshot (or there is none), the
+    /// whole document saved again by `save`. (Saving again at an eighth of the snapshot stored
+    /// a once-edited visit in ~660 bytes instead of ~780, but made one-field edits ~25%
+    /// slower, measured in the benchmark's s3: not worth it.)
     pub fn after(
         existing: Option<&DocRow>,
         new_changes: &[&[u8]],
@@ -72,7 +67,7 @@ impl Stored {
     ) -> Stored {
         if let Some(row) = existing {
             let added: usize = new_changes.iter().map(|c| c.len()).sum();
-            if (row.chunks.len() + added) * CHUNKS_PER_SAVE <= row.snapshot.len() {
+            if row.chunks.len() + added <= row.snapshot.len() {
                 let mut chunks = Vec::with_capacity(row.chunks.len() + added);
                 chunks.extend_from_slice(&row.chunks);
                 for c in new_changes {

@@ -584,6 +584,28 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len())
         .sum();
+    for entry in std::fs::read_dir(server.dir.path().join("server"))?.flatten() {
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        println!(
+            "breakdown s6 file {}: {:.0} bytes/visit",
+            entry.file_name().to_string_lossy(),
+            size as f64 / n as f64
+        );
+    }
+    let (free, page_size): (i64, i64) = (
+        sqlx::query_scalar("PRAGMA freelist_count")
+            .fetch_one(&server.state.db.pool)
+            .await
+            .unwrap_or(0),
+        sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&server.state.db.pool)
+            .await
+            .unwrap_or(0),
+    );
+    println!(
+        "breakdown s6 free pages: {:.0} bytes/visit",
+        (free * page_size) as f64 / n as f64
+    );
     let saved = store
         .load(ids[0])
         .await?
