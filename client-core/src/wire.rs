@@ -378,6 +378,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// For people.
     pub message: String,
+    /// The same in Chinese, for the refusals of rules that have their Chinese words (amounts in
+    /// yuan, the regulation's section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_zh: Option<String>,
     /// True when the same request may succeed later unchanged.
     pub retryable: bool,
 }

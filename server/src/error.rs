@@ -9,6 +9,9 @@ pub use fieldloop_client_core::wire::ErrorCode;
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// The same in Chinese, where the rule that refused has its words ready (amounts in yuan,
+    /// the regulation's section): pages show it, and the API sends it as `message_zh`.
+    pub message_zh: Option<String>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -18,7 +21,13 @@ impl AppError {
         AppError {
             code,
             message: message.into(),
+            message_zh: None,
         }
+    }
+    /// With its Chinese words.
+    pub fn with_zh(mut self, message_zh: Option<String>) -> Self {
+        self.message_zh = message_zh;
+        self
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidInput, message)

@@ -29,9 +29,41 @@ pub fn fen_to_yuan(fen: i64) -> Decimal {
     Decimal::new(fen, 2)
 }
 
+/// An amount as people read it: yuan with thousands grouped and two decimals ("3,000.00",
+/// "-12.50").
+pub fn yuan_text(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    let digits = (fen / 100).to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", fen % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_read_grouped() {
+        for (fen, text) in [
+            (0, "0.00"),
+            (5, "0.05"),
+            (100_000, "1,000.00"),
+            (300_000, "3,000.00"),
+            (99_999, "999.99"),
+            (123_456_789, "1,234,567.89"),
+            (-1_250, "-12.50"),
+            (i64::MIN, "-92,233,720,368,547,758.08"),
+        ] {
+            assert_eq!(yuan_text(fen), text);
+        }
+    }
 
     #[test]
     fn exact_conversions() {

@@ -105,6 +105,27 @@ impl Role {
         }
     }
 
+    /// The role's name in English.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Role::Technician => "technician",
+            Role::Clerk => "marketing clerk",
+            Role::Salesperson => "salesperson",
+            Role::MarketingHead => "marketing head",
+            Role::FactoryDirector => "factory director",
+            Role::Quality => "quality department",
+            Role::QcInspector => "QC inspector",
+            Role::Production => "production department",
+            Role::RnD => "R&D department",
+            Role::GmOffice => "general manager's office",
+            Role::GeneralManager => "general manager",
+            Role::Chairman => "chairman",
+            Role::Finance => "finance department",
+            Role::Warehouse => "warehouse",
+            Role::Admin => "administrator",
+        }
+    }
+
     /// The device writer classes this role records as.
     pub fn writes(self, writer: Writer) -> bool {
         match writer {

@@ -21,7 +21,7 @@ use crate::workflow::complaint::{Action, Actor, Case, CaseState, WorkflowError, 
 use crate::workflow::numbering::{counter_name, format_number};
 
 fn workflow_error(e: WorkflowError) -> AppError {
-    AppError::new(e.code(), e.to_string())
+    AppError::new(e.code(), e.to_string()).with_zh(e.message_zh())
 }
 
 fn may_see_case(p: &Principal, case: &Case) -> bool {

@@ -41,6 +41,7 @@ impl IntoResponse for AppError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
+                message_zh: self.message_zh,
                 retryable,
             },
         };

@@ -352,19 +352,20 @@ pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Res
     let sep = if to.contains('?') { '&' } else { '?' };
     let url = match result {
         Ok(msg) => format!("{to}{sep}ok={}", html::url_encode(&msg)),
-        Err(e) => {
-            let gist = match (s.lang, gist_zh(e.code.as_str())) {
-                (Lang::Zh, Some(g)) => format!("{g}:"),
-                _ => String::new(),
-            };
-            format!(
-                "{to}{sep}err={}",
-                // The rule in words, never the machine code (the API keeps that).
-                html::url_encode(&format!("{gist}{}", e.message))
-            )
-        }
+        Err(e) => format!("{to}{sep}err={}", html::url_encode(&refusal_text(s, &e))),
     };
     Redirect::to(&url).into_response()
+}
+
+/// A refusal as a page says it: the rule in words, never the machine code (the API keeps
+/// that); in Chinese the rule's own Chinese words where it has them, else a Chinese gist of its
+/// code before the message.
+pub(super) fn refusal_text(s: &Session, e: &AppError) -> String {
+    match (s.lang, &e.message_zh, gist_zh(e.code.as_str())) {
+        (Lang::Zh, Some(zh), _) => zh.clone(),
+        (Lang::Zh, None, Some(g)) => format!("{g}:{}", e.message),
+        _ => e.message.clone(),
+    }
 }
 
 /// What the common refusals mean, in Chinese (the server's own message follows).

@@ -1055,14 +1055,9 @@ pub fn not_found(s: &Session) -> Response {
 
 /// The server's refusal or failure as a page.
 pub fn error_page(s: &Session, e: AppError) -> Response {
-    let gist = match (s.lang, super::gist_zh(e.code.as_str())) {
-        (Lang::Zh, Some(g)) => format!("{g}:"),
-        _ => String::new(),
-    };
     let body = format!(
-        r#"<p class="flash err" role="alert">{}{}</p>"#,
-        esc(&gist),
-        esc(&e.message)
+        r#"<p class="flash err" role="alert">{}</p>"#,
+        esc(&super::refusal_text(s, &e))
     );
     (
         crate::http::error::status_of(e.code),

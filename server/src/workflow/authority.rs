@@ -37,6 +37,14 @@ impl ApprovalLevel {
         }
     }
 
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ApprovalLevel::Marketing => "the marketing head's approval (市场部核决)",
+            ApprovalLevel::GeneralManager => "the general manager's approval (总经理核决)",
+            ApprovalLevel::Chairman => "the chairman's approval (董事长核决)",
+        }
+    }
+
     /// The level a role approves at, if it approves money at all.
     pub fn of_role(role: Role) -> Option<ApprovalLevel> {
         match role {

@@ -205,6 +205,19 @@ async fn authority_boundaries(server: TestServer) -> anyhow::Result<()> {
                 (403, json!("above_authority")),
                 "{amount} by {refused}"
             );
+            // The API keeps its code; the words, in both languages, are in yuan.
+            let zh = body["error"]["message_zh"].as_str().unwrap_or_default();
+            let yuan = fieldloop_client_core::model::money::yuan_text(amount);
+            assert!(
+                zh.starts_with(&format!("{yuan} 元")) && zh.ends_with("(§4.7.3)"),
+                "{zh}"
+            );
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(&format!("¥{yuan}")) && !m.contains("fen")),
+                "{body}"
+            );
         }
         office
             .ok(allowed, &id, json!({"action": "approve", "decision": 1}))

@@ -337,13 +337,25 @@ impl Case {
         }
         let own = ApprovalLevel::of_role(at.actor.role);
         if own.is_none_or(|level| level < m.required) {
+            let role = at.actor.role;
+            let (role_zh, role_en) = (role.label_zh(), role.label_en().to_string());
+            let t = &at.rules.thresholds;
             return Err(WorkflowError::AboveAuthority {
                 amount_fen: m.amount_fen,
-                needed: m.required.label_zh(),
-                own: own
-                    .map(|l| l.label_zh().to_string())
-                    .unwrap_or_else(|| "nothing".into()),
-                role: at.actor.role.code().into(),
+                needed: m.required,
+                limit: match own {
+                    Some(ApprovalLevel::Marketing) => Limit::UpTo {
+                        fen: t.marketing_max_fen,
+                        role_zh,
+                        role_en,
+                    },
+                    Some(_) => Limit::UpTo {
+                        fen: t.chairman_min_fen - 1,
+                        role_zh,
+                        role_en,
+                    },
+                    None => Limit::None { role_zh, role_en },
+                },
             });
         }
         m.approved_by = Some(at.actor.user);
@@ -399,9 +411,8 @@ impl Case {
             if *p > ceiling {
                 return Err(WorkflowError::AboveAuthority {
                     amount_fen: *p,
-                    needed: at.rules.thresholds.required(*p).label_zh(),
-                    own: format!("{ceiling} fen approved"),
-                    role: at.actor.role.code().into(),
+                    needed: at.rules.thresholds.required(*p),
+                    limit: Limit::Approved { fen: ceiling },
                 });
             }
         }

@@ -395,14 +395,13 @@ pub enum WorkflowError {
     },
     #[error("the step '{0}' is not the current step")]
     WrongStep(String),
-    #[error(
-        "an amount of {amount_fen} fen needs {needed} approval; a {role} approves up to {own} only (§4.7.3)"
-    )]
+    #[error("{}", above_authority_en(*amount_fen, *needed, limit))]
     AboveAuthority {
         amount_fen: i64,
-        needed: &'static str,
-        own: String,
-        role: String,
+        /// The level the amount needs.
+        needed: crate::workflow::authority::ApprovalLevel,
+        /// What the one who tried may approve.
+        limit: Limit,
     },
     #[error("{0}")]
     Invalid(String),
@@ -412,7 +411,84 @@ pub enum WorkflowError {
     AlreadyDone(&'static str),
 }
 
+/// What someone refused for an amount above their authority may approve (§4.7.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Limit {
+    /// Their role approves up to this amount (`role` in Chinese and English).
+    UpTo {
+        fen: i64,
+        role_zh: &'static str,
+        role_en: String,
+    },
+    /// Their role approves no amounts.
+    None {
+        role_zh: &'static str,
+        role_en: String,
+    },
+    /// The amount goes beyond what was approved on the case already.
+    Approved { fen: i64 },
+}
+
+fn above_authority_en(
+    amount_fen: i64,
+    needed: crate::workflow::authority::ApprovalLevel,
+    limit: &Limit,
+) -> String {
+    use fieldloop_client_core::model::money::yuan_text;
+    let amount = yuan_text(amount_fen);
+    let needed = needed.label_en();
+    match limit {
+        Limit::UpTo { fen, role_en, .. } => format!(
+            "¥{amount} needs {needed}; a {role_en} approves up to ¥{} (§4.7.3)",
+            yuan_text(*fen)
+        ),
+        Limit::None { role_en, .. } => {
+            format!("¥{amount} needs {needed}; a {role_en} approves no amounts (§4.7.3)")
+        }
+        Limit::Approved { fen } => format!(
+            "¥{amount} is more than the ¥{} approved; it needs {needed} (§4.7.3)",
+            yuan_text(*fen)
+        ),
+    }
+}
+
 impl WorkflowError {
+    /// The refusal in Chinese, in yuan and with the rule's section, for pages and exports
+    /// (`None`: the English message is all there is).
+    pub fn message_zh(&self) -> Option<String> {
+        use fieldloop_client_core::model::money::yuan_text;
+        Some(match self {
+            WorkflowError::AboveAuthority {
+                amount_fen,
+                needed,
+                limit,
+            } => {
+                let amount = yuan_text(*amount_fen);
+                let needed = needed.label_zh();
+                match limit {
+                    Limit::UpTo { fen, role_zh, .. } => format!(
+                        "{amount} 元超出{role_zh}审批权限({} 元以内),需{needed}(§4.7.3)",
+                        yuan_text(*fen)
+                    ),
+                    Limit::None { role_zh, .. } => {
+                        format!("{amount} 元需{needed}(§4.7.3),{role_zh}无金额审批权限")
+                    }
+                    Limit::Approved { fen } => format!(
+                        "{amount} 元超过已核准的 {} 元,需{needed}(§4.7.3)",
+                        yuan_text(*fen)
+                    ),
+                }
+            }
+            WorkflowError::Closed => {
+                "该案件已结案;客户不接受处理结论时,另立关联的新案件(§4.6.8)".into()
+            }
+            WorkflowError::AlreadyAccepted(number) => format!("该案件已受理,编号 {number}"),
+            WorkflowError::NotAccepted => "品管部尚未受理该案件".into(),
+            WorkflowError::NotReady(why) => format!("尚不能结案:{why}"),
+            _ => return None,
+        })
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             WorkflowError::Closed => ErrorCode::CaseClosed,

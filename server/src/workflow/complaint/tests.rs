@@ -235,6 +235,37 @@ fn split_amounts_need_the_authority_of_their_total() {
     c = propose(&c, 200_000);
     assert_eq!(c.money[0].required, ApprovalLevel::GeneralManager);
     assert_eq!(c.money[1].required, ApprovalLevel::Chairman);
+    // The refusal in people's words: yuan, the limit, who decides, the section; no code.
+    let refused = apply(
+        &c,
+        &Action::Approve { decision: 1 },
+        actor(Role::MarketingHead),
+        t0,
+        &rules(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        refused.message_zh().as_deref(),
+        Some("3,000.00 元超出市场部部长审批权限(1,000.00 元以内),需总经理核决(§4.7.3)")
+    );
+    assert_eq!(
+        refused.to_string(),
+        "¥3,000.00 needs the general manager's approval (总经理核决); a marketing head approves up to ¥1,000.00 (§4.7.3)"
+    );
+    let by_sales = apply(
+        &c,
+        &Action::Approve { decision: 1 },
+        actor(Role::Salesperson),
+        t0,
+        &rules(),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        by_sales.message_zh().as_deref(),
+        Some("3,000.00 元需总经理核决(§4.7.3),业务人员无金额审批权限")
+    );
     c = run(
         &c,
         Role::GeneralManager,
