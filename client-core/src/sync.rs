@@ -474,11 +474,6 @@ impl SyncClient {
     /// Syncs everything: blobs, the outbox and the feed. `progress` is called after each batch.
     pub async fn sync(&self, mut progress: impl FnMut(Progress)) -> Result<SyncReport> {
         let device_id = self.device_id().await?;
-        let mut state = Progress::default();
-        let mut report = SyncReport {
-            blobs_uploaded: self.upload_blobs(&mut state, &mut progress).await?,
-            ..SyncReport::default()
-        };
         let (to_pull, new_cursor) = self.read_feed().await?;
 
         // Build the work list: the outbox with its changes, then the pulls.
@@ -520,11 +515,20 @@ impl SyncClient {
             ));
         }
 
-        state.docs_total = work.len() as u64;
-        state.bytes_total += work
-            .iter()
-            .map(|(p, _)| p.changes.iter().map(|c| c.0.len() as u64).sum::<u64>())
-            .sum::<u64>();
+        let mut state = Progress {
+            docs_total: work.len() as u64,
+            bytes_total: work
+                .iter()
+                .map(|(p, _)| p.changes.iter().map(|c| c.0.len() as u64).sum::<u64>())
+                .sum(),
+            ..Progress::default()
+        };
+        // The blobs (photos, signature images) go up first: no change may refer to one the
+        // server lacks. Their bytes count in the totals.
+        let mut report = SyncReport {
+            blobs_uploaded: self.upload_blobs(&mut state, &mut progress).await?,
+            ..SyncReport::default()
+        };
         progress(state);
         // Batches in flight (`in_flight`): the server decides the next while this device
         // stores the answer to the one before. Requests run as tasks of their own (they go on

@@ -628,7 +628,17 @@ async fn long_offline_stretch_resumes() -> anyhow::Result<()> {
         120,
         "two batches of 40 were acknowledged"
     );
-    assert!(marks.len() >= 3 && marks[2].docs_done == 80 && marks[0].docs_total == 200);
+    // Every mark knows the whole: 200 records, and the signatures' bytes with the changes'.
+    assert!(
+        marks
+            .iter()
+            .all(|m| m.docs_total == 200 && m.bytes_total == marks[0].bytes_total)
+    );
+    // The signatures first (no record counted yet), then the two acknowledged batches.
+    let uploads = marks.iter().take_while(|m| m.docs_done == 0).count();
+    assert!(uploads > 200, "a mark per signature uploaded ({uploads})");
+    let batches: Vec<u64> = marks[uploads..].iter().map(|m| m.docs_done).collect();
+    assert_eq!(batches, vec![40, 80]);
     proxy.cut_sync_answers(false);
     let mut marks = Vec::new();
     let report = client.sync(|p| marks.push(p)).await?;
