@@ -22,7 +22,7 @@ use crate::workflow::settlement::{
 };
 
 fn settlement_error(e: SettlementError) -> AppError {
-    AppError::new(e.code(), e.to_string())
+    AppError::new(e.code(), e.to_string()).with_zh(e.message_zh())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use fieldloop_client_core::model::money::{fen_to_yuan, parse_yuan};
+use fieldloop_client_core::model::money::{parse_yuan, yuan_text};
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Role};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -334,7 +334,7 @@ fn approval_offers(s: &Session, case: &Case) -> Vec<Offer> {
                 "{} #{} ¥{}",
                 s.t("批准", "Approve"),
                 m.id,
-                fen_to_yuan(m.amount_fen)
+                yuan_text(m.amount_fen)
             ),
             inputs: String::new(),
             decision: Some(m.id),
@@ -530,7 +530,7 @@ fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>
         s.t("区域", "Region"),
         esc(&case.region),
         s.t("客户索赔", "Claimed"),
-        fen_to_yuan(case.claimed_fen),
+        yuan_text(case.claimed_fen),
         s.t("受理时间", "Accepted"),
         case.accepted_at
             .map(|t| local(tz, t))
@@ -617,7 +617,7 @@ fn money_section(s: &Session, case: &Case, name_of: &dyn Fn(Uuid) -> String) -> 
             vec![
                 format!("#{}", m.id),
                 esc(&format!("{:?}", m.kind)),
-                format!("¥{}", fen_to_yuan(m.amount_fen)),
+                format!("¥{}", yuan_text(m.amount_fen)),
                 m.required.code().to_string(),
                 match (m.approved_by, m.approved_level) {
                     (Some(u), Some(l)) => format!("{} ({})", name_of(u), l.code()),

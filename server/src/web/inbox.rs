@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::Role;
-use fieldloop_client_core::model::money::fen_to_yuan;
+use fieldloop_client_core::model::money::yuan_text;
 use uuid::Uuid;
 
 use super::Session;
@@ -99,7 +99,7 @@ fn case_tasks(
                         format!(
                             "{} ¥{}",
                             s.t("审批金额", "Approve amount"),
-                            fen_to_yuan(m.amount_fen)
+                            yuan_text(m.amount_fen)
                         ),
                     ));
                 }

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use fieldloop_client_core::model::money::fen_to_yuan;
+use fieldloop_client_core::model::money::yuan_text;
 use fieldloop_client_core::model::ownership::touched_paths;
 use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
 use uuid::Uuid;
@@ -647,7 +647,7 @@ fn kind_label(s: &Session, kind: DocKind) -> &'static str {
 
 fn show_value(spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
     match (spec.map(|s| s.ty), v) {
-        (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", fen_to_yuan(*n)),
+        (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", yuan_text(*n)),
         (_, FieldValue::Int(n)) => n.to_string(),
         (_, FieldValue::Text(t)) => esc(t),
     }

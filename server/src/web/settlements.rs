@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use fieldloop_client_core::model::Role;
-use fieldloop_client_core::model::money::fen_to_yuan;
+use fieldloop_client_core::model::money::yuan_text;
 use uuid::Uuid;
 
 use super::html::{csrf_field, esc, input};
@@ -90,7 +90,7 @@ pub(super) fn settlement_table<'a>(
                         f.received_quantity
                             .map(|q| q.to_string())
                             .unwrap_or_else(|| "—".into()),
-                        fen_to_yuan(f.amount_fen)
+                        yuan_text(f.amount_fen)
                     ),
                     if f.posted {
                         s.t("已过账", "posted")
@@ -104,7 +104,7 @@ pub(super) fn settlement_table<'a>(
             },
             _ => match serde_json::from_str::<AllowanceCertificate>(&r.body) {
                 Ok(c) => (
-                    format!("¥{}", fen_to_yuan(c.amount_fen)),
+                    format!("¥{}", yuan_text(c.amount_fen)),
                     if c.posted {
                         s.t("已过账", "posted")
                     } else if c.gm_countersigned && c.customer_signed {

@@ -4,6 +4,7 @@ use fieldloop_client_core::wire::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use fieldloop_client_core::model::Role;
+use fieldloop_client_core::model::money::yuan_text;
 
 use super::complaint::{Case, MoneyKind};
 
@@ -15,12 +16,16 @@ pub enum SettlementError {
     )]
     QuantityMismatch { approved: i64, received: i64 },
     #[error(
-        "the return form's amount ({on_form} fen) differs from the return value approved on the complaint ({approved} fen) (§4.9.4)"
+        "the return form's amount (¥{}) differs from the return value approved on the complaint (¥{}) (§4.9.4)",
+        yuan_text(*on_form),
+        yuan_text(*approved)
     )]
     AmountMismatch { approved: i64, on_form: i64 },
     /// A return form written with a quantity or value other than the approved one.
     #[error(
-        "the return form's {what} ({on_form}) is not the one approved on the complaint ({approved}) (§4.9.4)"
+        "the return form's {what} ({}) is not the one approved on the complaint ({}) (§4.9.4)",
+        shown(what, *on_form),
+        shown(what, *approved)
     )]
     NotAsApproved {
         what: &'static str,
@@ -48,7 +53,47 @@ pub enum SettlementError {
     Invalid(String),
 }
 
+/// A quantity as it is, a value in yuan.
+fn shown(what: &str, n: i64) -> String {
+    if what == "quantity" {
+        n.to_string()
+    } else {
+        format!("¥{}", yuan_text(n))
+    }
+}
+
 impl SettlementError {
+    /// The refusal in Chinese, amounts in yuan, with the section (`None`: the English message
+    /// is all there is).
+    pub fn message_zh(&self) -> Option<String> {
+        Some(match self {
+            SettlementError::QuantityMismatch { approved, received } => format!(
+                "数量不符,财务不能过账:核准退货数量({approved})与实际退回数量({received})不一致(§4.9.4)"
+            ),
+            SettlementError::AmountMismatch { approved, on_form } => format!(
+                "金额不符:退货单金额 {} 元与投诉处理单核准的退货价值 {} 元不一致(§4.9.4)",
+                yuan_text(*on_form),
+                yuan_text(*approved)
+            ),
+            SettlementError::NotAsApproved {
+                what: "quantity",
+                approved,
+                on_form,
+            } => format!("退货单数量({on_form})与投诉处理单核准的数量({approved})不一致(§4.9.4)"),
+            SettlementError::NotAsApproved {
+                approved, on_form, ..
+            } => format!(
+                "退货单金额 {} 元与投诉处理单核准的退货价值 {} 元不一致(§4.9.4)",
+                yuan_text(*on_form),
+                yuan_text(*approved)
+            ),
+            SettlementError::NoApprovedReturn => {
+                "该退货单没有对应的已核准退货,财务不予过账(§4.9.4)".into()
+            }
+            _ => return None,
+        })
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             SettlementError::QuantityMismatch { .. } => ErrorCode::QuantityMismatch,
@@ -147,7 +192,7 @@ impl ReturnForm {
         }
         if let Some(fen) = amount_fen.filter(|f| *f != approved.value_fen) {
             return Err(SettlementError::NotAsApproved {
-                what: "value in fen",
+                what: "value",
                 approved: approved.value_fen,
                 on_form: fen,
             });

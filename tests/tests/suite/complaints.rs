@@ -579,6 +579,26 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
         let (status, answer) = open_return(body.clone()).await?;
         assert_eq!(answer["error"]["code"], json!(code), "{body}: {answer}");
         assert!(status == 400 || status == 409, "{body}: {status}");
+        // What differs from the approval is said in Chinese too, values in yuan.
+        let (message, zh) = (
+            answer["error"]["message"].as_str().unwrap_or_default(),
+            answer["error"]["message_zh"].as_str().unwrap_or_default(),
+        );
+        match code {
+            "amount_mismatch" => assert!(
+                message.contains("(¥299.99)")
+                    && message.contains("(¥300.00)")
+                    && zh.contains("退货单金额 299.99 元")
+                    && zh.contains("300.00 元")
+                    && zh.ends_with("(§4.9.4)"),
+                "{answer}"
+            ),
+            "quantity_mismatch" => assert!(
+                zh.contains("(11)") && zh.contains("(10)") && zh.ends_with("(§4.9.4)"),
+                "{answer}"
+            ),
+            _ => {}
+        }
     }
     // Two clerks opening a form for the same approval at once: one approval backs one form.
     let (a, b) = tokio::join!(

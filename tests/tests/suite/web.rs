@@ -795,6 +795,11 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
         1,
         "3,000 is offered"
     );
+    let offer = browser.text("#act-approve-1").await?;
+    assert!(
+        offer.contains("¥3,000.00"),
+        "money as people write it: {offer}"
+    );
     assert_eq!(
         browser.count("#act-approve-2").await?,
         0,
