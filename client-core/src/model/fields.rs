@@ -121,6 +121,45 @@ pub const FEE_METHODS: &[&str] = &["cash_on_site", "invoice_later"];
 /// §2.2 how the request arrived.
 pub const CHANNELS: &[&str] = &["phone", "letter", "on_site"];
 
+/// The words for a code a field holds (a choice, a record's state): Chinese as the regulation
+/// says it, then English. `None` for a value that is not a code (a name, a number).
+pub fn code_label(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        // §2.1
+        "A" => ("有偿服务(A)", "Paid service (A)"),
+        "B" => ("合同服务(B)", "Contract service (B)"),
+        "C" => ("免费服务(C)", "Free service (C)"),
+        "D" => ("其他服务(D)", "Other service (D)"),
+        // §2.3, §2.5
+        "fixed_on_site" => ("当场处理完妥", "Fixed on site"),
+        "taken_back" => ("带回维修", "Taken back for repair"),
+        "another_visit" => ("需再次前往", "Another visit needed"),
+        // §2.4
+        "cash_on_site" => ("当场收费", "Paid on site"),
+        "invoice_later" => ("开票后收费", "Invoiced, paid later"),
+        "requested" => ("待开票", "Invoice requested"),
+        "issued" => ("已开票", "Invoice issued"),
+        "collected" => ("已收款", "Paid"),
+        // §2.2
+        "phone" => ("电话", "Telephone"),
+        "letter" => ("文件", "Letter"),
+        "on_site" => ("来访", "In person"),
+        "normal" => ("一般", "Normal"),
+        "priority" => ("优先", "Priority"),
+        "registered" => ("已登记", "Registered"),
+        "form_logged" => ("反馈表已登记", "Form logged"),
+        "archived" => ("已归档", "Archived"),
+        // §3, §4
+        "general" => ("一般", "General"),
+        "severe" => ("特别严重", "Severe"),
+        "suggestion" => ("建议", "Suggestion"),
+        "complaint" => ("抱怨", "Complaint"),
+        "rating" => ("品评", "Rating"),
+        "yes" => ("是", "Yes"),
+        _ => return None,
+    })
+}
+
 /// 售后服务信息反馈表 and 售后服务记录: the service visit.
 pub const VISIT_FIELDS: &[FieldSpec] = &[
     // §2.2 registration (售后服务记录)
@@ -744,4 +783,35 @@ pub fn sections(kind: DocKind) -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// Every code a choice field of `kind` may hold has its words.
+#[cfg(test)]
+mod code_labels {
+    #[test]
+    fn every_choice_has_words() {
+        use super::*;
+        for kind in [
+            super::super::DocKind::Visit,
+            super::super::DocKind::Receipt,
+            super::super::DocKind::Complaint,
+            super::super::DocKind::Feedback,
+        ] {
+            for spec in fields(kind) {
+                if let FieldType::Choice(codes) = spec.ty {
+                    for code in codes {
+                        let digit = code.chars().all(|c| c.is_ascii_digit());
+                        assert!(
+                            digit || code_label(code).is_some(),
+                            "{} may hold '{code}', which has no words",
+                            spec.path
+                        );
+                    }
+                }
+            }
+        }
+        for state in ["registered", "form_logged", "archived"] {
+            assert!(code_label(state).is_some());
+        }
+    }
 }

@@ -50,8 +50,8 @@ pub async fn finance(
                     vec![
                         format!(r#"<a href="/web/records/{}">{}</a>"#, i.id, esc(&i.customer_name)),
                         format!("¥{}", esc(&i.fee)),
-                        esc(&i.method),
-                        esc(&i.invoice_state),
+                        esc(&super::code_words(&s, &i.method)),
+                        esc(&super::code_words(&s, &i.invoice_state)),
                         next.map(|(st, label)| {
                             format!(
                                 r#"<form method="post" action="/web/visits/{}/invoice" class="inline">{}<input type="hidden" name="state" value="{st}"><button>{label}</button></form>"#,

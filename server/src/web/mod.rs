@@ -368,6 +368,14 @@ pub(super) fn refusal_text(s: &Session, e: &AppError) -> String {
     }
 }
 
+/// A code (a choice, a state) in the user's language; the code itself when it has no words.
+pub(super) fn code_words(s: &Session, code: &str) -> String {
+    match fieldloop_client_core::model::fields::code_label(code) {
+        Some((zh, en)) => s.t(zh, en).to_string(),
+        None => code.to_string(),
+    }
+}
+
 /// What the common refusals mean, in Chinese (the server's own message follows).
 pub(super) fn gist_zh(code: &str) -> Option<&'static str> {
     Some(match code {

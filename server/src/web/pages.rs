@@ -645,10 +645,17 @@ fn kind_label(s: &Session, kind: DocKind) -> &'static str {
     }
 }
 
-fn show_value(spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
+/// A field's value as people read it: money in yuan, a code in words.
+fn show_value(s: &Session, spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
+    let coded = matches!(spec.map(|f| f.ty), Some(FieldType::Choice(_)))
+        || spec.is_some_and(|f| f.path == "status.state");
     match (spec.map(|s| s.ty), v) {
         (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", yuan_text(*n)),
         (_, FieldValue::Int(n)) => n.to_string(),
+        (_, FieldValue::Text(t)) if coded => match fields::code_label(t) {
+            Some((zh, en)) => esc(s.t(zh, en)),
+            None => esc(t),
+        },
         (_, FieldValue::Text(t)) => esc(t),
     }
 }
@@ -751,12 +758,12 @@ fn fields_section(s: &Session, doc: &RecordDoc) -> String {
                 let _ = write!(
                     cells,
                     r#"<span class="concurrent">{}</span>"#,
-                    show_value(spec, v)
+                    show_value(s, spec, v)
                 );
             }
             cells
         } else {
-            show_value(spec, &value)
+            show_value(s, spec, &value)
         };
         // Only an image's own hash is a picture; a signed digest is a hash of the form.
         if spec.map(|f| f.ty) == Some(FieldType::Sha256)

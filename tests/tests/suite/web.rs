@@ -516,6 +516,15 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         "a signed field was edited after signing"
     );
     assert!(page.contains("差旅费") && page.contains(">tech<"));
+    // Codes in words: the category, the channel and the state as the office says them.
+    assert!(
+        page.contains("<td>有偿服务(A)</td>")
+            && page.contains("<td>电话</td>")
+            && page.contains("<td>已登记</td>")
+            && !page.contains("<td>phone</td>")
+            && !page.contains("<td>registered</td>"),
+        "codes in Chinese"
+    );
     let image = get_as(&http, format!("{base}/web/blobs/{sha}"), &cookie).await?;
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/png");
