@@ -5,7 +5,9 @@
 //! (a dry run of [`apply`]); the posted action then goes through the same application function
 //! as the API, which decides again.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::str::FromStr as _;
 
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -616,11 +618,19 @@ fn money_section(s: &Session, case: &Case, name_of: &dyn Fn(Uuid) -> String) -> 
         .map(|m| {
             vec![
                 format!("#{}", m.id),
-                esc(&format!("{:?}", m.kind)),
+                esc(match m.kind {
+                    MoneyKind::Compensation => s.t("赔款", "Compensation"),
+                    MoneyKind::Allowance => s.t("折让", "Allowance"),
+                    MoneyKind::ReturnValue => s.t("退货金额", "Return value"),
+                }),
                 format!("¥{}", yuan_text(m.amount_fen)),
-                m.required.code().to_string(),
+                esc(s.t(m.required.label_zh(), m.required.label_en())),
                 match (m.approved_by, m.approved_level) {
-                    (Some(u), Some(l)) => format!("{} ({})", name_of(u), l.code()),
+                    (Some(u), Some(l)) => format!(
+                        "{} ({})",
+                        esc(&name_of(u)),
+                        esc(s.t(l.label_zh(), l.label_en()))
+                    ),
                     _ => s.t("待批", "waiting").to_string(),
                 },
             ]
@@ -717,14 +727,29 @@ fn history_section(
     tz: chrono_tz::Tz,
     name_of: &dyn Fn(Uuid) -> String,
 ) -> String {
+    // Each action named as its button says it; filing and approving have no button of one name.
+    let mut actions: HashMap<&'static str, String> = step_offers(s)
+        .into_iter()
+        .chain(later_offers(s))
+        .map(|o| (o.sample.name(), o.label))
+        .collect();
+    actions.insert("file", s.t("填写投诉处理单", "Filed").to_string());
+    actions.insert("approve", s.t("核决金额", "Approved an amount").to_string());
     let rows: Vec<Vec<String>> = events
         .iter()
         .map(|e| {
+            let role = Role::from_str(&e.role)
+                .map(|r| s.t(r.label_zh(), r.label_en()).to_string())
+                .unwrap_or_else(|_| e.role.clone());
+            let action = actions
+                .get(e.action.as_str())
+                .cloned()
+                .unwrap_or_else(|| e.action.clone());
             vec![
                 local_ms(tz, e.at),
                 Uuid::parse_str(&e.user_id).map(name_of).unwrap_or_default(),
-                esc(&e.role),
-                esc(&e.action),
+                esc(&role),
+                esc(&action),
             ]
         })
         .collect();

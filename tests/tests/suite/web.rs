@@ -1246,7 +1246,10 @@ async fn linked_cases_and_one_shot_actions() -> anyhow::Result<()> {
     let http = client();
     let head = sign_in(&http, &base, "head").await?;
     let page = page_text(&http, format!("{base}/web/complaints/{id}"), &head).await?;
-    assert!(page.contains("记录部长拜访"), "offered before it is done");
+    assert!(
+        page.contains(r#"id="act-record_head_visit""#),
+        "offered before it is done"
+    );
     office
         .ok(
             "head",
@@ -1255,7 +1258,36 @@ async fn linked_cases_and_one_shot_actions() -> anyhow::Result<()> {
         )
         .await?;
     let page = page_text(&http, format!("{base}/web/complaints/{id}"), &head).await?;
-    assert!(!page.contains("记录部长拜访"), "not offered once done");
+    assert!(
+        !page.contains(r#"id="act-record_head_visit""#),
+        "not offered once done"
+    );
+    // The history in words: who (by role) did what, as the office says it.
+    let history = page
+        .split(r#"id="events""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .unwrap_or_default();
+    for shown in [
+        "业务人员",
+        "填写投诉处理单",
+        "品质部",
+        "受理",
+        "市场部部长",
+        "记录部长拜访",
+    ] {
+        assert!(history.contains(shown), "{shown} in the history");
+    }
+    // (The test users are named after their roles: "quality" is a name here.)
+    for code in [
+        ">salesperson<",
+        ">file<",
+        ">accept<",
+        ">record_head_visit<",
+        ">marketing_head<",
+    ] {
+        assert!(!history.contains(code), "{code} in the history: {history}");
+    }
     let (status, again) = office
         .act(
             "head",
