@@ -255,32 +255,48 @@ impl RecordDoc {
     /// The entries of a note's list, in list order (concurrent appends in a deterministic
     /// order: Automerge orders them by their operation ids).
     fn entries_of(&self, list: &ObjId) -> Vec<NoteEntry> {
+        self.entry_maps(list)
+            .into_iter()
+            .map(|entry| NoteEntry {
+                text: self.entry_text(&entry, "text"),
+                by: self.entry_text(&entry, "by"),
+                at: self.entry_int(&entry, "at"),
+            })
+            .collect()
+    }
+
+    /// The entries (maps) of a list of entries, in list order.
+    fn entry_maps(&self, list: &ObjId) -> Vec<ObjId> {
         self.doc
             .list_range(list, ..)
             .filter_map(|item| {
                 let id = item.id();
-                let entry = match item.value.into_value() {
-                    Value::Object(ObjType::Map) => id,
-                    _ => return None,
-                };
-                let scalar = |key: &str| match self.doc.get(&entry, key).ok().flatten() {
-                    Some((Value::Scalar(s), _)) => Some(s.into_owned()),
-                    _ => None,
-                };
-                let text = |key: &str| match scalar(key) {
-                    Some(ScalarValue::Str(t)) => t.to_string(),
-                    _ => String::new(),
-                };
-                Some(NoteEntry {
-                    text: text("text"),
-                    by: text("by"),
-                    at: match scalar("at") {
-                        Some(ScalarValue::Int(n)) => n,
-                        _ => 0,
-                    },
-                })
+                matches!(item.value.into_value(), Value::Object(ObjType::Map)).then_some(id)
             })
             .collect()
+    }
+
+    fn entry_scalar(&self, entry: &ObjId, key: &str) -> Option<ScalarValue> {
+        match self.doc.get(entry, key).ok().flatten() {
+            Some((Value::Scalar(s), _)) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+
+    /// A text value of an entry; empty when it is missing or not text.
+    fn entry_text(&self, entry: &ObjId, key: &str) -> String {
+        match self.entry_scalar(entry, key) {
+            Some(ScalarValue::Str(t)) => t.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// A whole-number value of an entry; 0 when it is missing or not a number.
+    fn entry_int(&self, entry: &ObjId, key: &str) -> i64 {
+        match self.entry_scalar(entry, key) {
+            Some(ScalarValue::Int(n)) => n,
+            _ => 0,
+        }
     }
 
     /// The entries of a note (`form.diagnosis`, `form.work_done`), oldest first. A schema 1
@@ -319,36 +335,17 @@ impl RecordDoc {
         else {
             return Vec::new();
         };
-        self.doc
-            .list_range(&list, ..)
-            .filter_map(|item| {
-                let id = item.id();
-                let entry = match item.value.into_value() {
-                    Value::Object(ObjType::Map) => id,
-                    _ => return None,
-                };
-                let scalar = |key: &str| match self.doc.get(&entry, key).ok().flatten() {
-                    Some((Value::Scalar(s), _)) => Some(s.into_owned()),
-                    _ => None,
-                };
-                let text = |key: &str| match scalar(key) {
-                    Some(ScalarValue::Str(t)) => t.to_string(),
-                    _ => String::new(),
-                };
-                let int = |key: &str| match scalar(key) {
-                    Some(ScalarValue::Int(n)) => n,
-                    _ => 0,
-                };
-                Some(PhotoEntry {
-                    sha256: text("sha256"),
-                    bytes: int("bytes"),
-                    mime: text("mime"),
-                    caption: text("text"),
-                    by: text("by"),
-                    taken_at: int("at"),
-                })
-                .filter(|p| !p.sha256.is_empty())
+        self.entry_maps(&list)
+            .into_iter()
+            .map(|entry| PhotoEntry {
+                sha256: self.entry_text(&entry, "sha256"),
+                bytes: self.entry_int(&entry, "bytes"),
+                mime: self.entry_text(&entry, "mime"),
+                caption: self.entry_text(&entry, "text"),
+                by: self.entry_text(&entry, "by"),
+                taken_at: self.entry_int(&entry, "at"),
             })
+            .filter(|p| !p.sha256.is_empty())
             .collect()
     }
 
