@@ -349,6 +349,25 @@ impl RecordDoc {
             .collect()
     }
 
+    /// The field `path` if `author` may write it and it is of type `ty`; refused with `why`
+    /// when it is another type.
+    fn writable_as(
+        &self,
+        author: Author,
+        path: &str,
+        ty: FieldType,
+        why: &str,
+    ) -> Result<&'static fields::FieldSpec> {
+        let spec = may_write(self.kind(), author, path)?;
+        if spec.ty != ty {
+            return Err(ModelError::InvalidValue {
+                path: path.to_string(),
+                reason: why.to_string(),
+            });
+        }
+        Ok(spec)
+    }
+
     /// Adds a photo (already stored as a blob) to the photos field `path`, as one change.
     pub fn add_photo(
         &mut self,
@@ -357,14 +376,12 @@ impl RecordDoc {
         photo: &PhotoEntry,
         unix_time: i64,
     ) -> Result<Option<ChangeHash>> {
-        let spec = may_write(self.kind(), author, path)?;
-        let invalid = |reason: &str| ModelError::InvalidValue {
-            path: path.to_string(),
-            reason: reason.to_string(),
-        };
-        if spec.ty != FieldType::Photos {
-            return Err(invalid("photos are added to a photos field only"));
-        }
+        let spec = self.writable_as(
+            author,
+            path,
+            FieldType::Photos,
+            "photos are added to a photos field only",
+        )?;
         let values = [
             ("text", ScalarValue::Str(photo.caption.as_str().into())),
             ("sha256", ScalarValue::Str(photo.sha256.as_str().into())),
@@ -375,7 +392,8 @@ impl RecordDoc {
         for (key, value) in &values {
             check_note_value(spec.ty, path, key, value)?;
         }
-        let (section, key) = Self::split(path).ok_or_else(|| invalid("bad path"))?;
+        let (section, key) =
+            Self::split(path).ok_or_else(|| damaged(format!("bad path {path}")))?;
         let obj = self
             .section(section)
             .ok_or_else(|| damaged(format!("section '{section}' is missing")))?;
@@ -414,14 +432,11 @@ impl RecordDoc {
         text: &str,
         unix_time: i64,
     ) -> Result<Option<ChangeHash>> {
-        let spec = may_write(self.kind(), author, path)?;
+        let spec = self.writable_as(author, path, FieldType::Notes, "only a note has entries")?;
         let invalid = |reason: &str| ModelError::InvalidValue {
             path: path.to_string(),
             reason: reason.to_string(),
         };
-        if spec.ty != FieldType::Notes {
-            return Err(invalid("only a note has entries"));
-        }
         check_note_value(spec.ty, path, "text", &ScalarValue::Str(text.into()))?;
         let (section, key) = Self::split(path).ok_or_else(|| invalid("bad path"))?;
         let list = self
