@@ -149,6 +149,13 @@ pub fn code_label(code: &str) -> Option<(&'static str, &'static str)> {
         "registered" => ("已登记", "Registered"),
         "form_logged" => ("反馈表已登记", "Form logged"),
         "archived" => ("已归档", "Archived"),
+        // §2.6 where a product taken back is (custody.location)
+        "with_technician" => ("技术员处", "With the technician"),
+        "at_production" => ("生产部维修", "In repair at production"),
+        "awaiting_qc" => ("待质检", "Waiting for QC"),
+        "in_stock" => ("已入库", "In stock"),
+        "returned_to_customer" => ("已交还客户", "Returned to the customer"),
+        "voided" => ("收据已作废", "Receipt voided"),
         // §3, §4
         "general" => ("一般", "General"),
         "severe" => ("特别严重", "Severe"),
@@ -443,6 +450,13 @@ pub const VISIT_FIELDS: &[FieldSpec] = &[
         Server,
         "开票时间",
         "Invoiced at",
+    ),
+    f(
+        "billing.invoice_no",
+        Short,
+        Server,
+        "发票号码",
+        "Invoice number",
     ),
     f(
         "billing.collected_at",

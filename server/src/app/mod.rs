@@ -37,6 +37,8 @@ pub fn role_in(p: &Principal, roles: &[Role], what: &str) -> AppResult<()> {
 
 /// Reads a `YYYY-MM` month.
 pub fn parse_month(text: &str) -> AppResult<(i32, u32)> {
-    crate::workflow::calendar::parse_month(text)
-        .ok_or_else(|| AppError::invalid(format!("'{text}' is not a month (YYYY-MM)")))
+    crate::workflow::calendar::parse_month(text).ok_or_else(|| {
+        AppError::invalid(format!("'{text}' is not a month (YYYY-MM)"))
+            .with_zh(Some(format!("「{text}」不是月份(应为 YYYY-MM)")))
+    })
 }

@@ -45,7 +45,8 @@ async fn build_review(state: &AppState, month: &str) -> AppResult<ReviewView> {
     if (y, m) >= (cy, cm) {
         return Err(AppError::invalid(format!(
             "{month} has not ended yet; a review covers a past month"
-        )));
+        ))
+        .with_zh(Some(format!("{month} 尚未结束:月度评审针对已过去的月份"))));
     }
     let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
@@ -91,9 +92,10 @@ async fn build_review(state: &AppState, month: &str) -> AppResult<ReviewView> {
 /// The GM office's monthly review of last month's closed cases (§4.8).
 pub async fn get_review(state: &AppState, p: &Principal, month: String) -> AppResult<ReviewView> {
     if !matches!(p.role, Role::GmOffice | Role::GeneralManager | Role::Admin) {
-        return Err(AppError::forbidden(
-            "the monthly review is the GM office's (§4.8)",
-        ));
+        return Err(
+            AppError::forbidden("the monthly review is the GM office's (§4.8)")
+                .with_zh(Some("月度评审由总经理办公室负责(§4.8)".into())),
+        );
     }
     build_review(state, &month).await
 }
@@ -105,9 +107,10 @@ pub async fn confirm_review(
     month: String,
 ) -> AppResult<ReviewView> {
     if p.role != Role::GmOffice {
-        return Err(AppError::forbidden(
-            "the GM office confirms the monthly review (§4.8)",
-        ));
+        return Err(
+            AppError::forbidden("the GM office confirms the monthly review (§4.8)")
+                .with_zh(Some("月度评审由总经理办公室确认(§4.8)".into())),
+        );
     }
     let review = build_review(state, &month).await?;
     let mut notice = format!("人事公布单 / Personnel notice {}\n", review.month);
@@ -131,7 +134,8 @@ pub async fn confirm_review(
         return Err(AppError::new(
             ErrorCode::AlreadyConfirmed,
             format!("the review of {} is already confirmed", review.month),
-        ));
+        )
+        .with_zh(Some(format!("{} 的月度评审已确认过", review.month))));
     }
     build_review(state, &month).await
 }

@@ -385,6 +385,29 @@ impl Db {
         rows.iter().map(receipt_row).collect()
     }
 
+    /// The receipts written for a visit's product: number and where each is now.
+    pub async fn receipts_of_visit(
+        &self,
+        visit: Uuid,
+    ) -> sqlx::Result<Vec<(Uuid, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, number, location FROM receipts WHERE visit_id = $1 ORDER BY number",
+        )
+        .bind(visit.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get(0)?;
+                Ok((
+                    Uuid::parse_str(&id).map_err(|e| sqlx::Error::Decode(e.into()))?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn receipt(&self, id: Uuid) -> sqlx::Result<Option<ReceiptRow>> {
         let sql = sqlx::AssertSqlSafe(format!("{RECEIPT_COLUMNS} WHERE id = $1"));
         let row = sqlx::query(sql)

@@ -157,12 +157,33 @@ async fn report(
 }
 
 pub fn download(bytes: Vec<u8>, mime: &str, file: &str) -> Response {
+    // An ASCII name for old clients, and the real one (Chinese too) as RFC 6266 `filename*`.
+    let ascii: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = file
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
     (
         [
             (header::CONTENT_TYPE, mime.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
+                format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
             ),
         ],
         Body::from(bytes),

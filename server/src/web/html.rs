@@ -134,6 +134,12 @@ const NAV: &[NavItem] = &[
         shown: office,
     },
     NavItem {
+        href: "/web/reviews",
+        zh: "月度评审",
+        en: "Monthly review",
+        shown: |r| matches!(r, Role::GmOffice | Role::GeneralManager | Role::Admin),
+    },
+    NavItem {
         href: "/web/admin",
         zh: "账号管理",
         en: "Accounts",

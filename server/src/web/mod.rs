@@ -14,6 +14,7 @@ pub(crate) mod html;
 mod inbox;
 mod pages;
 mod reports;
+mod reviews;
 mod settlements;
 
 use axum::Form;
@@ -68,6 +69,8 @@ pub fn routes() -> Router<AppState> {
         .route("/web/records/{id}", get(pages::record))
         .route("/web/blobs/{sha}", get(pages::blob))
         .route("/web/receipts/{id}/custody", post(pages::receipt_custody))
+        .route("/web/visits/{id}/log-form", post(pages::log_form))
+        .route("/web/visits/{id}/archive", post(pages::archive_form))
         .route("/web/complaints", get(cases::complaints))
         .route("/web/complaints/{id}", get(cases::case_page))
         .route("/web/complaints/{id}/act", post(cases::act))
@@ -88,6 +91,8 @@ pub fn routes() -> Router<AppState> {
         .route("/web/registers/{name}", get(reports::register))
         .route("/web/registers/{name}/download", get(reports::download))
         .route("/web/reports", get(reports::charts))
+        .route("/web/reviews", get(reviews::review_page))
+        .route("/web/reviews/{month}/confirm", post(reviews::confirm))
         .route("/web/admin", get(admin::users))
         .route("/web/admin/users", post(admin::create_user))
         .route("/web/admin/users/{id}", get(admin::user_page))

@@ -648,7 +648,7 @@ fn kind_label(s: &Session, kind: DocKind) -> &'static str {
 /// A field's value as people read it: money in yuan, a code in words.
 fn show_value(s: &Session, spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
     let coded = matches!(spec.map(|f| f.ty), Some(FieldType::Choice(_)))
-        || spec.is_some_and(|f| f.path == "status.state");
+        || spec.is_some_and(|f| matches!(f.path, "status.state" | "custody.location"));
     match (spec.map(|s| s.ty), v) {
         (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", yuan_text(*n)),
         (_, FieldValue::Int(n)) => n.to_string(),
@@ -711,6 +711,12 @@ pub async fn record(
         &names,
         state.config.timezone,
     ));
+    if kind == DocKind::Visit {
+        match visit_office_section(&state, &s, &doc).await {
+            Ok(section) => body.push_str(&section),
+            Err(e) => return error_page(&s, e),
+        }
+    }
     if kind == DocKind::Receipt {
         match custody_section(&state, &s, &doc).await {
             Ok(section) => body.push_str(&section),
@@ -915,8 +921,8 @@ async fn custody_section(
     let Some(receipt) = state.db.receipt(doc.id()).await? else {
         return Ok(String::new());
     };
-    let at: Location = serde_json::from_value(serde_json::Value::String(receipt.location.clone()))
-        .map_err(AppError::internal)?;
+    let at = Location::from_code(&receipt.location)
+        .ok_or_else(|| AppError::internal(format!("unknown location {}", receipt.location)))?;
     let signed = ["handback.signer_name", "handback.blob_sha256"]
         .iter()
         .all(|p| {
@@ -926,77 +932,194 @@ async fn custody_section(
         });
     let tz = state.config.timezone;
     let names = names(state).await?;
-    let rows: Vec<Vec<String>> = state
-        .db
-        .custody_history(doc.id())
-        .await?
-        .iter()
-        .map(|e| {
-            vec![
-                local_ms(tz, e.at),
-                esc(&e.event),
-                esc(&e.location),
-                Uuid::parse_str(&e.user_id)
-                    .ok()
-                    .and_then(|u| names.get(&u))
-                    .map(|n| esc(n))
-                    .unwrap_or_default(),
-                esc(&e.note),
-            ]
-        })
+    let history = state.db.custody_history(doc.id()).await?;
+    let event_words = |code: &str| match CustodyEvent::from_code(code) {
+        Some(e) => s.t(e.labels().0, e.labels().1).to_string(),
+        None if code == "issued" => s
+            .t("开具收据,技术员取回", "Receipt issued, taken back")
+            .into(),
+        None => code.to_string(),
+    };
+    let place_words = |code: &str| match Location::from_code(code) {
+        Some(l) => s.t(l.label_zh(), l.label_en()).to_string(),
+        None => code.to_string(),
+    };
+    let steps = [
+        CustodyEvent::ToProduction,
+        CustodyEvent::RepairDone,
+        CustodyEvent::QcAccept,
+        CustodyEvent::QcReject,
+        CustodyEvent::ReturnToCustomer,
+        CustodyEvent::Void,
+    ];
+    let offered: Vec<CustodyEvent> = steps
+        .into_iter()
+        .filter(|e| custody_step(at, *e, s.p.role, signed).is_ok())
         .collect();
-    let mut out = format!(
-        r#"<h2>{}</h2><p id="custody-location">{}: <strong>{}</strong> · {} {}</p>"#,
-        s.t("保管与流转", "Custody"),
-        s.t("现在", "Now"),
-        esc(at.label_zh()),
-        s.t("收据号", "Receipt"),
-        esc(&receipt.number),
-    );
-    out.push_str(&s.table(
-        "custody",
-        &[
-            ("时间", "When"),
-            ("事件", "Event"),
-            ("位置", "Location"),
-            ("经手人", "By"),
-            ("说明", "Note"),
-        ],
-        &rows,
-    ));
-    for (event, zh, en) in [
-        (
-            CustodyEvent::ToProduction,
-            "交生产部维修",
-            "Hand to production",
-        ),
-        (CustodyEvent::RepairDone, "维修完成", "Repair done"),
-        (
-            CustodyEvent::QcAccept,
-            "品检合格入库",
-            "QC accept into stock",
-        ),
-        (CustodyEvent::QcReject, "品检不合格退回维修", "QC reject"),
-        (
-            CustodyEvent::ReturnToCustomer,
-            "交还客户",
-            "Return to the customer",
-        ),
-        (CustodyEvent::Void, "收回并作废收据", "Void the receipt"),
-    ] {
-        if custody_step(at, event, s.p.role, signed).is_ok() {
-            let _ = write!(
-                out,
-                r#"<form method="post" action="/web/receipts/{id}/custody" class="action">{csrf}<input type="hidden" name="event" value="{code}">{note}<button type="submit" id="custody-{code}">{label}</button></form>"#,
-                id = doc.id(),
-                csrf = csrf_field(s),
-                code = event.code(),
-                note = input("note", s.t("说明", "Note"), "", false),
-                label = s.t(zh, en),
-            );
+    // In stock and not yet signed for: the hand-back waits for the customer's signature, which
+    // the technician's phone collects (§2.6).
+    let waiting = at == Location::InStock && !signed;
+    let section = maud::html! {
+        h2 { (s.t("保管与流转", "Custody")) }
+        p #custody-location {
+            (s.t("现在", "Now")) ": " strong { (s.t(at.label_zh(), at.label_en())) }
+            " · " (s.t("收据号", "Receipt")) " " (receipt.number)
         }
-    }
-    Ok(out)
+        @if waiting {
+            p.flash.warn #custody-waiting {
+                (s.t(
+                    "等待客户交还签字:技术员在手机上请客户签收后,才能交还客户并作废收据(§2.6)。",
+                    "Waiting for the customer's hand-back signature: the technician has the customer sign on the phone before the product is returned and the receipt voided (§2.6)."
+                ))
+            }
+        }
+        table #custody {
+            thead { tr {
+                th { (s.t("时间", "When")) } th { (s.t("事件", "Event")) }
+                th { (s.t("位置", "Location")) } th { (s.t("经手人", "By")) }
+                th { (s.t("说明", "Note")) }
+            } }
+            tbody {
+                @for e in &history {
+                    tr {
+                        td { (local_ms(tz, e.at)) }
+                        td { (event_words(&e.event)) }
+                        td { (place_words(&e.location)) }
+                        td { (Uuid::parse_str(&e.user_id).ok().and_then(|u| names.get(&u)).cloned().unwrap_or_default()) }
+                        td { (e.note) }
+                    }
+                }
+            }
+        }
+        @for event in &offered {
+            form.action method="post" action={ "/web/receipts/" (doc.id()) "/custody" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="event" value=(event.code());
+                label { (s.t("说明", "Note")) " " input type="text" name="note"; }
+                " "
+                button type="submit" id={ "custody-" (event.code()) } {
+                    (match event {
+                        CustodyEvent::ReturnToCustomer => s.t("交还客户", "Return to the customer"),
+                        CustodyEvent::Void => s.t("收回并作废收据", "Void the receipt"),
+                        other => s.t(other.labels().0, other.labels().1),
+                    })
+                }
+            }
+        }
+    };
+    Ok(section.into_string())
+}
+
+/// The office's side of a returned feedback form (§2.3): the clerk logs it in the service
+/// record, quality processes and archives it, once the product taken back is returned (§2.6).
+/// Each step is offered to the role that does it, once; otherwise the page says what it waits
+/// for. The receipts written for the product are linked.
+async fn visit_office_section(
+    state: &AppState,
+    s: &Session,
+    doc: &RecordDoc,
+) -> Result<String, AppError> {
+    use crate::workflow::service::Location;
+    let text = |path: &str| {
+        doc.get(path)
+            .and_then(|v| v.as_text().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let tz = state.config.timezone;
+    let when = |path: &str| {
+        chrono::DateTime::parse_from_rfc3339(&text(path))
+            .map(|t| local(tz, t.with_timezone(&chrono::Utc)))
+            .unwrap_or_default()
+    };
+    let receipts = state.db.receipts_of_visit(doc.id()).await?;
+    let places: Vec<Option<Location>> = receipts
+        .iter()
+        .map(|(_, _, l)| Location::from_code(l))
+        .collect();
+    let product_back = places
+        .iter()
+        .all(|l| matches!(l, Some(Location::ReturnedToCustomer | Location::Voided)));
+    let taken_back = text("form.outcome") == "taken_back";
+    let completed = !text("form.outcome").is_empty();
+    let logged = !text("status.logged_at").is_empty();
+    let archived = !text("status.archived_at").is_empty();
+    let role = s.p.role;
+    let clerk = matches!(role, Role::Clerk | Role::MarketingHead);
+    let quality = role == Role::Quality;
+    let action = |path: &str, id: &str, zh: &'static str, en: &'static str| {
+        maud::html! {
+            form.action method="post" action={ "/web/visits/" (doc.id()) "/" (path) } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                button type="submit" id=(id) { (s.t(zh, en)) }
+            }
+        }
+    };
+    let waiting = |zh: &'static str, en: &'static str| {
+        maud::html! { p.flash.warn #form-waiting { (s.t(zh, en)) } }
+    };
+    let section = maud::html! {
+        h2 { (s.t("反馈表登记与归档", "Logging and archiving the form")) " (§2.3)" }
+        @if !receipts.is_empty() {
+            p #visit-receipts {
+                (s.t("收据", "Receipts")) ": "
+                @for ((id, number, _), place) in receipts.iter().zip(&places) {
+                    a href={ "/web/records/" (id) } { (number) }
+                    " (" (place.map(|l| s.t(l.label_zh(), l.label_en())).unwrap_or("")) ") "
+                }
+            }
+        }
+        @if logged {
+            p #form-logged { (s.t("已登记入服务记录:", "Logged in the service record: ")) (when("status.logged_at")) }
+        }
+        @if archived {
+            p #form-archived { (s.t("已归档:", "Archived: ")) (when("status.archived_at")) }
+        }
+        @if !completed {
+            (waiting("等待技术员交回填好的反馈表", "Waiting for the technician's completed feedback form"))
+        } @else if !logged {
+            @if clerk {
+                (action("log-form", "log-form", "登记入服务记录", "Log in the service record"))
+            } @else {
+                (waiting("等待文员登记入服务记录", "Waiting for the clerk to log the form"))
+            }
+        } @else if !archived {
+            @if taken_back && receipts.is_empty() {
+                (waiting("产品已取回,等待收据登记(§2.5)", "The product was taken back; waiting for its receipt (§2.5)"))
+            } @else if taken_back && !product_back {
+                (waiting("等待产品修好交还客户并签收后归档(§2.6)", "Archived once the product is repaired, returned and signed for (§2.6)"))
+            } @else if quality {
+                (action("archive", "archive-form", "处理并归档", "Process and archive"))
+            } @else {
+                (waiting("等待品质部处理归档", "Waiting for quality to archive the form"))
+            }
+        }
+    };
+    Ok(section.into_string())
+}
+
+/// The clerk logs a returned form in the service record (§2.3).
+pub async fn log_form(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, .. }: Posted,
+) -> Response {
+    let result = service::log_form(&state, &s.p, id).await.map(|_| {
+        s.t("已登记入服务记录", "Logged in the service record")
+            .to_string()
+    });
+    back_with(&s, &format!("/web/records/{id}"), result)
+}
+
+/// Quality archives a logged form (§2.3, §2.6).
+pub async fn archive_form(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, .. }: Posted,
+) -> Response {
+    let result = service::archive_form(&state, &s.p, id)
+        .await
+        .map(|_| s.t("已归档", "Archived").to_string());
+    back_with(&s, &format!("/web/records/{id}"), result)
 }
 
 pub async fn receipt_custody(

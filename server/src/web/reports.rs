@@ -39,6 +39,24 @@ pub async fn register(
 ) -> Response {
     let (table, month) = match build(&state, &s.p, &name, month_param(&q), None).await {
         Ok(t) => t,
+        // The personnel notice exists once the month's review is confirmed: say so, and where.
+        Err(e) if name == "personnel-notice" && e.code == crate::error::ErrorCode::NotFound => {
+            let month = month_param(&q).unwrap_or_default();
+            let body = maud::html! {
+                p.flash.warn #notice-waiting {
+                    (s.t("人事公布单在月度评审确认后生成。", "The personnel notice is made when the monthly review is confirmed."))
+                    " "
+                    a href={ "/web/reviews?month=" (month) } { (s.t("去月度评审", "Open the monthly review")) }
+                }
+            };
+            return Html(page(
+                &s,
+                s.t("人事公布单", "Personnel notice"),
+                &q.flash,
+                &body.into_string(),
+            ))
+            .into_response();
+        }
         Err(e) => return error_page(&s, e),
     };
     let mut tabs = String::from(r#"<p class="filters">"#);
@@ -79,7 +97,12 @@ pub async fn download(
 ) -> Response {
     let result = async {
         let (table, month) = build(&state, &s.p, &name, month_param(&q), None).await?;
-        let file = format!("{name}-{month}");
+        // The file named as the office names the register: 客户产品进出登记簿-2026-11.xlsx.
+        let title = match s.lang {
+            Lang::Zh => &table.title_zh,
+            Lang::En => &table.title_en,
+        };
+        let file = format!("{title}-{month}");
         match q.format.as_deref() {
             Some("csv") => Ok(file_response(
                 table.to_csv(s.lang),

@@ -119,6 +119,20 @@ impl Location {
             Location::Voided => "收据已作废",
         }
     }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Location::WithTechnician => "With the technician",
+            Location::AtProduction => "In repair at production",
+            Location::AwaitingQc => "Waiting for QC",
+            Location::InStock => "In stock",
+            Location::ReturnedToCustomer => "Returned to the customer",
+            Location::Voided => "Receipt voided",
+        }
+    }
+    /// The location a stored code names.
+    pub fn from_code(code: &str) -> Option<Location> {
+        serde_json::from_value(serde_json::Value::String(code.to_string())).ok()
+    }
 }
 
 /// A step in a product's custody.
@@ -150,6 +164,27 @@ pub enum CustodyError {
 }
 
 impl CustodyError {
+    /// The refusal in the clerk's words.
+    pub fn message_zh(&self) -> String {
+        match self {
+            CustodyError::WrongRole { event, who, .. } => {
+                let step = CustodyEvent::from_code(event)
+                    .map(|e| e.labels().0)
+                    .unwrap_or(event);
+                format!("「{step}」由{}办理(§2.6)", who_zh(who))
+            }
+            CustodyError::WrongState { event, at } => {
+                let step = CustodyEvent::from_code(event)
+                    .map(|e| e.labels().0)
+                    .unwrap_or(event);
+                format!("产品现在{},不能「{step}」(§2.6)", at.label_zh())
+            }
+            CustodyError::AlreadyVoided => "收据已作废".into(),
+            CustodyError::Missing(_) => {
+                "等待客户交还签字:客户签收后才能交还客户并作废收据(§2.6)".into()
+            }
+        }
+    }
     pub fn code(&self) -> ErrorCode {
         match self {
             CustodyError::WrongRole { .. } => ErrorCode::WrongRole,
@@ -170,6 +205,31 @@ impl CustodyEvent {
             CustodyEvent::ReturnToCustomer => "return_to_customer",
             CustodyEvent::Void => "void",
         }
+    }
+    /// The step as the custody buttons name it, in Chinese and English.
+    pub fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            CustodyEvent::ToProduction => ("交生产部维修", "Handed to production"),
+            CustodyEvent::RepairDone => ("维修完成", "Repair done"),
+            CustodyEvent::QcAccept => ("品检合格入库", "QC accepted into stock"),
+            CustodyEvent::QcReject => ("品检不合格退回维修", "QC rejected, back to repair"),
+            CustodyEvent::ReturnToCustomer => ("交还客户", "Returned to the customer"),
+            CustodyEvent::Void => ("收回并作废收据", "Receipt taken back and voided"),
+        }
+    }
+    /// The step a stored code names.
+    pub fn from_code(code: &str) -> Option<CustodyEvent> {
+        serde_json::from_value(serde_json::Value::String(code.to_string())).ok()
+    }
+}
+
+/// Who does a custody step, in Chinese.
+fn who_zh(who: &str) -> &'static str {
+    match who {
+        "the technician or clerk" => "技术员或文员",
+        "production" => "生产部",
+        "the technician" => "技术员",
+        _ => "质检员",
     }
 }
 

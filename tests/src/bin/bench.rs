@@ -1,7 +1,7 @@
 //! Fieldloop's benchmarks. Each scenario measures ours and a reference in the same run and prints
 //! `bench <scenario>: ours=<v> <unit> ref=<v> <unit> ratio=<v> target=<op><v>`.
 //! Run with `cargo run --release -p fieldloop-e2e --bin bench` (`BENCH_QUICK=1` for smaller N,
-//! `BENCH_ONLY=login-flood` for the sign-in flood alone).
+//! `BENCH_ONLY=login-flood` for the sign-in flood alone, `BENCH_ONLY=storage` for S1, S3 and S6).
 //!
 //! The reference peer is automerge-repo's sync server (`../shared/peers/automerge-repo`, run
 //! with Node when it is there). Our server runs in this process with the devices, so memory
@@ -21,6 +21,15 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 const TECH: Author = Author::Device(Role::Technician);
+
+/// The bytes of every file in a folder (the database, its write-ahead log and shared memory).
+fn folder_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    Ok(std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum())
+}
 
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -414,11 +423,26 @@ fn run_peer(n: usize) -> Result<serde_json::Value, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(3050);
-    // The peer sometimes loses a document in its download phase (its README: one run in three);
-    // such a run is repeated, up to three runs in all, and the failure is printed.
+    // The peer sometimes loses documents in its download phase (its README: one run in three):
+    // its server pings each client every 5 s and drops one that has not answered, and the
+    // benchmark's one Node process, busy with 1,000 finds, can stall longer than that; the
+    // documents still loading are then "unavailable". It fails ~1 run in 4 on an idle machine
+    // and nearly always beside other work. So it runs at a raised priority where the bench may
+    // raise it (as root), and a failed run is repeated, up to five runs, each failure printed.
+    let raised = Command::new("nice")
+        .args(["-n", "-10", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
     let mut result = Err("the peer did not run".to_string());
-    for attempt in 1..=3 {
-        let out = Command::new("node")
+    for attempt in 1..=5 {
+        let mut node = if raised {
+            let mut c = Command::new("nice");
+            c.args(["-n", "-10", "node"]);
+            c
+        } else {
+            Command::new("node")
+        };
+        let out = node
             .args(["am-bench.mjs", &n.to_string(), &port.to_string()])
             .current_dir(&scratch)
             .output()
@@ -431,9 +455,14 @@ fn run_peer(n: usize) -> Result<serde_json::Value, String> {
             .ok_or("the peer printed no result")?;
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
         match value.get("error").and_then(|e| e.as_str()) {
-            Some(error) if attempt < 3 => {
+            Some(error) if attempt < 5 => {
                 let first = error.lines().next().unwrap_or_default();
-                println!("peer: run {attempt} failed ({first}); running it again");
+                let why = if first.contains("is unavailable") {
+                    " (its server's keep-alive dropped the downloading client)"
+                } else {
+                    ""
+                };
+                println!("peer: run {attempt} failed ({first}){why}; running it again");
                 result = Ok(value);
             }
             _ => return Ok(value),
@@ -470,10 +499,12 @@ async fn main() -> anyhow::Result<()> {
         server.finish().await;
         return Ok(());
     }
+    // BENCH_ONLY=storage runs S1, S3 and S6 on SQLite, without the peer, and shows every table.
+    let only_storage = std::env::var("BENCH_ONLY").as_deref() == Ok("storage");
     let n = if quick { 200 } else { 1000 };
     let pull_n: usize = if quick { 1000 } else { 10_000 };
     println!("load average at start: {}", load_average());
-    let peer = if std::env::var("BENCH_PEER").as_deref() == Ok("0") {
+    let peer = if only_storage || std::env::var("BENCH_PEER").as_deref() == Ok("0") {
         Err("BENCH_PEER=0".to_string())
     } else {
         run_peer(n)
@@ -493,6 +524,11 @@ async fn main() -> anyhow::Result<()> {
     server.user("tech", Role::Technician, Some("wuhan")).await?;
     let proxy = CutProxy::start(server.addr).await?;
     let dev = server.device_at(&proxy.base(), "tech").await?;
+    // The database before any visit, for S6.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&server.state.db.pool)
+        .await?;
+    let empty_disk = folder_bytes(&server.dir.path().join("server"))?;
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(record_visit(&dev, i).await?);
@@ -575,15 +611,15 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // S6: bytes on disk per visit against Automerge's own save of it, after the write-ahead
-    // log is folded into the database file (the log is transient).
+    // log is folded into the database file (the log is transient). Per visit is what the
+    // visits added to the file: the database as it was before the first visit (its schema, the
+    // first page of each of ~80 tables and indexes, the accounts) is not a visit's cost, and
+    // divided by 1,000 visits it would be ~340 bytes of each. The whole file per visit is
+    // printed too.
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
         .execute(&server.state.db.pool)
         .await?;
-    let disk: u64 = std::fs::read_dir(server.dir.path().join("server"))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    let disk = folder_bytes(&server.dir.path().join("server"))?;
     for entry in std::fs::read_dir(server.dir.path().join("server"))?.flatten() {
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
         println!(
@@ -620,7 +656,8 @@ async fn main() -> anyhow::Result<()> {
     .fetch_all(&server.state.db.pool)
     .await
     .unwrap_or_default();
-    for (name, bytes, payload, unused) in tables.iter().take(8) {
+    let shown = if only_storage { tables.len() } else { 8 };
+    for (name, bytes, payload, unused) in tables.iter().take(shown) {
         let per = |b: &i64| *b as f64 / n as f64;
         println!(
             "breakdown s6 {name}: {:.0} bytes/visit (payload {:.0}, unused {:.0})",
@@ -629,14 +666,24 @@ async fn main() -> anyhow::Result<()> {
             per(unused)
         );
     }
+    println!(
+        "breakdown s6 whole folder: {:.0} bytes/visit ({} bytes before the first visit, {} after)",
+        disk as f64 / n as f64,
+        empty_disk,
+        disk
+    );
     line(
         "s6-storage",
-        disk as f64 / n as f64,
+        disk.saturating_sub(empty_disk) as f64 / n as f64,
         "bytes/visit",
         saved as f64,
         "bytes/save()",
         "<=3",
     );
+    if only_storage {
+        server.finish().await;
+        return Ok(());
+    }
     // S1 CPU: the server alone, in its own process, as the peer's server is measured; and
     // against the native floor, Automerge's own work on the same visits on one thread.
     let floor = native_floor_ms(&dev, &ids).await?;

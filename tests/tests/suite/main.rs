@@ -8,6 +8,7 @@ mod faults;
 mod foundation;
 mod masters;
 mod observe;
+mod office_tasks;
 mod openapi;
 mod photos;
 mod reports;

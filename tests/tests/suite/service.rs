@@ -306,7 +306,46 @@ async fn full_day(engine: Engine) -> anyhow::Result<()> {
     assert_eq!(listed[0]["issued"], false);
     assert_eq!(record("collected").await?.0, 409, "collected twice");
     assert_eq!(record("paid").await?.0, 400, "no such state");
-    assert_eq!(record("issued").await?.0, 200);
+    // An invoice is issued with its number. Bad numbers tried: none, blank, 41 characters,
+    // a line break; each refused, and the fee still waits for its invoice.
+    for bad in [
+        json!({ "state": "issued" }),
+        json!({ "state": "issued", "invoice_no": "   " }),
+        json!({ "state": "issued", "invoice_no": "9".repeat(41) }),
+        json!({ "state": "issued", "invoice_no": "0441\n2873" }),
+    ] {
+        let (status, body) = office
+            .call("finance", Method::POST, &invoice, Some(bad.clone()))
+            .await?;
+        assert_eq!(status, 400, "{bad} -> {body}");
+        assert!(
+            body["error"]["message_zh"]
+                .as_str()
+                .unwrap()
+                .contains("发票号码")
+        );
+    }
+    assert_eq!(
+        queue().await?[0]["issued"],
+        false,
+        "a refused number changes nothing"
+    );
+    let (status, issued) = office
+        .call(
+            "finance",
+            Method::POST,
+            &invoice,
+            Some(json!({ "state": "issued", "invoice_no": " No.04412873 " })),
+        )
+        .await?;
+    assert_eq!(status, 200, "{issued}");
+    let number = issued["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "billing.invoice_no")
+        .map(|f| f["value"].clone());
+    assert_eq!(number, Some(json!("No.04412873")));
     assert!(queue().await?.as_array().unwrap().is_empty());
 
     // A second job, free (C) in warranty, to check the ledger's sums.

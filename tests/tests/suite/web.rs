@@ -41,14 +41,14 @@ fn cookie_from(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The CSRF token a page's forms carry.
-fn csrf_of(html: &str) -> String {
+pub(super) fn csrf_of(html: &str) -> String {
     let marker = r#"name="csrf" value=""#;
     let start = html.find(marker).expect("a form with a CSRF field") + marker.len();
     html[start..start + html[start..].find('"').expect("end of value")].to_string()
 }
 
 /// A query value as the page gets it back (percent-decoded, `+` a space).
-fn decoded(value: &str) -> String {
+pub(super) fn decoded(value: &str) -> String {
     let bytes = value.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -72,7 +72,7 @@ fn decoded(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn location(resp: &reqwest::Response) -> String {
+pub(super) fn location(resp: &reqwest::Response) -> String {
     resp.headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
@@ -145,12 +145,16 @@ impl FormPoster {
 }
 
 /// A page's HTML as `cookie`'s session sees it.
-async fn page_text(http: &reqwest::Client, url: String, cookie: &str) -> anyhow::Result<String> {
+pub(super) async fn page_text(
+    http: &reqwest::Client,
+    url: String,
+    cookie: &str,
+) -> anyhow::Result<String> {
     Ok(get_as(http, url, cookie).await?.text().await?)
 }
 
 /// A GET as `cookie`'s session.
-async fn get_as(
+pub(super) async fn get_as(
     http: &reqwest::Client,
     url: String,
     cookie: impl AsRef<str>,

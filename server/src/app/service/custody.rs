@@ -106,7 +106,7 @@ async fn custody_once(
         });
     let at = location_of(&receipt.location)?;
     let next = custody_step(at, body.event, p.role, signed)
-        .map_err(|e| AppError::new(e.code(), e.to_string()))?;
+        .map_err(|e| AppError::new(e.code(), e.to_string()).with_zh(Some(e.message_zh())))?;
     let code = code_of(next);
     if !move_receipt(&mut tx, id, &code, receipt.version).await? {
         return Ok(None);

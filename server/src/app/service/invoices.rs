@@ -7,12 +7,16 @@ pub struct InvoiceItem {
     pub id: Uuid,
     pub customer_name: String,
     pub fee: String,
+    /// The same fee in fen.
+    pub fee_fen: i64,
     /// cash_on_site or invoice_later.
     pub method: String,
     /// requested, or the step finance recorded last: issued or collected.
     pub invoice_state: String,
     pub issued: bool,
     pub collected: bool,
+    /// The invoice's number once issued.
+    pub invoice_no: String,
 }
 
 /// Finance's queue (§2.4): paid jobs whose invoice is not yet issued or whose money is not yet
@@ -29,6 +33,7 @@ pub async fn invoice_queue(state: &AppState, p: &Principal) -> AppResult<Vec<Inv
             id: v.id,
             customer_name: v.text("request.customer_name").into(),
             fee: fen_to_yuan(v.int("fee.amount_fen")).to_string(),
+            fee_fen: v.int("fee.amount_fen"),
             method: v.text("fee.method").into(),
             invoice_state: match v.text("billing.invoice_state") {
                 "" => "requested".into(),
@@ -36,6 +41,7 @@ pub async fn invoice_queue(state: &AppState, p: &Principal) -> AppResult<Vec<Inv
             },
             issued: billing_of(&v).issued,
             collected: billing_of(&v).collected,
+            invoice_no: v.text("billing.invoice_no").into(),
         })
         .collect();
     Ok(items)
@@ -53,6 +59,9 @@ fn billing_of(v: &VisitRow) -> Billing {
 pub struct InvoiceUpdate {
     /// `issued` or `collected`.
     pub state: String,
+    /// The invoice's number, required when it is issued (at most 40 characters).
+    #[serde(default)]
+    pub invoice_no: Option<String>,
 }
 
 /// Finance records an invoice issued or the money collected (§2.4).
@@ -65,6 +74,21 @@ pub async fn set_invoice(
     role_in(p, &[Role::Finance], "invoices")?;
     let now = state.now().to_rfc3339();
     let target = body.state.trim().to_string();
+    let number = body.invoice_no.as_deref().unwrap_or("").trim().to_string();
+    if target == "issued" {
+        if number.is_empty() {
+            return Err(
+                AppError::invalid("an issued invoice needs its number (§2.4)")
+                    .with_zh(Some("开具发票须填写发票号码(§2.4)".into())),
+            );
+        }
+        if number.chars().count() > 40 || number.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "an invoice number is at most 40 characters on one line",
+            )
+            .with_zh(Some("发票号码最多 40 个字符,且不能换行".into())));
+        }
+    }
     let doc = server_edit(state, p, id, |doc| {
         let fee = doc
             .get("fee.amount_fen")
@@ -100,10 +124,14 @@ pub async fn set_invoice(
         } else {
             "billing.collected_at"
         };
-        Ok(vec![
+        let mut writes = vec![
             ("billing.invoice_state", target.clone().into()),
             (at, now.into()),
-        ])
+        ];
+        if target == "issued" {
+            writes.push(("billing.invoice_no", number.clone().into()));
+        }
+        Ok(writes)
     })
     .await?;
     Ok(VisitView {

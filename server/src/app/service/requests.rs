@@ -167,25 +167,28 @@ pub async fn log_form(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Vi
     let doc = server_edit(state, p, id, |doc| {
         let text = |path: &str| text_of(doc, path);
         if doc.kind() != DocKind::Visit {
-            return Err(AppError::invalid("only service visits have feedback forms"));
+            return Err(AppError::invalid("only service visits have feedback forms")
+                .with_zh(Some("只有售后服务单有反馈表".into())));
         }
         if text("form.outcome").is_empty() {
             return Err(AppError::new(
                 ErrorCode::NotReady,
                 "the technician has not completed the feedback form",
-            ));
+            )
+            .with_zh(Some("技术员尚未填好反馈表".into())));
         }
         if !text("status.logged_at").is_empty() {
-            return Err(AppError::new(
-                ErrorCode::AlreadyLogged,
-                "the form is already logged",
-            ));
+            return Err(
+                AppError::new(ErrorCode::AlreadyLogged, "the form is already logged")
+                    .with_zh(Some("反馈表已登记过".into())),
+            );
         }
         if text("request.category").is_empty() {
             return Err(AppError::new(
                 ErrorCode::MissingCategory,
                 "every job has a category (A, B, C, D) before it is logged (§2.1)",
-            ));
+            )
+            .with_zh(Some("登记前每项服务须有类别(A、B、C、D)(§2.1)".into())));
         }
         Ok(vec![
             ("status.state", "form_logged".into()),
@@ -212,7 +215,7 @@ pub async fn archive_form(state: &AppState, p: &Principal, id: Uuid) -> AppResul
         if text("status.logged_at").is_empty() {
             return Err(AppError::new(ErrorCode::NotReady,
                 "the clerk has not logged the form yet",
-            ));
+            ).with_zh(Some("文员尚未登记此反馈表".into())));
         }
         if text("form.outcome") == "taken_back" {
             let back = |code: &String| {
@@ -223,18 +226,18 @@ pub async fn archive_form(state: &AppState, p: &Principal, id: Uuid) -> AppResul
             if taken_back.is_empty() {
                 return Err(AppError::new(ErrorCode::NotReady,
                     "the product was taken back, but no receipt for it has arrived yet (§2.5)",
-                ));
+                ).with_zh(Some("产品已取回,但其收据尚未到达(§2.5)".into())));
             }
             if !taken_back.iter().all(back) {
                 return Err(AppError::new(ErrorCode::NotReady,
                     "the product taken back is not back with the customer yet: the form is archived after it is returned and signed for (§2.6)",
-                ));
+                ).with_zh(Some("取回的产品尚未交还客户:交还并签收后才能归档(§2.6)".into())));
             }
         }
         if !text("status.archived_at").is_empty() {
             return Err(AppError::new(ErrorCode::AlreadyArchived,
                 "the form is already archived",
-            ));
+            ).with_zh(Some("反馈表已归档".into())));
         }
         Ok(vec![
             ("status.state", "archived".into()),
