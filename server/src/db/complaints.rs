@@ -186,6 +186,8 @@ pub struct SettlementRow {
     pub kind: String,
     pub body: String,
     pub version: i64,
+    /// The case's number (投诉编号), where the query read it.
+    pub case_number: Option<String>,
 }
 
 impl Db {
@@ -314,6 +316,7 @@ impl Db {
                 kind: r.try_get(2)?,
                 body: r.try_get(3)?,
                 version: r.try_get(4)?,
+                case_number: None,
             })
         })
         .transpose()

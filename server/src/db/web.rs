@@ -108,7 +108,7 @@ impl Db {
     /// Settlements (returns and allowances) of a region's cases (or all), newest first.
     pub async fn settlements(&self, region: Option<&str>) -> sqlx::Result<Vec<SettlementRow>> {
         let rows = sqlx::query(
-            "SELECT s.id, s.case_id, s.kind, s.body, s.version FROM settlements s
+            "SELECT s.id, s.case_id, s.kind, s.body, s.version, c.number FROM settlements s
              JOIN complaint_cases c ON c.id = s.case_id
              WHERE ($1 = '' OR c.region = $1) ORDER BY s.created_at DESC, s.id",
         )
@@ -123,6 +123,7 @@ impl Db {
                     kind: r.try_get(2)?,
                     body: r.try_get(3)?,
                     version: r.try_get(4)?,
+                    case_number: r.try_get(5)?,
                 })
             })
             .collect()

@@ -137,7 +137,10 @@ pub(super) fn settlement_table<'a>(
             format!(
                 r#"<a href="/web/complaints/{}">{}</a>"#,
                 r.case_id,
-                &r.case_id.to_string()[..8]
+                esc(r
+                    .case_number
+                    .as_deref()
+                    .unwrap_or(s.t("(未编号)", "(no number yet)")))
             ),
             if r.kind == "return" {
                 s.t("退货单", "Return form")

@@ -917,6 +917,13 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
         )
         .await?;
     assert_eq!(settlement["state"], "closed");
+    // The return's case is named by its number, not an id.
+    let number = settlement["number"].as_str().unwrap_or_default();
+    assert!(!number.is_empty());
+    assert!(
+        browser.text("#settlements").await?.contains(number),
+        "the case number on finance's desk"
+    );
 
     // Reports with charts and downloads.
     browser.sign_in(&base, "chair").await?;
