@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-server=target/debug/fieldloop-server
+server="${CARGO_TARGET_DIR:-target}/debug/fieldloop-server"
 [ -x "$server" ] || cargo build -p fieldloop-server
 if ! command -v schemathesis >/dev/null 2>&1; then
     python3 -m pip install --quiet --disable-pip-version-check schemathesis ||
