@@ -247,11 +247,18 @@ impl TestServer {
         Ok(user_info(&user))
     }
 
-    /// A regional office on the managed list (named by its code), if it is not there yet.
+    /// A regional office on the managed list, named as an admin would name it, if it is not
+    /// there yet.
     pub async fn region(&self, code: &str) -> anyhow::Result<()> {
+        let name = match code {
+            "wuhan" => "武汉办事处",
+            "shanghai" => "上海办事处",
+            "beijing" => "北京办事处",
+            other => other,
+        };
         let region = fieldloop_server::db::masters::Region {
             code: code.into(),
-            name: code.into(),
+            name: name.into(),
         };
         self.state
             .db

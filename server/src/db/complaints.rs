@@ -228,6 +228,33 @@ impl Db {
             .collect()
     }
 
+    /// Each complaint's customer and defect as its form says them, for the complaints list.
+    pub async fn case_forms(
+        &self,
+    ) -> sqlx::Result<std::collections::HashMap<Uuid, (String, String)>> {
+        let rows = sqlx::query(
+            "SELECT f.doc_id, f.path, f.value FROM doc_fields f JOIN complaint_cases c ON c.id = f.doc_id
+             WHERE f.path IN ('form.customer_name', 'form.defect')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: std::collections::HashMap<Uuid, (String, String)> = Default::default();
+        for r in &rows {
+            let Ok(id) = Uuid::parse_str(&r.try_get::<String, _>(0)?) else {
+                continue;
+            };
+            let path: String = r.try_get(1)?;
+            let value: String = r.try_get(2)?;
+            let entry = out.entry(id).or_default();
+            if path == "form.customer_name" {
+                entry.0 = value;
+            } else {
+                entry.1 = value;
+            }
+        }
+        Ok(out)
+    }
+
     /// Cases closed in [from, to) (unix ms).
     pub async fn cases_closed_between(&self, from: i64, to: i64) -> sqlx::Result<Vec<Case>> {
         let rows = sqlx::query(

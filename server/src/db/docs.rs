@@ -180,6 +180,62 @@ fn summary_row(r: &AnyRow) -> sqlx::Result<DocSummary> {
     })
 }
 
+/// What the records list asks for: a page of one kind, region and state, matching a text.
+#[derive(Debug, Default)]
+pub struct DocQuery<'a> {
+    pub kind: Option<DocKind>,
+    pub region: Option<&'a str>,
+    /// A code of `status.state`, `custody.location`, `case.state` or `handling.state`.
+    pub state: Option<&'a str>,
+    /// Part of a customer's name or phone, a product serial, a receipt or case number.
+    pub text: &'a str,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// One row of the records list.
+#[derive(Debug)]
+pub struct DocListRow {
+    pub id: Uuid,
+    pub kind: DocKind,
+    pub region: String,
+    pub updated_at: i64,
+    pub customer: Option<String>,
+    pub number: Option<String>,
+    pub state: Option<String>,
+    /// The technician of a visit or feedback answer.
+    pub person: Option<Uuid>,
+}
+
+/// The fields a list row shows, each the first of its kind's paths that has a value.
+const LIST_CUSTOMER: &[&str] = &[
+    "request.customer_name",
+    "receipt.customer_name",
+    "form.customer_name",
+    "answer.customer_name",
+];
+const LIST_NUMBER: &[&str] = &["receipt.number", "case.number"];
+pub const LIST_STATE: &[&str] = &[
+    "status.state",
+    "custody.location",
+    "case.state",
+    "handling.state",
+];
+const LIST_PERSON: &[&str] = &["dispatch.technician", "answer.technician"];
+/// What a search looks in.
+const LIST_SEARCHED: &[&str] = &[
+    "request.customer_name",
+    "request.customer_phone",
+    "request.product_serial",
+    "receipt.customer_name",
+    "receipt.product_serial",
+    "receipt.number",
+    "form.customer_name",
+    "form.order_number",
+    "case.number",
+    "answer.customer_name",
+];
+
 /// The visibility filter, as SQL over `documents`, with the scope in $1/$2 of the caller's
 /// parameters shifted by `SCOPE_PARAMS`.
 const VISIBLE: &str = "($1 = 'all' OR ($1 = 'region' AND region = $2) OR ($1 = 'person' AND (created_by = $2 OR assignee = $2)))";
@@ -442,6 +498,105 @@ impl Db {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(summary_row).collect()
+    }
+
+    /// A page of the records list: visible documents, newest first, filtered by kind, region,
+    /// state and a search over the fields people find a record by; with the count of all that
+    /// match.
+    pub async fn find_docs(
+        &self,
+        scope: &Scope,
+        q: &DocQuery<'_>,
+    ) -> sqlx::Result<(Vec<DocListRow>, i64)> {
+        let (mode, value) = scope_params(scope);
+        let pick = |paths: &[&str]| {
+            let list = paths
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "(SELECT f.value FROM doc_fields f WHERE f.doc_id = documents.id AND f.path IN ({list}) LIMIT 1)"
+            )
+        };
+        let list = |paths: &[&str]| {
+            paths
+                .iter()
+                .map(|p| format!("'{p}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let filter = format!(
+            "{VISIBLE} AND ($3 = '' OR kind = $3) AND ($4 = '' OR region = $4)
+             AND ($5 = '' OR EXISTS (SELECT 1 FROM doc_fields f WHERE f.doc_id = documents.id
+                  AND f.path IN ({states}) AND f.value = $5))
+             AND ($6 = '' OR EXISTS (SELECT 1 FROM doc_fields f WHERE f.doc_id = documents.id
+                  AND f.path IN ({searched}) AND LOWER(f.value) LIKE $6 ESCAPE '\\'))",
+            states = list(LIST_STATE),
+            searched = list(LIST_SEARCHED),
+        );
+        let pattern = if q.text.trim().is_empty() {
+            String::new()
+        } else {
+            let escaped = q
+                .text
+                .trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        };
+        let kind = q.kind.map(|k| k.code()).unwrap_or("");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT id, kind, region, updated_at, {customer}, {number}, {state}, {person}
+             FROM documents WHERE {filter} ORDER BY updated_at DESC, id LIMIT $7 OFFSET $8",
+            customer = pick(LIST_CUSTOMER),
+            number = pick(LIST_NUMBER),
+            state = pick(LIST_STATE),
+            person = pick(LIST_PERSON),
+        ));
+        let rows = sqlx::query(sql)
+            .bind(mode)
+            .bind(value.clone())
+            .bind(kind)
+            .bind(q.region.unwrap_or(""))
+            .bind(q.state.unwrap_or(""))
+            .bind(pattern.clone())
+            .bind(q.limit)
+            .bind(q.offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let count_sql =
+            sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM documents WHERE {filter}"));
+        let total: i64 = sqlx::query(count_sql)
+            .bind(mode)
+            .bind(value)
+            .bind(kind)
+            .bind(q.region.unwrap_or(""))
+            .bind(q.state.unwrap_or(""))
+            .bind(pattern)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let rows = rows
+            .iter()
+            .map(|r| {
+                Ok(DocListRow {
+                    id: parse_uuid(&r.try_get::<String, _>(0)?)?,
+                    kind: parse_kind(&r.try_get::<String, _>(1)?)?,
+                    region: r.try_get(2)?,
+                    updated_at: r.try_get(3)?,
+                    customer: r.try_get(4)?,
+                    number: r.try_get(5)?,
+                    state: r.try_get(6)?,
+                    person: r
+                        .try_get::<Option<String>, _>(7)?
+                        .and_then(|s| Uuid::parse_str(&s).ok()),
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok((rows, total))
     }
 
     /// One document's row if it exists, visible or not (callers check visibility).

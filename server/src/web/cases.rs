@@ -17,7 +17,9 @@ use fieldloop_client_core::model::{FieldValue, RecordDoc, Role};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, deadline, esc, input, local, local_ms, page, select};
+use super::html::{
+    Flash, csrf_field, deadline, esc, input, local, local_ms, page, select, url_encode,
+};
 use super::pages::{error_page, names, not_found};
 use super::settlements::settlement_section;
 use super::{Fields, Posted, Session, back_with};
@@ -26,7 +28,7 @@ use crate::app::complaints::{self as app, ActRequest};
 use crate::error::AppError;
 use crate::workflow::complaint::{
     Action, Actor, Case, CaseState, CauseClass, Department, MoneyKind, StepKind, apply,
-    close_blockers,
+    close_blockers_in,
 };
 
 pub(super) fn region_filter(s: &Session) -> Option<&str> {
@@ -67,65 +69,215 @@ pub(super) fn case_title(s: &Session, case: &Case) -> String {
         .unwrap_or_else(|| s.t("待受理", "awaiting acceptance").to_string())
 }
 
-/// The complaint register (客户投诉登记追踪表) as a list of cases.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ComplaintsQuery {
+    q: Option<String>,
+    state: Option<String>,
+    region: Option<String>,
+    step: Option<String>,
+    overdue: Option<String>,
+    page: Option<usize>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
+/// Cases on one page of the complaints list.
+const CASES_PER_PAGE: usize = 50;
+
+/// The complaint register (客户投诉登记追踪表) as a list of cases: the customer, the defect,
+/// the amount claimed, the step the case is at and who acts, the deadline; search by number,
+/// customer or defect, filters by state, region, step and overdue, pages of fifty.
 pub async fn complaints(
     State(state): State<AppState>,
     s: Session,
-    Query(flash): Query<Flash>,
+    Query(q): Query<ComplaintsQuery>,
 ) -> Response {
-    let cases = match state.db.cases(region_filter(&s), None).await {
-        Ok(c) => c,
-        Err(e) => return error_page(&s, e.into()),
+    let (cases, forms, regions) = match (
+        state.db.cases(region_filter(&s), None).await,
+        state.db.case_forms().await,
+        state.db.region_names().await,
+    ) {
+        (Ok(c), Ok(f), Ok(r)) => (c, f, r),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(&s, e.into()),
     };
     let now = state.now();
     let tz = state.config.timezone;
-    let rows: Vec<Vec<String>> = cases
+    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let want_state = q.state.as_deref().filter(|v| !v.is_empty());
+    let want_region = q.region.as_deref().filter(|v| !v.is_empty());
+    let want_step = q.step.as_deref().filter(|v| !v.is_empty());
+    let only_overdue = q.overdue.as_deref() == Some("1");
+    let blank = (String::new(), String::new());
+    let current = |c: &Case| c.steps.iter().find(|st| st.done_at.is_none()).cloned();
+    let matching: Vec<&Case> = cases
         .iter()
         .filter(|c| visible(&s, c))
-        .map(|c| {
-            let overdue = !c.overdue(now).is_empty();
-            vec![
-                format!(
-                    r#"<a href="/web/complaints/{}">{}</a>"#,
-                    c.id,
-                    esc(&case_title(&s, c))
-                ),
-                state_label(&s, c.state).to_string(),
-                esc(&c.region),
-                received_with_claim(&s, tz, c),
-                c.due_at
-                    .map(|d| deadline(s.lang, tz, d, now, c.state != CaseState::Open))
-                    .unwrap_or_default(),
-                if overdue {
-                    format!(
-                        r#"<span class="badge overdue">{}</span>"#,
-                        s.t("逾期", "Overdue")
-                    )
-                } else {
-                    String::new()
-                },
-            ]
+        .filter(|c| want_state.is_none_or(|w| state_code(c.state) == w))
+        .filter(|c| want_region.is_none_or(|w| c.region == w))
+        .filter(|c| want_step.is_none_or(|w| current(c).is_some_and(|st| step_code(st.kind) == w)))
+        .filter(|c| !only_overdue || !c.overdue(now).is_empty())
+        .filter(|c| {
+            let (customer, defect) = forms.get(&c.id).unwrap_or(&blank);
+            text.is_empty()
+                || c.number
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(&text))
+                || customer.to_lowercase().contains(&text)
+                || defect.to_lowercase().contains(&text)
         })
         .collect();
-    let body = s.table(
-        "complaints",
-        &[
-            ("编号", "Number"),
-            ("状态", "State"),
-            ("区域", "Region"),
-            ("提交", "Filed"),
-            ("结案期限", "Due"),
-            ("", ""),
-        ],
-        &rows,
-    ) + &format!(
-        r#"<p><a href="/web/registers/complaint-register">{}</a></p>"#,
-        s.t(
-            "登记追踪表(可下载)",
-            "Register and tracking table (download)"
+    let total = matching.len();
+    let pages = total.div_ceil(CASES_PER_PAGE).max(1);
+    let page_no = q.page.unwrap_or(1).clamp(1, pages);
+    let shown = matching
+        .iter()
+        .skip((page_no - 1) * CASES_PER_PAGE)
+        .take(CASES_PER_PAGE);
+    let link = |p: usize| {
+        format!(
+            "/web/complaints?q={}&state={}&region={}&step={}&overdue={}&page={p}",
+            url_encode(q.q.as_deref().unwrap_or("")),
+            url_encode(want_state.unwrap_or("")),
+            url_encode(want_region.unwrap_or("")),
+            url_encode(want_step.unwrap_or("")),
+            if only_overdue { "1" } else { "" },
         )
-    );
-    Html(page(&s, s.t("客户投诉", "Complaints"), &flash, &body)).into_response()
+    };
+    let steps = [
+        StepKind::Investigation,
+        StepKind::Responsibility,
+        StepKind::Countermeasure,
+        StepKind::RndOpinion,
+        StepKind::Consolidation,
+        StepKind::CustomerCommunication,
+        StepKind::HeadReview,
+    ];
+    let body = maud::html! {
+        form.filters #complaints-filter method="get" action="/web/complaints" {
+            label { (s.t("查找", "Search")) " "
+                input type="search" name="q" value=(q.q.as_deref().unwrap_or(""))
+                    placeholder=(s.t("投诉编号、客户、不良原因", "case number, customer, defect"));
+            }
+            " "
+            label { (s.t("状态", "State")) " "
+                select name="state" {
+                    option value="" { (s.t("全部", "All")) }
+                    @for st in [CaseState::Submitted, CaseState::Open, CaseState::Closed] {
+                        option value=(state_code(st)) selected[want_state == Some(state_code(st))] { (state_label(&s, st)) }
+                    }
+                }
+            }
+            " "
+            @if s.p.is_head_office() {
+                label { (s.t("区域", "Region")) " "
+                    select name="region" {
+                        option value="" { (s.t("全部", "All")) }
+                        @for (code, name) in super::records::sorted(&regions) {
+                            option value=(code) selected[want_region == Some(code.as_str())] { (name) }
+                        }
+                    }
+                }
+                " "
+            }
+            label { (s.t("当前步骤", "Current step")) " "
+                select name="step" {
+                    option value="" { (s.t("全部", "All")) }
+                    @for k in steps {
+                        option value=(step_code(k)) selected[want_step == Some(step_code(k))] { (step_label(&s, k)) }
+                    }
+                }
+            }
+            " "
+            label { input type="checkbox" name="overdue" value="1" checked[only_overdue]; " " (s.t("只看逾期", "Overdue only")) }
+            " "
+            button type="submit" { (s.t("查找", "Search")) }
+        }
+        p.meta #complaints-count {
+            (s.t("共", "")) (total) (s.t(" 件", " cases"))
+            @if pages > 1 { " · " (s.t("第", "page ")) (page_no) " / " (pages) (s.t(" 页", "")) }
+        }
+        table #complaints {
+            thead { tr {
+                th { (s.t("编号", "Number")) }
+                th { (s.t("客户", "Customer")) }
+                th { (s.t("不良原因", "Defect")) }
+                th.num { (s.t("索赔金额", "Claimed")) }
+                th { (s.t("状态", "State")) }
+                th { (s.t("当前步骤", "Current step")) }
+                th { (s.t("区域", "Region")) }
+                th { (s.t("提交", "Filed")) }
+                th { (s.t("结案期限", "Due")) }
+            } }
+            tbody {
+                @for c in shown {
+                    @let (customer, defect) = forms.get(&c.id).unwrap_or(&blank);
+                    tr {
+                        td { a href={ "/web/complaints/" (c.id) } { (case_title(&s, c)) } }
+                        td { (customer) }
+                        td.desc { (defect) }
+                        td.num { "¥" (yuan_text(c.claimed_fen)) }
+                        td {
+                            (state_label(&s, c.state))
+                            @if !c.overdue(now).is_empty() { " " span.badge.overdue { (s.t("逾期", "Overdue")) } }
+                        }
+                        td {
+                            @match current(c) {
+                                Some(st) => { (step_label(&s, st.kind)) " · " (dept_label(&s, st.department)) }
+                                None => { @if c.state == CaseState::Submitted { (s.t("品质部受理", "Quality to accept")) } @else { "—" } }
+                            }
+                        }
+                        td { (regions.get(&c.region).unwrap_or(&c.region)) }
+                        td { (maud::PreEscaped(received_with_claim(&s, tz, c))) }
+                        td {
+                            @match c.due_at {
+                                Some(d) => (maud::PreEscaped(deadline(s.lang, tz, d, now, c.state != CaseState::Open))),
+                                None => "—",
+                            }
+                        }
+                    }
+                }
+                @if total == 0 {
+                    tr { td.empty colspan="9" { (s.t("没有符合条件的投诉", "No case matches")) } }
+                }
+            }
+        }
+        @if pages > 1 {
+            nav.pager {
+                @if page_no > 1 { a #page-prev href=(link(page_no - 1)) { (s.t("上一页", "Previous")) } " " }
+                @if page_no < pages { a #page-next href=(link(page_no + 1)) { (s.t("下一页", "Next")) } }
+            }
+        }
+        p { a href="/web/registers/complaint-register" { (s.t("登记追踪表(可下载)", "Register and tracking table (download)")) } }
+    };
+    Html(page(
+        &s,
+        s.t("客户投诉", "Complaints"),
+        &q.flash,
+        &body.into_string(),
+    ))
+    .into_response()
+}
+
+/// A case state's code, as filters carry it.
+fn state_code(st: CaseState) -> &'static str {
+    match st {
+        CaseState::Submitted => "submitted",
+        CaseState::Open => "open",
+        CaseState::Closed => "closed",
+    }
+}
+
+/// A step kind's code, as filters carry it.
+fn step_code(k: StepKind) -> &'static str {
+    match k {
+        StepKind::Investigation => "investigation",
+        StepKind::Responsibility => "responsibility",
+        StepKind::Countermeasure => "countermeasure",
+        StepKind::RndOpinion => "rnd_opinion",
+        StepKind::Consolidation => "consolidation",
+        StepKind::CustomerCommunication => "customer_communication",
+        StepKind::HeadReview => "head_review",
+    }
 }
 
 /// When the office received a case, and beside it, when it differs, what the filer's device
@@ -490,7 +642,13 @@ pub async fn case_page(
     };
     let tz = state.config.timezone;
     let name_of = |u: Uuid| esc(names.get(&u).map(String::as_str).unwrap_or("?"));
-    let mut body = facts_section(&s, case, tz, state.now());
+    let region_name = match state.db.region_names().await {
+        Ok(mut r) => r
+            .remove(&case.region)
+            .unwrap_or_else(|| case.region.clone()),
+        Err(e) => return error_page(&s, e.into()),
+    };
+    let mut body = facts_section(&s, case, &region_name, tz, state.now());
     body.push_str(&linked_section(&state, &s, case).await);
     if let Some(row) = form
         && let Ok(doc) = row.record()
@@ -522,7 +680,13 @@ pub async fn case_page(
 }
 
 /// The case's number, state, region, claim, acceptance and deadline.
-fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+fn facts_section(
+    s: &Session,
+    case: &Case,
+    region_name: &str,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> String {
     format!(
         r#"<dl class="facts"><dt>{}</dt><dd id="case-number">{}</dd><dt>{}</dt><dd id="case-state">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>¥{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>"#,
         s.t("编号", "Number"),
@@ -530,7 +694,7 @@ fn facts_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>
         s.t("状态", "State"),
         state_label(s, case.state),
         s.t("区域", "Region"),
-        esc(&case.region),
+        esc(region_name),
         s.t("客户索赔", "Claimed"),
         yuan_text(case.claimed_fen),
         s.t("受理时间", "Accepted"),
@@ -650,22 +814,23 @@ fn money_section(s: &Session, case: &Case, name_of: &dyn Fn(Uuid) -> String) -> 
         )
 }
 
-/// What still keeps an open case from closing.
+/// What still keeps an open case from closing, in the user's language.
 fn blockers_section(s: &Session, case: &Case) -> String {
     let blockers = if case.state == CaseState::Open {
-        close_blockers(case)
+        close_blockers_in(case)
     } else {
         Vec::new()
     };
     if blockers.is_empty() {
         return String::new();
     }
-    let mut out = format!("<h2>{}</h2><ul>", s.t("结案前还需", "Before closing"));
-    for b in blockers {
-        let _ = write!(out, "<li>{}</li>", esc(&b));
+    maud::html! {
+        h2 { (s.t("结案前还需", "Before closing")) }
+        ul #close-blockers {
+            @for (zh, en) in &blockers { li { (s.t(zh, en)) } }
+        }
     }
-    out.push_str("</ul>");
-    out
+    .into_string()
 }
 
 /// The actions this user may take now: each offer the workflow's dry run allows, as a form.

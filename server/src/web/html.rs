@@ -181,7 +181,7 @@ pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
         "{} · {}{}",
         esc(&s.user.display_name),
         esc(s.p.role.label_zh()),
-        s.p.region
+        s.region_name
             .as_deref()
             .map(|r| format!(" · {}", esc(r)))
             .unwrap_or_default()

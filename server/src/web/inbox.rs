@@ -5,21 +5,22 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
-use uuid::Uuid;
+use maud::PreEscaped;
 
 use super::Session;
-use super::cases::{case_title, region_filter, step_label, visible};
+use super::cases::{case_title, dept_label, region_filter, step_label, visible};
 use super::html::{Flash, deadline, esc, page};
 use super::pages::error_page;
 use super::settlements::steps_for;
 use crate::AppState;
+use crate::error::AppError;
 use crate::workflow::complaint::{Action, Actor, Case, CaseState, Department, apply};
 
-/// A task in the inbox.
+/// A task in the inbox: what to do, on which case or record (its page), by when.
 struct Task {
     due: Option<DateTime<Utc>>,
     what: String,
-    case: Uuid,
+    href: String,
     title: String,
 }
 
@@ -43,8 +44,21 @@ pub async fn inbox(
         .flat_map(|case| case_tasks(&s, case, now, &state.config.rules()))
         .collect();
     tasks.extend(settlement_tasks(&s, &cases, &settlements));
+    match service_tasks(&state, &s).await {
+        Ok(more) => tasks.extend(more),
+        Err(e) => return error_page(&s, e),
+    }
     tasks.sort_by_key(|t| (t.due.is_none(), t.due));
-    let body = task_table(&s, &tasks, now, state.config.timezone);
+    let tz = state.config.timezone;
+    let mut body = task_table(&s, &tasks, now, tz);
+    // Quality and the GM office track every open case's deadlines (§4.2), not only their own
+    // steps; so do the GM and the admin.
+    if matches!(
+        s.p.role,
+        Role::Quality | Role::GmOffice | Role::GeneralManager | Role::Admin
+    ) {
+        body.push_str(&tracker(&s, &cases, now, tz));
+    }
     Html(page(&s, s.t("我的待办", "My inbox"), &flash, &body)).into_response()
 }
 
@@ -65,7 +79,7 @@ fn case_tasks(
     let task = |due, what| Task {
         due,
         what,
-        case: case.id,
+        href: format!("/web/complaints/{}", case.id),
         title: case_title(s, case),
     };
     let mut tasks = Vec::new();
@@ -88,6 +102,17 @@ fn case_tasks(
                 tasks.push(task(
                     Some(due),
                     s.t("调查报告", "Investigation report").into(),
+                ));
+            }
+            // The loss amount and penalty wait for the factory director (§4.6.6).
+            if apply(case, &Action::ApprovePenalty, actor, now, rules, None).is_ok() {
+                tasks.push(task(
+                    case.due_at,
+                    s.t(
+                        "核准损失金额与行政处罚(§4.6.6)",
+                        "Approve the loss and penalty (§4.6.6)",
+                    )
+                    .into(),
                 ));
             }
             // Amounts waiting for an approval this user's authority covers.
@@ -129,7 +154,7 @@ fn settlement_tasks(
             tasks.push(Task {
                 due: None,
                 what: format!("{form}: {}", s.t(zh, en)),
-                case: case.id,
+                href: format!("/web/complaints/{}", case.id),
                 title: case_title(s, case),
             });
         }
@@ -155,11 +180,7 @@ fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz
                 t.due
                     .map(|d| deadline(s.lang, tz, d, now, false))
                     .unwrap_or_else(|| "—".into()),
-                format!(
-                    r#"<a href="/web/complaints/{}">{}</a>"#,
-                    t.case,
-                    esc(&t.title)
-                ),
+                format!(r#"<a href="{}">{}</a>"#, esc(&t.href), esc(&t.title)),
                 esc(&t.what),
             ]
         })
@@ -169,9 +190,155 @@ fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz
         &[
             ("状态", "State"),
             ("期限", "Due"),
-            ("投诉", "Case"),
+            ("案件或记录", "Case or record"),
             ("任务", "Task"),
         ],
         &rows,
     )
+}
+
+/// The service work waiting for the user's role: forms to log (clerk) or archive (quality),
+/// requests to dispatch (factory director), invoices to issue (finance), the monthly review
+/// (GM office, due before the 10th).
+async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppError> {
+    let role = s.p.role;
+    let mut tasks = Vec::new();
+    let region = region_filter(s);
+    let wants_visits = matches!(
+        role,
+        Role::Clerk | Role::MarketingHead | Role::Quality | Role::Admin
+    );
+    if wants_visits {
+        for v in state.db.visits(region).await? {
+            let customer = v.text("request.customer_name").to_string();
+            let href = format!("/web/records/{}", v.id);
+            let completed = !v.text("form.outcome").is_empty();
+            let logged = !v.text("status.logged_at").is_empty();
+            let archived = !v.text("status.archived_at").is_empty();
+            if completed
+                && !logged
+                && matches!(role, Role::Clerk | Role::MarketingHead | Role::Admin)
+            {
+                tasks.push(Task {
+                    due: None,
+                    what: s
+                        .t("反馈表登记入服务记录(§2.3)", "Log the feedback form (§2.3)")
+                        .into(),
+                    href,
+                    title: customer,
+                });
+            } else if logged && !archived && matches!(role, Role::Quality | Role::Admin) {
+                // A product taken back is archived once it is back with the customer (§2.6).
+                let back = v.text("form.outcome") != "taken_back" || {
+                    let receipts = state.db.receipts_of_visit(v.id).await?;
+                    !receipts.is_empty()
+                        && receipts
+                            .iter()
+                            .all(|(_, _, l)| l == "returned_to_customer" || l == "voided")
+                };
+                if back {
+                    tasks.push(Task {
+                        due: None,
+                        what: s
+                            .t("反馈表处理归档(§2.3)", "Archive the feedback form (§2.3)")
+                            .into(),
+                        href,
+                        title: customer,
+                    });
+                }
+            }
+        }
+    }
+    if matches!(role, Role::FactoryDirector | Role::Admin) {
+        let waiting = crate::app::service::dispatch_queue(state, &s.p)
+            .await
+            .map(|q| q.len())
+            .unwrap_or(0);
+        if waiting > 0 {
+            tasks.push(Task {
+                due: None,
+                what: format!(
+                    "{} {waiting}",
+                    s.t("服务请求待派工:", "Requests to dispatch:")
+                ),
+                href: "/web/dispatch".into(),
+                title: s.t("派工看板", "Dispatch board").into(),
+            });
+        }
+    }
+    if role == Role::Finance {
+        for item in crate::app::service::invoice_queue(state, &s.p).await? {
+            let what = if item.issued {
+                s.t("确认收款(§2.4)", "Record the payment (§2.4)")
+            } else {
+                s.t("开具发票(§2.4)", "Issue the invoice (§2.4)")
+            };
+            tasks.push(Task {
+                due: None,
+                what: format!("{what} ¥{}", yuan_text(item.fee_fen)),
+                href: "/web/finance".into(),
+                title: item.customer_name,
+            });
+        }
+    }
+    if matches!(role, Role::GmOffice | Role::Admin) {
+        let (y, m) = crate::workflow::calendar::year_month(state.config.timezone, state.now());
+        let (py, pm) = crate::workflow::calendar::previous_month(y, m);
+        let month = format!("{py:04}-{pm:02}");
+        let review = crate::app::review::get_review(state, &s.p, month.clone()).await?;
+        if !review.confirmed {
+            tasks.push(Task {
+                due: Some(review.due_before),
+                what: s
+                    .t(
+                        "确认月度评审(§4.8.1)",
+                        "Confirm the monthly review (§4.8.1)",
+                    )
+                    .into(),
+                href: format!("/web/reviews?month={month}"),
+                title: format!("{} {month}", s.t("月度评审", "Monthly review")),
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+/// Every open case with its current step, who acts and the deadlines: the trackers' view.
+fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+    let mut open: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.state != CaseState::Closed)
+        .collect();
+    open.sort_by_key(|c| (c.due_at.is_none(), c.due_at));
+    maud::html! {
+        h2 { (s.t("跟踪:所有未结案投诉", "Tracking: every case not yet closed")) }
+        table #tracker {
+            thead { tr {
+                th { (s.t("投诉", "Case")) }
+                th { (s.t("当前步骤", "Current step")) }
+                th { (s.t("步骤期限", "Step due")) }
+                th { (s.t("结案期限", "Case due")) }
+            } }
+            tbody {
+                @for c in &open {
+                    @let step = c.steps.iter().find(|st| st.done_at.is_none());
+                    tr {
+                        td { a href={ "/web/complaints/" (c.id) } { (case_title(s, c)) } }
+                        td {
+                            @match step {
+                                Some(st) => { (step_label(s, st.kind)) " · " (dept_label(s, st.department)) }
+                                None => { @if c.state == CaseState::Submitted { (s.t("品质部受理", "Quality to accept")) } @else { "—" } }
+                            }
+                        }
+                        td { @match step { Some(st) => (PreEscaped(deadline(s.lang, tz, st.due_at, now, false))), None => "—" } }
+                        td { @match c.due_at { Some(d) => (PreEscaped(deadline(s.lang, tz, d, now, false))), None => "—" } }
+                    }
+                }
+                @if open.is_empty() {
+                    tr { td.empty colspan="4" { (s.t("没有未结案的投诉", "No case is open")) } }
+                }
+            }
+        }
+    }
+    .into_string()
 }

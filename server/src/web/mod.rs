@@ -13,6 +13,7 @@ mod finance;
 pub(crate) mod html;
 mod inbox;
 mod pages;
+mod records;
 mod reports;
 mod reviews;
 mod settlements;
@@ -65,8 +66,8 @@ pub fn routes() -> Router<AppState> {
         .route("/web/requests", post(pages::register_request))
         .route("/web/customers", post(pages::create_customer))
         .route("/web/products", post(pages::create_product))
-        .route("/web/records", get(pages::records))
-        .route("/web/records/{id}", get(pages::record))
+        .route("/web/records", get(records::records))
+        .route("/web/records/{id}", get(records::record))
         .route("/web/blobs/{sha}", get(pages::blob))
         .route("/web/receipts/{id}/custody", post(pages::receipt_custody))
         .route("/web/visits/{id}/log-form", post(pages::log_form))
@@ -200,6 +201,8 @@ pub struct Session {
     pub lang: Lang,
     /// Unread alerts, for the bell in the page header.
     pub bell: i64,
+    /// The name of the user's regional office, as the admin wrote it.
+    pub region_name: Option<String>,
     token_hash: String,
 }
 
@@ -309,6 +312,18 @@ impl FromRequestParts<AppState> for Session {
             .bell_unread(user.id)
             .await
             .map_err(|e| AppError::from(e).into_response())?;
+        let region_name = match &user.region {
+            Some(code) => Some(
+                state
+                    .db
+                    .region_names()
+                    .await
+                    .map_err(|e| AppError::from(e).into_response())?
+                    .remove(code)
+                    .unwrap_or_else(|| code.clone()),
+            ),
+            None => None,
+        };
         Ok(Session {
             p: Principal {
                 user_id: user.id,
@@ -319,6 +334,7 @@ impl FromRequestParts<AppState> for Session {
             csrf,
             lang: lang_of(&parts.headers),
             bell,
+            region_name,
             token_hash: hash,
         })
     }

@@ -2,15 +2,12 @@
 //! pages with their merged history.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use fieldloop_client_core::model::money::yuan_text;
-use fieldloop_client_core::model::ownership::touched_paths;
-use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, Role, fields};
+use fieldloop_client_core::model::{RecordDoc, Role};
 use uuid::Uuid;
 
 use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select, url_encode};
@@ -269,80 +266,106 @@ pub async fn names(state: &AppState) -> Result<HashMap<Uuid, String>, AppError> 
         .collect())
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BoardQuery {
+    region: Option<String>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
 /// The factory director's dispatch board: today's queue, yesterday's carry-overs first and
-/// marked priority; one step to assign a technician of the job's region.
+/// marked priority; one step to assign a technician of the job's region, chosen on purpose (no
+/// technician is preselected). Head office can narrow it to one region.
 pub async fn dispatch_board(
     State(state): State<AppState>,
     s: Session,
-    Query(flash): Query<Flash>,
+    Query(q): Query<BoardQuery>,
 ) -> Response {
     let queue = match service::dispatch_queue(&state, &s.p).await {
         Ok(q) => q,
         Err(e) => return error_page(&s, e),
     };
-    let users = match state.db.list_users().await {
-        Ok(u) => u,
-        Err(e) => return error_page(&s, e.into()),
+    let (users, regions) = match (state.db.list_users().await, state.db.region_names().await) {
+        (Ok(u), Ok(r)) => (u, r),
+        (Err(e), _) | (_, Err(e)) => return error_page(&s, e.into()),
     };
+    let region = q.region.as_deref().filter(|r| !r.is_empty());
+    let queue: Vec<_> = queue
+        .iter()
+        .filter(|i| region.is_none_or(|r| i.region == r))
+        .collect();
     let may_dispatch = state.config.dispatchers.contains(&s.p.role) || s.p.role == Role::Admin;
-    let mut rows = Vec::new();
-    for item in &queue {
-        let techs: Vec<(String, String)> = users
-            .iter()
-            .filter(|u| {
-                u.role == Role::Technician && u.active && u.region.as_deref() == Some(&item.region)
-            })
-            .map(|u| (u.id.to_string(), u.display_name.clone()))
-            .collect();
-        let action = if !may_dispatch {
-            String::new()
-        } else if techs.is_empty() {
-            esc(s.t("本区域没有技术人员", "no technician in this region"))
-        } else {
-            format!(
-                r#"<form method="post" action="/web/visits/{id}/dispatch" class="inline dispatch">{csrf}{sel}<input type="hidden" name="priority" value="{prio}"><button>{label}</button></form>"#,
-                id = item.id,
-                csrf = csrf_field(&s),
-                sel = select("technician_id", s.t("技术人员", "Technician"), &techs),
-                prio = item.priority,
-                label = s.t("派工", "Dispatch"),
-            )
-        };
-        rows.push(vec![
-            if item.priority {
-                format!(
-                    r#"<span class="badge prio">{}</span>"#,
-                    s.t("优先(昨日遗留)", "Priority (carried over)")
-                )
-            } else {
-                String::new()
-            },
-            item.registered_on.to_string(),
-            format!(
-                r#"<a href="/web/records/{}">{}</a>"#,
-                item.id,
-                esc(&item.customer_name)
-            ),
-            esc(&item.product_model),
-            esc(&item.category),
-            esc(&item.region),
-            action,
-        ]);
-    }
-    let body = s.table(
-        "dispatch-queue",
-        &[
-            ("优先", "Priority"),
-            ("登记日", "Registered"),
-            ("客户", "Customer"),
-            ("型号", "Model"),
-            ("类别", "Category"),
-            ("区域", "Region"),
-            ("派工", "Dispatch"),
-        ],
-        &rows,
-    );
-    Html(page(&s, s.t("派工看板", "Dispatch board"), &flash, &body)).into_response()
+    let body = maud::html! {
+        @if s.p.is_head_office() {
+            form.filters method="get" action="/web/dispatch" {
+                label { (s.t("区域", "Region")) " "
+                    select name="region" {
+                        option value="" { (s.t("全部", "All")) }
+                        @for (code, name) in super::records::sorted(&regions) {
+                            option value=(code) selected[region == Some(code.as_str())] { (name) }
+                        }
+                    }
+                }
+                " " button type="submit" { (s.t("筛选", "Filter")) }
+            }
+        }
+        p.meta #queue-count { (s.t("待派工", "Waiting")) ": " (queue.len()) }
+        table #dispatch-queue {
+            thead { tr {
+                th { (s.t("优先", "Priority")) }
+                th { (s.t("登记日", "Registered")) }
+                th { (s.t("客户", "Customer")) }
+                th { (s.t("型号", "Model")) }
+                th { (s.t("类别", "Category")) }
+                th { (s.t("客户要求", "Request")) }
+                th { (s.t("区域", "Region")) }
+                th { (s.t("派工", "Dispatch")) }
+            } }
+            tbody {
+                @for item in &queue {
+                    @let techs: Vec<_> = users.iter().filter(|u| {
+                        u.role == Role::Technician && u.active && u.region.as_deref() == Some(&item.region)
+                    }).collect();
+                    tr {
+                        td { @if item.priority { span.badge.prio { (s.t("优先(昨日遗留)", "Priority (carried over)")) } } }
+                        td { (item.registered_on) }
+                        td { a href={ "/web/records/" (item.id) } { (item.customer_name) } }
+                        td { (item.product_model) }
+                        td { (super::records::code_words(&s, &item.category)) }
+                        td.desc { (item.description) }
+                        td { (regions.get(&item.region).unwrap_or(&item.region)) }
+                        td {
+                            @if !may_dispatch {
+                            } @else if techs.is_empty() {
+                                (s.t("本区域没有技术人员", "no technician in this region"))
+                            } @else {
+                                form.inline.dispatch method="post" action={ "/web/visits/" (item.id) "/dispatch" } {
+                                    input type="hidden" name="csrf" value=(s.csrf);
+                                    input type="hidden" name="priority" value=(item.priority);
+                                    select name="technician_id" id={ "tech-" (item.id) } required
+                                        aria-label=(s.t("技术人员", "Technician")) {
+                                        option value="" { (s.t("选择技术人员", "Choose a technician")) }
+                                        @for u in &techs { option value=(u.id) { (u.display_name) } }
+                                    }
+                                    " " button { (s.t("派工", "Dispatch")) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if queue.is_empty() {
+                    tr { td.empty colspan="8" { (s.t("没有待派工的服务请求", "Nothing waits for dispatch")) } }
+                }
+            }
+        }
+    };
+    Html(page(
+        &s,
+        s.t("派工看板", "Dispatch board"),
+        &q.flash,
+        &body.into_string(),
+    ))
+    .into_response()
 }
 
 pub async fn dispatch(
@@ -351,8 +374,9 @@ pub async fn dispatch(
     Posted { s, form }: Posted,
 ) -> Response {
     let result = async {
-        let technician_id = Uuid::parse_str(form.get("technician_id"))
-            .map_err(|_| AppError::invalid("choose a technician"))?;
+        let technician_id = Uuid::parse_str(form.get("technician_id")).map_err(|_| {
+            AppError::invalid("choose a technician").with_zh(Some("请选择技术人员".into()))
+        })?;
         let body = visits::DispatchRequest {
             technician_id,
             priority: form.get("priority") == "true",
@@ -570,349 +594,9 @@ pub async fn create_product(State(state): State<AppState>, Posted { s, form }: P
     back_with(&s, "/web/requests/new", result)
 }
 
-#[derive(Debug, serde::Deserialize)]
-pub struct RecordsQuery {
-    kind: Option<String>,
-}
-
-/// The records the user may see, newest first.
-pub async fn records(
-    State(state): State<AppState>,
-    s: Session,
-    Query(q): Query<RecordsQuery>,
-) -> Response {
-    let kind = match q
-        .kind
-        .as_deref()
-        .filter(|k| !k.is_empty())
-        .map(str::parse::<DocKind>)
-        .transpose()
-    {
-        Ok(k) => k,
-        Err(e) => return error_page(&s, AppError::invalid(e)),
-    };
-    let rows = match state.db.list_docs(&s.p.scope(), kind, 500).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&s, e.into()),
-    };
-    let tz = state.config.timezone;
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                format!(r#"<a href="/web/records/{id}">{id}</a>"#, id = r.id),
-                kind_label(&s, r.kind).to_string(),
-                esc(&r.region),
-                local_ms(tz, r.updated_at),
-            ]
-        })
-        .collect();
-    let mut filter = String::from(r#"<p class="filters">"#);
-    for (code, zh, en) in [
-        ("", "全部", "All"),
-        ("visit", "服务单", "Visits"),
-        ("receipt", "收据", "Receipts"),
-        ("complaint", "投诉单", "Complaints"),
-        ("feedback", "客户意见", "Feedback"),
-    ] {
-        let _ = write!(
-            filter,
-            r#"<a href="/web/records?kind={code}">{}</a> "#,
-            s.t(zh, en)
-        );
-    }
-    filter.push_str("</p>");
-    let body = filter
-        + &s.table(
-            "records",
-            &[
-                ("编号", "Id"),
-                ("种类", "Kind"),
-                ("区域", "Region"),
-                ("最后更改", "Last change"),
-            ],
-            &rows,
-        );
-    Html(page(&s, s.t("记录", "Records"), &Flash::default(), &body)).into_response()
-}
-
-fn kind_label(s: &Session, kind: DocKind) -> &'static str {
-    match kind {
-        DocKind::Visit => s.t("售后服务信息反馈表", "Service visit"),
-        DocKind::Receipt => s.t("收据", "Take-back receipt"),
-        DocKind::Complaint => s.t("客户投诉处理单", "Complaint form"),
-        DocKind::Feedback => s.t("客户意见", "Customer feedback"),
-    }
-}
-
-/// A field's value as people read it: money in yuan, a code in words.
-fn show_value(s: &Session, spec: Option<&fields::FieldSpec>, v: &FieldValue) -> String {
-    let coded = matches!(spec.map(|f| f.ty), Some(FieldType::Choice(_)))
-        || spec.is_some_and(|f| matches!(f.path, "status.state" | "custody.location"));
-    match (spec.map(|s| s.ty), v) {
-        (Some(FieldType::Money), FieldValue::Int(n)) => format!("¥{}", yuan_text(*n)),
-        (_, FieldValue::Int(n)) => n.to_string(),
-        (_, FieldValue::Text(t)) if coded => match fields::code_label(t) {
-            Some((zh, en)) => esc(s.t(zh, en)),
-            None => esc(t),
-        },
-        (_, FieldValue::Text(t)) => esc(t),
-    }
-}
-
-/// One record: every field (concurrent values side by side), signatures as images with the
-/// "changed after signing" flag, and the merged history: what each change touched, when (device
-/// and server time), from which device and user.
-pub async fn record(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<Uuid>,
-    Query(flash): Query<Flash>,
-) -> Response {
-    let row = match state.db.doc(id).await {
-        Ok(Some(r)) if s.p.sees(&r.region, r.created_by, r.assignee) => r,
-        Ok(_) => return not_found(&s),
-        Err(e) => return error_page(&s, e.into()),
-    };
-    let doc = match row.record() {
-        Ok(d) => d,
-        Err(e) => return error_page(&s, AppError::internal(e)),
-    };
-    let (changes, names) = match (state.db.doc_changes(id).await, names(&state).await) {
-        (Ok(c), Ok(n)) => (c, n),
-        (Err(e), _) => return error_page(&s, e.into()),
-        (_, Err(e)) => return error_page(&s, e),
-    };
-    let kind = doc.kind();
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        r#"<p class="meta">{} · {} · {}</p>"#,
-        kind_label(&s, kind),
-        esc(doc.region()),
-        id
-    );
-    if doc.changed_after_signing() {
-        let _ = write!(
-            body,
-            r#"<p class="flash err" id="changed-after-signing">{}</p>"#,
-            s.t(
-                "签字后有已签字段被修改!",
-                "A signed field was changed after the customer signed!"
-            )
-        );
-    }
-    body.push_str(&fields_section(&s, &doc));
-    body.push_str(&photos_section(&s, &doc, state.config.timezone));
-    body.push_str(&merged_history(
-        &s,
-        &doc,
-        &changes,
-        &names,
-        state.config.timezone,
-    ));
-    if kind == DocKind::Visit {
-        match visit_office_section(&state, &s, &doc).await {
-            Ok(section) => body.push_str(&section),
-            Err(e) => return error_page(&s, e),
-        }
-    }
-    if kind == DocKind::Receipt {
-        match custody_section(&state, &s, &doc).await {
-            Ok(section) => body.push_str(&section),
-            Err(e) => return error_page(&s, e),
-        }
-    }
-    if kind == DocKind::Complaint {
-        let _ = write!(
-            body,
-            r#"<p><a href="/web/complaints/{id}">{}</a></p>"#,
-            s.t("投诉案件页", "Complaint case page")
-        );
-    }
-    Html(page(&s, kind_label(&s, kind), &flash, &body)).into_response()
-}
-
-/// A field's label in the user's language, or its path when the table does not know it.
-fn field_label(s: &Session, kind: DocKind, path: &str) -> String {
-    fields::spec(kind, path)
-        .map(|f| s.t(f.label_zh, f.label_en).to_string())
-        .unwrap_or_else(|| path.to_string())
-}
-
-/// Every field of a record, concurrent values side by side, with its signatures as images.
-fn fields_section(s: &Session, doc: &RecordDoc) -> String {
-    let kind = doc.kind();
-    let label = |path: &str| field_label(s, kind, path);
-    let mut body = String::new();
-    // Fields, with concurrent values side by side.
-    let mut rows = Vec::new();
-    let mut images = String::new();
-    for (path, value) in doc.values() {
-        let spec = fields::spec(kind, path);
-        let all = doc.get_all(path);
-        let shown = if spec.is_some_and(|f| f.ty == FieldType::Photos) {
-            let n = doc.photos(path).len();
-            s.t(&format!("{n} 张(见下)"), &format!("{n} (below)"))
-                .to_string()
-        } else if all.len() > 1 {
-            let mut cells = format!(
-                r#"<span class="badge conflict">{}</span> "#,
-                s.t("并发修改", "Concurrent values")
-            );
-            for v in &all {
-                let _ = write!(
-                    cells,
-                    r#"<span class="concurrent">{}</span>"#,
-                    show_value(s, spec, v)
-                );
-            }
-            cells
-        } else {
-            show_value(s, spec, &value)
-        };
-        // Only an image's own hash is a picture; a signed digest is a hash of the form.
-        if spec.map(|f| f.ty) == Some(FieldType::Sha256)
-            && path.ends_with("blob_sha256")
-            && let Some(sha) = value.as_text().filter(|t| t.len() == 64)
-        {
-            let _ = write!(
-                images,
-                r#"<figure class="signature"><img src="/web/blobs/{sha}" alt="{alt}"><figcaption>{alt}{flag}</figcaption></figure>"#,
-                alt = esc(&label(path)),
-                flag = if doc.changed_after_signing() {
-                    format!(
-                        r#" <span class="badge conflict">{}</span>"#,
-                        s.t("签字后已修改", "changed after signing")
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
-        rows.push(vec![
-            esc(&label(path)),
-            format!("<code>{path}</code>"),
-            shown,
-        ]);
-    }
-    if !images.is_empty() {
-        let _ = write!(
-            body,
-            r#"<section class="signatures"><h2>{}</h2>{images}</section>"#,
-            s.t("签名", "Signatures")
-        );
-    }
-    body.push_str(&s.table(
-        "fields",
-        &[("字段", "Field"), ("路径", "Path"), ("值", "Value")],
-        &rows,
-    ));
-    body
-}
-
-/// A record's photos (a visit's or a complaint form's evidence), each with its caption and
-/// the time it was taken, in company time.
-fn photos_section(s: &Session, doc: &RecordDoc, tz: chrono_tz::Tz) -> String {
-    let mut figures = String::new();
-    for spec in fields::fields(doc.kind())
-        .iter()
-        .filter(|f| f.ty == FieldType::Photos)
-    {
-        for photo in doc.photos(spec.path) {
-            let taken = chrono::DateTime::from_timestamp(photo.taken_at, 0)
-                .map(|at| local(tz, at))
-                .unwrap_or_default();
-            let caption = if photo.caption.is_empty() {
-                s.t("照片", "Photo").to_string()
-            } else {
-                photo.caption.clone()
-            };
-            let _ = write!(
-                figures,
-                r#"<figure class="photo"><a href="/web/blobs/{sha}"><img src="/web/blobs/{sha}" alt="{alt}" loading="lazy"></a><figcaption>{alt}<br><small>{taken_label} {taken} · {size}</small></figcaption></figure>"#,
-                sha = photo.sha256,
-                alt = esc(&caption),
-                taken_label = s.t("拍摄于", "taken"),
-                size = format_args!("{:.0} KB", photo.bytes as f64 / 1024.0),
-            );
-        }
-    }
-    if figures.is_empty() {
-        return String::new();
-    }
-    format!(
-        r#"<section class="photos" id="photos"><h2>{}</h2>{figures}</section>"#,
-        s.t("照片", "Photos")
-    )
-}
-
-/// The merged history of a record: each change with what it touched, when (server and device
-/// time), by whom, from which device.
-fn merged_history(
-    s: &Session,
-    doc: &RecordDoc,
-    changes: &[(crate::db::docs::ChangeRow, i64)],
-    names: &std::collections::HashMap<Uuid, String>,
-    tz: chrono_tz::Tz,
-) -> String {
-    let kind = doc.kind();
-    let label = |path: &str| field_label(s, kind, path);
-    let mut body = String::new();
-    // History: each change with what it touched.
-    let am = doc.automerge();
-    let mut history = Vec::new();
-    for (c, received_at) in changes {
-        let touched = automerge::ReadDoc::get_change_by_hash(am, &c.hash)
-            .map(|change| {
-                let patches = am.diff(change.deps(), &[change.hash()]);
-                // Fields by their labels; the root and empty sections written at creation
-                // are summed up as "created".
-                let fields: Vec<String> = touched_paths(&patches)
-                    .iter()
-                    .filter(|p| fields::spec(kind, p).is_some())
-                    .map(|p| esc(&label(p)))
-                    .collect();
-                let created = if change.deps().is_empty() {
-                    format!("<em>{}</em> ", s.t("创建", "created"))
-                } else {
-                    String::new()
-                };
-                created + &fields.join(", ")
-            })
-            .unwrap_or_default();
-        let device = match c.device_id {
-            Some(d) => format!("<code>{}</code>", &d.to_string()[..8]),
-            None => esc(s.t("服务器(后台)", "server (back office)")),
-        };
-        history.push(vec![
-            local_ms(tz, *received_at),
-            local_ms(tz, c.device_time),
-            esc(names.get(&c.user_id).map(String::as_str).unwrap_or("?")),
-            device,
-            touched,
-            format!("<code>{}</code>", &c.hash.to_string()[..10]),
-        ]);
-    }
-    let _ = write!(body, "<h2>{}</h2>", s.t("合并历史", "Merged history"));
-    body.push_str(&s.table(
-        "history",
-        &[
-            ("服务器时间", "Server time"),
-            ("设备时间", "Device time"),
-            ("用户", "User"),
-            ("设备", "Device"),
-            ("改动", "What changed"),
-            ("变更", "Change"),
-        ],
-        &history,
-    ));
-    body
-}
-
 /// Where a taken-back product is, its custody register, and the custody steps the user's role
 /// may take from there (a dry run of the same rule the API applies).
-async fn custody_section(
+pub(super) async fn custody_section(
     state: &AppState,
     s: &Session,
     doc: &RecordDoc,
@@ -1014,7 +698,7 @@ async fn custody_section(
 /// record, quality processes and archives it, once the product taken back is returned (§2.6).
 /// Each step is offered to the role that does it, once; otherwise the page says what it waits
 /// for. The receipts written for the product are linked.
-async fn visit_office_section(
+pub(super) async fn visit_office_section(
     state: &AppState,
     s: &Session,
     doc: &RecordDoc,

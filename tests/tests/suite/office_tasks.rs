@@ -27,6 +27,18 @@ fn at(s: &str) -> DateTime<Utc> {
 
 /// A page's visible text: tags, scripts and styles dropped.
 fn visible(html: &str) -> String {
+    // A closed <details> (the auditors' paths, ids and digests) is not shown.
+    let mut shown = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<details") {
+        shown.push_str(&rest[..start]);
+        rest = rest[start..]
+            .split_once("</details>")
+            .map(|(_, after)| after)
+            .unwrap_or("");
+    }
+    shown.push_str(rest);
+    let html = shown.as_str();
     let mut out = String::new();
     let mut in_tag = false;
     for c in html.chars() {

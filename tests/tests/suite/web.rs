@@ -520,15 +520,28 @@ async fn record_page(server: TestServer) -> anyhow::Result<()> {
         "a signed field was edited after signing"
     );
     assert!(page.contains("差旅费") && page.contains(">tech<"));
-    // Codes in words: the category, the channel and the state as the office says them.
+    // Which signed field changed is named.
+    let banner = page
+        .split(r#"id="changed-after-signing""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</div>").next())
+        .unwrap_or_default();
+    assert!(banner.contains("更换零件费"), "{banner}");
+    // Codes in words: the category, the channel and the state as the office says them; the
+    // stored codes, field paths and ids only inside the auditors' details.
+    let (form, audit) = page
+        .split_once(r#"<details id="audit""#)
+        .expect("a details disclosure for auditors");
     assert!(
-        page.contains("<td>有偿服务(A)</td>")
-            && page.contains("<td>电话</td>")
-            && page.contains("<td>已登记</td>")
-            && !page.contains("<td>phone</td>")
-            && !page.contains("<td>registered</td>"),
-        "codes in Chinese"
+        form.contains(">有偿服务(A)</dd>")
+            && form.contains(">电话</dd>")
+            && form.contains(">已登记</dd>")
+            && !form.contains(">phone<")
+            && !form.contains(">registered<")
+            && !form.contains("request.category"),
+        "codes in Chinese, no field path outside the details"
     );
+    assert!(audit.contains("<code>request.category</code>") && audit.contains(&id.to_string()));
     let image = get_as(&http, format!("{base}/web/blobs/{sha}"), &cookie).await?;
     assert_eq!(image.status(), 200);
     assert_eq!(image.headers()["content-type"], "image/png");
@@ -737,7 +750,7 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
         .screenshot(&shot("01-clerk-request-form.png"))
         .await?;
     browser.click("#register").await?;
-    browser.find("#fields").await?;
+    browser.find("#sheet-request").await?;
     let url = browser.url().await?;
     assert!(url.contains("/web/records/"), "{url}");
     let visit = url
@@ -756,6 +769,10 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     assert!(browser.url().await?.ends_with("/web/dispatch"));
     assert!(browser.source().await?.contains("湖北某建设公司"));
     browser.screenshot(&shot("03-dispatch-board.png")).await?;
+    // No technician is preselected: the director chooses one.
+    browser
+        .click("form.dispatch select option:nth-child(2)")
+        .await?;
     browser.click("form.dispatch button").await?;
     browser.find(".flash.ok").await?;
     let (_, doc) = call(

@@ -117,6 +117,8 @@ pub struct QueueItem {
     pub customer_name: String,
     pub product_model: String,
     pub category: String,
+    /// What the customer asked for (§2.2).
+    pub description: String,
     /// The company day it was registered.
     pub registered_on: NaiveDate,
     /// Carried over from an earlier day: dispatch first (§2.8).
@@ -147,6 +149,7 @@ pub async fn dispatch_queue(state: &AppState, p: &Principal) -> AppResult<Vec<Qu
                 customer_name: v.text("request.customer_name").to_string(),
                 product_model: v.text("request.product_model").to_string(),
                 category: v.text("request.category").to_string(),
+                description: v.text("request.description").to_string(),
                 registered_on: on,
                 priority: is_priority(on, today),
             }

@@ -701,41 +701,72 @@ fn non_empty(text: &str, what: &str) -> Result<String, WorkflowError> {
 
 /// What still stands in the way of closing a case.
 pub fn close_blockers(c: &Case) -> Vec<String> {
-    let mut missing = Vec::new();
+    close_blockers_in(c).into_iter().map(|(_, en)| en).collect()
+}
+
+/// What still keeps a case from closing, each in Chinese and in English, money in yuan.
+pub fn close_blockers_in(c: &Case) -> Vec<(String, String)> {
+    let mut missing: Vec<(String, String)> = Vec::new();
+    let mut say = |zh: &str, en: &str| missing.push((zh.to_string(), en.to_string()));
     if let Some(step) = c.current_step() {
-        missing.push(format!("step '{}' is not done", step.kind.label_zh()));
+        let en_step = serde_json::to_value(step.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
+            .unwrap_or_default();
+        say(
+            &format!("步骤“{}”尚未完成", step.kind.label_zh()),
+            &format!("step '{}' ({en_step}) is not done", step.kind.label_zh()),
+        );
     }
     if c.cause_class.is_none() {
-        missing.push("no cause class".into());
+        say("尚未判定原因类别(§4.3)", "no cause class");
     }
     if c.responsibility.is_none() {
-        missing.push("no responsibility".into());
+        say("尚未判定责任归属", "no responsibility");
     }
     if c.report_at.is_none() {
-        missing.push("no investigation report to the GM (§4.6.3)".into());
+        say(
+            "调查报告尚未呈报总经理(§4.6.3)",
+            "no investigation report to the GM (§4.6.3)",
+        );
     }
     for m in &c.money {
         if m.approved_by.is_none() {
-            missing.push(format!(
-                "amount #{} ({} fen) waits for {}",
-                m.id,
-                m.amount_fen,
-                m.required.label_zh()
-            ));
+            let yuan = fieldloop_client_core::model::money::yuan_text(m.amount_fen);
+            say(
+                &format!(
+                    "金额 #{} ({yuan} 元)待{}核决(§4.7.3)",
+                    m.id,
+                    m.required.label_zh()
+                ),
+                &format!(
+                    "amount #{} (¥{yuan}) waits for {} (§4.7.3)",
+                    m.id,
+                    m.required.label_en()
+                ),
+            );
         }
     }
     if let Some(d) = &c.decision
         && d.needs_director()
         && d.penalty_approved_by.is_none()
     {
-        missing.push("the loss amount and penalty wait for the factory director (§4.6.6)".into());
+        say(
+            "损失金额与行政处罚待厂长核准(§4.6.6)",
+            "the loss amount and penalty wait for the factory director (§4.6.6)",
+        );
     }
     if c.head_visit.is_none() {
-        missing
-            .push("the department head, or a delegate, has not visited the customer (§3.5)".into());
+        say(
+            "部长或其指定人员尚未拜访客户(§3.5)",
+            "the department head, or a delegate, has not visited the customer (§3.5)",
+        );
     }
     if c.severe && !c.written_report_to_head {
-        missing.push("severe feedback needs a written report to the department head (§3.3)".into());
+        say(
+            "特别严重的意见须书面报告部长(§3.3)",
+            "severe feedback needs a written report to the department head (§3.3)",
+        );
     }
     missing
 }
