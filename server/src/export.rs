@@ -12,7 +12,14 @@ pub enum Cell {
     Int(i64),
     #[serde(serialize_with = "fen_as_yuan")]
     Fen(i64),
-    Ratio(f64),
+    /// A share from 0 to 1, shown as a percentage; `None` when there is nothing to divide by
+    /// (shown as "—").
+    Ratio(Option<f64>),
+    /// An average (a rating), two decimals; `None` when there is nothing to average.
+    Mean(Option<f64>),
+    /// A code the model stores (an outcome, a state): people read its words in their language
+    /// (the one translation table of the field model); JSON keeps the code.
+    Code(String),
 }
 
 fn fen_as_yuan<S: serde::Serializer>(fen: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -88,19 +95,42 @@ impl Table {
     /// A text cell's value as a spreadsheet must show it: one that a spreadsheet would read as
     /// a formula (`= + - @`, a tab or a carriage return first) gets a leading `'`, so a customer
     /// name or phone typed as `=HYPERLINK(...)` stays text.
-    fn safe_text(cell: &Cell) -> String {
+    fn safe_text(cell: &Cell, lang: Lang) -> String {
         match cell {
             Cell::Text(t) if formula_like(t) => format!("'{t}"),
-            other => Self::text(other),
+            other => Self::text_in(other, lang),
         }
     }
 
+    /// A cell as people read it, in Chinese.
     pub fn text(cell: &Cell) -> String {
+        Self::text_in(cell, Lang::Zh)
+    }
+
+    /// A cell as people read it in `lang`: money in yuan, shares as percentages, codes in words,
+    /// "—" where there is nothing to show.
+    pub fn text_in(cell: &Cell, lang: Lang) -> String {
         match cell {
             Cell::Text(t) => t.clone(),
             Cell::Int(n) => n.to_string(),
             Cell::Fen(f) => yuan(*f),
-            Cell::Ratio(r) => format!("{r:.4}"),
+            Cell::Ratio(Some(r)) => format!("{:.1}%", r * 100.0),
+            Cell::Mean(Some(m)) => format!("{m:.2}"),
+            Cell::Ratio(None) | Cell::Mean(None) => "—".to_string(),
+            Cell::Code(code) => match fieldloop_client_core::model::fields::code_label(code) {
+                Some((zh, en)) => if lang == Lang::Zh { zh } else { en }.to_string(),
+                None => code.clone(),
+            },
+        }
+    }
+
+    /// A cell's number, for charts: 0 for text and for nothing.
+    pub fn number(cell: &Cell) -> f64 {
+        match cell {
+            Cell::Int(n) | Cell::Fen(n) => *n as f64,
+            Cell::Ratio(r) | Cell::Mean(r) => r.unwrap_or(0.0),
+            Cell::Text(t) => t.parse().unwrap_or(0.0),
+            Cell::Code(_) => 0.0,
         }
     }
 
@@ -126,7 +156,7 @@ impl Table {
         for row in &self.rows {
             out.push_str(
                 &row.iter()
-                    .map(|c| quote(&Self::safe_text(c)))
+                    .map(|c| quote(&Self::safe_text(c, lang)))
                     .collect::<Vec<_>>()
                     .join(","),
             );
@@ -154,6 +184,8 @@ impl Table {
             .map_err(|e| e.to_string())?;
         let bold = Format::new().set_bold();
         let money = Format::new().set_num_format("0.00");
+        let percent = Format::new().set_num_format("0.0%");
+        let mean = Format::new().set_num_format("0.00");
         // A quote prefix keeps a formula-like text as text, and is not shown in the cell.
         let as_text = Format::new().set_quote_prefix();
         for (c, h) in self.headers(lang).iter().enumerate() {
@@ -172,7 +204,11 @@ impl Table {
                     Cell::Text(t) => sheet.write_string(r, c, t),
                     Cell::Int(n) => sheet.write_number(r, c, *n as f64),
                     Cell::Fen(f) => sheet.write_number_with_format(r, c, *f as f64 / 100.0, &money),
-                    Cell::Ratio(x) => sheet.write_number(r, c, *x),
+                    Cell::Ratio(Some(x)) => sheet.write_number_with_format(r, c, *x, &percent),
+                    Cell::Mean(Some(x)) => sheet.write_number_with_format(r, c, *x, &mean),
+                    Cell::Ratio(None) | Cell::Mean(None) | Cell::Code(_) => {
+                        sheet.write_string(r, c, Self::text_in(cell, lang))
+                    }
                 }
                 .map_err(|e| e.to_string())?;
             }

@@ -226,6 +226,51 @@ impl Browser {
         Ok(())
     }
 
+    /// Runs a script in the page and returns what it returns.
+    pub async fn script(&self, js: &str) -> anyhow::Result<Value> {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
+    }
+
+    /// The page's text as a person sees it (closed details, scripts and hidden parts left out).
+    pub async fn visible_text(&self) -> anyhow::Result<String> {
+        Ok(self
+            .script("return document.body.innerText;")
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// Every link's target on the page, as written in its `href`.
+    pub async fn links(&self) -> anyhow::Result<Vec<String>> {
+        let v = self
+            .script("return Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'));")
+            .await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Resizes the window (a laptop, a tablet).
+    pub async fn window(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, path: &Path) -> anyhow::Result<()> {
         let b64 = self

@@ -28,10 +28,10 @@ pub fn role_in(p: &Principal, roles: &[Role], what: &str) -> AppResult<()> {
     if roles.contains(&p.role) || p.role == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!(
-            "{what} is not for a {}",
-            p.role.code()
-        )))
+        Err(
+            AppError::forbidden(format!("{what} is not for a {}", p.role.code()))
+                .with_zh(Some(format!("这不属于{}的职责", p.role.label_zh()))),
+        )
     }
 }
 

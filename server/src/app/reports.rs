@@ -38,9 +38,21 @@ pub struct ReportQuery {
 struct Ctx<'a> {
     state: &'a AppState,
     region: Option<String>,
+    /// Every regional office's name, by code.
+    regions: HashMap<String, String>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     month: String,
+}
+
+impl Ctx<'_> {
+    /// A regional office as people name it.
+    fn region_name(&self, code: &str) -> String {
+        self.regions
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_string())
+    }
 }
 
 fn ymd(state: &AppState, ms: i64) -> String {
@@ -173,6 +185,7 @@ pub async fn report_table(
     let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
     let ctx = Ctx {
         state,
+        regions: state.db.region_names().await?,
         region,
         from,
         to,
@@ -230,7 +243,7 @@ async fn service_record(ctx: &Ctx<'_>) -> AppResult<Table> {
                 .map(|claim| local_minute(ctx.state, claim))
                 .unwrap_or_default()
                 .into(),
-            v.region.clone().into(),
+            ctx.region_name(&v.region).into(),
             v.text("request.customer_name").into(),
             v.text("request.customer_address").into(),
             v.text("request.customer_phone").into(),
@@ -239,10 +252,10 @@ async fn service_record(ctx: &Ctx<'_>) -> AppResult<Table> {
             v.text("request.product_spec").into(),
             v.text("request.purchase_date").into(),
             v.text("request.purchase_place").into(),
-            v.text("request.category").into(),
+            Cell::Code(v.text("request.category").into()),
             v.text("request.warranty_reason").into(),
-            v.text("form.outcome").into(),
-            v.text("status.state").into(),
+            Cell::Code(v.text("form.outcome").into()),
+            Cell::Code(v.text("status.state").into()),
             Cell::Fen(v.int("fee.amount_fen")),
         ]);
     }
@@ -377,14 +390,40 @@ async fn product_register(ctx: &Ctx<'_>) -> AppResult<Table> {
             })
             .collect();
         let form = fields_of(ctx, r.id).await?;
-        let field = |path: &str| Cell::from(form.get(path).map(String::as_str).unwrap_or(""));
+        // What the technician left blank on the receipt is read from the visit it was written
+        // on (the registered request names the customer and the product).
+        let visit = match form
+            .get("receipt.visit_id")
+            .and_then(|v| Uuid::parse_str(v).ok())
+        {
+            Some(id) => fields_of(ctx, id).await?,
+            None => HashMap::new(),
+        };
+        let field = |path: &str| {
+            let own = form.get(path).map(String::as_str).unwrap_or("");
+            let from_visit = path.strip_prefix("receipt.").and_then(|key| {
+                let visit_path = match key {
+                    "customer_name" => "request.customer_name",
+                    "product_name" => "request.product_name",
+                    "product_model" => "request.product_model",
+                    "product_serial" => "request.product_serial",
+                    _ => return None,
+                };
+                visit.get(visit_path).map(String::as_str)
+            });
+            Cell::from(if own.is_empty() {
+                from_visit.unwrap_or("")
+            } else {
+                own
+            })
+        };
         let location =
             serde_json::from_value::<Location>(serde_json::Value::String(r.location.clone()))
                 .map(|l| l.label_zh().to_string())
                 .unwrap_or_else(|_| r.location.clone());
         t.push(vec![
             r.number.into(),
-            r.region.into(),
+            ctx.region_name(&r.region).into(),
             field("receipt.customer_name"),
             field("receipt.product_name"),
             field("receipt.product_model"),
@@ -503,7 +542,7 @@ async fn complaint_stats(ctx: &Ctx<'_>) -> AppResult<Table> {
             "帕累托".into(),
             k.into(),
             Cell::Int(n),
-            Cell::Ratio(running as f64 / total as f64),
+            Cell::Ratio(ratio(running, total)),
         ]);
     }
     Ok(t)
@@ -606,21 +645,18 @@ impl TechnicianMonth {
         }
     }
 
-    fn average_rating(&self) -> f64 {
+    fn average_rating(&self) -> Option<f64> {
         ratio(self.rating_sum, self.ratings)
     }
 
-    fn on_time_rate(&self) -> f64 {
+    fn on_time_rate(&self) -> Option<f64> {
         ratio(self.on_time, self.timed)
     }
 }
 
-fn ratio(part: i64, whole: i64) -> f64 {
-    if whole > 0 {
-        part as f64 / whole as f64
-    } else {
-        0.0
-    }
+/// A share, or nothing when there is nothing to divide by.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 /// Each technician's month, by technician id: the visits whose forms came back in the month,
@@ -701,7 +737,7 @@ async fn technicians(ctx: &Ctx<'_>) -> AppResult<Table> {
             Cell::Int(r.fixed),
             Cell::Int(r.taken_back),
             Cell::Ratio(r.on_time_rate()),
-            Cell::Ratio(r.average_rating()),
+            Cell::Mean(r.average_rating()),
             Cell::Int(r.ratings),
             Cell::Int(r.complaints),
             Cell::Fen(r.cost),

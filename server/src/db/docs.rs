@@ -529,7 +529,8 @@ impl Db {
         let filter = format!(
             "{VISIBLE} AND ($3 = '' OR kind = $3) AND ($4 = '' OR region = $4)
              AND ($5 = '' OR EXISTS (SELECT 1 FROM doc_fields f WHERE f.doc_id = documents.id
-                  AND f.path IN ({states}) AND f.value = $5))
+                  AND f.path IN ({states}) AND f.value = $5)
+                  OR EXISTS (SELECT 1 FROM receipts r WHERE r.id = documents.id AND r.location = $5))
              AND ($6 = '' OR EXISTS (SELECT 1 FROM doc_fields f WHERE f.doc_id = documents.id
                   AND f.path IN ({searched}) AND LOWER(f.value) LIKE $6 ESCAPE '\\'))",
             states = list(LIST_STATE),
@@ -548,12 +549,16 @@ impl Db {
             format!("%{escaped}%")
         };
         let kind = q.kind.map(|k| k.code()).unwrap_or("");
+        // A receipt's place is kept by the custody register.
+        let state = format!(
+            "COALESCE((SELECT r.location FROM receipts r WHERE r.id = documents.id), {})",
+            pick(LIST_STATE)
+        );
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, region, updated_at, {customer}, {number}, {state}, {person}
              FROM documents WHERE {filter} ORDER BY updated_at DESC, id LIMIT $7 OFFSET $8",
             customer = pick(LIST_CUSTOMER),
             number = pick(LIST_NUMBER),
-            state = pick(LIST_STATE),
             person = pick(LIST_PERSON),
         ));
         let rows = sqlx::query(sql)

@@ -193,7 +193,7 @@ pub async fn complaints(
             button type="submit" { (s.t("查找", "Search")) }
         }
         p.meta #complaints-count {
-            (s.t("共", "")) (total) (s.t(" 件", " cases"))
+            (s.t("共 ", "")) (total) (s.t(" 件", " cases"))
             @if pages > 1 { " · " (s.t("第", "page ")) (page_no) " / " (pages) (s.t(" 页", "")) }
         }
         table #complaints {

@@ -101,7 +101,7 @@ pub async fn finance(
                     }
                 }
             }
-            Err(e) => { p.meta { (super::refusal_text(&s, e)) } }
+            Err(_) => { p.meta #invoices-finance { (s.t("发票由财务部开具和收款,这里只列出退货与折让。", "Invoices are issued and collected by finance; listed here are returns and allowances.")) } }
         }
         h2 { (s.t("退货与折让过账", "Return and allowance postings")) }
         (PreEscaped(settlement_table(&s, settlements.iter(), "/web/finance")))

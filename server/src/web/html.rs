@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use fieldloop_client_core::model::Role;
 
 use super::Session;
-use crate::export::{Cell, Lang, Table};
+use crate::export::{Lang, Table};
 
 /// Text made safe for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -255,7 +255,7 @@ pub fn report_table(t: &Table, lang: Lang) -> String {
     let rows: Vec<Vec<String>> = t
         .rows
         .iter()
-        .map(|r| r.iter().map(|c| esc(&Table::text(c))).collect())
+        .map(|r| r.iter().map(|c| esc(&Table::text_in(c, lang))).collect())
         .collect();
     table("report", &t.headers(lang), &rows)
 }
@@ -344,14 +344,6 @@ pub fn local_ms(tz: chrono_tz::Tz, ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn cell_number(c: &Cell) -> f64 {
-    match c {
-        Cell::Int(n) | Cell::Fen(n) => *n as f64,
-        Cell::Ratio(r) => *r,
-        Cell::Text(t) => t.parse().unwrap_or(0.0),
-    }
-}
-
 /// A horizontal bar chart: one bar per (label, value); an optional second value per bar is
 /// drawn as a line of points (the cumulative share of a Pareto chart, 0 to 1).
 pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)], line: Option<&[f64]>) -> String {
@@ -416,7 +408,7 @@ pub fn bars_from(t: &Table, label_col: usize, value_col: usize) -> Vec<(String, 
         .map(|r| {
             (
                 r.get(label_col).map(Table::text).unwrap_or_default(),
-                r.get(value_col).map(cell_number).unwrap_or(0.0),
+                r.get(value_col).map(Table::number).unwrap_or(0.0),
             )
         })
         .collect()

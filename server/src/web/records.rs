@@ -164,7 +164,7 @@ pub async fn records(
             button type="submit" { (s.t("查找", "Search")) }
         }
         p.meta #records-count {
-            (s.t("共", "")) (total) (s.t(" 条", " records"))
+            (s.t("共 ", "")) (total) (s.t(" 条", " records"))
             @if pages > 1 { " · " (s.t("第", "page ")) (page_no) " / " (pages) (s.t(" 页", "")) }
         }
         table #records {

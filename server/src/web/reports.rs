@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Response};
 
+use fieldloop_client_core::model::Role;
+
 use super::Session;
 use super::html::{Flash, bar_chart, bars_from, esc, page, report_table};
 use super::pages::error_page;
@@ -41,12 +43,26 @@ pub async fn register(
         Ok(t) => t,
         // The personnel notice exists once the month's review is confirmed: say so, and where.
         Err(e) if name == "personnel-notice" && e.code == crate::error::ErrorCode::NotFound => {
-            let month = month_param(&q).unwrap_or_default();
+            let tz = state.config.timezone;
+            let (y, m) = year_month(tz, state.now());
+            let this_month = format!("{y:04}-{m:02}");
+            let month = month_param(&q).unwrap_or(&this_month).to_string();
+            let ended = month < this_month;
+            let reviewer = matches!(
+                s.p.role,
+                Role::GmOffice | Role::GeneralManager | Role::Admin
+            );
             let body = maud::html! {
                 p.flash.warn #notice-waiting {
                     (s.t("人事公布单在月度评审确认后生成。", "The personnel notice is made when the monthly review is confirmed."))
                     " "
-                    a href={ "/web/reviews?month=" (month) } { (s.t("去月度评审", "Open the monthly review")) }
+                    @if !ended {
+                        (s.t("本月结束后,总经理办公室于次月10日前评审确认(§4.8.1)。", "The GM office reviews the month after it ends, before the 10th of the next (§4.8.1)."))
+                    } @else if reviewer {
+                        a href={ "/web/reviews?month=" (month) } { (s.t("去月度评审", "Open the monthly review")) }
+                    } @else {
+                        (s.t("等待总经理办公室确认月度评审。", "Waiting for the GM office to confirm the review."))
+                    }
                 }
             };
             return Html(page(
@@ -148,9 +164,7 @@ pub async fn charts(
                     .map(|r| {
                         (
                             r.get(1).map(Table::text).unwrap_or_default(),
-                            r.get(2)
-                                .map(|c| Table::text(c).parse().unwrap_or(0.0))
-                                .unwrap_or(0.0),
+                            r.get(2).map(Table::number).unwrap_or(0.0),
                         )
                     })
                     .collect();
@@ -191,7 +205,7 @@ pub async fn charts(
         .rows
         .iter()
         .map(|r| match r.get(3) {
-            Some(Cell::Ratio(x)) => *x,
+            Some(Cell::Ratio(x)) => x.unwrap_or(0.0),
             _ => 0.0,
         })
         .collect();

@@ -14,5 +14,6 @@ mod photos;
 mod reports;
 mod service;
 mod storage;
+mod sweep;
 mod tidy;
 mod web;

@@ -1,0 +1,409 @@
+//! Every role's pages as a person sees them, in Chinese and in English, in a real Chromium:
+//! after a working day's records exist (a visit completed, signed and logged, a receipt, a
+//! case waiting for acceptance, one waiting for approvals, one closed), each role signs in
+//! and follows every link from its start page and navigation (up to a limit), and on every
+//! page's visible text there must be no raw code the model defines, no field path, no UUID and
+//! no `T...Z`-style timestamp; every link answers 200. Each role's main pages are saved as
+//! screenshots at 1366×768 (an office laptop) and 820×1180 (a tablet) in
+//! `target/screenshots/roles/`.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use fieldloop_client_core::model::ownership::Author;
+use fieldloop_client_core::model::{DocKind, FieldValue as V, Role, fields};
+use fieldloop_e2e::browser::Browser;
+use fieldloop_e2e::office::{Office, PEOPLE, People};
+use fieldloop_e2e::{Engine, TestServer};
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::web::{client, get_as, sign_in};
+
+const TECH: Author = Author::Device(Role::Technician);
+
+/// Pages followed per role and language: enough for every page kind a role reaches.
+const PAGES_PER_ROLE: usize = 40;
+
+/// Codes the model stores that a person must never read as such: states, outcomes, fee
+/// methods, channels, custody places and events, complaint steps, departments, roles, money
+/// kinds, authority levels, and a region's code. Matched as whole words.
+const CODES: &[&str] = &[
+    "fixed_on_site",
+    "taken_back",
+    "another_visit",
+    "cash_on_site",
+    "invoice_later",
+    "form_logged",
+    "with_technician",
+    "at_production",
+    "awaiting_qc",
+    "in_stock",
+    "returned_to_customer",
+    "to_production",
+    "repair_done",
+    "qc_accept",
+    "qc_reject",
+    "return_to_customer",
+    "rnd_opinion",
+    "customer_communication",
+    "head_review",
+    "gm_office",
+    "marketing_head",
+    "factory_director",
+    "qc_inspector",
+    "general_manager",
+    "propose_amount",
+    "record_head_visit",
+    "submit_report",
+    "production_report",
+    "return_value",
+    "above_authority",
+    "invalid_input",
+    "not_found",
+    "wuhan",
+];
+
+/// Codes that are also English words: wrong on a Chinese page only.
+const ENGLISH_CODES: &[&str] = &[
+    "registered",
+    "archived",
+    "submitted",
+    "requested",
+    "issued",
+    "collected",
+    "voided",
+    "severe",
+    "suggestion",
+    "rating",
+    "compensation",
+    "allowance",
+    "investigation",
+    "responsibility",
+    "countermeasure",
+    "consolidation",
+    "marketing",
+    "chairman",
+    "technician",
+];
+
+fn shot(role: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/screenshots/roles")
+        .join(format!("{role}-{name}.png"))
+}
+
+/// Whether `word` stands alone in `text` (not inside a longer word or path).
+fn has_word(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(ident) && !after.is_some_and(ident)
+    })
+}
+
+/// A UUID written out (8-4-4-4-12 hex digits) anywhere in `text`.
+fn has_uuid(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let shape = [8, 4, 4, 4, 12];
+    (0..b.len()).find_map(|start| {
+        let mut i = start;
+        for (n, len) in shape.iter().enumerate() {
+            if i + len > b.len() || !b[i..i + len].iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            i += len;
+            if n < 4 {
+                if b.get(i) != Some(&b'-') {
+                    return None;
+                }
+                i += 1;
+            }
+        }
+        Some(text[start..i].to_string())
+    })
+}
+
+/// A machine timestamp (`2026-12-02T05:30`) anywhere in `text`.
+fn has_machine_time(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let shape = b"dddd-dd-ddTdd:";
+    (0..b.len().saturating_sub(shape.len() - 1)).find_map(|i| {
+        let matches = shape.iter().enumerate().all(|(k, s)| match s {
+            b'd' => b[i + k].is_ascii_digit(),
+            c => b[i + k] == *c,
+        });
+        matches.then(|| String::from_utf8_lossy(&b[i..i + shape.len() + 5]).to_string())
+    })
+}
+
+/// What is wrong with a page's visible text, if anything. `config`: an admin's configuration
+/// page, which names the codes the admin types (a region's code, an alert rule's audience).
+fn faults(text: &str, chinese: bool, config: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for code in CODES.iter().filter(|_| !config) {
+        if has_word(text, code) {
+            out.push(format!("raw code '{code}'"));
+        }
+    }
+    if chinese {
+        for code in ENGLISH_CODES {
+            if has_word(text, code) {
+                out.push(format!("English code '{code}'"));
+            }
+        }
+    }
+    for kind in [
+        DocKind::Visit,
+        DocKind::Receipt,
+        DocKind::Complaint,
+        DocKind::Feedback,
+    ] {
+        for f in fields::fields(kind) {
+            if text.contains(f.path) {
+                out.push(format!("field path '{}'", f.path));
+            }
+        }
+    }
+    if let Some(u) = has_uuid(text) {
+        out.push(format!("UUID {u}"));
+    }
+    if let Some(t) = has_machine_time(text) {
+        out.push(format!("machine time {t}"));
+    }
+    out
+}
+
+#[test]
+fn the_checks_catch_what_they_look_for() {
+    assert!(has_word("状态 registered", "registered"));
+    assert!(!has_word("unregistered", "registered"));
+    assert!(!has_word("status.registered", "registered"));
+    assert!(has_uuid("id 01a23f64-4c3e-73b4-ba67-b16c4f12f375 end").is_some());
+    assert!(has_uuid("2026-11-27 10:00").is_none());
+    assert!(has_machine_time("at 2026-12-02T05:30:01.43+08:00").is_some());
+    assert!(has_machine_time("2026-12-02 05:30").is_none());
+    assert!(faults("收据 · 已入库 · 2026-12-02 05:30", true, false).is_empty());
+    assert!(faults("所在位置 in_stock", true, false)[0].contains("in_stock"));
+    assert!(faults("path custody.location", false, false)[0].contains("custody.location"));
+    assert!(faults("Registered", false, false).is_empty());
+    assert!(faults("代码 wuhan", true, true).is_empty());
+}
+
+/// Builds a working day's records: a visit dispatched, completed, signed and logged with a
+/// product taken back against a receipt; three complaints at different points.
+async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<()> {
+    let call = |who: &'static str, path: String, body: serde_json::Value| async move {
+        office.people.ok(who, Method::POST, &path, Some(body)).await
+    };
+    let clerk = "clerk";
+    let customer = call(
+        clerk,
+        "/api/customers".into(),
+        json!({"name": "武汉某工地", "address": "武汉市江夏区", "phone": "027-1234567"}),
+    )
+    .await?;
+    let product = call(clerk, "/api/products".into(), json!({"customer_id": customer["id"], "name": "搅拌机", "model": "BC-350", "serial": "SN-001", "purchase_date": "2026-06-01", "warranty_months": 12})).await?;
+    let visit = call(clerk, "/api/visits".into(), json!({"product_id": product["id"], "category": "A", "channel": "phone", "description": "搅拌筒不转"})).await?;
+    let visit: Uuid = visit["id"].as_str().unwrap_or_default().parse()?;
+    // A second request stays on the dispatch board.
+    call(clerk, "/api/visits".into(), json!({"product_id": product["id"], "category": "C", "channel": "letter", "description": "电机异响"})).await?;
+    call(
+        "director",
+        format!("/api/visits/{visit}/dispatch"),
+        json!({"technician_id": office.ids["tech"]}),
+    )
+    .await?;
+    let dev = server.device("tech").await?;
+    dev.sync().await?;
+    let t = fieldloop_e2e::now();
+    dev.store()
+        .edit(
+            visit,
+            TECH,
+            &[
+                ("form.travel_fen", V::Int(12_050)),
+                ("fee.amount_fen", V::Int(150_000)),
+                ("fee.method", V::Text("invoice_later".into())),
+                ("form.diagnosis", V::Text("减速机轴承损坏".into())),
+            ],
+            t,
+        )
+        .await?;
+    let sha = dev
+        .store()
+        .put_blob(b"\x89PNG customer signature strokes", "image/png")
+        .await?;
+    dev.store()
+        .sign(
+            visit,
+            TECH,
+            &sha,
+            "王经理",
+            &[("form.outcome", V::Text("taken_back".into()))],
+            t,
+        )
+        .await?;
+    let receipt = dev.store().create(DocKind::Receipt, "wuhan", t).await?.id();
+    let number = dev.store().next_receipt_number().await?;
+    dev.store()
+        .sign(receipt, TECH, &sha, "王经理", &[], t)
+        .await?;
+    dev.store()
+        .edit(
+            receipt,
+            TECH,
+            &[
+                ("receipt.number", V::Text(number)),
+                ("receipt.visit_id", V::Text(visit.to_string())),
+                ("receipt.customer_name", V::Text("武汉某工地".into())),
+                ("receipt.product_name", V::Text("搅拌机".into())),
+            ],
+            t,
+        )
+        .await?;
+    anyhow::ensure!(
+        dev.sync().await?.refused.is_empty(),
+        "the phone's work is taken"
+    );
+    call(clerk, format!("/api/visits/{visit}/log-form"), json!({})).await?;
+
+    office.file("800").await?;
+    let waiting = office.file("11000").await?;
+    office
+        .run_to_amounts(&waiting, 300_000, &[300_000, 800_000])
+        .await?;
+    let closed = office.file("500").await?;
+    office.run_to_close(&closed, 50_000, "head").await?;
+    Ok(())
+}
+
+/// Signs `who` in, in the language given, and follows links from the start page and the
+/// navigation; returns the faults found, page by page, and the links that did not answer 200.
+async fn walk(
+    browser: &Browser,
+    base: &str,
+    who: &str,
+    lang: &str,
+    screenshots: bool,
+) -> anyhow::Result<(Vec<String>, usize)> {
+    browser.sign_in(base, who).await?;
+    browser.goto(&format!("{base}/web/lang?to={lang}")).await?;
+    let http = client();
+    let cookie = sign_in(&http, base, who).await?;
+    let start = browser.url().await?;
+    let start = start.trim_start_matches(base).to_string();
+    let nav: Vec<String> = browser
+        .script("return Array.from(document.querySelectorAll('header nav a')).map(a => a.getAttribute('href'));")
+        .await?
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let mut queue: VecDeque<String> = VecDeque::from([start.clone()]);
+    queue.extend(nav.iter().cloned());
+    let mut seen: BTreeSet<String> = queue.iter().cloned().collect();
+    let mut checked: BTreeSet<String> = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut visited = 0;
+    while let Some(path) = queue.pop_front() {
+        if visited >= PAGES_PER_ROLE {
+            break;
+        }
+        visited += 1;
+        browser.goto(&format!("{base}{path}")).await?;
+        let text = browser.visible_text().await?;
+        for fault in faults(&text, lang == "zh", path.starts_with("/web/admin")) {
+            problems.push(format!("{who} ({lang}) {path}: {fault}"));
+        }
+        if screenshots && (path == start || nav.contains(&path)) {
+            let name = path
+                .trim_start_matches("/web/")
+                .replace(['/', '?', '=', '&'], "-");
+            for (w, h, size) in [(1366, 768, "1366x768"), (820, 1180, "820x1180")] {
+                browser.window(w, h).await?;
+                browser
+                    .screenshot(&shot(who, &format!("{name}-{size}")))
+                    .await?;
+            }
+            browser.window(1280, 1000).await?;
+        }
+        for link in browser.links().await? {
+            // Same-site pages only; the language switch redirects by design.
+            if !link.starts_with("/web") || link.starts_with("/web/lang") {
+                continue;
+            }
+            if checked.insert(link.clone()) {
+                let resp = get_as(&http, format!("{base}{link}"), &cookie).await?;
+                if resp.status() != 200 {
+                    problems.push(format!(
+                        "{who} ({lang}) {path}: link {link} answered {}",
+                        resp.status()
+                    ));
+                }
+            }
+            // Pages to read next; downloads and images are only checked for their answer.
+            let page = !link.contains("/download")
+                && !link.starts_with("/web/blobs/")
+                && !link.starts_with("/web/static/");
+            if page && seen.insert(link.clone()) {
+                queue.push_back(link);
+            }
+        }
+    }
+    Ok((problems, visited))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_sees_words_not_codes() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let mut people: Vec<(&'static str, Role, Option<&str>)> = PEOPLE.to_vec();
+    people.extend([
+        ("clerk", Role::Clerk, Some("wuhan")),
+        ("tech", Role::Technician, Some("wuhan")),
+        ("qc", Role::QcInspector, None),
+        ("admin", Role::Admin, None),
+    ]);
+    let office = Office {
+        people: People::sign_in(&server, &people).await?,
+    };
+    a_working_day(&server, &office).await?;
+
+    let browser = Browser::start().await?;
+    let mut problems = Vec::new();
+    let roles = [
+        "clerk",
+        "director",
+        "quality",
+        "qc",
+        "production",
+        "rnd",
+        "head",
+        "sales",
+        "gmo",
+        "gm",
+        "chair",
+        "finance",
+        "warehouse",
+        "admin",
+    ];
+    for who in roles {
+        for lang in ["zh", "en"] {
+            let (found, visited) = walk(&browser, &base, who, lang, lang == "zh").await?;
+            assert!(visited >= 2, "{who} ({lang}) reached {visited} pages");
+            println!("{who} ({lang}): {visited} pages");
+            problems.extend(found);
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    Ok(())
+}
