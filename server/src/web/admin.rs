@@ -4,7 +4,7 @@
 //! escaped by the template itself.
 
 use axum::extract::{Multipart, Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::roles::ALL_ROLES;
 use maud::{Markup, html};
@@ -160,13 +160,7 @@ pub async fn users(
             button { (s.t("创建", "Create")) }
         }
     };
-    Html(page(
-        &s,
-        s.t("账号管理", "Accounts"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("账号管理", "Accounts"), &flash, body).into_response()
 }
 
 pub async fn create_user(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
@@ -283,13 +277,7 @@ pub async fn user_page(
             }
         }
     };
-    Html(page(
-        &s,
-        s.t("账号的手机", "Account's phones"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("账号的手机", "Account's phones"), &flash, body).into_response()
 }
 
 pub async fn revoke_device(
@@ -341,13 +329,7 @@ pub async fn regions(
             button { (s.t("新增", "Add")) }
         }
     };
-    Html(page(
-        &s,
-        s.t("区域管理", "Regions"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("区域管理", "Regions"), &flash, body).into_response()
 }
 
 pub async fn add_region(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
@@ -439,13 +421,7 @@ pub async fn import_page(s: Session, Query(flash): Query<Flash>) -> Response {
     if let Some(refused) = not_admin(&s) {
         return refused;
     }
-    Html(page(
-        &s,
-        s.t("数据导入", "Import"),
-        &flash,
-        &import_form(&s, None).into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("数据导入", "Import"), &flash, import_form(&s, None)).into_response()
 }
 
 /// An uploaded file, checked (and written when asked and every row is good); the page shows
@@ -496,12 +472,12 @@ pub async fn import_upload(
         Err(e) => Err(e),
     };
     match result {
-        Ok(report) => Html(page(
+        Ok(report) => page(
             &s,
             s.t("数据导入", "Import"),
             &Flash::default(),
-            &import_form(&s, Some(&report)).into_string(),
-        ))
+            import_form(&s, Some(&report)),
+        )
         .into_response(),
         Err(e) => back_with(&s, "/web/admin/import", Err(e)),
     }
@@ -575,11 +551,5 @@ pub async fn audit(
             }
         }
     };
-    Html(page(
-        &s,
-        s.t("审计日志", "Audit log"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("审计日志", "Audit log"), &flash, body).into_response()
 }

@@ -3,7 +3,7 @@
 //! delivered (`/web/admin/alerts`). Built with maud.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::Role;
 use maud::{Markup, html};
 use uuid::Uuid;
@@ -73,7 +73,7 @@ pub async fn bell(
             }
         }
     };
-    Html(page(&s, s.t("提醒", "Alerts"), &flash, &body.into_string())).into_response()
+    page(&s, s.t("提醒", "Alerts"), &flash, body).into_response()
 }
 
 pub async fn read(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
@@ -288,13 +288,7 @@ pub async fn setup(
             }
         }
     };
-    Html(page(
-        &s,
-        s.t("提醒设置", "Alert setup"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("提醒设置", "Alert setup"), &flash, body).into_response()
 }
 
 pub async fn save_ladder(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {

@@ -6,20 +6,19 @@
 //! as the API, which decides again.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::str::FromStr as _;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::money::{parse_yuan, yuan_text};
 use fieldloop_client_core::model::{FieldValue, RecordDoc, Role};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::html::{
-    Flash, csrf_field, deadline, esc, input, local, local_ms, page, select, url_encode,
-};
+use maud::Markup;
+
+use super::html::{Flash, csrf_field, deadline, input, local, local_ms, page, select, url_encode};
 use super::pages::{error_page, names, not_found};
 use super::settlements::settlement_section;
 use super::{Fields, Posted, Session, back_with};
@@ -227,10 +226,10 @@ pub async fn complaints(
                             }
                         }
                         td { (regions.get(&c.region).unwrap_or(&c.region)) }
-                        td { (maud::PreEscaped(received_with_claim(&s, tz, c))) }
+                        td { (received_with_claim(&s, tz, c)) }
                         td {
                             @match c.due_at {
-                                Some(d) => (maud::PreEscaped(deadline(s.lang, tz, d, now, c.state != CaseState::Open))),
+                                Some(d) => (deadline(s.lang, tz, d, now, c.state != CaseState::Open)),
                                 None => "—",
                             }
                         }
@@ -249,13 +248,7 @@ pub async fn complaints(
         }
         p { a href="/web/registers/complaint-register" { (s.t("登记追踪表(可下载)", "Register and tracking table (download)")) } }
     };
-    Html(page(
-        &s,
-        s.t("客户投诉", "Complaints"),
-        &q.flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("客户投诉", "Complaints"), &q.flash, body).into_response()
 }
 
 /// A case state's code, as filters carry it.
@@ -282,15 +275,12 @@ fn step_code(k: StepKind) -> &'static str {
 
 /// When the office received a case, and beside it, when it differs, what the filer's device
 /// said.
-fn received_with_claim(s: &Session, tz: chrono_tz::Tz, c: &Case) -> String {
-    match c.device_submitted_at {
-        Some(claim) if (claim - c.submitted_at).num_minutes().abs() >= 1 => format!(
-            r#"{} <span class="meta">({} {})</span>"#,
-            local(tz, c.submitted_at),
-            s.t("设备记为", "device says"),
-            local(tz, claim)
-        ),
-        _ => local(tz, c.submitted_at),
+fn received_with_claim(s: &Session, tz: chrono_tz::Tz, c: &Case) -> Markup {
+    maud::html! {
+        (local(tz, c.submitted_at))
+        @if let Some(claim) = c.device_submitted_at.filter(|claim| (*claim - c.submitted_at).num_minutes().abs() >= 1) {
+            " " span.meta { "(" (s.t("设备记为", "device says")) " " (local(tz, claim)) ")" }
+        }
     }
 }
 
@@ -306,7 +296,7 @@ pub(super) fn state_label(s: &Session, st: CaseState) -> &'static str {
 struct Offer {
     sample: Action,
     label: String,
-    inputs: String,
+    inputs: Markup,
     /// For approvals: which decision.
     decision: Option<u32>,
 }
@@ -320,16 +310,20 @@ fn offers(s: &Session, case: &Case) -> Vec<Offer> {
 }
 
 /// A required text input.
-fn text_field(name: &str, label: &str) -> String {
+fn text_field(name: &str, label: &str) -> Markup {
     input(name, label, "", true)
 }
 
 /// A checkbox.
-fn tick(name: &str, label: &str) -> String {
-    format!(
-        r#"<label class="tick"><input type="checkbox" name="{name}" id="f-{name}"> {}</label>"#,
-        esc(label)
-    )
+fn tick(name: &str, label: &str) -> Markup {
+    maud::html! {
+        label.tick { input type="checkbox" name=(name) id={ "f-" (name) }; " " (label) }
+    }
+}
+
+/// Several form parts one after another.
+fn parts<const N: usize>(list: [Markup; N]) -> Markup {
+    maud::html! { @for p in list { (p) } }
 }
 
 /// Choices of a select, as (value, label).
@@ -348,7 +342,7 @@ fn step_offers(s: &Session) -> Vec<Offer> {
         Offer {
             sample: Action::Accept,
             label: t("受理", "Accept"),
-            inputs: String::new(),
+            inputs: Markup::default(),
             decision: None,
         },
         Offer {
@@ -357,11 +351,13 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 joint_visit: false,
             },
             label: t("提交调查结果", "Record investigation"),
-            inputs: text_field("findings", s.t("调查结果", "Findings"))
-                + &tick(
+            inputs: parts([
+                text_field("findings", s.t("调查结果", "Findings")),
+                tick(
                     "joint_visit",
                     s.t("会同品质部现场调查", "Joint visit with quality"),
                 ),
+            ]),
             decision: None,
         },
         Offer {
@@ -379,16 +375,18 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 note: String::new(),
             },
             label: t("判定原因与责任", "Determine cause and responsibility"),
-            inputs: select(
-                "cause_class",
-                s.t("原因类别", "Cause class"),
-                &options(&[
-                    ("quality", s.t("质量异常", "Quality")),
-                    ("non_quality", s.t("非质量异常", "Non-quality")),
-                ]),
-            ) + &tick("valid", s.t("投诉成立", "Complaint valid"))
-                + &tick("fault_ours", s.t("我方责任", "Our fault"))
-                + &select(
+            inputs: parts([
+                select(
+                    "cause_class",
+                    s.t("原因类别", "Cause class"),
+                    &options(&[
+                        ("quality", s.t("质量异常", "Quality")),
+                        ("non_quality", s.t("非质量异常", "Non-quality")),
+                    ]),
+                ),
+                tick("valid", s.t("投诉成立", "Complaint valid")),
+                tick("fault_ours", s.t("我方责任", "Our fault")),
+                select(
                     "responsible_department",
                     s.t("责任部门", "Responsible department"),
                     &options(&[
@@ -399,8 +397,9 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                         ("marketing", "市场部"),
                         ("warehouse", "货仓"),
                     ]),
-                )
-                + &input("note", s.t("说明", "Note"), "", false),
+                ),
+                input("note", s.t("说明", "Note"), "", false),
+            ]),
             decision: None,
         },
         Offer {
@@ -412,14 +411,16 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 countermeasure: x(),
             },
             label: t("提交处理对策", "Submit countermeasure"),
-            inputs: text_field("workshop", s.t("车间", "Workshop"))
-                + &text_field("shift", s.t("班组", "Shift"))
-                + &text_field("operators", s.t("作业人员", "Operators"))
-                + &text_field(
+            inputs: parts([
+                text_field("workshop", s.t("车间", "Workshop")),
+                text_field("shift", s.t("班组", "Shift")),
+                text_field("operators", s.t("作业人员", "Operators")),
+                text_field(
                     "production_date",
                     s.t("生产日期 (YYYY-MM-DD)", "Production date (YYYY-MM-DD)"),
-                )
-                + &text_field("countermeasure", s.t("对策", "Countermeasure")),
+                ),
+                text_field("countermeasure", s.t("对策", "Countermeasure")),
+            ]),
             decision: None,
         },
         Offer {
@@ -438,17 +439,19 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 penalty: None,
             },
             label: t("综合意见", "Consolidate"),
-            inputs: text_field("text", s.t("综合意见", "Opinion"))
-                + &input("remedy", s.t("补救措施", "Remedy"), "", false)
-                + &tick("track_improvement", s.t("跟踪改善", "Track improvement"))
-                + &tick("human_error", s.t("人为失误", "Human error"))
-                + &input(
+            inputs: parts([
+                text_field("text", s.t("综合意见", "Opinion")),
+                input("remedy", s.t("补救措施", "Remedy"), "", false),
+                tick("track_improvement", s.t("跟踪改善", "Track improvement")),
+                tick("human_error", s.t("人为失误", "Human error")),
+                input(
                     "loss",
                     s.t("责任部门损失(元)", "Department's loss (yuan)"),
                     "0",
                     false,
-                )
-                + &input("penalty", s.t("个人处分", "Personal penalty"), "", false),
+                ),
+                input("penalty", s.t("个人处分", "Personal penalty"), "", false),
+            ]),
             decision: None,
         },
         Offer {
@@ -458,21 +461,24 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 quantity: None,
             },
             label: t("提出金额", "Propose an amount"),
-            inputs: select(
-                "kind",
-                s.t("类型", "Kind"),
-                &options(&[
-                    ("compensation", s.t("赔款", "Compensation")),
-                    ("allowance", s.t("折让", "Allowance")),
-                    ("return_value", s.t("退货金额", "Return value")),
-                ]),
-            ) + &text_field("amount", s.t("金额(元)", "Amount (yuan)"))
-                + &input(
+            inputs: parts([
+                select(
+                    "kind",
+                    s.t("类型", "Kind"),
+                    &options(&[
+                        ("compensation", s.t("赔款", "Compensation")),
+                        ("allowance", s.t("折让", "Allowance")),
+                        ("return_value", s.t("退货金额", "Return value")),
+                    ]),
+                ),
+                text_field("amount", s.t("金额(元)", "Amount (yuan)")),
+                input(
                     "quantity",
                     s.t("退货数量(退货金额时)", "Pieces (with a return value)"),
                     "",
                     false,
                 ),
+            ]),
             decision: None,
         },
     ]
@@ -490,7 +496,7 @@ fn approval_offers(s: &Session, case: &Case) -> Vec<Offer> {
                 m.id,
                 yuan_text(m.amount_fen)
             ),
-            inputs: String::new(),
+            inputs: Markup::default(),
             decision: Some(m.id),
         });
     }
@@ -505,7 +511,7 @@ fn later_offers(s: &Session) -> Vec<Offer> {
         Offer {
             sample: Action::ApprovePenalty,
             label: t("厂长批示损失与处分", "Approve loss and penalty"),
-            inputs: String::new(),
+            inputs: Markup::default(),
             decision: None,
         },
         Offer {
@@ -514,13 +520,15 @@ fn later_offers(s: &Session) -> Vec<Offer> {
                 promised_fen: None,
             },
             label: t("记录向客户说明", "Record customer communication"),
-            inputs: text_field("result", s.t("客户答复", "Customer's answer"))
-                + &input(
+            inputs: parts([
+                text_field("result", s.t("客户答复", "Customer's answer")),
+                input(
                     "promised",
                     s.t("承诺金额(元)", "Promised (yuan)"),
                     "",
                     false,
                 ),
+            ]),
             decision: None,
         },
         Offer {
@@ -540,7 +548,7 @@ fn later_offers(s: &Session) -> Vec<Offer> {
         Offer {
             sample: Action::WrittenReportToHead,
             label: t("已书面报告部长", "Written report to head"),
-            inputs: String::new(),
+            inputs: Markup::default(),
             decision: None,
         },
         Offer {
@@ -558,7 +566,7 @@ fn later_offers(s: &Session) -> Vec<Offer> {
         Offer {
             sample: Action::Close,
             label: t("结案", "Close the case"),
-            inputs: String::new(),
+            inputs: Markup::default(),
             decision: None,
         },
     ]
@@ -581,7 +589,7 @@ fn allowed(
 /// The case page: the form, the step timeline against its deadlines, amounts and their
 /// approvals, history, settlements, and the actions this user may take.
 /// §4.6.8: the case this one reopens, and the cases that reopen it, each a link with its number.
-async fn linked_section(state: &AppState, s: &Session, case: &Case) -> String {
+async fn linked_section(state: &AppState, s: &Session, case: &Case) -> Markup {
     let mut links = Vec::new();
     for (id, original) in case
         .original
@@ -599,7 +607,7 @@ async fn linked_section(state: &AppState, s: &Session, case: &Case) -> String {
         links.push((id, number, original));
     }
     if links.is_empty() {
-        return String::new();
+        return Markup::default();
     }
     maud::html! {
         section #linked-cases {
@@ -615,7 +623,6 @@ async fn linked_section(state: &AppState, s: &Session, case: &Case) -> String {
             }
         }
     }
-    .into_string()
 }
 
 pub async fn case_page(
@@ -641,42 +648,33 @@ pub async fn case_page(
         (_, Err(e), ..) => return error_page(&s, e),
     };
     let tz = state.config.timezone;
-    let name_of = |u: Uuid| esc(names.get(&u).map(String::as_str).unwrap_or("?"));
+    let name_of = |u: Uuid| names.get(&u).cloned().unwrap_or_else(|| "?".into());
     let region_name = match state.db.region_names().await {
         Ok(mut r) => r
             .remove(&case.region)
             .unwrap_or_else(|| case.region.clone()),
         Err(e) => return error_page(&s, e.into()),
     };
-    let mut body = facts_section(&s, case, &region_name, tz, state.now());
-    body.push_str(&linked_section(&state, &s, case).await);
-    if let Some(row) = form
-        && let Ok(doc) = row.record()
-    {
-        body.push_str(&form_summary(&s, id, &doc));
-    }
-    body.push_str(&timeline_section(&s, case, tz, state.now()));
-    body.push_str(&money_section(&s, case, &name_of));
-    body.push_str(&blockers_section(&s, case));
-    body.push_str(&actions_section(
-        &s,
-        id,
-        stored.version,
-        case,
-        state.now(),
-        &state.config.rules(),
-    ));
-    // Returns and allowances after closing.
-    if case.state == CaseState::Closed {
-        body.push_str(&settlement_section(
-            &s,
-            id,
-            settlements.iter().filter(|r| r.case_id == id),
-        ));
-    }
-    body.push_str(&history_section(&s, &events, tz, &name_of));
+    let now = state.now();
+    let linked = linked_section(&state, &s, case).await;
+    let body = maud::html! {
+        (facts_section(&s, case, &region_name, tz, now))
+        (linked)
+        @if let Some(doc) = form.as_ref().and_then(|row| row.record().ok()) {
+            (form_summary(&s, id, &doc))
+        }
+        (timeline_section(&s, case, tz, now))
+        (money_section(&s, case, &name_of))
+        (blockers_section(&s, case))
+        (actions_section(&s, id, stored.version, case, now, &state.config.rules()))
+        // Returns and allowances after closing.
+        @if case.state == CaseState::Closed {
+            (settlement_section(&s, id, settlements.iter().filter(|r| r.case_id == id)))
+        }
+        (history_section(&s, &events, tz, &name_of))
+    };
     let title = format!("{} {}", s.t("投诉案件", "Complaint"), case_title(&s, case));
-    Html(page(&s, &title, &flash, &body)).into_response()
+    page(&s, &title, &flash, body).into_response()
 }
 
 /// The case's number, state, region, claim, acceptance and deadline.
@@ -686,143 +684,118 @@ fn facts_section(
     region_name: &str,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
-) -> String {
-    format!(
-        r#"<dl class="facts"><dt>{}</dt><dd id="case-number">{}</dd><dt>{}</dt><dd id="case-state">{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>¥{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>"#,
-        s.t("编号", "Number"),
-        esc(case.number.as_deref().unwrap_or("—")),
-        s.t("状态", "State"),
-        state_label(s, case.state),
-        s.t("区域", "Region"),
-        esc(region_name),
-        s.t("客户索赔", "Claimed"),
-        yuan_text(case.claimed_fen),
-        s.t("受理时间", "Accepted"),
-        case.accepted_at
-            .map(|t| local(tz, t))
-            .unwrap_or_else(|| "—".into()),
-        s.t("结案期限", "Case due"),
-        case.due_at
-            .map(|t| deadline(s.lang, tz, t, now, case.state != CaseState::Open))
-            .unwrap_or_else(|| "—".into()),
-    )
+) -> Markup {
+    maud::html! {
+        dl.facts {
+            dt { (s.t("编号", "Number")) } dd #case-number { (case.number.as_deref().unwrap_or("—")) }
+            dt { (s.t("状态", "State")) } dd #case-state { (state_label(s, case.state)) }
+            dt { (s.t("区域", "Region")) } dd { (region_name) }
+            dt { (s.t("客户索赔", "Claimed")) } dd { "¥" (yuan_text(case.claimed_fen)) }
+            dt { (s.t("受理时间", "Accepted")) } dd { (case.accepted_at.map(|t| local(tz, t)).unwrap_or_else(|| "—".into())) }
+            dt { (s.t("结案期限", "Case due")) }
+            dd { @match case.due_at { Some(t) => (deadline(s.lang, tz, t, now, case.state != CaseState::Open)), None => "—" } }
+        }
+    }
 }
 
 /// One line of the complaint form as filed, with a link to the whole record.
-fn form_summary(s: &Session, id: Uuid, doc: &RecordDoc) -> String {
+fn form_summary(s: &Session, id: Uuid, doc: &RecordDoc) -> Markup {
     let text = |p: &str| match doc.get(p) {
-        Some(FieldValue::Text(t)) => esc(&t),
+        Some(FieldValue::Text(t)) => t,
         Some(FieldValue::Int(n)) => n.to_string(),
         None => String::new(),
     };
-    format!(
-        r#"<p class="meta">{} · {} · {} · {} — {} <a href="/web/records/{id}">{}</a></p>"#,
-        text("form.customer_name"),
-        text("form.order_number"),
-        text("form.product_model"),
-        text("form.defect"),
-        text("form.customer_demand"),
-        s.t("表单与历史", "form and history"),
-    )
+    maud::html! {
+        p.meta {
+            (text("form.customer_name")) " · " (text("form.order_number")) " · "
+            (text("form.product_model")) " · " (text("form.defect")) " — " (text("form.customer_demand")) " "
+            a href={ "/web/records/" (id) } { (s.t("客户投诉处理单", "the complaint form")) }
+        }
+    }
 }
 
 /// The step timeline against its deadlines.
-fn timeline_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
-    let mut rows = Vec::new();
-    for st in &case.steps {
-        let status = match st.done_at {
-            Some(done) if done <= st.due_at => format!(
-                r#"<span class="badge ok">{}</span>"#,
-                s.t("按时完成", "done on time")
-            ),
-            Some(_) => format!(
-                r#"<span class="badge overdue">{}</span>"#,
-                s.t("逾期完成", "done late")
-            ),
-            None if now > st.due_at => format!(
-                r#"<span class="badge overdue">{}</span>"#,
-                s.t("逾期", "overdue")
-            ),
-            None => format!(r#"<span class="badge">{}</span>"#, s.t("进行中", "open")),
-        };
-        rows.push(vec![
-            esc(&step_label(s, st.kind)),
-            esc(&dept_label(s, st.department)),
-            local(tz, st.started_at),
-            deadline(s.lang, tz, st.due_at, now, st.done_at.is_some()),
-            st.done_at.map(|t| local(tz, t)).unwrap_or_default(),
-            status,
-            esc(&st.note),
-        ]);
+fn timeline_section(s: &Session, case: &Case, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Markup {
+    maud::html! {
+        h2 { (s.t("步骤与期限", "Steps and deadlines")) }
+        table #timeline {
+            thead { tr {
+                th { (s.t("步骤", "Step")) } th { (s.t("部门", "Department")) }
+                th { (s.t("开始", "Started")) } th { (s.t("期限", "Due")) }
+                th { (s.t("完成", "Done")) } th { (s.t("状态", "Status")) } th { (s.t("说明", "Note")) }
+            } }
+            tbody {
+                @for st in &case.steps {
+                    tr {
+                        td { (step_label(s, st.kind)) }
+                        td { (dept_label(s, st.department)) }
+                        td { (local(tz, st.started_at)) }
+                        td { (deadline(s.lang, tz, st.due_at, now, st.done_at.is_some())) }
+                        td { (st.done_at.map(|t| local(tz, t)).unwrap_or_default()) }
+                        td {
+                            @match st.done_at {
+                                Some(done) if done <= st.due_at => span.badge.ok { (s.t("按时完成", "done on time")) },
+                                Some(_) => span.badge.overdue { (s.t("逾期完成", "done late")) },
+                                None if now > st.due_at => span.badge.overdue { (s.t("逾期", "overdue")) },
+                                None => span.badge { (s.t("进行中", "open")) },
+                            }
+                        }
+                        td { (st.note) }
+                    }
+                }
+                @if case.steps.is_empty() {
+                    tr { td.empty colspan="7" { (s.t("受理后开始", "Steps start once the case is accepted")) } }
+                }
+            }
+        }
     }
-    format!("<h2>{}</h2>", s.t("步骤与期限", "Steps and deadlines"))
-        + &s.table(
-            "timeline",
-            &[
-                ("步骤", "Step"),
-                ("部门", "Department"),
-                ("开始", "Started"),
-                ("期限", "Due"),
-                ("完成", "Done"),
-                ("状态", "Status"),
-                ("说明", "Note"),
-            ],
-            &rows,
-        )
 }
 
 /// The amounts proposed on the case and their approvals (§4.7.3).
-fn money_section(s: &Session, case: &Case, name_of: &dyn Fn(Uuid) -> String) -> String {
+fn money_section(s: &Session, case: &Case, name_of: &dyn Fn(Uuid) -> String) -> Markup {
     if case.money.is_empty() {
-        return String::new();
+        return Markup::default();
     }
-    let rows: Vec<Vec<String>> = case
-        .money
-        .iter()
-        .map(|m| {
-            vec![
-                format!("#{}", m.id),
-                esc(match m.kind {
-                    MoneyKind::Compensation => s.t("赔款", "Compensation"),
-                    MoneyKind::Allowance => s.t("折让", "Allowance"),
-                    MoneyKind::ReturnValue => s.t("退货金额", "Return value"),
-                }),
-                format!("¥{}", yuan_text(m.amount_fen)),
-                esc(s.t(m.required.label_zh(), m.required.label_en())),
-                match (m.approved_by, m.approved_level) {
-                    (Some(u), Some(l)) => format!(
-                        "{} ({})",
-                        esc(&name_of(u)),
-                        esc(s.t(l.label_zh(), l.label_en()))
-                    ),
-                    _ => s.t("待批", "waiting").to_string(),
-                },
-            ]
-        })
-        .collect();
-    format!("<h2>{}</h2>", s.t("金额与审批", "Amounts and approvals"))
-        + &s.table(
-            "money",
-            &[
-                ("编号", "No."),
-                ("类型", "Kind"),
-                ("金额", "Amount"),
-                ("审批权限", "Needs"),
-                ("批准", "Approved"),
-            ],
-            &rows,
-        )
+    maud::html! {
+        h2 { (s.t("金额与审批", "Amounts and approvals")) }
+        table #money {
+            thead { tr {
+                th { (s.t("编号", "No.")) } th { (s.t("类型", "Kind")) } th.num { (s.t("金额", "Amount")) }
+                th { (s.t("审批权限", "Needs")) } th { (s.t("批准", "Approved")) }
+            } }
+            tbody {
+                @for m in &case.money {
+                    tr {
+                        td { "#" (m.id) }
+                        td { (match m.kind {
+                            MoneyKind::Compensation => s.t("赔款", "Compensation"),
+                            MoneyKind::Allowance => s.t("折让", "Allowance"),
+                            MoneyKind::ReturnValue => s.t("退货金额", "Return value"),
+                        }) }
+                        td.num { "¥" (yuan_text(m.amount_fen)) }
+                        td { (s.t(m.required.label_zh(), m.required.label_en())) }
+                        td {
+                            @match (m.approved_by, m.approved_level) {
+                                (Some(u), Some(l)) => { (name_of(u)) " (" (s.t(l.label_zh(), l.label_en())) ")" }
+                                _ => (s.t("待批", "waiting")),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// What still keeps an open case from closing, in the user's language.
-fn blockers_section(s: &Session, case: &Case) -> String {
+fn blockers_section(s: &Session, case: &Case) -> Markup {
     let blockers = if case.state == CaseState::Open {
         close_blockers_in(case)
     } else {
         Vec::new()
     };
     if blockers.is_empty() {
-        return String::new();
+        return Markup::default();
     }
     maud::html! {
         h2 { (s.t("结案前还需", "Before closing")) }
@@ -830,7 +803,6 @@ fn blockers_section(s: &Session, case: &Case) -> String {
             @for (zh, en) in &blockers { li { (s.t(zh, en)) } }
         }
     }
-    .into_string()
 }
 
 /// The actions this user may take now: each offer the workflow's dry run allows, as a form.
@@ -841,48 +813,36 @@ fn actions_section(
     case: &Case,
     now: DateTime<Utc>,
     rules: &crate::workflow::complaint::Rules,
-) -> String {
+) -> Markup {
     let actor = Actor {
         user: s.p.user_id,
         role: s.p.role,
     };
-    let mut forms = String::new();
-    for offer in offers(s, case)
+    let open: Vec<Offer> = offers(s, case)
         .into_iter()
         .filter(|o| allowed(case, &o.sample, actor, now, rules))
-    {
-        let name = offer.sample.name();
-        let id_attr = match offer.decision {
-            Some(d) => format!("act-{name}-{d}"),
-            None => format!("act-{name}"),
-        };
-        let _ = write!(
-            forms,
-            r#"<form method="post" action="/web/complaints/{id}/act" class="action">{csrf}<input type="hidden" name="action" value="{name}"><input type="hidden" name="version" value="{version}">{decision}{inputs}<button type="submit" id="{id_attr}">{label}</button></form>"#,
-            csrf = csrf_field(s),
-            decision = offer
-                .decision
-                .map(|d| format!(r#"<input type="hidden" name="decision" value="{d}">"#))
-                .unwrap_or_default(),
-            inputs = offer.inputs,
-            label = esc(&offer.label),
-        );
-    }
-    format!(
-        r#"<h2>{}</h2><div id="actions">{}</div>"#,
-        s.t("可执行的操作", "What you can do"),
-        if forms.is_empty() {
-            format!(
-                "<p>{}</p>",
-                s.t(
-                    "此案目前没有您可执行的操作。",
-                    "Nothing for you to do on this case now."
-                )
-            )
-        } else {
-            forms
+        .collect();
+    maud::html! {
+        h2 { (s.t("可执行的操作", "What you can do")) }
+        div #actions {
+            @for offer in &open {
+                @let name = offer.sample.name();
+                form.action method="post" action={ "/web/complaints/" (id) "/act" } {
+                    (csrf_field(s))
+                    input type="hidden" name="action" value=(name);
+                    input type="hidden" name="version" value=(version);
+                    @if let Some(d) = offer.decision { input type="hidden" name="decision" value=(d); }
+                    (offer.inputs)
+                    button type="submit" id={
+                        "act-" (name) @if let Some(d) = offer.decision { "-" (d) }
+                    } { (offer.label) }
+                }
+            }
+            @if open.is_empty() {
+                p { (s.t("此案目前没有您可执行的操作。", "Nothing for you to do on this case now.")) }
+            }
         }
-    )
+    }
 }
 
 /// The case's history: who did what, when.
@@ -891,7 +851,7 @@ fn history_section(
     events: &[crate::db::complaints::EventRow],
     tz: chrono_tz::Tz,
     name_of: &dyn Fn(Uuid) -> String,
-) -> String {
+) -> Markup {
     // Each action named as its button says it; filing and approving have no button of one name.
     let mut actions: HashMap<&'static str, String> = step_offers(s)
         .into_iter()
@@ -900,35 +860,33 @@ fn history_section(
         .collect();
     actions.insert("file", s.t("填写投诉处理单", "Filed").to_string());
     actions.insert("approve", s.t("核决金额", "Approved an amount").to_string());
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .map(|e| {
-            let role = Role::from_str(&e.role)
-                .map(|r| s.t(r.label_zh(), r.label_en()).to_string())
-                .unwrap_or_else(|_| e.role.clone());
-            let action = actions
-                .get(e.action.as_str())
-                .cloned()
-                .unwrap_or_else(|| e.action.clone());
-            vec![
-                local_ms(tz, e.at),
-                Uuid::parse_str(&e.user_id).map(name_of).unwrap_or_default(),
-                esc(&role),
-                esc(&action),
-            ]
-        })
-        .collect();
-    format!("<h2>{}</h2>", s.t("处理记录", "History"))
-        + &s.table(
-            "events",
-            &[
-                ("时间", "When"),
-                ("用户", "User"),
-                ("角色", "Role"),
-                ("操作", "Action"),
-            ],
-            &rows,
+    actions.insert(
+        "reopen",
+        s.t(
+            "客户不接受结论,重新立案",
+            "Customer rejected the conclusion",
         )
+        .to_string(),
+    );
+    maud::html! {
+        h2 { (s.t("处理记录", "History")) }
+        table #events {
+            thead { tr {
+                th { (s.t("时间", "When")) } th { (s.t("用户", "User")) }
+                th { (s.t("角色", "Role")) } th { (s.t("操作", "Action")) }
+            } }
+            tbody {
+                @for e in events {
+                    tr {
+                        td { (local_ms(tz, e.at)) }
+                        td { (Uuid::parse_str(&e.user_id).map(name_of).unwrap_or_default()) }
+                        td { (Role::from_str(&e.role).map(|r| s.t(r.label_zh(), r.label_en()).to_string()).unwrap_or_else(|_| e.role.clone())) }
+                        td { (actions.get(e.action.as_str()).cloned().unwrap_or_else(|| s.t("其他操作", "Other action").to_string())) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Turns a posted action form into the workflow's action. Money is entered in yuan.

@@ -1,10 +1,10 @@
 //! Finance's desk: the invoice queue (§2.4) and the settlements to post (§4.9.4).
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
-use maud::{PreEscaped, html};
+use maud::html;
 use uuid::Uuid;
 
 use super::cases::region_filter;
@@ -104,15 +104,9 @@ pub async fn finance(
             Err(_) => { p.meta #invoices-finance { (s.t("发票由财务部开具和收款,这里只列出退货与折让。", "Invoices are issued and collected by finance; listed here are returns and allowances.")) } }
         }
         h2 { (s.t("退货与折让过账", "Return and allowance postings")) }
-        (PreEscaped(settlement_table(&s, settlements.iter(), "/web/finance")))
+        (settlement_table(&s, settlements.iter(), "/web/finance"))
     };
-    Html(page(
-        &s,
-        s.t("财务", "Finance"),
-        &flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("财务", "Finance"), &flash, body).into_response()
 }
 
 pub async fn set_invoice(

@@ -1,28 +1,14 @@
-//! Building HTML: escaping, the page frame with its navigation, tables, form parts and SVG
-//! charts. Pure: strings in, strings out.
+//! Building HTML with maud (compile-checked, every value escaped): the page frame with its
+//! navigation, report tables, form parts and SVG charts. Pure: values in, markup out.
 
 use std::fmt::Write as _;
 
+use axum::response::Html;
 use fieldloop_client_core::model::Role;
+use maud::{DOCTYPE, Markup, html};
 
 use super::Session;
 use crate::export::{Lang, Table};
-
-/// Text made safe for HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// Percent-encodes a query value.
 pub fn url_encode(text: &str) -> String {
@@ -148,149 +134,122 @@ const NAV: &[NavItem] = &[
 ];
 
 /// A whole page for a signed-in user: navigation for their role, the flash message, the body.
-pub fn page(s: &Session, title: &str, flash: &Flash, body: &str) -> String {
-    let mut nav = String::new();
-    for item in NAV.iter().filter(|i| (i.shown)(s.p.role)) {
-        let _ = write!(
-            nav,
-            r#"<a href="{}">{}</a>"#,
-            item.href,
-            s.t(item.zh, item.en)
-        );
-    }
-    let mut messages = String::new();
-    if let Some(ok) = &flash.ok {
-        let _ = write!(
-            messages,
-            r#"<p class="flash ok" role="status">{}</p>"#,
-            esc(ok)
-        );
-    }
-    if let Some(err) = &flash.err {
-        let _ = write!(
-            messages,
-            r#"<p class="flash err" role="alert">{}</p>"#,
-            esc(err)
-        );
-    }
+pub fn page(s: &Session, title: &str, flash: &Flash, body: Markup) -> Html<String> {
     let (other, other_label) = match s.lang {
         Lang::Zh => ("en", "English"),
         Lang::En => ("zh", "中文"),
     };
-    let who = format!(
-        "{} · {}{}",
-        esc(&s.user.display_name),
-        esc(s.p.role.label_zh()),
-        s.region_name
-            .as_deref()
-            .map(|r| format!(" · {}", esc(r)))
-            .unwrap_or_default()
-    );
-    format!(
-        r#"<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"><script src="/web/static/app.js" defer></script></head>
-<body><header><strong>Fieldloop</strong><nav>{nav}</nav>{bell}<span class="who">{who}</span>
-<a class="lang" href="/web/lang?to={other}">{other_label}</a>
-<form method="post" action="/web/logout" class="inline"><input type="hidden" name="csrf" value="{csrf}"><button>{logout}</button></form></header>
-<main><h1>{title}</h1>{messages}{body}</main></body></html>"#,
-        lang = if s.lang == Lang::Zh { "zh-CN" } else { "en" },
-        title = esc(title),
-        csrf = esc(&s.csrf),
-        logout = s.t("退出", "Sign out"),
-        // Words, not an emoji: the office's PCs may have no emoji font.
-        bell = if s.bell > 0 {
-            format!(
-                r#"<a class="bell" id="bell" href="/web/alerts" title="{t}">{label} <span class="badge overdue" id="bell-count">{n}</span></a>"#,
-                n = s.bell,
-                t = s.t("未读提醒", "Unread alerts"),
-                label = s.t("提醒", "Alerts")
-            )
-        } else {
-            format!(
-                r#"<a class="bell" id="bell" href="/web/alerts">{}</a>"#,
-                s.t("提醒", "Alerts")
-            )
-        },
-    )
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(if s.lang == Lang::Zh { "zh-CN" } else { "en" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Fieldloop" }
+                link rel="stylesheet" href="/web/static/app.css";
+                script src="/web/static/app.js" defer {}
+            }
+            body {
+                header {
+                    strong { "Fieldloop" }
+                    nav {
+                        @for item in NAV.iter().filter(|i| (i.shown)(s.p.role)) {
+                            a href=(item.href) { (s.t(item.zh, item.en)) }
+                        }
+                    }
+                    // Words, not an emoji: the office's PCs may have no emoji font.
+                    @if s.bell > 0 {
+                        a.bell #bell href="/web/alerts" title=(s.t("未读提醒", "Unread alerts")) {
+                            (s.t("提醒", "Alerts")) " " span.badge.overdue #bell-count { (s.bell) }
+                        }
+                    } @else {
+                        a.bell #bell href="/web/alerts" { (s.t("提醒", "Alerts")) }
+                    }
+                    span.who {
+                        (s.user.display_name) " · " (s.t(s.p.role.label_zh(), s.p.role.label_en()))
+                        @if let Some(r) = &s.region_name { " · " (r) }
+                    }
+                    a.lang href={ "/web/lang?to=" (other) } { (other_label) }
+                    form.inline method="post" action="/web/logout" {
+                        input type="hidden" name="csrf" value=(s.csrf);
+                        button { (s.t("退出", "Sign out")) }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    @if let Some(ok) = &flash.ok { p.flash.ok role="status" { (ok) } }
+                    @if let Some(err) = &flash.err { p.flash.err role="alert" { (err) } }
+                    (body)
+                }
+            }
+        }
+    };
+    Html(markup.into_string())
 }
 
 /// A page with no session (sign-in, refusals).
-pub fn bare_page(title: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{t} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"></head>
-<body><main class="narrow"><h1>{t}</h1><p>{b}</p></main></body></html>"#,
-        t = esc(title),
-        b = esc(body)
-    )
-}
-
-/// A table from headers and rows of already-escaped cells.
-pub fn table(id: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!(r#"<table id="{id}"><thead><tr>"#);
-    for h in headers {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{cell}</td>");
+pub fn bare_page(title: &str, body: &str) -> Html<String> {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Fieldloop" }
+                link rel="stylesheet" href="/web/static/app.css";
+            }
+            body { main.narrow { h1 { (title) } p { (body) } } }
         }
-        out.push_str("</tr>");
-    }
-    if rows.is_empty() {
-        let _ = write!(
-            out,
-            r#"<tr><td colspan="{}" class="empty">—</td></tr>"#,
-            headers.len().max(1)
-        );
-    }
-    out.push_str("</tbody></table>");
-    out
+    };
+    Html(markup.into_string())
 }
 
 /// A report table in the user's language.
-pub fn report_table(t: &Table, lang: Lang) -> String {
-    let rows: Vec<Vec<String>> = t
-        .rows
-        .iter()
-        .map(|r| r.iter().map(|c| esc(&Table::text_in(c, lang))).collect())
-        .collect();
-    table("report", &t.headers(lang), &rows)
+pub fn report_table(t: &Table, lang: Lang) -> Markup {
+    html! {
+        table #report {
+            thead { tr { @for h in t.headers(lang) { th { (h) } } } }
+            tbody {
+                @for row in &t.rows {
+                    tr { @for c in row { td { (Table::text_in(c, lang)) } } }
+                }
+                @if t.rows.is_empty() {
+                    tr { td.empty colspan=(t.headers(lang).len().max(1)) { "—" } }
+                }
+            }
+        }
+    }
 }
 
 /// The hidden CSRF field every form carries.
-pub fn csrf_field(s: &Session) -> String {
-    format!(
-        r#"<input type="hidden" name="csrf" value="{}">"#,
-        esc(&s.csrf)
-    )
+pub fn csrf_field(s: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
 
 /// A labelled text input.
-pub fn input(name: &str, label: &str, value: &str, required: bool) -> String {
-    format!(
-        r#"<label>{l}<input name="{n}" id="f-{n}" value="{v}"{r}></label>"#,
-        l = esc(label),
-        n = esc(name),
-        v = esc(value),
-        r = if required { " required" } else { "" }
-    )
+pub fn input(name: &str, label: &str, value: &str, required: bool) -> Markup {
+    html! {
+        label { (label) input name=(name) id={ "f-" (name) } value=(value) required[required]; }
+    }
+}
+
+/// A labelled date input (the browser's date picker), `YYYY-MM-DD`.
+pub fn date_input(name: &str, label: &str, required: bool) -> Markup {
+    html! {
+        label { (label) input type="date" name=(name) id={ "f-" (name) } required[required]; }
+    }
 }
 
 /// A labelled select; `options` are (value, label).
-pub fn select(name: &str, label: &str, options: &[(String, String)]) -> String {
-    let mut out = format!(
-        r#"<label>{}<select name="{n}" id="f-{n}">"#,
-        esc(label),
-        n = esc(name)
-    );
-    for (v, l) in options {
-        let _ = write!(out, r#"<option value="{}">{}</option>"#, esc(v), esc(l));
+pub fn select(name: &str, label: &str, options: &[(String, String)]) -> Markup {
+    html! {
+        label {
+            (label)
+            select name=(name) id={ "f-" (name) } {
+                @for (v, l) in options { option value=(v) { (l) } }
+            }
+        }
     }
-    out.push_str("</select></label>");
-    out
 }
 
 /// A deadline as people read it, the same way on every page: the last day allowed (the day
@@ -302,14 +261,14 @@ pub fn deadline(
     due: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
     done: bool,
-) -> String {
+) -> Markup {
     let last = (due - chrono::Duration::seconds(1))
         .with_timezone(&tz)
         .date_naive();
     let today = now.with_timezone(&tz).date_naive();
     let day = last.format("%Y-%m-%d").to_string();
     if done {
-        return day;
+        return html! { (day) };
     }
     let t = |zh: String, en: String| if lang == Lang::Zh { zh } else { en };
     let left = (last - today).num_days();
@@ -329,7 +288,7 @@ pub fn deadline(
             t(format!("还剩 {left} 天"), format!("{left} days left")),
         )
     };
-    format!(r#"{day} <span class="badge {class}">{text}</span>"#)
+    html! { (day) " " span class={ "badge " (class) } { (text) } }
 }
 
 /// Local time for people: `YYYY-MM-DD HH:MM` in the company's zone.
@@ -346,59 +305,110 @@ pub fn local_ms(tz: chrono_tz::Tz, ms: i64) -> String {
 
 /// A horizontal bar chart: one bar per (label, value); an optional second value per bar is
 /// drawn as a line of points (the cumulative share of a Pareto chart, 0 to 1).
-pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)], line: Option<&[f64]>) -> String {
+pub fn bar_chart(id: &str, title: &str, bars: &[(String, f64)], line: Option<&[f64]>) -> Markup {
     let width = 640.0;
     let bar_h = 22.0;
     let label_w = 200.0;
-    let height = 30.0 + bar_h * bars.len().max(1) as f64;
+    let height = 20.0 + bars.len() as f64 * bar_h;
     let max = bars
         .iter()
         .map(|(_, v)| *v)
         .fold(0.0_f64, f64::max)
         .max(1.0);
-    let mut svg = format!(
-        r#"<figure><figcaption>{t}</figcaption><svg id="{id}" role="img" aria-label="{t}" viewBox="0 0 {width} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">"#,
-        t = esc(title)
-    );
     let plot = width - label_w - 60.0;
-    for (i, (label, v)) in bars.iter().enumerate() {
-        let y = 10.0 + i as f64 * bar_h;
-        let w = plot * v / max;
-        let _ = write!(
-            svg,
-            r##"<text x="{lx}" y="{ty}" text-anchor="end" font-size="12" fill="#333">{l}</text><rect x="{label_w}" y="{y}" width="{w:.1}" height="{h}" fill="#2f6f9f"/><text x="{vx:.1}" y="{ty}" font-size="12" fill="#333">{v}</text>"##,
-            lx = label_w - 6.0,
-            ty = y + bar_h * 0.65,
-            l = esc(label),
-            h = bar_h - 6.0,
-            vx = label_w + w + 4.0,
-            v = if v.fract() == 0.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            },
-        );
+    let points = line.map(|points| {
+        let mut out = String::new();
+        for (i, share) in points.iter().enumerate() {
+            let _ = write!(
+                out,
+                "{}{:.1},{:.1}",
+                if i > 0 { " " } else { "" },
+                label_w + plot * share.clamp(0.0, 1.0),
+                10.0 + i as f64 * bar_h + bar_h * 0.4
+            );
+        }
+        out
+    });
+    let number = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    html! {
+        figure {
+            figcaption { (title) }
+            svg id=(id) role="img" aria-label=(title) viewBox={ "0 0 " (width) " " (height) }
+                width="100%" xmlns="http://www.w3.org/2000/svg" {
+                @for (i, (label, v)) in bars.iter().enumerate() {
+                    @let y = 10.0 + i as f64 * bar_h;
+                    @let w = plot * v / max;
+                    text x=(label_w - 6.0) y=(y + bar_h * 0.65) text-anchor="end" font-size="12" fill="#333" { (label) }
+                    rect x=(label_w) y=(y) width=(format!("{w:.1}")) height=(bar_h - 6.0) fill="#2f6f9f" {}
+                    text x=(format!("{:.1}", label_w + w + 4.0)) y=(y + bar_h * 0.65) font-size="12" fill="#333" { (number(*v)) }
+                }
+                @if let Some(p) = &points {
+                    polyline points=(p) fill="none" stroke="#c0392b" stroke-width="2" {}
+                }
+            }
+        }
     }
-    if let Some(points) = line {
-        let coords: Vec<String> = points
-            .iter()
-            .enumerate()
-            .map(|(i, share)| {
-                format!(
-                    "{:.1},{:.1}",
-                    label_w + plot * share.clamp(0.0, 1.0),
-                    10.0 + i as f64 * bar_h + bar_h * 0.4
-                )
-            })
-            .collect();
-        let _ = write!(
-            svg,
-            r##"<polyline points="{}" fill="none" stroke="#c0392b" stroke-width="2"/>"##,
-            coords.join(" ")
-        );
+}
+
+/// Bars in groups (a month, then one bar per cause class under it): the group's name on a line
+/// of its own, the bars' labels beside them. An empty group says `none`.
+pub fn grouped_bar_chart(
+    id: &str,
+    title: &str,
+    groups: &[(String, Vec<(String, f64)>)],
+    none: &str,
+) -> Markup {
+    let width = 640.0;
+    let bar_h = 22.0;
+    let label_w = 200.0;
+    let plot = width - label_w - 60.0;
+    let max = groups
+        .iter()
+        .flat_map(|(_, bars)| bars.iter().map(|(_, v)| *v))
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    // Each group takes a line for its name and one per bar (at least one, for "none").
+    let mut y = 10.0;
+    let mut rows = Vec::new();
+    for (group, bars) in groups {
+        rows.push((y, group.clone(), None));
+        y += bar_h;
+        if bars.is_empty() {
+            rows.push((y, none.to_string(), Some(0.0)));
+            y += bar_h;
+        }
+        for (label, v) in bars {
+            rows.push((y, label.clone(), Some(*v)));
+            y += bar_h;
+        }
     }
-    svg.push_str("</svg></figure>");
-    svg
+    html! {
+        figure {
+            figcaption { (title) }
+            svg id=(id) role="img" aria-label=(title) viewBox={ "0 0 " (width) " " (y + 10.0) }
+                width="100%" xmlns="http://www.w3.org/2000/svg" {
+                @for (y, label, value) in &rows {
+                    @match value {
+                        None => {
+                            text x="4" y=(y + bar_h * 0.65) font-size="13" font-weight="bold" fill="#222" { (label) }
+                        }
+                        Some(v) => {
+                            @let w = plot * v / max;
+                            text x=(label_w - 6.0) y=(y + bar_h * 0.65) text-anchor="end" font-size="12" fill="#333" { (label) }
+                            rect x=(label_w) y=(y) width=(format!("{w:.1}")) height=(bar_h - 6.0) fill="#2f6f9f" {}
+                            text x=(format!("{:.1}", label_w + w + 4.0)) y=(y + bar_h * 0.65) font-size="12" fill="#333" { (format!("{v:.0}")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Bars from a report table: `label_col` names the bar, `value_col` its length.
@@ -427,24 +437,26 @@ mod tests {
                 .unwrap_or_default()
         };
         let due = at("2026-12-09T00:00:00+08:00");
-        let d = |now: &str| deadline(Lang::Zh, tz, due, at(now), false);
+        let d = |now: &str| deadline(Lang::Zh, tz, due, at(now), false).into_string();
         assert!(d("2026-12-03T09:00:00+08:00").starts_with("2026-12-08 "));
         assert!(d("2026-12-03T09:00:00+08:00").contains("还剩 5 天"));
         assert!(d("2026-12-07T09:00:00+08:00").contains("near\">还剩 1 天"));
         assert!(d("2026-12-08T23:59:59+08:00").contains("今天到期"));
         assert!(d("2026-12-09T00:00:00+08:00").contains("overdue\">逾期 1 天"));
         assert_eq!(
-            deadline(Lang::Zh, tz, due, at("2026-12-10T00:00:00+08:00"), true),
+            deadline(Lang::Zh, tz, due, at("2026-12-10T00:00:00+08:00"), true).into_string(),
             "2026-12-08"
         );
     }
 
     #[test]
     fn escaping_and_encoding() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        let cell = input("n", r#"<a href="x">'&'</a>"#, r#"" onfocus="x"#, false).into_string();
+        assert!(
+            cell.contains("&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;"),
+            "{cell}"
         );
+        assert!(cell.contains(r#"value="&quot; onfocus=&quot;x""#), "{cell}");
         assert_eq!(url_encode("a b&c/é"), "a%20b%26c/%C3%A9");
     }
 
@@ -455,7 +467,8 @@ mod tests {
             "t",
             &[("a".into(), 2.0), ("b".into(), 1.0)],
             Some(&[0.5, 1.0]),
-        );
+        )
+        .into_string();
         assert!(svg.contains(r#"width="380.0""#), "{svg}");
         assert!(svg.contains(r#"width="190.0""#), "{svg}");
         assert!(svg.contains("<polyline"));

@@ -1,15 +1,15 @@
 //! Each department's inbox (待办): the steps and cases waiting for the user's department.
 
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
-use maud::PreEscaped;
+use maud::{Markup, html};
 
 use super::Session;
 use super::cases::{case_title, dept_label, region_filter, step_label, visible};
-use super::html::{Flash, deadline, esc, page};
+use super::html::{Flash, deadline, page};
 use super::pages::error_page;
 use super::settlements::steps_for;
 use crate::AppState;
@@ -50,16 +50,17 @@ pub async fn inbox(
     }
     tasks.sort_by_key(|t| (t.due.is_none(), t.due));
     let tz = state.config.timezone;
-    let mut body = task_table(&s, &tasks, now, tz);
     // Quality and the GM office track every open case's deadlines (§4.2), not only their own
     // steps; so do the GM and the admin.
-    if matches!(
+    let tracks = matches!(
         s.p.role,
         Role::Quality | Role::GmOffice | Role::GeneralManager | Role::Admin
-    ) {
-        body.push_str(&tracker(&s, &cases, now, tz));
-    }
-    Html(page(&s, s.t("我的待办", "My inbox"), &flash, &body)).into_response()
+    );
+    let body = html! {
+        (task_table(&s, &tasks, now, tz))
+        @if tracks { (tracker(&s, &cases, now, tz)) }
+    };
+    page(&s, s.t("我的待办", "My inbox"), &flash, body).into_response()
 }
 
 /// What a case waits for from the user: acceptance (quality), the open steps of the user's
@@ -163,38 +164,28 @@ fn settlement_tasks(
 }
 
 /// The tasks as a table, the overdue ones marked.
-fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    let rows: Vec<Vec<String>> = tasks
-        .iter()
-        .map(|t| {
-            let overdue = t.due.is_some_and(|d| d < now);
-            vec![
-                if overdue {
-                    format!(
-                        r#"<span class="badge overdue">{}</span>"#,
-                        s.t("逾期", "Overdue")
-                    )
-                } else {
-                    String::new()
-                },
-                t.due
-                    .map(|d| deadline(s.lang, tz, d, now, false))
-                    .unwrap_or_else(|| "—".into()),
-                format!(r#"<a href="{}">{}</a>"#, esc(&t.href), esc(&t.title)),
-                esc(&t.what),
-            ]
-        })
-        .collect();
-    s.table(
-        "inbox",
-        &[
-            ("状态", "State"),
-            ("期限", "Due"),
-            ("案件或记录", "Case or record"),
-            ("任务", "Task"),
-        ],
-        &rows,
-    )
+fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz) -> Markup {
+    html! {
+        table #inbox {
+            thead { tr {
+                th { (s.t("状态", "State")) } th { (s.t("期限", "Due")) }
+                th { (s.t("案件或记录", "Case or record")) } th { (s.t("任务", "Task")) }
+            } }
+            tbody {
+                @for t in tasks {
+                    tr {
+                        td { @if t.due.is_some_and(|d| d < now) { span.badge.overdue { (s.t("逾期", "Overdue")) } } }
+                        td { @match t.due { Some(d) => (deadline(s.lang, tz, d, now, false)), None => "—" } }
+                        td { a href=(t.href) { (t.title) } }
+                        td { (t.what) }
+                    }
+                }
+                @if tasks.is_empty() {
+                    tr { td.empty colspan="4" { (s.t("没有待办事项", "Nothing waits for you")) } }
+                }
+            }
+        }
+    }
 }
 
 /// The service work waiting for the user's role: forms to log (clerk) or archive (quality),
@@ -304,7 +295,7 @@ async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppEr
 }
 
 /// Every open case with its current step, who acts and the deadlines: the trackers' view.
-fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
+fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -> Markup {
     let mut open: Vec<&Case> = cases
         .iter()
         .filter(|c| c.state != CaseState::Closed)
@@ -330,8 +321,8 @@ fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -
                                 None => { @if c.state == CaseState::Submitted { (s.t("品质部受理", "Quality to accept")) } @else { "—" } }
                             }
                         }
-                        td { @match step { Some(st) => (PreEscaped(deadline(s.lang, tz, st.due_at, now, false))), None => "—" } }
-                        td { @match c.due_at { Some(d) => (PreEscaped(deadline(s.lang, tz, d, now, false))), None => "—" } }
+                        td { @match step { Some(st) => (deadline(s.lang, tz, st.due_at, now, false)), None => "—" } }
+                        td { @match c.due_at { Some(d) => (deadline(s.lang, tz, d, now, false)), None => "—" } }
                     }
                 }
                 @if open.is_empty() {
@@ -340,5 +331,4 @@ fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -
             }
         }
     }
-    .into_string()
 }

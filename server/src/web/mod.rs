@@ -215,12 +215,6 @@ impl Session {
         }
     }
 
-    /// A table whose headers are given in both languages, shown in the user's.
-    pub fn table(&self, id: &str, headers: &[(&str, &str)], rows: &[Vec<String>]) -> String {
-        let headers: Vec<&str> = headers.iter().map(|(zh, en)| self.t(zh, en)).collect();
-        html::table(id, &headers, rows)
-    }
-
     /// The refusal of a form that does not carry this session's CSRF token; `None` when it does.
     pub fn csrf_refusal(&self, form: &Fields) -> Option<Response> {
         if same_token(form.get("csrf"), &self.csrf) {
@@ -263,11 +257,7 @@ fn csrf_refused(lang: Lang) -> Response {
             "The form was refused: its CSRF token is missing or wrong. Reload the page and try again."
         }
     };
-    (
-        StatusCode::FORBIDDEN,
-        axum::response::Html(html::bare_page("403", msg)),
-    )
-        .into_response()
+    (StatusCode::FORBIDDEN, html::bare_page("403", msg)).into_response()
 }
 
 /// Where a request without a session is sent: sign-in, then back (local paths only).

@@ -10,7 +10,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use fieldloop_client_core::model::{RecordDoc, Role};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, esc, input, local, local_ms, page, select, url_encode};
+use maud::html;
+
+use super::html::{
+    Flash, csrf_field, date_input, input, local, local_ms, page, select, url_encode,
+};
 use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::app::{service, visits};
@@ -43,24 +47,20 @@ pub struct LoginQuery {
 /// The form to change one's own password; shown after sign-in when the password in use does
 /// not meet the password rules.
 pub async fn password_form(s: Session, Query(flash): Query<Flash>) -> Response {
-    let body = format!(
-        r#"<p>{intro}</p>
-<form method="post" action="/web/password" class="action" id="password-form">{csrf}
-<label>{current}<input name="current" type="password" autocomplete="current-password" required></label>
-<label>{new}<input name="new" type="password" autocomplete="new-password" minlength="15" required></label>
-<label>{repeat}<input name="repeat" type="password" autocomplete="new-password" minlength="15" required></label>
-<button type="submit" id="change-password">{save}</button></form>"#,
-        intro = s.t(
+    let body = html! {
+        p { (s.t(
             "请设置新密码:至少 15 个字符,可用空格和中文,几个词组成的短句最好记。",
             "Please choose a new password: at least 15 characters; spaces and any language are fine, and a few words are easiest to remember."
-        ),
-        csrf = csrf_field(&s),
-        current = s.t("当前密码", "Current password"),
-        new = s.t("新密码", "New password"),
-        repeat = s.t("再次输入新密码", "New password again"),
-        save = s.t("保存新密码", "Save the new password"),
-    );
-    Html(page(&s, s.t("修改密码", "Change password"), &flash, &body)).into_response()
+        )) }
+        form.action #password-form method="post" action="/web/password" {
+            (csrf_field(&s))
+            label { (s.t("当前密码", "Current password")) input name="current" type="password" autocomplete="current-password" required; }
+            label { (s.t("新密码", "New password")) input name="new" type="password" autocomplete="new-password" minlength="15" required; }
+            label { (s.t("再次输入新密码", "New password again")) input name="repeat" type="password" autocomplete="new-password" minlength="15" required; }
+            button #change-password type="submit" { (s.t("保存新密码", "Save the new password")) }
+        }
+    };
+    page(&s, s.t("修改密码", "Change password"), &flash, body).into_response()
 }
 
 /// Saves a new password for the signed-in user.
@@ -104,39 +104,39 @@ pub async fn login_form(
     let lang = super::lang_of(&headers);
     let t = |zh: &'static str, en: &'static str| if lang == Lang::Zh { zh } else { en };
     let csrf = super::random_token();
-    let err = q
-        .err
-        .as_deref()
-        .map(|e| format!(r#"<p class="flash err" role="alert">{}</p>"#, esc(e)))
-        .unwrap_or_default();
     let next = safe_next(q.next.as_deref()).unwrap_or("/web");
-    let body = format!(
-        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Fieldloop</title><link rel="stylesheet" href="/web/static/app.css"></head>
-<body><main class="narrow"><h1>Fieldloop · {title}</h1>{err}
-<form method="post" action="/web/login" id="login">
-<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
-<label>{user}<input name="username" id="username" autocomplete="username" required autofocus></label>
-<label>{pass}<input name="password" id="password" type="password" autocomplete="current-password" required></label>
-<button type="submit" id="sign-in">{title}</button></form>
-<p><a href="/web/lang?to={other}">{other_label}</a></p></main></body></html>"#,
-        title = t("登录", "Sign in"),
-        user = t("用户名", "Username"),
-        pass = t("密码", "Password"),
-        next = esc(next),
-        other = if lang == Lang::Zh { "en" } else { "zh" },
-        other_label = if lang == Lang::Zh {
-            "English"
-        } else {
-            "中文"
-        },
-    );
+    let title = t("登录", "Sign in");
+    let body = html! {
+        (maud::DOCTYPE)
+        html lang=(if lang == Lang::Zh { "zh-CN" } else { "en" }) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Fieldloop" }
+                link rel="stylesheet" href="/web/static/app.css";
+            }
+            body { main.narrow {
+                h1 { "Fieldloop · " (title) }
+                @if let Some(e) = &q.err { p.flash.err role="alert" { (e) } }
+                form #login method="post" action="/web/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="next" value=(next);
+                    label { (t("用户名", "Username")) input #username name="username" autocomplete="username" required autofocus; }
+                    label { (t("密码", "Password")) input #password name="password" type="password" autocomplete="current-password" required; }
+                    button #sign-in type="submit" { (title) }
+                }
+                p { a href={ "/web/lang?to=" (if lang == Lang::Zh { "en" } else { "zh" }) } {
+                    (if lang == Lang::Zh { "English" } else { "中文" })
+                } }
+            } }
+        }
+    };
     (
         [(
             header::SET_COOKIE,
             super::set_cookie(&state, super::LOGIN_CSRF_COOKIE, &csrf, 3600),
         )],
-        Html(body),
+        Html(body.into_string()),
     )
         .into_response()
 }
@@ -359,13 +359,7 @@ pub async fn dispatch_board(
             }
         }
     };
-    Html(page(
-        &s,
-        s.t("派工看板", "Dispatch board"),
-        &q.flash,
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("派工看板", "Dispatch board"), &q.flash, body).into_response()
 }
 
 pub async fn dispatch(
@@ -395,23 +389,51 @@ pub async fn dispatch(
     back_with(&s, "/web/dispatch", result)
 }
 
-/// The clerk's form: register a customer's request (§2.2), and add customers and products.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RequestQuery {
+    /// Part of a customer's name or phone.
+    q: Option<String>,
+    /// The customer chosen: the product picker lists their products only.
+    customer: Option<Uuid>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
+/// The clerk's form: find the caller (name or phone), register their request (§2.2) against
+/// one of their products; add a customer or a product when the caller is new.
 pub async fn request_form(
     State(state): State<AppState>,
     s: Session,
-    Query(flash): Query<Flash>,
+    Query(q): Query<RequestQuery>,
 ) -> Response {
     let region = if s.p.is_head_office() {
         None
     } else {
         s.p.region.as_deref()
     };
-    let choices = match state.db.product_choices(region).await {
-        Ok(c) => c,
-        Err(e) => return error_page(&s, e.into()),
+    let (choices, customers, regions) = match (
+        state.db.product_choices(region).await,
+        state.db.customers_in(region).await,
+        state.db.region_names().await,
+    ) {
+        (Ok(c), Ok(list), Ok(r)) => (c, list, r),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return error_page(&s, e.into()),
     };
+    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    let found: Vec<_> = customers
+        .iter()
+        .filter(|c| {
+            !text.is_empty()
+                && (c.name.to_lowercase().contains(&text) || c.phone.contains(text.as_str()))
+        })
+        .take(20)
+        .collect();
+    let chosen = q
+        .customer
+        .and_then(|id| customers.iter().find(|c| c.id == id));
     let products: Vec<(String, String)> = choices
         .iter()
+        .filter(|c| chosen.is_none_or(|k| k.id == c.customer.id))
         .map(|c| {
             (
                 c.product.id.to_string(),
@@ -426,14 +448,6 @@ pub async fn request_form(
             )
         })
         .collect();
-    // Every customer of the office, a new one without products included.
-    let customers: Vec<(String, String)> = match state.db.customers_in(region).await {
-        Ok(list) => list
-            .into_iter()
-            .map(|c| (c.id.to_string(), format!("{} · {}", c.name, c.phone)))
-            .collect(),
-        Err(e) => return error_page(&s, e.into()),
-    };
     let categories = [
         ("A", s.t("A 有偿服务", "A paid")),
         ("B", s.t("B 合同服务", "B contract")),
@@ -447,79 +461,106 @@ pub async fn request_form(
         ("on_site", s.t("上门", "In person")),
     ]
     .map(|(v, l)| (v.to_string(), l.to_string()));
-    let csrf = csrf_field(&s);
-    let body = format!(
-        r#"<section><h2>{h_req}</h2><form method="post" action="/web/requests" id="request-form" class="grid">{csrf}
-{product}{category}{channel}{contract}{reason}{desc}<button type="submit" id="register">{submit}</button></form></section>
-<section class="cols"><div><h2>{h_cust}</h2><form method="post" action="/web/customers" id="customer-form" class="grid">{csrf}
-{c_name}{c_addr}{c_phone}{c_region}<button type="submit">{add}</button></form></div>
-<div><h2>{h_prod}</h2><form method="post" action="/web/products" id="product-form" class="grid">{csrf}
-{p_cust}{p_name}{p_model}{p_spec}{p_serial}{p_date}{p_place}{p_months}<button type="submit">{add}</button></form></div></section>"#,
-        h_req = s.t("登记服务请求(售后服务通知单)", "Register a service request"),
-        product = select(
-            "product_id",
-            s.t("客户产品", "Customer's product"),
-            &products
-        ),
-        category = select("category", s.t("服务类别", "Category"), &categories),
-        channel = select("channel", s.t("来源", "Channel"), &channels),
-        contract = input(
-            "contract_ref",
-            s.t("合同号(B 类)", "Contract (B)"),
-            "",
-            false
-        ),
-        reason = input(
-            "warranty_reason",
-            s.t(
-                "过保仍免费的理由(C 类)",
-                "Reason for free work out of warranty (C)"
-            ),
-            "",
-            false
-        ),
-        desc = input("description", s.t("故障描述", "Problem"), "", false),
-        submit = s.t("登记", "Register"),
-        h_cust = s.t("新客户", "New customer"),
-        c_name = input("name", s.t("客户名称", "Name"), "", true),
-        c_addr = input("address", s.t("地址", "Address"), "", true),
-        c_phone = input("phone", s.t("电话", "Phone"), "", true),
-        c_region = input(
-            "region",
-            s.t("所属办事处", "Regional office"),
-            s.p.region.as_deref().unwrap_or(""),
-            true
-        ),
-        add = s.t("添加", "Add"),
-        h_prod = s.t("新产品", "New product"),
-        p_cust = select("customer_id", s.t("客户", "Customer"), &customers),
-        p_name = input("name", s.t("产品名称", "Product"), "", true),
-        p_model = input("model", s.t("型号", "Model"), "", true),
-        p_spec = input("spec", s.t("规格", "Spec"), "", false),
-        p_serial = input("serial", s.t("出厂编号", "Serial"), "", false),
-        p_date = input(
-            "purchase_date",
-            s.t("购买日期 (YYYY-MM-DD)", "Purchased (YYYY-MM-DD)"),
-            "",
-            true
-        ),
-        p_place = input("purchase_place", s.t("购买地点", "Where bought"), "", false),
-        p_months = input(
-            "warranty_months",
-            s.t("保修月数", "Warranty months"),
-            "12",
-            true
-        ),
-    );
-    Html(page(&s, s.t("服务请求", "Service requests"), &flash, &body)).into_response()
+    let body = html! {
+        section #customer-search {
+            h2 { (s.t("查找来电客户", "Find the caller")) }
+            form.filters method="get" action="/web/requests/new" {
+                label { (s.t("客户名称或电话", "Customer name or phone")) " "
+                    input type="search" name="q" id="f-q" value=(q.q.as_deref().unwrap_or(""));
+                }
+                " " button type="submit" #find-customer { (s.t("查找", "Find")) }
+            }
+            @if !text.is_empty() {
+                @if found.is_empty() {
+                    p.meta #no-customer { (s.t("没有找到该客户,请在下方添加新客户。", "No such customer: add them below.")) }
+                } @else {
+                    ul #customers-found {
+                        @for c in &found {
+                            li { a href={ "/web/requests/new?customer=" (c.id) } { (c.name) " · " (c.phone) " · " (c.address) } }
+                        }
+                    }
+                }
+            }
+            @if let Some(c) = chosen {
+                p #chosen-customer {
+                    (s.t("客户:", "Customer: ")) strong { (c.name) } " · " (c.phone) " "
+                    a href="/web/requests/new" { (s.t("换一个", "choose another")) }
+                }
+            }
+        }
+        section {
+            h2 { (s.t("登记服务请求(售后服务通知单)", "Register a service request")) }
+            @if products.is_empty() {
+                p.meta #no-products { (s.t("该客户还没有登记产品,请先在下方添加产品。", "This customer has no product yet: add it below first.")) }
+            }
+            form.grid #request-form method="post" action="/web/requests" {
+                (csrf_field(&s))
+                (select("product_id", s.t("客户产品", "Customer's product"), &products))
+                (select("category", s.t("服务类别", "Category"), &categories))
+                (select("channel", s.t("来源", "Channel"), &channels))
+                (input("contract_ref", s.t("合同号(B 类)", "Contract (B)"), "", false))
+                (input("warranty_reason", s.t("过保仍免费的理由(C 类)", "Reason for free work out of warranty (C)"), "", false))
+                (input("description", s.t("故障描述", "Problem"), "", false))
+                button #register type="submit" { (s.t("登记", "Register")) }
+            }
+        }
+        section.cols {
+            div {
+                h2 { (s.t("新客户", "New customer")) }
+                form.grid #customer-form method="post" action="/web/customers" {
+                    (csrf_field(&s))
+                    (input("name", s.t("客户名称", "Name"), "", true))
+                    (input("address", s.t("地址", "Address"), "", true))
+                    (input("phone", s.t("电话", "Phone"), "", true))
+                    @if s.p.is_head_office() {
+                        label { (s.t("所属办事处", "Regional office"))
+                            select name="region" id="f-region" required {
+                                option value="" { (s.t("选择办事处", "Choose the office")) }
+                                @for (code, name) in super::records::sorted(&regions) {
+                                    option value=(code) { (name) }
+                                }
+                            }
+                        }
+                    } @else {
+                        input type="hidden" name="region" value=(s.p.region.as_deref().unwrap_or(""));
+                    }
+                    button type="submit" { (s.t("添加", "Add")) }
+                }
+            }
+            div {
+                h2 { (s.t("新产品", "New product")) }
+                form.grid #product-form method="post" action="/web/products" {
+                    (csrf_field(&s))
+                    label { (s.t("客户", "Customer"))
+                        select name="customer_id" id="f-customer_id" required {
+                            option value="" { (s.t("选择客户", "Choose the customer")) }
+                            @for c in &customers {
+                                option value=(c.id) selected[chosen.is_some_and(|k| k.id == c.id)] { (c.name) " · " (c.phone) }
+                            }
+                        }
+                    }
+                    (input("name", s.t("产品名称", "Product"), "", true))
+                    (input("model", s.t("型号", "Model"), "", true))
+                    (input("spec", s.t("规格", "Spec"), "", false))
+                    (input("serial", s.t("出厂编号", "Serial"), "", false))
+                    (date_input("purchase_date", s.t("购买日期", "Purchased"), true))
+                    (input("purchase_place", s.t("购买地点", "Where bought"), "", false))
+                    (input("warranty_months", s.t("保修月数", "Warranty months"), "12", true))
+                    button type="submit" { (s.t("添加", "Add")) }
+                }
+            }
+        }
+    };
+    page(&s, s.t("服务请求", "Service requests"), &q.flash, body).into_response()
 }
 
 pub async fn register_request(
     State(state): State<AppState>,
     Posted { s, form }: Posted,
 ) -> Response {
-    let parsed = Uuid::parse_str(form.get("product_id"))
-        .map_err(|_| AppError::invalid("choose the customer's product"));
+    let parsed = Uuid::parse_str(form.get("product_id")).map_err(|_| {
+        AppError::invalid("choose the customer's product").with_zh(Some("请选择客户的产品".into()))
+    });
     let result = match parsed {
         Ok(product_id) => {
             let body = service::NewRequest {
@@ -557,21 +598,30 @@ pub async fn create_customer(
             .filter(|r| !r.is_empty())
             .map(str::to_string),
     };
-    let result = service::create_customer(&state, &s.p, body)
-        .await
-        .map(|c| format!("{} {}", s.t("已添加客户", "Customer added:"), c.name));
-    back_with(&s, "/web/requests/new", result)
+    match service::create_customer(&state, &s.p, body).await {
+        // Back with the new customer chosen: their first product is added next.
+        Ok(c) => back_with(
+            &s,
+            &format!("/web/requests/new?customer={}", c.id),
+            Ok(format!(
+                "{} {}",
+                s.t("已添加客户", "Customer added:"),
+                c.name
+            )),
+        ),
+        Err(e) => back_with(&s, "/web/requests/new", Err(e)),
+    }
 }
 
 pub async fn create_product(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
     let result = async {
-        let customer_id = Uuid::parse_str(form.get("customer_id"))
-            .map_err(|_| AppError::invalid("choose the customer"))?;
-        let warranty_months = form
-            .get("warranty_months")
-            .trim()
-            .parse()
-            .map_err(|_| AppError::invalid("warranty months is a whole number"))?;
+        let customer_id = Uuid::parse_str(form.get("customer_id")).map_err(|_| {
+            AppError::invalid("choose the customer").with_zh(Some("请选择客户".into()))
+        })?;
+        let warranty_months = form.get("warranty_months").trim().parse().map_err(|_| {
+            AppError::invalid("warranty months is a whole number")
+                .with_zh(Some("保修月数应为整数".into()))
+        })?;
         let body = service::NewProduct {
             customer_id,
             name: form.get("name").into(),
@@ -583,15 +633,25 @@ pub async fn create_product(State(state): State<AppState>, Posted { s, form }: P
             warranty_months,
         };
         let p = service::create_product(&state, &s.p, body).await?;
-        Ok(format!(
-            "{} {} {}",
-            s.t("已添加产品", "Product added:"),
-            p.name,
-            p.model
+        Ok((
+            customer_id,
+            format!(
+                "{} {} {}",
+                s.t("已添加产品", "Product added:"),
+                p.name,
+                p.model
+            ),
         ))
     }
     .await;
-    back_with(&s, "/web/requests/new", result)
+    match result {
+        Ok((customer, message)) => back_with(
+            &s,
+            &format!("/web/requests/new?customer={customer}"),
+            Ok(message),
+        ),
+        Err(e) => back_with(&s, "/web/requests/new", Err(e)),
+    }
 }
 
 /// Where a taken-back product is, its custody register, and the custody steps the user's role
@@ -600,10 +660,10 @@ pub(super) async fn custody_section(
     state: &AppState,
     s: &Session,
     doc: &RecordDoc,
-) -> Result<String, AppError> {
+) -> Result<maud::Markup, AppError> {
     use crate::workflow::service::{CustodyEvent, Location, custody_step};
     let Some(receipt) = state.db.receipt(doc.id()).await? else {
-        return Ok(String::new());
+        return Ok(maud::Markup::default());
     };
     let at = Location::from_code(&receipt.location)
         .ok_or_else(|| AppError::internal(format!("unknown location {}", receipt.location)))?;
@@ -691,7 +751,7 @@ pub(super) async fn custody_section(
             }
         }
     };
-    Ok(section.into_string())
+    Ok(section)
 }
 
 /// The office's side of a returned feedback form (§2.3): the clerk logs it in the service
@@ -702,7 +762,7 @@ pub(super) async fn visit_office_section(
     state: &AppState,
     s: &Session,
     doc: &RecordDoc,
-) -> Result<String, AppError> {
+) -> Result<maud::Markup, AppError> {
     use crate::workflow::service::Location;
     let text = |path: &str| {
         doc.get(path)
@@ -778,7 +838,7 @@ pub(super) async fn visit_office_section(
             }
         }
     };
-    Ok(section.into_string())
+    Ok(section)
 }
 
 /// The clerk logs a returned form in the service record (§2.3).
@@ -853,34 +913,27 @@ pub async fn blob(State(state): State<AppState>, s: Session, Path(sha): Path<Str
 
 /// A page that is not there, or not the user's to see (the same answer: no hint which).
 pub fn not_found(s: &Session) -> Response {
-    let body = format!(
-        "<p>{}</p>",
-        s.t(
-            "没有此记录,或您无权查看。",
-            "No such record, or not one you may see."
-        )
-    );
+    let body = html! {
+        p { (s.t("没有此记录,或您无权查看。", "No such record, or not one you may see.")) }
+    };
     (
         StatusCode::NOT_FOUND,
-        Html(page(s, "404", &Flash::default(), &body)),
+        page(s, s.t("没有找到", "Not found"), &Flash::default(), body),
     )
         .into_response()
 }
 
 /// The server's refusal or failure as a page.
 pub fn error_page(s: &Session, e: AppError) -> Response {
-    let body = format!(
-        r#"<p class="flash err" role="alert">{}</p>"#,
-        esc(&super::refusal_text(s, &e))
-    );
+    let body = html! { p.flash.err role="alert" { (super::refusal_text(s, &e)) } };
     (
         crate::http::error::status_of(e.code),
-        Html(page(
+        page(
             s,
             s.t("无法完成", "Cannot do that"),
             &Flash::default(),
-            &body,
-        )),
+            body,
+        ),
     )
         .into_response()
 }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::money::yuan_text;
 use fieldloop_client_core::model::ownership::touched_paths;
 use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, fields};
@@ -193,13 +193,7 @@ pub async fn records(
             }
         }
     };
-    Html(page(
-        &s,
-        s.t("记录", "Records"),
-        &Flash::default(),
-        &body.into_string(),
-    ))
-    .into_response()
+    page(&s, s.t("记录", "Records"), &Flash::default(), body).into_response()
 }
 
 /// Regions by name, for a picker.
@@ -409,7 +403,7 @@ pub async fn record(
     let office = match kind {
         DocKind::Visit => visit_office_section(&state, &s, &doc).await,
         DocKind::Receipt => custody_section(&state, &s, &doc).await,
-        _ => Ok(String::new()),
+        _ => Ok(Markup::default()),
     };
     let office = match office {
         Ok(o) => o,
@@ -454,14 +448,14 @@ pub async fn record(
             }
         }
         (photos_section(&s, &doc, tz))
-        (maud::PreEscaped(office))
+        (office)
         @if kind == DocKind::Complaint {
             p { a href={ "/web/complaints/" (id) } { (s.t("投诉案件页", "Complaint case page")) } }
         }
         (history_section(&s, &doc, &changes, &names, &devices, tz))
         (audit_details(&s, &doc, &changes, tz))
     };
-    Html(page(&s, kind_label(&s, kind), &flash, &body.into_string())).into_response()
+    page(&s, kind_label(&s, kind), &flash, body).into_response()
 }
 
 /// The form's sections in table order, each a grid of label and value.
@@ -571,10 +565,13 @@ fn touched_labels(s: &Session, doc: &RecordDoc, hash: &automerge::ChangeHash) ->
         return String::new();
     };
     let patches = am.diff(change.deps(), &[change.hash()]);
+    let created = change.deps().is_empty();
     let mut seen = Vec::new();
     for p in touched_paths(&patches) {
+        // A new record's empty notes and photo lists are made with it, not written.
         if let Some(f) = fields::spec(kind, &p)
             && !audit_only(f)
+            && !(created && f.ty.is_entries())
         {
             let l = s.t(f.label_zh, f.label_en).to_string();
             if !seen.contains(&l) {
@@ -582,7 +579,7 @@ fn touched_labels(s: &Session, doc: &RecordDoc, hash: &automerge::ChangeHash) ->
             }
         }
     }
-    let mut out = if change.deps().is_empty() {
+    let mut out = if created {
         s.t("创建", "created").to_string()
     } else {
         String::new()

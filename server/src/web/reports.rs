@@ -3,15 +3,14 @@
 //! of causes, the technician ranking).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use fieldloop_client_core::model::Role;
 
 use super::Session;
-use super::html::{Flash, bar_chart, bars_from, esc, page, report_table};
+use super::html::{Flash, bar_chart, bars_from, grouped_bar_chart, page, report_table};
 use super::pages::error_page;
 use crate::AppState;
 use crate::app::reports::{REPORTS, report_table as build};
@@ -65,43 +64,32 @@ pub async fn register(
                     }
                 }
             };
-            return Html(page(
-                &s,
-                s.t("人事公布单", "Personnel notice"),
-                &q.flash,
-                &body.into_string(),
-            ))
-            .into_response();
+            return page(&s, s.t("人事公布单", "Personnel notice"), &q.flash, body).into_response();
         }
         Err(e) => return error_page(&s, e),
     };
-    let mut tabs = String::from(r#"<p class="filters">"#);
-    for (n, zh, en) in REPORTS {
-        let _ = write!(
-            tabs,
-            r#"<a href="/web/registers/{n}?month={month}"{}>{}</a> "#,
-            if *n == name {
-                r#" class="current""#
-            } else {
-                ""
-            },
-            s.t(zh, en)
-        );
-    }
-    tabs.push_str("</p>");
-    let body = format!(
-        r#"{tabs}<form method="get" class="inline"><label>{m}<input name="month" value="{month}" pattern="\d{{4}}-\d{{2}}"></label><button>{show}</button></form>
-<p class="downloads"><a id="download-csv" href="/web/registers/{name}/download?month={month}&format=csv">CSV</a> · <a id="download-xlsx" href="/web/registers/{name}/download?month={month}&format=xlsx">Excel (XLSX)</a></p>{table}"#,
-        m = s.t("月份", "Month"),
-        show = s.t("显示", "Show"),
-        name = esc(&name),
-        table = report_table(&table, s.lang),
-    );
     let title = match s.lang {
         Lang::Zh => table.title_zh.clone(),
         Lang::En => table.title_en.clone(),
     };
-    Html(page(&s, &title, &q.flash, &body)).into_response()
+    let body = maud::html! {
+        p.filters {
+            @for (n, zh, en) in REPORTS {
+                a.current[*n == name] href={ "/web/registers/" (n) "?month=" (month) } { (s.t(zh, en)) } " "
+            }
+        }
+        form.inline method="get" {
+            label { (s.t("月份", "Month")) input type="month" name="month" value=(month); }
+            button { (s.t("显示", "Show")) }
+        }
+        p.downloads {
+            a #download-csv href={ "/web/registers/" (name) "/download?month=" (month) "&format=csv" } { "CSV" }
+            " · "
+            a #download-xlsx href={ "/web/registers/" (name) "/download?month=" (month) "&format=xlsx" } { "Excel (XLSX)" }
+        }
+        (report_table(&table, s.lang))
+    };
+    page(&s, &title, &q.flash, body).into_response()
 }
 
 /// A register as CSV (with a BOM, for Excel) or XLSX, in the user's language.
@@ -173,17 +161,14 @@ pub async fn charts(
             Err(e) => return error_page(&s, e),
         }
     }
-    let monthly: Vec<(String, f64)> = by_month
+    // Month and cause apart: each month a group of bars, one per cause class.
+    let monthly: Vec<(String, Vec<(String, f64)>)> = by_month
         .iter()
-        .flat_map(|(month, classes)| {
-            if classes.is_empty() {
-                vec![(month.clone(), 0.0)]
-            } else {
-                classes
-                    .iter()
-                    .map(|(c, n)| (format!("{month} {c}"), *n))
-                    .collect()
-            }
+        .map(|(month, classes)| {
+            (
+                month.clone(),
+                classes.iter().map(|(c, n)| (c.clone(), *n)).collect(),
+            )
         })
         .collect();
     let current = months.last().cloned().unwrap_or_default();
@@ -213,40 +198,44 @@ pub async fn charts(
         Ok(t) => t,
         Err(e) => return error_page(&s, e),
     };
-    let body = format!(
-        r#"<form method="get" class="inline"><label>{m}<input name="month" value="{month}"></label><button>{show}</button></form>
-<section class="charts">{c1}<p class="downloads"><a href="/web/registers/complaint-stats/download?month={month}&format=csv">CSV</a> · <a href="/web/registers/complaint-stats/download?month={month}&format=xlsx">XLSX</a></p>
-{c2}{c3}<p class="downloads"><a href="/web/registers/technicians/download?month={month}&format=csv">CSV</a> · <a href="/web/registers/technicians/download?month={month}&format=xlsx">XLSX</a></p></section>
-<h2>{ranking}</h2>{table}"#,
-        m = s.t("月份", "Month"),
-        show = s.t("显示", "Show"),
-        month = esc(&month),
-        c1 = bar_chart(
-            "chart-monthly",
-            s.t(
-                "近六个月投诉(按原因类别)",
-                "Complaints by cause class, last six months"
-            ),
-            &monthly,
-            None
-        ),
-        c2 = bar_chart(
-            "chart-pareto",
-            s.t(
-                "投诉原因帕累托图(红线为累计占比)",
-                "Pareto of causes (red: cumulative share)"
-            ),
-            &bars_from(&pareto, 1, 2),
-            Some(&shares)
-        ),
-        c3 = bar_chart(
-            "chart-technicians",
-            s.t("技术员排名(服务次数)", "Technician ranking (jobs)"),
-            &bars_from(&techs, 1, 2),
-            None
-        ),
-        ranking = s.t("技术员月度绩效", "Technician monthly performance"),
-        table = report_table(&techs, s.lang),
-    );
-    Html(page(&s, s.t("报表", "Reports"), &q.flash, &body)).into_response()
+    let downloads = |report: &str| {
+        maud::html! {
+            p.downloads {
+                a href={ "/web/registers/" (report) "/download?month=" (month) "&format=csv" } { "CSV" }
+                " · "
+                a href={ "/web/registers/" (report) "/download?month=" (month) "&format=xlsx" } { "Excel (XLSX)" }
+            }
+        }
+    };
+    let body = maud::html! {
+        form.inline method="get" {
+            label { (s.t("月份", "Month")) input type="month" name="month" value=(month); }
+            button { (s.t("显示", "Show")) }
+        }
+        section.charts {
+            (grouped_bar_chart(
+                "chart-monthly",
+                s.t("近六个月投诉(按月份与原因类别)", "Complaints by month and cause class, last six months"),
+                &monthly,
+                s.t("无投诉", "none"),
+            ))
+            (downloads("complaint-stats"))
+            (bar_chart(
+                "chart-pareto",
+                s.t("投诉原因帕累托图(红线为累计占比)", "Pareto of causes (red: cumulative share)"),
+                &bars_from(&pareto, 1, 2),
+                Some(&shares),
+            ))
+            (bar_chart(
+                "chart-technicians",
+                s.t("技术员排名(服务次数)", "Technician ranking (jobs)"),
+                &bars_from(&techs, 1, 2),
+                None,
+            ))
+            (downloads("technicians"))
+        }
+        h2 { (s.t("技术员月度绩效", "Technician monthly performance")) }
+        (report_table(&techs, s.lang))
+    };
+    page(&s, s.t("报表", "Reports"), &q.flash, body).into_response()
 }

@@ -3,10 +3,10 @@
 //! the personnel notice (人事公布单), which the registers then show and export.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
-use maud::{PreEscaped, html};
+use maud::html;
 
 use super::html::{Flash, deadline, local, page};
 use super::pages::error_page;
@@ -52,7 +52,7 @@ pub async fn review_page(
             " " button { (s.t("查看", "Show")) }
         }
         p #review-state {
-            (s.t("评审期限", "Due by")) ": " (PreEscaped(due))
+            (s.t("评审期限", "Due by")) ": " (due)
             " · "
             @match review.confirmed_at {
                 Some(at) => {
@@ -106,7 +106,7 @@ pub async fn review_page(
         }
     };
     let title = format!("{} {}", s.t("月度评审", "Monthly review"), review.month);
-    Html(page(&s, &title, &q.flash, &body.into_string())).into_response()
+    page(&s, &title, &q.flash, body).into_response()
 }
 
 pub async fn confirm(

@@ -1,15 +1,14 @@
 //! Returns and allowances in the browser (§4.9): the settlements of a closed case, the forms
 //! that open them and the steps each role takes, offered by the pure workflow's own list.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, State};
 use axum::response::Response;
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
+use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::html::{csrf_field, esc, input};
+use super::html::{csrf_field, input};
 use super::{Posted, Session, back_with};
 use crate::AppState;
 use crate::app::settlements::{self as app, NewAllowance, NewReturn, StepBody};
@@ -22,34 +21,26 @@ pub(super) fn settlement_section<'a>(
     s: &Session,
     case: Uuid,
     rows: impl Iterator<Item = &'a crate::db::complaints::SettlementRow>,
-) -> String {
-    let mut out = format!("<h2>{}</h2>", s.t("退货与折让", "Returns and allowances"));
-    out.push_str(&settlement_table(
-        s,
-        rows,
-        &format!("/web/complaints/{case}"),
-    ));
-    if matches!(s.p.role, Role::Salesperson | Role::MarketingHead) {
-        let csrf = csrf_field(s);
-        let _ = write!(
-            out,
-            r#"<form method="post" action="/web/complaints/{case}/returns" class="action">{csrf}{q}{r}{h}{b}<button>{l1}</button></form>
-<form method="post" action="/web/complaints/{case}/allowances" class="action">{csrf}{a}<button>{l2}</button></form>"#,
-            q = input(
-                "approved_quantity",
-                s.t("退货数量(按批准)", "Quantity (as approved)"),
-                "",
-                false
-            ),
-            r = input("reason", s.t("退货原因", "Reason"), "", true),
-            h = input("handling", s.t("处理方式", "Handling"), "", true),
-            b = input("basis", s.t("退回依据", "Basis"), "", true),
-            l1 = s.t("开退货单", "Open a return form"),
-            a = input("amount", s.t("折让金额(元)", "Allowance (yuan)"), "", true),
-            l2 = s.t("开折让证明单", "Open an allowance certificate"),
-        );
+) -> Markup {
+    html! {
+        h2 { (s.t("退货与折让", "Returns and allowances")) }
+        (settlement_table(s, rows, &format!("/web/complaints/{case}")))
+        @if matches!(s.p.role, Role::Salesperson | Role::MarketingHead) {
+            form.action method="post" action={ "/web/complaints/" (case) "/returns" } {
+                (csrf_field(s))
+                (input("approved_quantity", s.t("退货数量(按批准)", "Quantity (as approved)"), "", false))
+                (input("reason", s.t("退货原因", "Reason"), "", true))
+                (input("handling", s.t("处理方式", "Handling"), "", true))
+                (input("basis", s.t("退回依据", "Basis"), "", true))
+                button { (s.t("开退货单", "Open a return form")) }
+            }
+            form.action method="post" action={ "/web/complaints/" (case) "/allowances" } {
+                (csrf_field(s))
+                (input("amount", s.t("折让金额(元)", "Allowance (yuan)"), "", true))
+                button { (s.t("开折让证明单", "Open an allowance certificate")) }
+            }
+        }
     }
-    out
 }
 
 /// Steps a role may do on a settlement in its present state: the pure workflow's own list
@@ -76,94 +67,88 @@ pub(super) fn settlement_table<'a>(
     s: &Session,
     rows: impl Iterator<Item = &'a crate::db::complaints::SettlementRow>,
     back: &str,
-) -> String {
-    let mut out = Vec::new();
-    for r in rows {
-        let (what, state) = match r.kind.as_str() {
-            "return" => match serde_json::from_str::<ReturnForm>(&r.body) {
-                Ok(f) => (
-                    format!(
-                        "{} {} / {} {} / ¥{}",
-                        s.t("批准数量", "approved qty"),
-                        f.approved_quantity,
-                        s.t("实收数量", "received qty"),
-                        f.received_quantity
-                            .map(|q| q.to_string())
-                            .unwrap_or_else(|| "—".into()),
-                        yuan_text(f.amount_fen)
-                    ),
-                    if f.posted {
-                        s.t("已过账", "posted")
-                    } else if f.manager_approved {
-                        s.t("已批准", "approved")
-                    } else {
-                        s.t("待批准", "waiting approval")
-                    },
-                ),
-                Err(_) => (String::new(), ""),
-            },
-            _ => match serde_json::from_str::<AllowanceCertificate>(&r.body) {
-                Ok(c) => (
-                    format!("¥{}", yuan_text(c.amount_fen)),
-                    if c.posted {
-                        s.t("已过账", "posted")
-                    } else if c.gm_countersigned && c.customer_signed {
-                        s.t("待过账", "ready to post")
-                    } else {
-                        s.t("待签", "waiting signatures")
-                    },
-                ),
-                Err(_) => (String::new(), ""),
-            },
-        };
-        let mut forms = String::new();
-        for (step, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
-            let extra = if step == "receive" {
-                input("quantity", s.t("实收数量", "Quantity received"), "", true)
-                    + &input("note", s.t("差异说明", "Note on a difference"), "", false)
-            } else {
-                String::new()
-            };
-            let _ = write!(
-                forms,
-                r#"<form method="post" action="/web/settlements/{id}/{step}" class="inline">{csrf}<input type="hidden" name="back" value="{back}">{extra}<button id="settle-{step}-{id}">{label}</button></form>"#,
-                id = r.id,
-                csrf = csrf_field(s),
-                back = esc(back),
-                label = s.t(zh, en),
-            );
-        }
-        out.push(vec![
-            format!(
-                r#"<a href="/web/complaints/{}">{}</a>"#,
-                r.case_id,
-                esc(r
-                    .case_number
-                    .as_deref()
-                    .unwrap_or(s.t("(未编号)", "(no number yet)")))
-            ),
-            if r.kind == "return" {
-                s.t("退货单", "Return form")
-            } else {
-                s.t("折让证明单", "Allowance")
+) -> Markup {
+    let rows: Vec<_> = rows.collect();
+    html! {
+        table #settlements {
+            thead { tr {
+                th { (s.t("案件", "Case")) } th { (s.t("单据", "Form")) }
+                th { (s.t("内容", "Content")) } th { (s.t("状态", "State")) }
+                th { (s.t("操作", "Steps")) }
+            } }
+            tbody {
+                @for r in &rows {
+                    @let (what, state) = settlement_words(s, r);
+                    tr {
+                        td { a href={ "/web/complaints/" (r.case_id) } {
+                            (r.case_number.as_deref().unwrap_or(s.t("(未编号)", "(no number yet)")))
+                        } }
+                        td { (if r.kind == "return" { s.t("退货单", "Return form") } else { s.t("折让证明单", "Allowance") }) }
+                        td { (what) }
+                        td { (state) }
+                        td {
+                            @for (step, zh, en) in steps_for(s.p.role, &r.kind, &r.body) {
+                                form.inline method="post" action={ "/web/settlements/" (r.id) "/" (step) } {
+                                    (csrf_field(s))
+                                    input type="hidden" name="back" value=(back);
+                                    @if step == "receive" {
+                                        (input("quantity", s.t("实收数量", "Quantity received"), "", true))
+                                        (input("note", s.t("差异说明", "Note on a difference"), "", false))
+                                    }
+                                    button id={ "settle-" (step) "-" (r.id) } { (s.t(zh, en)) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if rows.is_empty() {
+                    tr { td.empty colspan="5" { "—" } }
+                }
             }
-            .to_string(),
-            esc(&what),
-            state.to_string(),
-            forms,
-        ]);
+        }
     }
-    s.table(
-        "settlements",
-        &[
-            ("案件", "Case"),
-            ("单据", "Form"),
-            ("内容", "Content"),
-            ("状态", "State"),
-            ("操作", "Steps"),
-        ],
-        &out,
-    )
+}
+
+/// What a settlement holds and how far it has gone, in words.
+fn settlement_words(s: &Session, r: &crate::db::complaints::SettlementRow) -> (String, String) {
+    let t = |zh: &str, en: &str| s.t(zh, en).to_string();
+    match r.kind.as_str() {
+        "return" => match serde_json::from_str::<ReturnForm>(&r.body) {
+            Ok(f) => (
+                format!(
+                    "{} {} / {} {} / ¥{}",
+                    s.t("批准数量", "approved qty"),
+                    f.approved_quantity,
+                    s.t("实收数量", "received qty"),
+                    f.received_quantity
+                        .map(|q| q.to_string())
+                        .unwrap_or_else(|| "—".into()),
+                    yuan_text(f.amount_fen)
+                ),
+                if f.posted {
+                    t("已过账", "posted")
+                } else if f.manager_approved {
+                    t("已批准", "approved")
+                } else {
+                    t("待批准", "waiting approval")
+                },
+            ),
+            Err(_) => (String::new(), String::new()),
+        },
+        _ => match serde_json::from_str::<AllowanceCertificate>(&r.body) {
+            Ok(c) => (
+                format!("¥{}", yuan_text(c.amount_fen)),
+                if c.posted {
+                    t("已过账", "posted")
+                } else if c.gm_countersigned && c.customer_signed {
+                    t("待过账", "ready to post")
+                } else {
+                    t("待签", "waiting signatures")
+                },
+            ),
+            Err(_) => (String::new(), String::new()),
+        },
+    }
 }
 
 pub async fn new_return(
@@ -176,11 +161,10 @@ pub async fn new_return(
         let approved_quantity = if quantity.is_empty() {
             None
         } else {
-            Some(
-                quantity
-                    .parse()
-                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?,
-            )
+            Some(quantity.parse().map_err(|_| {
+                AppError::invalid("the quantity is a whole number")
+                    .with_zh(Some("数量应为整数".into()))
+            })?)
         };
         let form = NewReturn {
             decision: None,
@@ -224,10 +208,10 @@ pub async fn settlement_step(
     let result = async {
         let quantity = match form.get("quantity").trim() {
             "" => None,
-            q => Some(
-                q.parse()
-                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?,
-            ),
+            q => Some(q.parse().map_err(|_| {
+                AppError::invalid("the quantity is a whole number")
+                    .with_zh(Some("数量应为整数".into()))
+            })?),
         };
         let body = StepBody {
             quantity,

@@ -735,7 +735,7 @@ pub fn close_blockers_in(c: &Case) -> Vec<(String, String)> {
             let yuan = fieldloop_client_core::model::money::yuan_text(m.amount_fen);
             say(
                 &format!(
-                    "金额 #{} ({yuan} 元)待{}核决(§4.7.3)",
+                    "金额 #{} ({yuan} 元)待{}(§4.7.3)",
                     m.id,
                     m.required.label_zh()
                 ),
