@@ -260,6 +260,19 @@ impl Browser {
             .unwrap_or_default())
     }
 
+    /// Sets a form field's value as a picker would (a date input's own widget is not typed
+    /// into the same way in every locale).
+    pub async fn set_value(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.find(css).await?;
+        let js = format!(
+            "document.querySelector({}).value = {};",
+            serde_json::to_string(css)?,
+            serde_json::to_string(value)?
+        );
+        self.script(&js).await?;
+        Ok(())
+    }
+
     /// Resizes the window (a laptop, a tablet).
     pub async fn window(&self, width: u32, height: u32) -> anyhow::Result<()> {
         self.command(

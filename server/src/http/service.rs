@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::app::service::{
-    self as app, CostLedger, CustodyRequest, DayQuery, InvoiceItem, InvoiceUpdate, MonthQuery,
-    NewCustomer, NewProduct, NewRequest, OverdueRepair, QueueItem, Reconciliation, RegisterEntry,
-    VisitView,
+    self as app, CostLedger, CustodyRequest, CustomerSearch, DayQuery, InvoiceItem, InvoiceUpdate,
+    MonthQuery, NewCustomer, NewProduct, NewRequest, OverdueRepair, QueueItem, Reconciliation,
+    RegisterEntry, VisitView,
 };
 use crate::auth::Auth;
 use crate::db::service::{Customer, Product};
@@ -20,8 +20,9 @@ use crate::error::AppResult;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_customer))
+        .routes(routes!(create_customer, find_customers))
         .routes(routes!(get_customer))
+        .routes(routes!(customer_products))
         .routes(routes!(create_product))
         .routes(routes!(get_product))
         .routes(routes!(register_request))
@@ -50,6 +51,26 @@ async fn create_customer(
         StatusCode::CREATED,
         Json(app::create_customer(&state, &p, body).await?),
     ))
+}
+
+/// Finds the office's customers by part of a name or phone (§2.2).
+#[utoipa::path(get, path = "/api/customers", params(CustomerSearch), responses((status = 200, body = Vec<Customer>)), security(("bearer" = [])))]
+async fn find_customers(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<CustomerSearch>,
+) -> AppResult<Json<Vec<Customer>>> {
+    Ok(Json(app::find_customers(&state, &p, &q).await?))
+}
+
+/// A customer's products.
+#[utoipa::path(get, path = "/api/customers/{id}/products", params(("id" = Uuid, Path)), responses((status = 200, body = Vec<Product>)), security(("bearer" = [])))]
+async fn customer_products(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> AppResult<Json<Vec<Product>>> {
+    Ok(Json(app::customer_products(&state, &p, id).await?))
 }
 
 /// A customer record.

@@ -18,7 +18,9 @@ use uuid::Uuid;
 
 use maud::Markup;
 
-use super::html::{Flash, csrf_field, deadline, input, local, local_ms, page, select, url_encode};
+use super::html::{
+    Flash, csrf_field, date_input, deadline, input, local, local_ms, page, select, url_encode,
+};
 use super::pages::{error_page, names, not_found};
 use super::settlements::settlement_section;
 use super::{Fields, Posted, Session, back_with};
@@ -415,10 +417,7 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 text_field("workshop", s.t("车间", "Workshop")),
                 text_field("shift", s.t("班组", "Shift")),
                 text_field("operators", s.t("作业人员", "Operators")),
-                text_field(
-                    "production_date",
-                    s.t("生产日期 (YYYY-MM-DD)", "Production date (YYYY-MM-DD)"),
-                ),
+                date_input("production_date", s.t("生产日期", "Production date"), true),
                 text_field("countermeasure", s.t("对策", "Countermeasure")),
             ]),
             decision: None,
@@ -911,7 +910,11 @@ fn action_from(form: &Fields) -> Result<Action, AppError> {
                 if v.is_empty() {
                     continue;
                 }
-                let fen = parse_yuan(v).map_err(AppError::invalid)?;
+                let fen = parse_yuan(v).map_err(|e| {
+                    AppError::invalid(e).with_zh(Some(format!(
+                        "「{v}」不是金额:请填写元,最多两位小数,例如 1500 或 1500.50"
+                    )))
+                })?;
                 let field = match key.as_str() {
                     "amount" => "amount_fen",
                     "loss" => "loss_fen",
@@ -920,16 +923,18 @@ fn action_from(form: &Fields) -> Result<Action, AppError> {
                 obj.insert(field.into(), Value::from(fen));
             }
             "decision" => {
-                let n: u32 = v
-                    .parse()
-                    .map_err(|_| AppError::invalid("not a decision number"))?;
+                let n: u32 = v.parse().map_err(|_| {
+                    AppError::invalid("not a decision number")
+                        .with_zh(Some("没有这一笔金额".into()))
+                })?;
                 obj.insert("decision".into(), Value::from(n));
             }
             "quantity" if v.is_empty() => {}
             "quantity" => {
-                let n: i64 = v
-                    .parse()
-                    .map_err(|_| AppError::invalid("the quantity is a whole number"))?;
+                let n: i64 = v.parse().map_err(|_| {
+                    AppError::invalid("the quantity is a whole number")
+                        .with_zh(Some("数量应为整数".into()))
+                })?;
                 obj.insert("quantity".into(), Value::from(n));
             }
             "responsible_department" | "penalty" if v.is_empty() => {}
@@ -938,8 +943,11 @@ fn action_from(form: &Fields) -> Result<Action, AppError> {
             }
         }
     }
-    serde_json::from_value(Value::Object(obj))
-        .map_err(|e| AppError::invalid(format!("the form is incomplete: {e}")))
+    serde_json::from_value(Value::Object(obj)).map_err(|e| {
+        AppError::invalid(format!("the form is incomplete: {e}")).with_zh(Some(
+            "表单未填完整或有一项格式不对(日期请用 年-月-日)".into(),
+        ))
+    })
 }
 
 pub async fn act(

@@ -873,7 +873,9 @@ pub async fn receipt_custody(
 ) -> Response {
     let result = async {
         let event = serde_json::from_value(serde_json::Value::String(form.get("event").into()))
-            .map_err(|_| AppError::invalid("no such custody step"))?;
+            .map_err(|_| {
+                AppError::invalid("no such custody step").with_zh(Some("没有这一保管步骤".into()))
+            })?;
         let body = service::CustodyRequest {
             event,
             note: form.get("note").into(),

@@ -118,7 +118,8 @@ pub async fn download(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 &format!("{file}.xlsx"),
             )),
-            _ => Err(AppError::invalid("format is csv or xlsx")),
+            _ => Err(AppError::invalid("format is csv or xlsx")
+                .with_zh(Some("下载格式为 CSV 或 XLSX".into()))),
         }
     }
     .await;

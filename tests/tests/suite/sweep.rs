@@ -407,3 +407,154 @@ async fn every_role_sees_words_not_codes() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A caller the office has never heard of, registered in the browser alone: the search finds
+/// nobody, the customer and the product are added, the product picker then offers only that
+/// customer's product, and the request is registered against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let people = People::sign_in(
+        &server,
+        &[
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("tech", Role::Technician, Some("wuhan")),
+        ],
+    )
+    .await?;
+    // Someone else's customer and product are already on file.
+    let known = people
+        .ok(
+            "clerk",
+            Method::POST,
+            "/api/customers",
+            Some(json!({"name": "武汉某工地", "address": "武汉市江夏区", "phone": "027-1234567"})),
+        )
+        .await?;
+    people
+        .ok("clerk", Method::POST, "/api/products", Some(json!({"customer_id": known["id"], "name": "搅拌机", "model": "BC-350", "serial": "SN-001", "purchase_date": "2026-06-01", "warranty_months": 12})))
+        .await?;
+
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "clerk").await?;
+    browser.type_into("#f-q", "黄石").await?;
+    browser.click("#find-customer").await?;
+    browser.find("#no-customer").await?;
+    browser
+        .type_into("#customer-form #f-name", "黄石某矿业")
+        .await?;
+    browser
+        .type_into("#customer-form #f-address", "黄石市下陆区")
+        .await?;
+    browser
+        .type_into("#customer-form #f-phone", "0714-555")
+        .await?;
+    browser.click("#customer-form button").await?;
+    assert!(
+        browser
+            .text("#chosen-customer")
+            .await?
+            .contains("黄石某矿业")
+    );
+    // The new customer is chosen in the product form; the date comes from a date picker.
+    assert_eq!(
+        browser
+            .count("#product-form #f-purchase_date[type=date]")
+            .await?,
+        1
+    );
+    browser.type_into("#product-form #f-name", "破碎机").await?;
+    browser
+        .type_into("#product-form #f-model", "PC-600")
+        .await?;
+    browser
+        .type_into("#product-form #f-serial", "HS-77")
+        .await?;
+    browser
+        .set_value("#product-form #f-purchase_date", "2026-03-15")
+        .await?;
+    browser.click("#product-form button").await?;
+    browser.find(".flash.ok").await?;
+    // Only the chosen customer's product is offered.
+    let offered = browser.count("#request-form #f-product_id option").await?;
+    assert_eq!(offered, 1, "the picker is narrowed to the caller");
+    assert!(
+        browser
+            .text("#request-form #f-product_id")
+            .await?
+            .contains("破碎机")
+    );
+    browser
+        .type_into("#request-form #f-description", "皮带打滑")
+        .await?;
+    browser.click("#register").await?;
+    browser.find("#sheet-request").await?;
+    let text = browser.visible_text().await?;
+    assert!(text.contains("黄石某矿业") && text.contains("皮带打滑") && text.contains("HS-77"));
+    assert!(
+        faults(&text, true, false).is_empty(),
+        "{:?}",
+        faults(&text, true, false)
+    );
+    browser
+        .screenshot(&shot("clerk", "new-caller-registered"))
+        .await?;
+
+    // Bad input through the page changes nothing: a product without a customer, a
+    // warranty that is not a number; each refused in Chinese.
+    browser.goto(&format!("{base}/web/requests/new")).await?;
+    browser.type_into("#product-form #f-name", "x").await?;
+    browser.type_into("#product-form #f-model", "x").await?;
+    browser
+        .set_value("#product-form #f-purchase_date", "2026-03-15")
+        .await?;
+    browser
+        .type_into("#product-form #f-warranty_months", "十二")
+        .await?;
+    browser
+        .script(
+            "document.querySelector('#product-form #f-customer_id').removeAttribute('required');",
+        )
+        .await?;
+    browser.click("#product-form button").await?;
+    let refusal = browser.text(".flash.err").await?;
+    assert!(refusal.contains("请选择客户"), "{refusal}");
+    // The API finds the caller too (name or phone), with their products: two in all.
+    let token = &people.tokens["clerk"];
+    let (status, found) = fieldloop_e2e::call(
+        Method::GET,
+        &format!("{base}/api/customers?q=0714"),
+        token,
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found[0]["name"], "黄石某矿业", "{found}");
+    let mut products = 0;
+    let (_, all) =
+        fieldloop_e2e::call(Method::GET, &format!("{base}/api/customers"), token, None).await?;
+    for c in all.as_array().cloned().unwrap_or_default() {
+        let (status, list) = fieldloop_e2e::call(
+            Method::GET,
+            &format!(
+                "{base}/api/customers/{}/products",
+                c["id"].as_str().unwrap_or_default()
+            ),
+            token,
+            None,
+        )
+        .await?;
+        assert_eq!(status, 200, "{list}");
+        products += list.as_array().map(Vec::len).unwrap_or(0);
+    }
+    assert_eq!(products, 2, "the refused product was not added");
+    // A technician does not look customers up.
+    let tech = fieldloop_e2e::login_token(&base, "tech").await?;
+    let (status, _) =
+        fieldloop_e2e::call(Method::GET, &format!("{base}/api/customers"), &tech, None).await?;
+    assert_eq!(status, 403);
+    Ok(())
+}

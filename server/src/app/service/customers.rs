@@ -63,6 +63,58 @@ pub(super) async fn visible_customer(
     Ok(customer)
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CustomerSearch {
+    /// Part of the customer's name or phone; all customers when absent.
+    pub q: Option<String>,
+}
+
+/// The office's customers whose name or phone holds the text, by name (at most 100): how the
+/// clerk finds a caller (§2.2). A regional office sees its own; head office all.
+pub async fn find_customers(
+    state: &AppState,
+    p: &Principal,
+    q: &CustomerSearch,
+) -> AppResult<Vec<Customer>> {
+    if p.role == Role::Technician {
+        return Err(AppError::forbidden("customers are looked up by the office")
+            .with_zh(Some("客户由办事处查找".into())));
+    }
+    let region = if p.is_head_office() {
+        None
+    } else {
+        p.region.as_deref()
+    };
+    let text = q.q.as_deref().unwrap_or("").trim().to_lowercase();
+    Ok(state
+        .db
+        .customers_in(region)
+        .await?
+        .into_iter()
+        .filter(|c| {
+            text.is_empty() || c.name.to_lowercase().contains(&text) || c.phone.contains(&text)
+        })
+        .take(100)
+        .collect())
+}
+
+/// A customer's products, for registering a request against one.
+pub async fn customer_products(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> AppResult<Vec<Product>> {
+    let customer = visible_customer(state, p, id).await?;
+    Ok(state
+        .db
+        .product_choices(Some(&customer.region))
+        .await?
+        .into_iter()
+        .filter(|c| c.customer.id == id)
+        .map(|c| c.product)
+        .collect())
+}
+
 /// A customer record.
 pub async fn get_customer(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Customer> {
     visible_customer(state, p, id).await

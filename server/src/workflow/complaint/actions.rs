@@ -507,9 +507,13 @@ impl Case {
     /// The GM office closes the case once nothing blocks it (§4.7.1, §4.6.7, §4.6.12).
     fn close(&mut self, at: &Acting) -> Result<(), WorkflowError> {
         need(at.actor.role, &[Role::GmOffice], "close", "总经理室")?;
-        let missing = close_blockers(self);
+        let missing = close_blockers_in(self);
         if !missing.is_empty() {
-            return Err(WorkflowError::NotReady(missing.join("; ")));
+            let (zh, en): (Vec<String>, Vec<String>) = missing.into_iter().unzip();
+            return Err(WorkflowError::NotReady {
+                en: en.join("; "),
+                zh: zh.join(";"),
+            });
         }
         self.state = CaseState::Closed;
         self.closed_at = Some(at.now);

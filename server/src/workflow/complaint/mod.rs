@@ -405,8 +405,8 @@ pub enum WorkflowError {
     },
     #[error("{0}")]
     Invalid(String),
-    #[error("the case cannot close yet: {0}")]
-    NotReady(String),
+    #[error("the case cannot close yet: {en}")]
+    NotReady { en: String, zh: String },
     #[error("{0} is recorded already; it is done once")]
     AlreadyDone(&'static str),
 }
@@ -484,7 +484,7 @@ impl WorkflowError {
             }
             WorkflowError::AlreadyAccepted(number) => format!("该案件已受理,编号 {number}"),
             WorkflowError::NotAccepted => "品管部尚未受理该案件".into(),
-            WorkflowError::NotReady(why) => format!("尚不能结案:{why}"),
+            WorkflowError::NotReady { zh, .. } => format!("尚不能结案:{zh}"),
             _ => return None,
         })
     }
@@ -498,7 +498,7 @@ impl WorkflowError {
             WorkflowError::WrongStep(_) => ErrorCode::WrongStep,
             WorkflowError::AboveAuthority { .. } => ErrorCode::AboveAuthority,
             WorkflowError::Invalid(_) => ErrorCode::InvalidInput,
-            WorkflowError::NotReady(_) => ErrorCode::NotReady,
+            WorkflowError::NotReady { .. } => ErrorCode::NotReady,
             WorkflowError::AlreadyDone(_) => ErrorCode::AlreadyDone,
         }
     }
