@@ -310,8 +310,20 @@ impl Store {
             .bind(next.to_string())
             .execute(&mut *conn)
             .await?;
-        let device = self.actor.to_hex_string();
-        Ok(format!("R-{}-{next:05}", &device[..device.len().min(10)]))
+        // Short enough to read out over the phone: the device's number from its registration
+        // (R007-00012). A store that has not registered yet falls back to its actor id, which
+        // is unique without asking anyone.
+        let number: Option<i64> = sqlx::query("SELECT value FROM meta WHERE key = 'device_number'")
+            .fetch_optional(&mut *conn)
+            .await?
+            .and_then(|r| r.get::<String, _>(0).parse().ok());
+        Ok(match number {
+            Some(n) => format!("R{n:03}-{next:05}"),
+            None => {
+                let device = self.actor.to_hex_string();
+                format!("R-{}-{next:05}", &device[..device.len().min(10)])
+            }
+        })
     }
 
     /// Creates a record with its first fields, checked by the record's rules, and stores it in

@@ -344,6 +344,11 @@ impl SyncClient {
                     .json(&body)
             })
             .await?;
+        if info.number > 0 {
+            self.store
+                .meta_set("device_number", &info.number.to_string())
+                .await?;
+        }
         self.store
             .meta_set("device_id", &info.id.to_string())
             .await?;

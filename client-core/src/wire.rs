@@ -438,6 +438,10 @@ pub struct DeviceInfo {
     pub id: Uuid,
     pub name: String,
     pub actor_id: String,
+    /// The device's short number (1, 2, ...), which its receipt numbers carry (`R007-00012`);
+    /// 0 from a server that does not number devices.
+    #[serde(default)]
+    pub number: i64,
 }
 
 /// Lowercase hex SHA-256: the name of a blob.

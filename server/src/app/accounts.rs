@@ -173,11 +173,12 @@ pub async fn register_device(
         actor_id: actor.clone(),
         revoked: false,
     };
-    state.db.register_device(&device, state.now_ms()).await?;
+    let number = state.db.register_device(&device, state.now_ms()).await?;
     Ok(DeviceInfo {
         id: device.id,
         name: device.name,
         actor_id: actor,
+        number,
     })
 }
 

@@ -103,17 +103,22 @@ impl Db {
         rows.iter().map(user_of).collect()
     }
 
-    pub async fn register_device(&self, device: &Device, at: i64) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO devices (id, user_id, name, actor_id, registered_at) VALUES ($1, $2, $3, $4, $5)")
+    /// Registers a device; its short number (1, 2, ...) in registration order.
+    pub async fn register_device(&self, device: &Device, at: i64) -> sqlx::Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let number = super::next_counter(&mut tx, "device_number").await?;
+        sqlx::query("INSERT INTO devices (id, user_id, name, actor_id, registered_at, number) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(device.id.to_string())
             .bind(device.user_id.to_string())
             .bind(&device.name)
             .bind(&device.actor_id)
             .bind(at)
-            .execute(&self.pool)
+            .bind(number)
+            .execute(&mut **tx)
             .await?;
+        tx.commit().await?;
         self.access_changed();
-        Ok(())
+        Ok(number)
     }
 
     pub async fn device(&self, id: Uuid) -> sqlx::Result<Option<Device>> {

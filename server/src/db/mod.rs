@@ -143,6 +143,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0012_alerts.sql"),
         include_str!("../../../migrations/postgres/0012_alerts.sql"),
     ),
+    (
+        13,
+        include_str!("../../../migrations/sqlite/0013_device_numbers.sql"),
+        include_str!("../../../migrations/postgres/0013_device_numbers.sql"),
+    ),
 ];
 
 /// How long a start waits for the database before saying it cannot be reached.

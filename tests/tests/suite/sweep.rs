@@ -248,6 +248,11 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<(
         .await?;
     let receipt = dev.store().create(DocKind::Receipt, "wuhan", t).await?.id();
     let number = dev.store().next_receipt_number().await?;
+    // Short enough to read out over the phone: the phone's number, then the receipt's.
+    anyhow::ensure!(
+        number.len() == 10 && number.starts_with('R') && number.as_bytes()[4] == b'-',
+        "receipt number {number}"
+    );
     dev.store()
         .sign(receipt, TECH, &sha, "王经理", &[], t)
         .await?;

@@ -64,6 +64,7 @@ pub(super) async fn visible_customer(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerSearch {
     /// Part of the customer's name or phone; all customers when absent.
     pub q: Option<String>,
