@@ -150,12 +150,12 @@ fn settlement_tasks(
             let form = if r.kind == "return" {
                 s.t("退货单", "Return form")
             } else {
-                s.t("折让证明单", "Allowance certificate")
+                s.t("销货折让证明单", "Allowance certificate")
             };
             tasks.push(Task {
                 due: None,
                 what: format!("{form}: {}", s.t(zh, en)),
-                href: format!("/web/complaints/{}", case.id),
+                href: format!("/web/settlements/{}", r.id),
                 title: case_title(s, case),
             });
         }

@@ -83,6 +83,7 @@ pub fn routes() -> Router<AppState> {
             "/web/complaints/{id}/allowances",
             post(settlements::new_allowance),
         )
+        .route("/web/settlements/{id}", get(settlements::settlement_page))
         .route(
             "/web/settlements/{id}/{step}",
             post(settlements::settlement_step),

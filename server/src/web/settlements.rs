@@ -1,14 +1,15 @@
 //! Returns and allowances in the browser (§4.9): the settlements of a closed case, the forms
 //! that open them and the steps each role takes, offered by the pure workflow's own list.
 
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use fieldloop_client_core::model::Role;
 use fieldloop_client_core::model::money::yuan_text;
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::html::{csrf_field, input};
+use super::html::{Flash, csrf_field, input, page};
+use super::pages::{error_page, not_found};
 use super::{Posted, Session, back_with};
 use crate::AppState;
 use crate::app::settlements::{self as app, NewAllowance, NewReturn, StepBody};
@@ -83,7 +84,9 @@ pub(super) fn settlement_table<'a>(
                         td { a href={ "/web/complaints/" (r.case_id) } {
                             (r.case_number.as_deref().unwrap_or(s.t("(未编号)", "(no number yet)")))
                         } }
-                        td { (if r.kind == "return" { s.t("退货单", "Return form") } else { s.t("折让证明单", "Allowance") }) }
+                        td { a href={ "/web/settlements/" (r.id) } {
+                            (if r.kind == "return" { s.t("退货单", "Return form") } else { s.t("销货折让证明单", "Allowance certificate") })
+                        } }
                         td { (what) }
                         td { (state) }
                         td {
@@ -149,6 +152,96 @@ fn settlement_words(s: &Session, r: &crate::db::complaints::SettlementRow) -> (S
             Err(_) => (String::new(), String::new()),
         },
     }
+}
+
+/// One return form (退货单) or allowance certificate (销货折让证明单) laid out as the form: the
+/// case it settles, the customer, what was approved, received and posted, and the step the
+/// user's role may take on it now.
+pub async fn settlement_page(
+    State(state): State<AppState>,
+    s: Session,
+    Path(id): Path<Uuid>,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let loaded = async {
+        let Some(row) = state.db.settlement(id).await? else {
+            return Ok(None);
+        };
+        let Some(stored) = state.db.case(row.case_id).await? else {
+            return Ok(None);
+        };
+        let forms = state.db.case_forms().await?;
+        Ok::<_, AppError>(Some((row, stored.case, forms)))
+    }
+    .await;
+    let (row, case, forms) = match loaded {
+        Ok(Some((row, case, forms))) if super::cases::visible(&s, &case) => (row, case, forms),
+        Ok(_) => return not_found(&s),
+        Err(e) => return error_page(&s, e),
+    };
+    let (customer, defect) = forms.get(&case.id).cloned().unwrap_or_default();
+    let yes_no = |b: bool| {
+        if b {
+            s.t("是", "Yes")
+        } else {
+            s.t("否", "No")
+        }
+    };
+    let back = format!("/web/settlements/{id}");
+    let body = html! {
+        section.sheet #settlement-form {
+            h2 { (if row.kind == "return" { s.t("退货单(§4.9.3)", "Return form (§4.9.3)") } else { s.t("销货折让证明单(§4.9.2)", "Sales allowance certificate (§4.9.2)") }) }
+            dl.form-grid {
+                dt { (s.t("投诉编号", "Case number")) }
+                dd { a href={ "/web/complaints/" (case.id) } { (case.number.as_deref().unwrap_or(s.t("(未编号)", "(no number yet)"))) } }
+                dt { (s.t("客户", "Customer")) } dd { (customer) }
+                dt { (s.t("不良原因", "Defect")) } dd { (defect) }
+                @match app::stored_settlement(&row.kind, &row.body) {
+                    Ok(crate::workflow::settlement::Settlement::Return(f)) => {
+                        dt { (s.t("批准退货数量", "Approved quantity")) } dd { (f.approved_quantity) }
+                        dt { (s.t("退货金额", "Value")) } dd { "¥" (yuan_text(f.amount_fen)) }
+                        dt { (s.t("退货原因", "Reason")) } dd { (f.reason) }
+                        dt { (s.t("处理方式", "Handling")) } dd { (f.handling) }
+                        dt { (s.t("退回依据", "Basis")) } dd { (f.basis) }
+                        dt { (s.t("总经理批准", "Approved by the GM")) } dd { (yes_no(f.manager_approved)) }
+                        dt { (s.t("货仓实收数量", "Received by the warehouse")) }
+                        dd { (f.received_quantity.map(|q| q.to_string()).unwrap_or_else(|| "—".into())) }
+                        dt { (s.t("差异说明", "Note on a difference")) } dd { (f.receipt_note) }
+                        dt { (s.t("财务过账", "Posted by finance")) } dd { (yes_no(f.posted)) }
+                    }
+                    Ok(crate::workflow::settlement::Settlement::Allowance(c)) => {
+                        dt { (s.t("折让金额", "Allowance")) } dd { "¥" (yuan_text(c.amount_fen)) }
+                        dt { (s.t("总经理会签", "Countersigned by the GM")) } dd { (yes_no(c.gm_countersigned)) }
+                        dt { (s.t("客户签认", "Signed by the customer")) } dd { (yes_no(c.customer_signed)) }
+                        dt { (s.t("财务过账", "Posted by finance")) } dd { (yes_no(c.posted)) }
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        h2 { (s.t("可执行的操作", "What you can do")) }
+        @let steps = steps_for(s.p.role, &row.kind, &row.body);
+        @for (step, zh, en) in &steps {
+            form.action method="post" action={ "/web/settlements/" (row.id) "/" (step) } {
+                (csrf_field(&s))
+                input type="hidden" name="back" value=(back);
+                @if *step == "receive" {
+                    (input("quantity", s.t("实收数量", "Quantity received"), "", true))
+                    (input("note", s.t("差异说明", "Note on a difference"), "", false))
+                }
+                button id={ "settle-" (step) "-" (row.id) } { (s.t(zh, en)) }
+            }
+        }
+        @if steps.is_empty() {
+            p.meta { (s.t("此单据目前没有您可执行的操作。", "Nothing for you to do on this form now.")) }
+        }
+    };
+    let title = if row.kind == "return" {
+        s.t("退货单", "Return form")
+    } else {
+        s.t("销货折让证明单", "Sales allowance certificate")
+    };
+    page(&s, title, &flash, body).into_response()
 }
 
 pub async fn new_return(

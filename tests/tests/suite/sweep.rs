@@ -280,8 +280,29 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<(
     office
         .run_to_amounts(&waiting, 300_000, &[300_000, 800_000])
         .await?;
-    let closed = office.file("500").await?;
-    office.run_to_close(&closed, 50_000, "head").await?;
+    // A closed case settled by a return (approved by the GM) and an allowance.
+    let closed = office.file("800").await?;
+    office
+        .run_to_close_returning(&closed, 80_000, &[(30_000, 10)], "gm")
+        .await?;
+    office
+        .people
+        .ok(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{closed}/returns"),
+            Some(json!({"decision": 2, "reason": "机架焊缝开裂", "handling": "退货重处理", "basis": "客诉处理单结论"})),
+        )
+        .await?;
+    office
+        .people
+        .ok(
+            "sales",
+            Method::POST,
+            &format!("/api/complaints/{closed}/allowances"),
+            Some(json!({"amount": "200.00"})),
+        )
+        .await?;
     Ok(())
 }
 
@@ -312,6 +333,7 @@ async fn walk(
     let mut checked: BTreeSet<String> = BTreeSet::new();
     let mut problems = Vec::new();
     let mut visited = 0;
+    let mut shot_kinds: BTreeSet<&str> = BTreeSet::new();
     while let Some(path) = queue.pop_front() {
         if visited >= PAGES_PER_ROLE {
             break;
@@ -322,10 +344,19 @@ async fn walk(
         for fault in faults(&text, lang == "zh", path.starts_with("/web/admin")) {
             problems.push(format!("{who} ({lang}) {path}: {fault}"));
         }
-        if screenshots && (path == start || nav.contains(&path)) {
-            let name = path
-                .trim_start_matches("/web/")
-                .replace(['/', '?', '=', '&'], "-");
+        // The main pages, and the first page of each kind of form (a record, a case, a
+        // return or allowance) the role opens.
+        let detail = ["/web/records/", "/web/complaints/", "/web/settlements/"]
+            .into_iter()
+            .find(|prefix| path.starts_with(prefix) && path.len() > prefix.len() + 30)
+            .filter(|prefix| shot_kinds.insert(*prefix));
+        if screenshots && (path == start || nav.contains(&path) || detail.is_some()) {
+            let name = match detail {
+                Some(prefix) => format!("{}-form", prefix.trim_matches('/').replace('/', "-")),
+                None => path
+                    .trim_start_matches("/web/")
+                    .replace(['/', '?', '=', '&'], "-"),
+            };
             for (w, h, size) in [(1366, 768, "1366x768"), (820, 1180, "820x1180")] {
                 browser.window(w, h).await?;
                 browser

@@ -176,3 +176,30 @@ fn field_path_literals_are_in_the_field_table() {
         "only {checked} path literals found: the scan is broken"
     );
 }
+
+/// Pages are built with maud, which escapes every value: no page writes HTML tags into a
+/// string (a `format!`, `write!` or string literal opening a tag), where one forgotten escape
+/// would let a customer's name run as markup.
+#[test]
+fn pages_build_no_html_from_strings() {
+    let mut wrong = Vec::new();
+    for (file, text) in sources("server/src/web") {
+        for (n, line) in code_of(&file, &text).lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let opens_tag = ["\"<", "#\"<", "r#\"<"]
+                .iter()
+                .any(|quote| code.contains(quote));
+            if opens_tag || code.contains("fn esc(") {
+                wrong.push(format!("{file}:{}: {code}", n + 1));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "HTML built from strings:\n{}",
+        wrong.join("\n")
+    );
+}
