@@ -157,7 +157,8 @@ pub async fn file_complaint(
             return Err(AppError::new(
                 ErrorCode::NotClosed,
                 "only a closed case's conclusion can be rejected (§4.6.8)",
-            ));
+            )
+            .with_zh(Some("只有已结案投诉的结论可由客户拒绝(§4.6.8)".into())));
         }
         already_rejected(&orig.case)?;
     }
@@ -210,13 +211,16 @@ fn already_rejected(original: &Case) -> AppResult<()> {
     if original.followups.is_empty() {
         return Ok(());
     }
+    let number = original.number.as_deref().unwrap_or("(not numbered)");
     Err(AppError::new(
         ErrorCode::AlreadyDone,
         format!(
-            "the customer's rejection of case {} is already filed as a new complaint form; continue there (§4.6.8)",
-            original.number.as_deref().unwrap_or("(not numbered)")
+            "the customer's rejection of case {number} is already filed as a new complaint form; continue there (§4.6.8)"
         ),
-    ))
+    )
+    .with_zh(Some(format!(
+        "客户对 {number} 号投诉结论的异议已另立新案,请在新案中继续(§4.6.8)"
+    ))))
 }
 
 /// Checks a complaint form before anything is stored (§4.6.1): filed by marketing for its own
@@ -225,9 +229,10 @@ fn already_rejected(original: &Case) -> AppResult<()> {
 fn check_new_complaint(p: &Principal, body: &NewComplaint) -> AppResult<(String, i64)> {
     // The same rule decides for forms that arrive by sync (records::decide).
     if !fieldloop_client_core::model::roles::may_create(p.role, DocKind::Complaint) {
-        return Err(AppError::forbidden(
-            "complaints are filed by salespeople (§4.6.1)",
-        ));
+        return Err(
+            AppError::forbidden("complaints are filed by salespeople (§4.6.1)")
+                .with_zh(Some("投诉处理单由业务人员填写(§4.6.1)".into())),
+        );
     }
     let region = body
         .region

@@ -666,6 +666,19 @@ pub async fn case_page(
         (money_section(&s, case, &name_of))
         (blockers_section(&s, case))
         (actions_section(&s, id, stored.version, case, now, &state.config.rules()))
+        // §4.6.8: the customer does not accept the conclusion; offered once, to marketing.
+        @if case.state == CaseState::Closed && case.followups.is_empty()
+            && fieldloop_client_core::model::roles::may_create(s.p.role, fieldloop_client_core::model::DocKind::Complaint)
+        {
+            form.action #reopen-form method="post" action={ "/web/complaints/" (id) "/reopen" } {
+                (csrf_field(&s))
+                p.meta { (s.t(
+                    "客户不接受处理结论时,另立一张关联本案的新投诉处理单(§4.6.8),只做一次。",
+                    "When the customer does not accept the conclusion, a new complaint form linked to this case is filed (§4.6.8), once."
+                )) }
+                button #reopen type="submit" { (s.t("客户不接受结论,重新立案", "Customer rejects the conclusion: reopen")) }
+            }
+        }
         // Returns and allowances after closing.
         @if case.state == CaseState::Closed {
             (settlement_section(&s, id, settlements.iter().filter(|r| r.case_id == id)))
@@ -948,6 +961,26 @@ fn action_from(form: &Fields) -> Result<Action, AppError> {
             "表单未填完整或有一项格式不对(日期请用 年-月-日)".into(),
         ))
     })
+}
+
+/// §4.6.8: the customer rejects a closed case's conclusion; a new linked case is filed.
+pub async fn reopen(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, .. }: Posted,
+) -> Response {
+    match app::reopen(&state, &s.p, id).await {
+        Ok(view) => back_with(
+            &s,
+            &format!("/web/complaints/{}", view.id),
+            Ok(s.t(
+                "已重新立案,等待品质部受理",
+                "Reopened: the new case waits for quality to accept it",
+            )
+            .to_string()),
+        ),
+        Err(e) => back_with(&s, &format!("/web/complaints/{id}"), Err(e)),
+    }
 }
 
 pub async fn act(

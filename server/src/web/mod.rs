@@ -84,6 +84,7 @@ pub fn routes() -> Router<AppState> {
             post(settlements::new_allowance),
         )
         .route("/web/settlements/{id}", get(settlements::settlement_page))
+        .route("/web/complaints/{id}/reopen", post(cases::reopen))
         .route(
             "/web/settlements/{id}/{step}",
             post(settlements::settlement_step),

@@ -1356,6 +1356,53 @@ async fn linked_cases_and_one_shot_actions() -> anyhow::Result<()> {
     } else {
         panic!("the case did not close and reopen: {status} {reopened}");
     }
+
+    // The same through the page: the salesperson is offered the rejection once; a second
+    // post (another tab) is refused in Chinese and files nothing.
+    let id = office.file("0").await?;
+    office.run_to_close(&id, 50_000, "head").await?;
+    let sales = sign_in(&http, &base, "sales").await?;
+    let case_page = format!("{base}/web/complaints/{id}");
+    let page = page_text(&http, case_page.clone(), &sales).await?;
+    assert!(page.contains(r#"id="reopen""#), "offered on a closed case");
+    let gm_page = page_text(
+        &http,
+        case_page.clone(),
+        &sign_in(&http, &base, "gm").await?,
+    )
+    .await?;
+    assert!(!gm_page.contains(r#"id="reopen""#), "marketing's step only");
+    let csrf = csrf_of(&page);
+    let post = || {
+        http.post(format!("{base}/web/complaints/{id}/reopen"))
+            .header(reqwest::header::COOKIE, &sales)
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+    };
+    let first = location(&post().await?);
+    assert!(
+        first.starts_with("/web/complaints/") && !first.contains(&id) && first.contains("ok="),
+        "{first}"
+    );
+    let page = page_text(&http, case_page.clone(), &sales).await?;
+    assert!(!page.contains(r#"id="reopen""#), "offered once");
+    let second = decoded(&location(&post().await?));
+    assert!(
+        second.contains("err=") && second.contains("已另立新案"),
+        "{second}"
+    );
+    let (_, cases) = office
+        .call("gmo", Method::GET, "/api/complaints", None)
+        .await?;
+    let followups = cases
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|c| c["case"]["original"].as_str() == Some(id.as_str()))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(followups, 1, "one rejection per closed case");
     server.finish().await;
     Ok(())
 }
