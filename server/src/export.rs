@@ -20,6 +20,13 @@ pub enum Cell {
     /// A code the model stores (an outcome, a state): people read its words in their language
     /// (the one translation table of the field model); JSON keeps the code.
     Code(String),
+    /// Words in Chinese and English (a state, a step, a department); JSON keeps the Chinese.
+    #[serde(serialize_with = "words_as_zh")]
+    Words(String, String),
+}
+
+fn words_as_zh<S: serde::Serializer>(zh: &str, _en: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(zh)
 }
 
 fn fen_as_yuan<S: serde::Serializer>(fen: &i64, s: S) -> Result<S::Ok, S::Error> {
@@ -117,6 +124,7 @@ impl Table {
             Cell::Ratio(Some(r)) => format!("{:.1}%", r * 100.0),
             Cell::Mean(Some(m)) => format!("{m:.2}"),
             Cell::Ratio(None) | Cell::Mean(None) => "—".to_string(),
+            Cell::Words(zh, en) => if lang == Lang::Zh { zh } else { en }.clone(),
             Cell::Code(code) => match fieldloop_client_core::model::fields::code_label(code) {
                 Some((zh, en)) => if lang == Lang::Zh { zh } else { en }.to_string(),
                 None => code.clone(),
@@ -130,7 +138,7 @@ impl Table {
             Cell::Int(n) | Cell::Fen(n) => *n as f64,
             Cell::Ratio(r) | Cell::Mean(r) => r.unwrap_or(0.0),
             Cell::Text(t) => t.parse().unwrap_or(0.0),
-            Cell::Code(_) => 0.0,
+            Cell::Code(_) | Cell::Words(..) => 0.0,
         }
     }
 
@@ -206,7 +214,7 @@ impl Table {
                     Cell::Fen(f) => sheet.write_number_with_format(r, c, *f as f64 / 100.0, &money),
                     Cell::Ratio(Some(x)) => sheet.write_number_with_format(r, c, *x, &percent),
                     Cell::Mean(Some(x)) => sheet.write_number_with_format(r, c, *x, &mean),
-                    Cell::Ratio(None) | Cell::Mean(None) | Cell::Code(_) => {
+                    Cell::Ratio(None) | Cell::Mean(None) | Cell::Code(_) | Cell::Words(..) => {
                         sheet.write_string(r, c, Self::text_in(cell, lang))
                     }
                 }
@@ -225,6 +233,26 @@ fn formula_like(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_read_in_the_users_language_and_keep_their_json() {
+        let words = Cell::Words("处理中".into(), "open".into());
+        assert_eq!(Table::text_in(&words, Lang::En), "open");
+        assert_eq!(Table::text_in(&words, Lang::Zh), "处理中");
+        assert_eq!(
+            serde_json::to_value(&words).unwrap(),
+            serde_json::json!("处理中")
+        );
+        let code = Cell::Code("taken_back".into());
+        assert_eq!(Table::text_in(&code, Lang::Zh), "带回维修");
+        assert_eq!(
+            serde_json::to_value(&code).unwrap(),
+            serde_json::json!("taken_back")
+        );
+        assert_eq!(Table::text_in(&Cell::Ratio(Some(0.125)), Lang::Zh), "12.5%");
+        assert_eq!(Table::text_in(&Cell::Ratio(None), Lang::En), "—");
+        assert_eq!(Table::text_in(&Cell::Mean(Some(4.5)), Lang::En), "4.50");
+    }
 
     #[test]
     fn formula_like_text_stays_text() {

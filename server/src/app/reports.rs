@@ -55,6 +55,33 @@ impl Ctx<'_> {
     }
 }
 
+/// A step's name in both languages.
+fn step_words(k: StepKind) -> Cell {
+    Cell::Words(k.label_zh().into(), english_of(k))
+}
+
+/// A department's name in both languages.
+fn dept_words(d: Department) -> Cell {
+    Cell::Words(d.label_zh().into(), english_of(d))
+}
+
+/// The English of a workflow code: its serde name in words (`rnd_opinion` → "rnd opinion").
+fn english_of<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+/// Yes or no, or nothing when undecided.
+fn yes_no(value: Option<bool>) -> Cell {
+    match value {
+        Some(true) => Cell::Words("是".into(), "yes".into()),
+        Some(false) => Cell::Words("否".into(), "no".into()),
+        None => "".into(),
+    }
+}
+
 fn ymd(state: &AppState, ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|t| {
@@ -307,12 +334,12 @@ async fn complaint_register(ctx: &Ctx<'_>) -> AppResult<Table> {
             field("form.product_model"),
             field("form.defect"),
             match c.state {
-                CaseState::Submitted => "待受理",
-                CaseState::Open => "处理中",
-                CaseState::Closed => "已结案",
-            }
-            .into(),
-            step.map(|s| s.kind.label_zh()).unwrap_or("").into(),
+                CaseState::Submitted => Cell::Words("待受理".into(), "submitted".into()),
+                CaseState::Open => Cell::Words("处理中".into(), "open".into()),
+                CaseState::Closed => Cell::Words("已结案".into(), "closed".into()),
+            },
+            step.map(|s| step_words(s.kind))
+                .unwrap_or_else(|| "".into()),
             step.map(|s| due_day(ctx.state, s.due_at))
                 .unwrap_or_default()
                 .into(),
@@ -321,23 +348,18 @@ async fn complaint_register(ctx: &Ctx<'_>) -> AppResult<Table> {
                 .unwrap_or_default()
                 .into(),
             match c.cause_class {
-                Some(CauseClass::Quality) => "质量异常",
-                Some(CauseClass::NonQuality) => "非质量异常",
-                None => "",
-            }
-            .into(),
+                Some(CauseClass::Quality) => Cell::Words("质量异常".into(), "quality".into()),
+                Some(CauseClass::NonQuality) => {
+                    Cell::Words("非质量异常".into(), "non-quality".into())
+                }
+                None => "".into(),
+            },
             c.responsibility
                 .as_ref()
                 .and_then(|r| r.department)
-                .map(|d| d.label_zh())
-                .unwrap_or("")
-                .into(),
-            match c.decision.as_ref().map(|d| d.track_improvement) {
-                Some(true) => "是",
-                Some(false) => "否",
-                None => "",
-            }
-            .into(),
+                .map(dept_words)
+                .unwrap_or_else(|| "".into()),
+            yes_no(c.decision.as_ref().map(|d| d.track_improvement)),
             c.closed_at
                 .map(|d| ymd(ctx.state, d.timestamp_millis()))
                 .unwrap_or_default()
@@ -419,8 +441,8 @@ async fn product_register(ctx: &Ctx<'_>) -> AppResult<Table> {
         };
         let location =
             serde_json::from_value::<Location>(serde_json::Value::String(r.location.clone()))
-                .map(|l| l.label_zh().to_string())
-                .unwrap_or_else(|_| r.location.clone());
+                .map(|l| Cell::Words(l.label_zh().into(), l.label_en().into()))
+                .unwrap_or_else(|_| r.location.clone().into());
         t.push(vec![
             r.number.into(),
             ctx.region_name(&r.region).into(),
@@ -428,7 +450,7 @@ async fn product_register(ctx: &Ctx<'_>) -> AppResult<Table> {
             field("receipt.product_name"),
             field("receipt.product_model"),
             field("receipt.product_serial"),
-            location.into(),
+            location,
             r.promised_date.unwrap_or_default().into(),
             steps.join("; ").into(),
         ]);
@@ -456,15 +478,18 @@ async fn overdue(ctx: &Ctx<'_>) -> AppResult<Table> {
     }
     for i in items {
         let what = match i.what.as_str() {
-            "case" => "结案".to_string(),
-            "investigation_report" => "调查报告(§4.6.3)".to_string(),
+            "case" => Cell::Words("结案".into(), "closing the case".into()),
+            "investigation_report" => Cell::Words(
+                "调查报告(§4.6.3)".into(),
+                "investigation report (§4.6.3)".into(),
+            ),
             step => parse::<StepKind>(step)
-                .map(|k| k.label_zh().to_string())
-                .unwrap_or_else(|| step.to_string()),
+                .map(step_words)
+                .unwrap_or_else(|| step.into()),
         };
         let department = parse::<Department>(&i.department)
-            .map(|d| d.label_zh().to_string())
-            .unwrap_or(i.department);
+            .map(dept_words)
+            .unwrap_or_else(|| i.department.into());
         t.push(vec![
             i.number.unwrap_or_default().into(),
             what.into(),
