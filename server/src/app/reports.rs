@@ -492,8 +492,8 @@ async fn overdue(ctx: &Ctx<'_>) -> AppResult<Table> {
             .unwrap_or_else(|| i.department.into());
         t.push(vec![
             i.number.unwrap_or_default().into(),
-            what.into(),
-            department.into(),
+            what,
+            department,
             due_day(ctx.state, i.due_at).into(),
         ]);
     }
