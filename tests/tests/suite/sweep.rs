@@ -14,7 +14,7 @@ use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue as V, Role, fields};
 use fieldloop_e2e::browser::Browser;
 use fieldloop_e2e::office::{Office, PEOPLE, People};
-use fieldloop_e2e::{Engine, TestServer};
+use fieldloop_e2e::{Engine, TestServer, both_engines};
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
@@ -594,3 +594,154 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
     assert_eq!(status, 403);
     Ok(())
 }
+
+/// The lists find the work: the records list searched by customer name, phone, serial and
+/// receipt number, filtered by kind and state, paged fifty at a time with the count; the
+/// complaints list by number, customer and state. Bad input tried: an unknown kind (refused
+/// in Chinese), page 0 and a page past the end (the nearest page), a search holding `%` and
+/// `_` (read as those characters, not as patterns).
+async fn lists(server: TestServer) -> anyhow::Result<()> {
+    let base = server.base();
+    let people = People::sign_in(
+        &server,
+        &[
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("sales", Role::Salesperson, Some("wuhan")),
+            ("quality", Role::Quality, None),
+        ],
+    )
+    .await?;
+    let customer = |name: &str, phone: &str| {
+        people.ok(
+            "clerk",
+            Method::POST,
+            "/api/customers",
+            Some(json!({"name": name, "address": "武汉", "phone": phone})),
+        )
+    };
+    let mine = customer("黄石某矿业", "0714-555").await?;
+    let other = customer("孝感某厂", "0712-888").await?;
+    let product = |c: &serde_json::Value, serial: &str| {
+        people.ok(
+            "clerk",
+            Method::POST,
+            "/api/products",
+            Some(json!({"customer_id": c["id"], "name": "破碎机", "model": "PC-600", "serial": serial, "purchase_date": "2026-03-15", "warranty_months": 12})),
+        )
+    };
+    let p_mine = product(&mine, "HS-77").await?;
+    let p_other = product(&other, "XG_100%").await?;
+    // 55 requests of the other customer, one of mine: two pages.
+    for _ in 0..55 {
+        people
+            .ok("clerk", Method::POST, "/api/visits", Some(json!({"product_id": p_other["id"], "category": "C", "channel": "phone", "description": "x"})))
+            .await?;
+    }
+    people
+        .ok("clerk", Method::POST, "/api/visits", Some(json!({"product_id": p_mine["id"], "category": "A", "channel": "phone", "description": "皮带打滑"})))
+        .await?;
+    let http = client();
+    let clerk = sign_in(&http, &base, "clerk").await?;
+    let list = |query: &str| {
+        let url = format!("{base}/web/records?{query}");
+        let http = &http;
+        let clerk = &clerk;
+        async move { super::web::page_text(http, url, clerk).await }
+    };
+    let count = |page: &str| {
+        page.split(r#"id="records-count""#)
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let rows = |page: &str| page.matches("<tr>").count().saturating_sub(1);
+
+    let all = list("").await?;
+    assert!(count(&all).contains("56"), "{}", count(&all));
+    assert!(count(&all).contains("1 / 2"), "two pages: {}", count(&all));
+    assert_eq!(rows(&all), 50, "fifty a page");
+    assert!(all.contains(r#"id="page-next""#) && !all.contains(r#"id="page-prev""#));
+    let second = list("page=2").await?;
+    assert_eq!(rows(&second), 6);
+    for query in [
+        "q=黄石",
+        "q=0714",
+        "q=hs-77",
+        "q=HS-77&kind=visit&state=registered",
+    ] {
+        let found = list(query).await?;
+        assert!(count(&found).contains(" 1 "), "{query}: {}", count(&found));
+        assert!(found.contains("黄石某矿业"), "{query}");
+    }
+    // `%` and `_` are characters to find, not patterns.
+    let literal = list("q=XG_100%25").await?;
+    assert!(count(&literal).contains("55"), "{}", count(&literal));
+    let nothing = list("q=_%25").await?;
+    assert!(count(&nothing).contains(" 0 "), "{}", count(&nothing));
+    assert!(nothing.contains("没有符合条件的记录"));
+    assert!(count(&list("kind=receipt").await?).contains(" 0 "));
+    // Bad pages read as the nearest one; an unknown kind is refused in words.
+    assert_eq!(rows(&list("page=0").await?), 50);
+    assert!(list("page=99").await?.contains("没有符合条件的记录"));
+    let bad = list("kind=invoice").await?;
+    assert!(
+        bad.contains("没有这种记录") && !bad.contains("invalid_input"),
+        "{bad}"
+    );
+
+    // Complaints: one accepted (numbered), one waiting.
+    let file = |customer: &str| {
+        people.ok(
+            "sales",
+            Method::POST,
+            "/api/complaints",
+            Some(
+                json!({"customer_name": customer, "order_number": "SO-1", "product_model": "PC-600",
+                        "quantity": 1, "delivery_date": "2026-09-01", "defect": "轴承异响",
+                        "customer_demand": "更换", "claimed": "500"}),
+            ),
+        )
+    };
+    let accepted = file("黄石某矿业").await?;
+    file("孝感某厂").await?;
+    let view = people
+        .ok(
+            "quality",
+            Method::POST,
+            &format!(
+                "/api/complaints/{}/actions",
+                accepted["id"].as_str().unwrap_or_default()
+            ),
+            Some(json!({"action": "accept"})),
+        )
+        .await?;
+    let number = view["number"].as_str().unwrap_or_default().to_string();
+    let quality = sign_in(&http, &base, "quality").await?;
+    let cases = |query: String| {
+        let url = format!("{base}/web/complaints?{query}");
+        let http = &http;
+        let quality = &quality;
+        async move { super::web::page_text(http, url, quality).await }
+    };
+    let ccount = |page: &str| {
+        page.split(r#"id="complaints-count""#)
+            .nth(1)
+            .and_then(|rest| rest.split("</p>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(ccount(&cases(String::new()).await?).contains(" 2 "));
+    let by_number = cases(format!("q={number}")).await?;
+    assert!(ccount(&by_number).contains(" 1 ") && by_number.contains("黄石某矿业"));
+    let waiting = cases("state=submitted".into()).await?;
+    assert!(ccount(&waiting).contains(" 1 ") && waiting.contains("孝感某厂"));
+    assert!(
+        ccount(&cases("q=轴承".into()).await?).contains(" 2 "),
+        "by defect"
+    );
+    assert!(ccount(&cases("overdue=1".into()).await?).contains(" 0 "));
+    Ok(())
+}
+
+both_engines!(lists_find_the_work, lists);
