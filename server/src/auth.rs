@@ -200,6 +200,19 @@ pub fn check_new_password(password: &str, username: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// A password refusal of [`check_new_password`] as a Chinese page says it.
+pub fn password_refusal_zh(english: &str) -> String {
+    if english.starts_with("a password needs at least") {
+        format!("密码至少 {PASSWORD_MIN_CHARS} 个字符(几个词组成的短句最好记)")
+    } else if english.starts_with("a password has at most") {
+        format!("密码最多 {PASSWORD_MAX_CHARS} 个字符")
+    } else if english.contains("username") {
+        "密码不能由用户名组成".into()
+    } else {
+        "这个密码太常见,请换一个".into()
+    }
+}
+
 /// Passwords too common to allow (`common_passwords.txt`, compared case-folded).
 fn is_common(folded: &str) -> bool {
     include_str!("common_passwords.txt")
@@ -374,13 +387,12 @@ pub async fn check_credentials(
 }
 
 fn too_many(wait: std::time::Duration) -> AppError {
+    let secs = wait.as_secs().max(1);
     AppError::new(
         ErrorCode::TooManyAttempts,
-        format!(
-            "too many failed sign-ins; try again in {} s",
-            wait.as_secs().max(1)
-        ),
+        format!("too many failed sign-ins; try again in {secs} s"),
     )
+    .with_zh(Some(format!("登录失败次数过多,请 {secs} 秒后再试")))
 }
 
 /// Issues an access token and a refresh token in `family` (a new family at login).

@@ -163,6 +163,9 @@ pub fn code_label(code: &str) -> Option<(&'static str, &'static str)> {
         "complaint" => ("抱怨", "Complaint"),
         "rating" => ("品评", "Rating"),
         "yes" => ("是", "Yes"),
+        // a feedback item's handling (handling.state)
+        "open" => ("处理中", "Open"),
+        "closed" => ("已办结", "Closed"),
         _ => return None,
     })
 }

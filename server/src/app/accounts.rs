@@ -195,13 +195,17 @@ pub async fn change_password(
         .user_by_id(p.user_id)
         .await?
         .ok_or_else(|| AppError::not_found("no such account"))?;
-    auth::check_new_password(new, &user.username).map_err(AppError::invalid)?;
+    auth::check_new_password(new, &user.username).map_err(|e| {
+        let zh = auth::password_refusal_zh(&e);
+        AppError::invalid(e).with_zh(Some(zh))
+    })?;
     let (current, hash) = (current.to_string(), user.password_hash.clone());
     if !auth::with_hasher(state, move || auth::verify_password(&current, &hash)).await? {
         return Err(AppError::new(
             ErrorCode::BadCredentials,
             "the current password is not right",
-        ));
+        )
+        .with_zh(Some("当前密码不对".into())));
     }
     let new = new.to_string();
     let hash = auth::with_hasher(state, move || auth::hash_password(&new)).await??;
@@ -293,7 +297,10 @@ pub async fn reset_password(
         ));
     }
     let user = account(state, id).await?;
-    auth::check_new_password(&body.password, &user.username).map_err(AppError::invalid)?;
+    auth::check_new_password(&body.password, &user.username).map_err(|e| {
+        let zh = auth::password_refusal_zh(&e);
+        AppError::invalid(e).with_zh(Some(zh))
+    })?;
     let password = body.password;
     let hash = auth::with_hasher(state, move || auth::hash_password(&password)).await??;
     let at = state.now_ms();

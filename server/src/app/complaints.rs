@@ -430,7 +430,8 @@ pub async fn act(
     Err(AppError::new(
         ErrorCode::Stale,
         "the case keeps changing meanwhile; reload it",
-    ))
+    )
+    .with_zh(Some("案件正被他人更新,请刷新页面后再操作".into())))
 }
 
 /// One attempt at an action; `None` when another writer changed the case after it was read.
@@ -455,7 +456,8 @@ async fn act_once(
                 "the case changed since you read it (version {v}, now {}); reload it",
                 stored.version
             ),
-        ));
+        )
+        .with_zh(Some("案件已被他人更新,请刷新页面后再操作".into())));
     }
     let now = state.now();
     // Acceptance takes the month's next serial in this transaction: a rollback returns it.

@@ -799,11 +799,11 @@ async fn feedback(ctx: &Ctx<'_>) -> AppResult<Table> {
         }
         t.push(vec![
             ymd(ctx.state, f.created_at).into(),
-            f.kind.into(),
-            f.severity.into(),
+            Cell::Code(f.kind),
+            Cell::Code(f.severity),
             f.rating.map(Cell::Int).unwrap_or_else(|| "".into()),
-            f.state.into(),
-            f.answer_method.unwrap_or_default().into(),
+            Cell::Code(f.state),
+            Cell::Code(f.answer_method.unwrap_or_default()),
             Cell::Int(f.chase_count),
         ]);
     }

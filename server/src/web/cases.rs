@@ -571,6 +571,26 @@ fn later_offers(s: &Session) -> Vec<Offer> {
     ]
 }
 
+/// The actions (by name, with their labels) this user may take on the case now, approvals of
+/// amounts left out: what the inbox lists as the user's work on the case.
+pub(super) fn offered_now(
+    s: &Session,
+    case: &Case,
+    now: DateTime<Utc>,
+    rules: &crate::workflow::complaint::Rules,
+) -> Vec<(&'static str, String)> {
+    let actor = Actor {
+        user: s.p.user_id,
+        role: s.p.role,
+    };
+    step_offers(s)
+        .into_iter()
+        .chain(later_offers(s))
+        .filter(|o| allowed(case, &o.sample, actor, now, rules))
+        .map(|o| (o.sample.name(), o.label))
+        .collect()
+}
+
 /// Is this action open to the user now? A dry run of the workflow with valid sample values.
 fn allowed(
     case: &Case,

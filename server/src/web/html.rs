@@ -211,7 +211,15 @@ pub fn report_table(t: &Table, lang: Lang) -> Markup {
             thead { tr { @for h in t.headers(lang) { th { (h) } } } }
             tbody {
                 @for row in &t.rows {
-                    tr { @for c in row { td { (Table::text_in(c, lang)) } } }
+                    tr {
+                        @for c in row {
+                            @match c {
+                                // Money on a page as people write it; the downloads keep numbers.
+                                crate::export::Cell::Fen(f) => td.num { "¥" (fieldloop_client_core::model::money::yuan_text(*f)) },
+                                _ => td { (Table::text_in(c, lang)) },
+                            }
+                        }
+                    }
                 }
                 @if t.rows.is_empty() {
                     tr { td.empty colspan=(t.headers(lang).len().max(1)) { "—" } }
@@ -412,12 +420,14 @@ pub fn grouped_bar_chart(
 }
 
 /// Bars from a report table: `label_col` names the bar, `value_col` its length.
-pub fn bars_from(t: &Table, label_col: usize, value_col: usize) -> Vec<(String, f64)> {
+pub fn bars_from(t: &Table, label_col: usize, value_col: usize, lang: Lang) -> Vec<(String, f64)> {
     t.rows
         .iter()
         .map(|r| {
             (
-                r.get(label_col).map(Table::text).unwrap_or_default(),
+                r.get(label_col)
+                    .map(|c| Table::text_in(c, lang))
+                    .unwrap_or_default(),
                 r.get(value_col).map(Table::number).unwrap_or(0.0),
             )
         })

@@ -8,13 +8,13 @@ use fieldloop_client_core::model::money::yuan_text;
 use maud::{Markup, html};
 
 use super::Session;
-use super::cases::{case_title, dept_label, region_filter, step_label, visible};
+use super::cases::{case_title, dept_label, offered_now, region_filter, step_label, visible};
 use super::html::{Flash, deadline, page};
 use super::pages::error_page;
 use super::settlements::steps_for;
 use crate::AppState;
 use crate::error::AppError;
-use crate::workflow::complaint::{Action, Actor, Case, CaseState, Department, apply};
+use crate::workflow::complaint::{Action, Actor, Case, CaseState, apply};
 
 /// A task in the inbox: what to do, on which case or record (its page), by when.
 struct Task {
@@ -63,16 +63,15 @@ pub async fn inbox(
     page(&s, s.t("我的待办", "My inbox"), &flash, body).into_response()
 }
 
-/// What a case waits for from the user: acceptance (quality), the open steps of the user's
-/// department, the investigation report, and amounts within the user's authority.
+/// What a case waits for from the user: whatever the workflow lets them do on it now
+/// (acceptance, their step, the report, the penalty approval, the head's visit, closing), and
+/// amounts within their authority.
 fn case_tasks(
     s: &Session,
     case: &Case,
     now: DateTime<Utc>,
     rules: &crate::workflow::complaint::Rules,
 ) -> Vec<Task> {
-    let mine = Department::of_role(s.p.role);
-    let ours = |d: Department| s.p.role == Role::Admin || mine == Some(d);
     let actor = Actor {
         user: s.p.user_id,
         role: s.p.role,
@@ -84,52 +83,44 @@ fn case_tasks(
         title: case_title(s, case),
     };
     let mut tasks = Vec::new();
-    match case.state {
-        CaseState::Closed => {}
-        CaseState::Submitted => {
-            if s.p.role == Role::Quality {
-                tasks.push(task(None, s.t("受理并编号", "Accept and number").into()));
+    if case.state == CaseState::Closed {
+        return tasks;
+    }
+    // What this user may do on the case now, by the workflow's own dry run: a step of their
+    // department that their role does, the report, the director's penalty approval, the head's
+    // visit, closing. Optional actions (a petition, another company) are not work to chase;
+    // the written report to the head is, on a severe case (§3.3).
+    let step_due = case
+        .steps
+        .iter()
+        .find(|st| st.done_at.is_none())
+        .map(|st| st.due_at)
+        .or(case.due_at);
+    for (name, label) in offered_now(s, case, now, rules) {
+        let due = match name {
+            "accept" => None,
+            "submit_report" => case.report_due_at,
+            "petition" | "involve_external" => continue,
+            "written_report_to_head" if !case.severe => continue,
+            "close" | "record_head_visit" | "written_report_to_head" | "approve_penalty" => {
+                case.due_at
             }
-        }
-        CaseState::Open => {
-            for step in case.steps.iter().filter(|st| st.done_at.is_none()) {
-                if ours(step.department) {
-                    tasks.push(task(Some(step.due_at), step_label(s, step.kind)));
-                }
-            }
-            if let (Some(due), None) = (case.report_due_at, case.report_at)
-                && ours(Department::Quality)
-            {
-                tasks.push(task(
-                    Some(due),
-                    s.t("调查报告", "Investigation report").into(),
-                ));
-            }
-            // The loss amount and penalty wait for the factory director (§4.6.6).
-            if apply(case, &Action::ApprovePenalty, actor, now, rules, None).is_ok() {
-                tasks.push(task(
-                    case.due_at,
-                    s.t(
-                        "核准损失金额与行政处罚(§4.6.6)",
-                        "Approve the loss and penalty (§4.6.6)",
-                    )
-                    .into(),
-                ));
-            }
-            // Amounts waiting for an approval this user's authority covers.
-            for m in case.money.iter().filter(|m| m.approved_by.is_none()) {
-                let approve = Action::Approve { decision: m.id };
-                if apply(case, &approve, actor, now, rules, None).is_ok() {
-                    tasks.push(task(
-                        case.due_at,
-                        format!(
-                            "{} ¥{}",
-                            s.t("审批金额", "Approve amount"),
-                            yuan_text(m.amount_fen)
-                        ),
-                    ));
-                }
-            }
+            _ => step_due,
+        };
+        tasks.push(task(due, label));
+    }
+    // Amounts waiting for an approval this user's authority covers.
+    for m in case.money.iter().filter(|m| m.approved_by.is_none()) {
+        let approve = Action::Approve { decision: m.id };
+        if apply(case, &approve, actor, now, rules, None).is_ok() {
+            tasks.push(task(
+                case.due_at,
+                format!(
+                    "{} ¥{}",
+                    s.t("审批金额", "Approve amount"),
+                    yuan_text(m.amount_fen)
+                ),
+            ));
         }
     }
     tasks

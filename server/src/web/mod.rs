@@ -376,7 +376,10 @@ pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Res
 pub(super) fn refusal_text(s: &Session, e: &AppError) -> String {
     match (s.lang, &e.message_zh, gist_zh(e.code.as_str())) {
         (Lang::Zh, Some(zh), _) => zh.clone(),
+        // The server's own failures say nothing a clerk can act on beyond the gist.
+        (Lang::Zh, None, Some(g)) if e.code.as_str() == "internal" => g.to_string(),
         (Lang::Zh, None, Some(g)) => format!("{g}:{}", e.message),
+        (Lang::Zh, None, None) => format!("无法完成:{}", e.message),
         _ => e.message.clone(),
     }
 }
@@ -389,18 +392,53 @@ pub(super) fn code_words(s: &Session, code: &str) -> String {
     }
 }
 
-/// What the common refusals mean, in Chinese (the server's own message follows).
+/// What each refusal means, in Chinese (the server's own message follows when it has no
+/// Chinese words of its own).
 pub(super) fn gist_zh(code: &str) -> Option<&'static str> {
     Some(match code {
-        "quantity_mismatch" => "数量不符,不能过账",
-        "above_authority" => "超出审批权限",
-        "stale" => "案件已被他人更新,请刷新后再操作",
+        "invalid_input" | "malformed_body" => "输入有误",
+        "body_too_large" => "提交的内容太大",
+        "no_route" => "没有这个页面",
+        "missing_token" | "invalid_token" | "token_expired" | "session_revoked" => {
+            "登录已失效,请重新登录"
+        }
+        "bad_credentials" => "用户名或密码不对",
+        "account_disabled" => "此账号已停用",
+        "device_revoked" => "此手机已被吊销",
         "forbidden" => "无此权限",
-        "wrong_department" => "不是本部门的步骤",
-        "invalid_input" => "输入有误",
-        "out_of_warranty" => "已过保修期",
         "not_found" => "找不到该记录",
+        "username_taken" => "用户名已被使用",
+        "stale" | "changed_meanwhile" => "记录已被他人更新,请刷新后再操作",
+        "case_closed" => "该案件已结案",
+        "already_numbered" => "该案件已受理编号",
+        "not_accepted" => "品质部尚未受理该案件",
+        "wrong_department" => "不是本部门的步骤",
+        "wrong_step" => "现在不是这一步",
+        "above_authority" => "超出审批权限",
         "not_ready" => "前置步骤尚未完成",
+        "not_closed" => "案件尚未结案",
+        "complaint_not_valid" => "投诉不成立,不办理退货或折让",
+        "no_approved_return" => "没有已核准的退货",
+        "already_opened" => "该单据已开过",
+        "already_done" => "该事项已办理过,只做一次",
+        "already_confirmed" => "已确认过",
+        "quantity_mismatch" => "数量不符,不能过账",
+        "amount_mismatch" => "金额与核准的不符",
+        "already_dispatched" => "该服务请求已派工",
+        "out_of_warranty" => "已过保修期",
+        "missing_category" => "请选择服务类别",
+        "no_fee" => "这次服务没有收费",
+        "already_logged" => "反馈表已登记过",
+        "already_archived" => "反馈表已归档",
+        "wrong_role" => "不属于您的职责",
+        "wrong_state" => "当前状态下不能这样做",
+        "already_voided" => "收据已作废",
+        "campaign_closed" => "调查活动已结束",
+        "feedback_closed" => "该意见已处理完毕",
+        "already_linked" => "已关联过",
+        "too_many_attempts" => "尝试次数过多,请稍后再试",
+        "busy" => "系统繁忙,请稍后再试",
+        "internal" => "服务器出错,请稍后再试",
         _ => return None,
     })
 }

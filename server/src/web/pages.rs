@@ -182,12 +182,23 @@ pub async fn login(
             }
             Err(e) => e.into_response(),
         },
-        Err(e) => Redirect::to(&format!(
-            "/web/login?next={}&err={}",
-            url_encode(&next),
-            url_encode(&e.message)
-        ))
-        .into_response(),
+        Err(e) => {
+            // In the language of the sign-in page: the refusal's own Chinese words, else the
+            // gist of its code.
+            let message = match (super::lang_of(&headers), &e.message_zh) {
+                (Lang::Zh, Some(zh)) => zh.clone(),
+                (Lang::Zh, None) => super::gist_zh(e.code.as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.message.clone()),
+                (Lang::En, _) => e.message.clone(),
+            };
+            Redirect::to(&format!(
+                "/web/login?next={}&err={}",
+                url_encode(&next),
+                url_encode(&message)
+            ))
+            .into_response()
+        }
     }
 }
 
@@ -495,7 +506,14 @@ pub async fn request_form(
             }
             form.grid #request-form method="post" action="/web/requests" {
                 (csrf_field(&s))
-                (select("product_id", s.t("客户产品", "Customer's product"), &products))
+                label { (s.t("客户产品", "Customer's product"))
+                    select name="product_id" id="f-product_id" required {
+                        @if products.len() != 1 {
+                            option value="" { (s.t("选择客户的产品", "Choose the customer's product")) }
+                        }
+                        @for (v, l) in &products { option value=(v) { (l) } }
+                    }
+                }
                 (select("category", s.t("服务类别", "Category"), &categories))
                 (select("channel", s.t("来源", "Channel"), &channels))
                 (input("contract_ref", s.t("合同号(B 类)", "Contract (B)"), "", false))

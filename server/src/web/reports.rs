@@ -79,7 +79,7 @@ pub async fn register(
             }
         }
         form.inline method="get" {
-            label { (s.t("月份", "Month")) input type="month" name="month" value=(month); }
+            label { (s.t("月份", "Month")) input type="month" name="month" value=(month) max=(this_month(&state)); }
             button { (s.t("显示", "Show")) }
         }
         p.downloads {
@@ -90,6 +90,12 @@ pub async fn register(
         (report_table(&table, s.lang))
     };
     page(&s, &title, &q.flash, body).into_response()
+}
+
+/// The company's current month, the latest a register or chart can show.
+fn this_month(state: &AppState) -> String {
+    let (y, m) = year_month(state.config.timezone, state.now());
+    format!("{y:04}-{m:02}")
 }
 
 /// A register as CSV (with a BOM, for Excel) or XLSX, in the user's language.
@@ -210,7 +216,7 @@ pub async fn charts(
     };
     let body = maud::html! {
         form.inline method="get" {
-            label { (s.t("月份", "Month")) input type="month" name="month" value=(month); }
+            label { (s.t("月份", "Month")) input type="month" name="month" value=(month) max=(this_month(&state)); }
             button { (s.t("显示", "Show")) }
         }
         section.charts {
@@ -224,13 +230,13 @@ pub async fn charts(
             (bar_chart(
                 "chart-pareto",
                 s.t("投诉原因帕累托图(红线为累计占比)", "Pareto of causes (red: cumulative share)"),
-                &bars_from(&pareto, 1, 2),
+                &bars_from(&pareto, 1, 2, s.lang),
                 Some(&shares),
             ))
             (bar_chart(
                 "chart-technicians",
                 s.t("技术员排名(服务次数)", "Technician ranking (jobs)"),
-                &bars_from(&techs, 1, 2),
+                &bars_from(&techs, 1, 2, s.lang),
                 None,
             ))
             (downloads("technicians"))

@@ -22,6 +22,13 @@ pub struct ReviewQuery {
     flash: Flash,
 }
 
+/// Last month, the latest a review can cover.
+fn last_month(state: &AppState) -> String {
+    let (y, m) = year_month(state.config.timezone, state.now());
+    let (py, pm) = previous_month(y, m);
+    format!("{py:04}-{pm:02}")
+}
+
 /// The month a review page opens on: the one asked for, else last month.
 fn month_or_last(state: &AppState, asked: Option<&str>) -> String {
     match asked.map(str::trim).filter(|m| !m.is_empty()) {
@@ -48,7 +55,7 @@ pub async fn review_page(
     let due = deadline(s.lang, tz, review.due_before, state.now(), review.confirmed);
     let body = html! {
         form.inline method="get" action="/web/reviews" {
-            label { (s.t("月份", "Month")) " " input type="month" name="month" value=(review.month) required; }
+            label { (s.t("月份", "Month")) " " input type="month" name="month" value=(review.month) max=(last_month(&state)) required; }
             " " button { (s.t("查看", "Show")) }
         }
         p #review-state {

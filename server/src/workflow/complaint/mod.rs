@@ -485,6 +485,22 @@ impl WorkflowError {
             WorkflowError::AlreadyAccepted(number) => format!("该案件已受理,编号 {number}"),
             WorkflowError::NotAccepted => "品管部尚未受理该案件".into(),
             WorkflowError::NotReady { zh, .. } => format!("尚不能结案:{zh}"),
+            WorkflowError::WrongDepartment { wanted, role, .. } => {
+                let who = role
+                    .parse::<Role>()
+                    .map(|r| r.label_zh())
+                    .unwrap_or("您的角色");
+                if wanted.is_ascii() {
+                    format!("这一步不由{who}办理")
+                } else {
+                    format!("这一步由{wanted}办理,不由{who}办理")
+                }
+            }
+            WorkflowError::WrongStep(step) => format!("现在不是「{step}」这一步"),
+            WorkflowError::AlreadyDone(_) => "该事项已记录过,只做一次".into(),
+            WorkflowError::Invalid(why) if why.ends_with(" is needed") => {
+                "有必填项未填写,请补全后再提交".into()
+            }
             _ => return None,
         })
     }
