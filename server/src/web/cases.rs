@@ -872,6 +872,14 @@ fn actions_section(
             }
             @if open.is_empty() {
                 p { (s.t("此案目前没有您可执行的操作。", "Nothing for you to do on this case now.")) }
+                // What the case waits for, and from whom.
+                @match (case.state, case.steps.iter().find(|st| st.done_at.is_none())) {
+                    (CaseState::Submitted, _) => p.flash.warn #case-waiting { (s.t("等待品质部受理并编号", "Waiting for quality to accept and number it")) },
+                    (CaseState::Open, Some(st)) => p.flash.warn #case-waiting {
+                        (s.t("等待", "Waiting for ")) (dept_label(s, st.department)) (s.t(":", ": ")) (step_label(s, st.kind))
+                    },
+                    _ => {}
+                }
             }
         }
     }

@@ -231,6 +231,46 @@ async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppEr
             }
         }
     }
+    // Products taken back (§2.6): the custody step this role takes next on each, and the
+    // late repairs marketing tells customers about (§2.7).
+    {
+        use crate::workflow::service::{CustodyEvent, Location, custody_step};
+        for r in state.db.receipts(region).await? {
+            let Some(at) = Location::from_code(&r.location) else {
+                continue;
+            };
+            for event in [
+                CustodyEvent::ToProduction,
+                CustodyEvent::RepairDone,
+                CustodyEvent::QcAccept,
+            ] {
+                if role != Role::Admin && custody_step(at, event, role, false).is_ok() {
+                    let (zh, en) = event.labels();
+                    tasks.push(Task {
+                        due: None,
+                        what: format!("{} (§2.6)", s.t(zh, en)),
+                        href: format!("/web/records/{}", r.id),
+                        title: format!("{} {}", s.t("收据", "Receipt"), r.number),
+                    });
+                }
+            }
+        }
+        if matches!(role, Role::Clerk | Role::Salesperson | Role::MarketingHead) {
+            for late in crate::app::service::overdue_repairs(state, &s.p).await? {
+                tasks.push(Task {
+                    due: None,
+                    what: s
+                        .t(
+                            "修复延期,告知客户(§2.7)",
+                            "Late repair: tell the customer (§2.7)",
+                        )
+                        .into(),
+                    href: format!("/web/records/{}", late.receipt_id),
+                    title: format!("{} {}", s.t("收据", "Receipt"), late.number),
+                });
+            }
+        }
+    }
     if matches!(role, Role::FactoryDirector | Role::Admin) {
         let waiting = crate::app::service::dispatch_queue(state, &s.p)
             .await

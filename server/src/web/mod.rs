@@ -86,6 +86,14 @@ pub fn routes() -> Router<AppState> {
         .route("/web/settlements/{id}", get(settlements::settlement_page))
         .route("/web/complaints/{id}/reopen", post(cases::reopen))
         .route(
+            "/web/receipts/{id}/will-miss",
+            post(pages::receipt_will_miss),
+        )
+        .route(
+            "/web/receipts/{id}/customer-told",
+            post(pages::receipt_customer_told),
+        )
+        .route(
             "/web/settlements/{id}/{step}",
             post(settlements::settlement_step),
         )

@@ -27,7 +27,6 @@ pub fn start_page(role: Role) -> &'static str {
         Role::Clerk => "/web/requests/new",
         Role::FactoryDirector => "/web/dispatch",
         Role::Finance => "/web/finance",
-        Role::Warehouse | Role::QcInspector => "/web/registers/product-register",
         Role::Chairman => "/web/reports",
         Role::Technician => "/web/records",
         _ => "/web/inbox",
@@ -721,6 +720,28 @@ pub(super) async fn custody_section(
     // In stock and not yet signed for: the hand-back waits for the customer's signature, which
     // the technician's phone collects (§2.6).
     let waiting = at == Location::InStock && !signed;
+    // §2.7: a repair that will miss its promised date is reported (production, the clerk), and
+    // marketing tells the customer; each offered while it applies and only once.
+    let repairing = !matches!(
+        at,
+        Location::InStock | Location::ReturnedToCustomer | Location::Voided
+    );
+    let may_report_late = repairing
+        && receipt.will_miss_at.is_none()
+        && receipt.customer_told_at.is_none()
+        && matches!(s.p.role, Role::Production | Role::Clerk);
+    let late = receipt.will_miss_at.is_some()
+        || receipt.promised_date.as_deref().is_some_and(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .is_ok_and(|d| d < crate::workflow::calendar::local_date(tz, state.now()))
+        });
+    let may_tell = repairing
+        && late
+        && receipt.customer_told_at.is_none()
+        && matches!(
+            s.p.role,
+            Role::Clerk | Role::Salesperson | Role::MarketingHead
+        );
     let section = maud::html! {
         h2 { (s.t("保管与流转", "Custody")) }
         p #custody-location {
@@ -751,6 +772,25 @@ pub(super) async fn custody_section(
                         td { (e.note) }
                     }
                 }
+            }
+        }
+        @if receipt.promised_date.is_some() || (late && repairing) {
+            p #promised-date {
+                @if let Some(d) = &receipt.promised_date { (s.t("承诺修复日期", "Promised by")) ": " (d) " " }
+                @if late && repairing { span.badge.overdue { (s.t("不能按期修复(§2.7)", "late (§2.7)")) } }
+                @if receipt.customer_told_at.is_some() { " · " (s.t("已告知客户", "customer told")) }
+            }
+        }
+        @if may_report_late {
+            form.action method="post" action={ "/web/receipts/" (doc.id()) "/will-miss" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                button #will-miss type="submit" { (s.t("报告不能按期修复(§2.7)", "Report that the repair will be late (§2.7)")) }
+            }
+        }
+        @if may_tell {
+            form.action method="post" action={ "/web/receipts/" (doc.id()) "/customer-told" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                button #customer-told type="submit" { (s.t("已告知客户延期(§2.7)", "The customer has been told (§2.7)")) }
             }
         }
         @for event in &offered {
@@ -906,6 +946,35 @@ pub async fn receipt_custody(
         ))
     }
     .await;
+    back_with(&s, &format!("/web/records/{id}"), result)
+}
+
+/// §2.7: the repair will miss its promised date.
+pub async fn receipt_will_miss(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, .. }: Posted,
+) -> Response {
+    let result = service::will_miss(&state, &s.p, id).await.map(|_| {
+        s.t(
+            "已报告不能按期修复,市场部将告知客户",
+            "Reported late: marketing tells the customer",
+        )
+        .to_string()
+    });
+    back_with(&s, &format!("/web/records/{id}"), result)
+}
+
+/// §2.7: marketing told the customer about the late repair.
+pub async fn receipt_customer_told(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, .. }: Posted,
+) -> Response {
+    let result = service::customer_told(&state, &s.p, id).await.map(|_| {
+        s.t("已记录告知客户", "Recorded: the customer was told")
+            .to_string()
+    });
     back_with(&s, &format!("/web/records/{id}"), result)
 }
 

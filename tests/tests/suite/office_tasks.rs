@@ -300,11 +300,69 @@ async fn office_tasks(engine: Engine) -> anyhow::Result<()> {
         .await?;
     assert!(dev.sync().await?.refused.is_empty());
     let custody = format!("/api/receipts/{receipt}/custody");
-    for (who, event) in [
-        ("clerk", "to_production"),
-        ("production", "repair_done"),
-        ("qc", "qc_accept"),
-    ] {
+    let receipt_page = format!("/web/records/{receipt}");
+    let receipt_link = format!(r#"href="{receipt_page}""#);
+    // Each custody step is in the 待办 of the role that takes it, then gone.
+    let inbox = clerk.page("/web/inbox").await?;
+    assert!(
+        inbox.contains(&receipt_link) && visible(&inbox).contains("交生产部维修"),
+        "the clerk's inbox has the hand-over"
+    );
+    people
+        .ok(
+            "clerk",
+            Method::POST,
+            &custody,
+            Some(json!({"event": "to_production"})),
+        )
+        .await?;
+    assert!(!clerk.page("/web/inbox").await?.contains(&receipt_link));
+    let production = Desk::open(&base, "production").await?;
+    assert!(production.page("/web/inbox").await?.contains(&receipt_link));
+    // §2.7 through the page: production reports the repair late, once; marketing's inbox then
+    // has it, and the clerk records that the customer was told, once.
+    assert!(
+        production
+            .page(&receipt_page)
+            .await?
+            .contains(r#"id="will-miss""#)
+    );
+    let flash = production
+        .post(
+            &receipt_page,
+            &format!("/web/receipts/{receipt}/will-miss"),
+            &[],
+        )
+        .await?;
+    assert!(flash.contains("ok=已报告不能按期修复"), "{flash}");
+    let page = production.page(&receipt_page).await?;
+    assert!(!page.contains(r#"id="will-miss""#) && visible(&page).contains("不能按期修复"));
+    let inbox = clerk.page("/web/inbox").await?;
+    assert!(
+        inbox.contains(&receipt_link) && visible(&inbox).contains("修复延期,告知客户"),
+        "marketing is told to tell the customer"
+    );
+    let flash = clerk
+        .post(
+            &receipt_page,
+            &format!("/web/receipts/{receipt}/customer-told"),
+            &[],
+        )
+        .await?;
+    assert!(flash.contains("ok=已记录告知客户"), "{flash}");
+    let page = clerk.page(&receipt_page).await?;
+    assert!(!page.contains(r#"id="customer-told""#) && visible(&page).contains("已告知客户"));
+    assert!(!clerk.page("/web/inbox").await?.contains(&receipt_link));
+    // A clerk cannot report QC's or production's steps through a forged post.
+    let flash = clerk
+        .post(
+            &receipt_page,
+            &format!("/web/receipts/{receipt}/custody"),
+            &[("event", "qc_accept")],
+        )
+        .await?;
+    assert!(flash.contains("err="), "{flash}");
+    for (who, event) in [("production", "repair_done"), ("qc", "qc_accept")] {
         people
             .ok(who, Method::POST, &custody, Some(json!({"event": event})))
             .await?;
