@@ -272,6 +272,23 @@ fn needs(item: &FeedbackItem) -> Vec<String> {
     out
 }
 
+/// What a feedback item still needs before it can close, in Chinese (as [`needs`]).
+pub fn needs_zh(item: &FeedbackItem) -> Vec<String> {
+    let mut out = Vec::new();
+    if item.severity == "severe" && item.reported_at.is_none() {
+        out.push("书面报告部长(§3.3)".into());
+    }
+    match (item.severity.as_str(), item.answer_method.as_deref()) {
+        (_, None) => out.push("答复客户".into()),
+        ("severe", Some(m)) if m != "letter" => out.push("书面答复客户(§3.3)".into()),
+        _ => {}
+    }
+    if item.kind == "complaint" && item.complaint_id.is_none() && item.head_visit.is_none() {
+        out.push("部长或其指定人员拜访客户(§3.5)".into());
+    }
+    out
+}
+
 /// Open feedback to chase (催办, §3.4): severe items first, as §3.3 has them handled early
 /// (提前加以处理), then oldest first, with what each still needs.
 pub async fn chase_list(state: &AppState, p: &Principal) -> AppResult<Vec<ChaseItem>> {
@@ -400,27 +417,34 @@ fn plan_feedback_step(
                 Some("letter") => "letter",
                 Some("phone") => "phone",
                 _ => {
-                    return Err(AppError::invalid(
-                        "the customer is answered by letter or phone",
-                    ));
+                    return Err(
+                        AppError::invalid("the customer is answered by letter or phone")
+                            .with_zh(Some("请选择答复方式:书面或电话".into())),
+                    );
                 }
             };
-            let text = text.ok_or_else(|| AppError::invalid("say what the customer was told"))?;
+            let text = text.ok_or_else(|| {
+                AppError::invalid("say what the customer was told")
+                    .with_zh(Some("请填写答复客户的内容".into()))
+            })?;
             write("answered", Some(method), Some(text))
         }
         "visit" => {
             let who = text.ok_or_else(|| {
                 AppError::invalid("say who visited: the department head, or whom the head sent")
+                    .with_zh(Some("请填写拜访人:部长本人或部长指定的人员".into()))
             })?;
             write("visited", None, Some(who))
         }
         "close" => {
             let missing = needs(item);
             if !missing.is_empty() {
+                let zh = needs_zh(item).join(";");
                 return Err(AppError::new(
                     ErrorCode::NotReady,
                     format!("still needed: {}", missing.join("; ")),
-                ));
+                )
+                .with_zh(Some(format!("尚不能办结,还需:{zh}"))));
             }
             write("closed", None, None)
         }

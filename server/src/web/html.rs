@@ -97,6 +97,21 @@ const NAV: &[NavItem] = &[
         shown: office,
     },
     NavItem {
+        href: "/web/feedback",
+        zh: "客户意见",
+        en: "Feedback",
+        shown: |r| {
+            matches!(
+                r,
+                Role::Clerk
+                    | Role::Salesperson
+                    | Role::MarketingHead
+                    | Role::GmOffice
+                    | Role::Admin
+            )
+        },
+    },
+    NavItem {
         href: "/web/finance",
         zh: "财务",
         en: "Finance",

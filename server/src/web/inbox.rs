@@ -271,6 +271,37 @@ async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppEr
             }
         }
     }
+    // Customer feedback to handle (§3.3–§3.5), severe first, with what it still needs.
+    if matches!(role, Role::Clerk | Role::Salesperson | Role::MarketingHead) {
+        for chase in crate::app::surveys::chase_list(state, &s.p).await? {
+            let needs = crate::app::surveys::needs_zh(&chase.item);
+            let what = if s.lang == crate::export::Lang::Zh {
+                format!(
+                    "客户意见:{}",
+                    if needs.is_empty() {
+                        "可以办结".to_string()
+                    } else {
+                        needs.join(";")
+                    }
+                )
+            } else {
+                format!(
+                    "Feedback: {}",
+                    if chase.needs.is_empty() {
+                        "ready to close".to_string()
+                    } else {
+                        chase.needs.join("; ")
+                    }
+                )
+            };
+            tasks.push(Task {
+                due: None,
+                what,
+                href: "/web/feedback".into(),
+                title: super::code_words(s, &chase.item.kind),
+            });
+        }
+    }
     if matches!(role, Role::FactoryDirector | Role::Admin) {
         let waiting = crate::app::service::dispatch_queue(state, &s.p)
             .await

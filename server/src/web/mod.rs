@@ -9,6 +9,7 @@
 mod admin;
 mod alerts;
 mod cases;
+mod feedback;
 mod finance;
 pub(crate) mod html;
 mod inbox;
@@ -85,6 +86,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/web/settlements/{id}", get(settlements::settlement_page))
         .route("/web/complaints/{id}/reopen", post(cases::reopen))
+        .route("/web/feedback", get(feedback::feedback_page))
+        .route("/web/feedback/{id}/{step}", post(feedback::feedback_step))
         .route(
             "/web/receipts/{id}/will-miss",
             post(pages::receipt_will_miss),

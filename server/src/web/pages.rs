@@ -341,7 +341,7 @@ pub async fn dispatch_board(
                         td { (item.registered_on) }
                         td { a href={ "/web/records/" (item.id) } { (item.customer_name) } }
                         td { (item.product_model) }
-                        td { (super::records::code_words(&s, &item.category)) }
+                        td { (super::code_words(&s, &item.category)) }
                         td.desc { (item.description) }
                         td { (regions.get(&item.region).unwrap_or(&item.region)) }
                         td {

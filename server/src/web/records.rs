@@ -13,9 +13,9 @@ use fieldloop_client_core::model::{DocKind, FieldType, FieldValue, RecordDoc, fi
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::Session;
 use super::html::{Flash, local, local_ms, page, url_encode};
 use super::pages::{custody_section, error_page, names, not_found, visit_office_section};
+use super::{Session, code_words};
 use crate::AppState;
 use crate::db::docs::{DocListRow, DocQuery};
 use crate::error::AppError;
@@ -39,14 +39,6 @@ pub(super) fn kind_label(s: &Session, kind: DocKind) -> &'static str {
         DocKind::Receipt => s.t("收据", "Take-back receipt"),
         DocKind::Complaint => s.t("客户投诉处理单", "Complaint form"),
         DocKind::Feedback => s.t("客户意见", "Customer feedback"),
-    }
-}
-
-/// A code a field holds in words; the code itself when it is not one (a name, a number).
-pub(super) fn code_words(s: &Session, code: &str) -> String {
-    match fields::code_label(code) {
-        Some((zh, en)) => s.t(zh, en).to_string(),
-        None => code.to_string(),
     }
 }
 

@@ -406,6 +406,77 @@ async fn office_tasks(engine: Engine) -> anyhow::Result<()> {
     // The visit links its receipt by number.
     assert!(clerk.page(&record).await?.contains(&number));
 
+    // §3.3–§3.5 on the feedback page: a severe complaint from the customer is reported to the
+    // head in writing, answered by letter (a phone answer is not offered), the customer is
+    // visited, and it closes once nothing is missing; closing early is refused in Chinese.
+    let feedback = dev
+        .store()
+        .create(DocKind::Feedback, "wuhan", t)
+        .await?
+        .id();
+    dev.store()
+        .edit(
+            feedback,
+            TECH,
+            &[
+                ("answer.kind", V::Text("complaint".into())),
+                ("answer.severity", V::Text("severe".into())),
+                ("answer.customer_name", V::Text("武汉某工地".into())),
+            ],
+            t,
+        )
+        .await?;
+    assert!(dev.sync().await?.refused.is_empty());
+    let desk = clerk.page("/web/feedback").await?;
+    let text = visible(&desk);
+    assert!(
+        text.contains("武汉某工地")
+            && text.contains("书面报告部长")
+            && text.contains("答复客户")
+            && text.contains("拜访客户")
+            && !text.contains("severe"),
+        "{text}"
+    );
+    assert!(
+        !desk.contains(&format!(r#"id="close-{feedback}""#)),
+        "not closable yet"
+    );
+    assert!(
+        !desk.contains(r#"<option value="phone">"#),
+        "a severe one is answered in writing"
+    );
+    assert!(visible(&clerk.page("/web/inbox").await?).contains("客户意见"));
+    let step = |name: &str| format!("/web/feedback/{feedback}/{name}");
+    let flash = clerk.post("/web/feedback", &step("close"), &[]).await?;
+    assert!(
+        flash.contains("err=尚不能办结") && !flash.contains("still needed"),
+        "{flash}"
+    );
+    let flash = clerk
+        .post(
+            "/web/feedback",
+            &step("answer"),
+            &[("method", "letter"), ("text", "")],
+        )
+        .await?;
+    assert!(flash.contains("err=请填写答复客户的内容"), "{flash}");
+    for (name, fields) in [
+        ("report", vec![]),
+        (
+            "answer",
+            vec![("method", "letter"), ("text", "已书面致歉并安排检修")],
+        ),
+        ("visit", vec![("text", "市场部部长")]),
+    ] {
+        let flash = clerk.post("/web/feedback", &step(name), &fields).await?;
+        assert!(flash.contains("ok=已记录"), "{name}: {flash}");
+    }
+    let desk = clerk.page("/web/feedback").await?;
+    assert!(desk.contains(&format!(r#"id="close-{feedback}""#)));
+    let flash = clerk.post("/web/feedback", &step("close"), &[]).await?;
+    assert!(flash.contains("ok=已记录"), "{flash}");
+    assert!(visible(&clerk.page("/web/feedback").await?).contains("没有未办结的客户意见"));
+
     // §4.8.1: the GM office reviews last month in the first days of the next.
     clock.set(at("2026-12-03T09:00:00+08:00"));
     let gmo = Desk::open(&base, "gmo").await?;

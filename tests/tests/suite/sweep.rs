@@ -269,6 +269,25 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<(
             t,
         )
         .await?;
+    // A severe complaint the customer made to the technician (§3.3).
+    let feedback = dev
+        .store()
+        .create(DocKind::Feedback, "wuhan", t)
+        .await?
+        .id();
+    dev.store()
+        .edit(
+            feedback,
+            TECH,
+            &[
+                ("answer.kind", V::Text("complaint".into())),
+                ("answer.severity", V::Text("severe".into())),
+                ("answer.customer_name", V::Text("武汉某工地".into())),
+                ("answer.comment", V::Text("一周停机两次".into())),
+            ],
+            t,
+        )
+        .await?;
     anyhow::ensure!(
         dev.sync().await?.refused.is_empty(),
         "the phone's work is taken"
