@@ -184,13 +184,20 @@ pub async fn new_allowance(
         .map(|c| c.amount_fen)
         .sum();
     if amount_fen == 0 || amount_fen > approved - opened {
+        use fieldloop_client_core::model::money::yuan_text;
         return Err(AppError::new(
             ErrorCode::AboveAuthority,
             format!(
-                "an allowance needs an approved amount on the case: {} fen approved, {} fen already certified (§4.7.3)",
-                approved, opened
+                "an allowance needs an approved amount on the case: ¥{} approved, ¥{} already certified (§4.7.3)",
+                yuan_text(approved),
+                yuan_text(opened)
             ),
-        ));
+        )
+        .with_zh(Some(format!(
+            "折让须在案件核准的金额之内:已核准 {} 元,已开折让 {} 元(§4.7.3)",
+            yuan_text(approved),
+            yuan_text(opened)
+        ))));
     }
     let cert = AllowanceCertificate {
         amount_fen,

@@ -701,7 +701,7 @@ pub async fn case_page(
         }
         // Returns and allowances after closing.
         @if case.state == CaseState::Closed {
-            (settlement_section(&s, id, settlements.iter().filter(|r| r.case_id == id)))
+            (settlement_section(&s, case, settlements.iter().filter(|r| r.case_id == id)))
         }
         (history_section(&s, &events, tz, &name_of))
     };

@@ -20,13 +20,46 @@ use crate::workflow::settlement::{AllowanceCertificate, ReturnForm};
 /// new ones (marketing).
 pub(super) fn settlement_section<'a>(
     s: &Session,
-    case: Uuid,
+    case: &crate::workflow::complaint::Case,
     rows: impl Iterator<Item = &'a crate::db::complaints::SettlementRow>,
 ) -> Markup {
+    use crate::workflow::complaint::MoneyKind;
+    let rows: Vec<_> = rows.collect();
+    let marketing = matches!(s.p.role, Role::Salesperson | Role::MarketingHead);
+    // A return form per approved return value not yet on a form; an allowance while approved
+    // compensation or allowance is left to certify (§4.9).
+    let opened_returns: Vec<u32> = rows
+        .iter()
+        .filter(|r| r.kind == "return")
+        .filter_map(|r| serde_json::from_str::<ReturnForm>(&r.body).ok())
+        .filter_map(|f| f.decision)
+        .collect();
+    let returns_left = case.money.iter().any(|m| {
+        m.kind == MoneyKind::ReturnValue
+            && m.approved_by.is_some()
+            && !opened_returns.contains(&m.id)
+    });
+    let approved: i64 = case
+        .money
+        .iter()
+        .filter(|m| m.approved_by.is_some() && m.kind != MoneyKind::ReturnValue)
+        .map(|m| m.amount_fen)
+        .sum();
+    let certified: i64 = rows
+        .iter()
+        .filter(|r| r.kind != "return")
+        .filter_map(|r| serde_json::from_str::<AllowanceCertificate>(&r.body).ok())
+        .map(|c| c.amount_fen)
+        .sum();
+    let allowance_left = approved - certified;
+    let case = case.id;
     html! {
         h2 { (s.t("退货与折让", "Returns and allowances")) }
-        (settlement_table(s, rows, &format!("/web/complaints/{case}")))
-        @if matches!(s.p.role, Role::Salesperson | Role::MarketingHead) {
+        (settlement_table(s, rows.into_iter(), &format!("/web/complaints/{case}")))
+        @if marketing && !returns_left && allowance_left <= 0 {
+            p.meta { (s.t("本案没有待开的退货单或折让证明单。", "Nothing approved on this case is left to put on a form.")) }
+        }
+        @if marketing && returns_left {
             form.action method="post" action={ "/web/complaints/" (case) "/returns" } {
                 (csrf_field(s))
                 (input("approved_quantity", s.t("退货数量(按批准)", "Quantity (as approved)"), "", false))
@@ -35,9 +68,11 @@ pub(super) fn settlement_section<'a>(
                 (input("basis", s.t("退回依据", "Basis"), "", true))
                 button { (s.t("开退货单", "Open a return form")) }
             }
+        }
+        @if marketing && allowance_left > 0 {
             form.action method="post" action={ "/web/complaints/" (case) "/allowances" } {
                 (csrf_field(s))
-                (input("amount", s.t("折让金额(元)", "Allowance (yuan)"), "", true))
+                (input("amount", s.t("折让金额(元)", "Allowance (yuan)"), &fieldloop_client_core::model::money::fen_to_yuan(allowance_left).to_string(), true))
                 button { (s.t("开折让证明单", "Open an allowance certificate")) }
             }
         }

@@ -194,7 +194,7 @@ fn the_checks_catch_what_they_look_for() {
 
 /// Builds a working day's records: a visit dispatched, completed, signed and logged with a
 /// product taken back against a receipt; three complaints at different points.
-async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<()> {
+async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<String> {
     let call = |who: &'static str, path: String, body: serde_json::Value| async move {
         office.people.ok(who, Method::POST, &path, Some(body)).await
     };
@@ -322,7 +322,7 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<(
             Some(json!({"amount": "200.00"})),
         )
         .await?;
-    Ok(())
+    Ok(closed)
 }
 
 /// Signs `who` in, in the language given, and follows links from the start page and the
@@ -426,7 +426,19 @@ async fn every_role_sees_words_not_codes() -> anyhow::Result<()> {
     let office = Office {
         people: People::sign_in(&server, &people).await?,
     };
-    a_working_day(&server, &office).await?;
+    let closed = a_working_day(&server, &office).await?;
+    // The settled case offers marketing only what is left to put on a form: the return it
+    // approved is on its form already; 600.00 of the 800.00 compensation is left to certify.
+    let http = client();
+    let sales = sign_in(&http, &base, "sales").await?;
+    let page =
+        super::web::page_text(&http, format!("{base}/web/complaints/{closed}"), &sales).await?;
+    assert!(!page.contains(&format!(r#"action="/web/complaints/{closed}/returns""#)));
+    assert!(page.contains(&format!(r#"action="/web/complaints/{closed}/allowances""#)));
+    assert!(
+        page.contains(r#"value="600.00""#),
+        "the amount left is offered"
+    );
 
     let browser = Browser::start().await?;
     let mut problems = Vec::new();
