@@ -37,7 +37,8 @@ pub async fn dispatch(
     if !state.config.dispatchers.contains(&p.role) && p.role != Role::Admin {
         return Err(AppError::forbidden(
             "only the factory director (or whom the configuration allows) dispatches service work (§2.2)",
-        ));
+        )
+        .with_zh(Some("服务派工由厂长负责(§2.2)".into())));
     }
     let tech = state
         .db
@@ -49,6 +50,7 @@ pub async fn dispatch(
                 "{} is not an active technician",
                 body.technician_id
             ))
+            .with_zh(Some("所选人员不是在职的技术人员".into()))
         })?;
     let at = state.now();
     let tz = state.config.timezone;
@@ -69,7 +71,10 @@ pub async fn dispatch(
                 format!(
                     "this visit is already dispatched to technician {current}; send reassign: true to give it to another"
                 ),
-            ));
+            )
+            .with_zh(Some(
+                "该服务请求已派给另一位技术员(可能刚由他人派出),请刷新派工看板".into(),
+            )));
         }
         // §2.8: work not dispatched on the day it was registered is priority the next day.
         let carried_over = doc
@@ -88,7 +93,8 @@ pub async fn dispatch(
                 "the technician works for '{}', the visit is in '{}'",
                 tech.region.clone().unwrap_or_default(),
                 doc.region()
-            )));
+            ))
+            .with_zh(Some("该技术人员不属于这个服务请求所在的办事处".into())));
         }
         Ok(vec![
             ("dispatch.technician", FieldValue::Text(tech.id.to_string())),

@@ -90,6 +90,15 @@ impl SettlementError {
             SettlementError::NoApprovedReturn => {
                 "该退货单没有对应的已核准退货,财务不予过账(§4.9.4)".into()
             }
+            SettlementError::NotReady(why) if why.contains("countersigns") => {
+                "折让证明单须总经理会签并经客户签认后才能过账(§4.9.2)".into()
+            }
+            SettlementError::NotReady(why) if why.contains("warehouse") => {
+                "货仓尚未签收退回的货物".into()
+            }
+            SettlementError::NotReady(_) => "前置步骤尚未完成".into(),
+            SettlementError::AlreadyDone(_) => "该步骤已办理过,只做一次".into(),
+            SettlementError::NoSuchStep { .. } => "该单据没有这一步骤".into(),
             _ => return None,
         })
     }

@@ -95,10 +95,10 @@ pub async fn set_invoice(
             .and_then(|v| v.as_int())
             .unwrap_or(0);
         if fee <= 0 {
-            return Err(AppError::new(
-                ErrorCode::NoFee,
-                "this job has no fee to invoice",
-            ));
+            return Err(
+                AppError::new(ErrorCode::NoFee, "this job has no fee to invoice")
+                    .with_zh(Some("这次服务没有收费,无需开票".into())),
+            );
         }
         let set = |path: &str| {
             doc.get(path)
@@ -116,9 +116,18 @@ pub async fn set_invoice(
         if !matches!(target.as_str(), "issued" | "collected") {
             return Err(AppError::invalid("state is issued or collected"));
         }
-        billing
-            .record(&method, &target)
-            .map_err(|why| AppError::new(ErrorCode::WrongState, why))?;
+        billing.record(&method, &target).map_err(|why| {
+            let zh = if why.contains("already issued") {
+                "发票已开具过"
+            } else if why.contains("already collected") {
+                "该费用已收款"
+            } else if why.contains("issue the invoice first") {
+                "开票后收费的费用须先开具发票再收款(§2.4)"
+            } else {
+                "当前状态下不能这样做"
+            };
+            AppError::new(ErrorCode::WrongState, why).with_zh(Some(zh.into()))
+        })?;
         let at = if target == "issued" {
             "billing.issued_at"
         } else {
