@@ -22,15 +22,14 @@ pub async fn create_customer(
         &[Role::Clerk, Role::MarketingHead, Role::Salesperson],
         "registering customers",
     )?;
-    let region = body
-        .region
-        .clone()
-        .or(p.region.clone())
-        .ok_or_else(|| AppError::invalid("name the regional office"))?;
+    let region = body.region.clone().or(p.region.clone()).ok_or_else(|| {
+        AppError::invalid("name the regional office").with_zh(Some("请选择所属办事处".into()))
+    })?;
     if !p.may_create_in(&region) {
-        return Err(AppError::forbidden(
-            "you register customers of your own region",
-        ));
+        return Err(
+            AppError::forbidden("you register customers of your own region")
+                .with_zh(Some("只能登记本办事处的客户".into())),
+        );
     }
     crate::app::masters::known_region(state, &region).await?;
     let customer = Customer {
@@ -155,9 +154,11 @@ pub async fn create_product(
             "'{}' is not a date (YYYY-MM-DD)",
             body.purchase_date
         ))
+        .with_zh(Some("请填写购买日期(年-月-日)".into()))
     })?;
     if !(0..=240).contains(&body.warranty_months) {
-        return Err(AppError::invalid("a warranty is 0 to 240 months"));
+        return Err(AppError::invalid("a warranty is 0 to 240 months")
+            .with_zh(Some("保修月数应在 0 到 240 之间".into())));
     }
     let product = Product {
         id: Uuid::now_v7(),

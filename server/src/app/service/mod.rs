@@ -47,13 +47,22 @@ fn region_filter(p: &Principal) -> Option<&str> {
 }
 
 pub(super) fn trimmed(v: &str, what: &str) -> AppResult<String> {
+    let zh = match what {
+        "customer name" => "客户名称",
+        "address" => "地址",
+        "phone" => "电话",
+        "product name" => "产品名称",
+        "model" => "型号",
+        _ => "此项",
+    };
     let t = v.trim();
     if t.is_empty() {
-        Err(AppError::invalid(format!("the {what} is needed")))
+        Err(AppError::invalid(format!("the {what} is needed")).with_zh(Some(format!("请填写{zh}"))))
     } else if t.chars().count() > 500 || t.contains(['\n', '\r']) {
         Err(AppError::invalid(format!(
             "the {what} must be one line of at most 500 characters"
-        )))
+        ))
+        .with_zh(Some(format!("{zh}须为一行,最多 500 个字符"))))
     } else {
         Ok(t.to_string())
     }

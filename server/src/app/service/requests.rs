@@ -57,7 +57,10 @@ pub async fn register_request(
             format!(
                 "the product's free warranty ended on {warranty_until}; a free (C) job needs a recorded reason (§2.1.3)"
             ),
-        ));
+        )
+        .with_zh(Some(format!(
+            "该产品的免费保修已于 {warranty_until} 到期;按免费服务(C 类)处理须填写理由(§2.1.3)"
+        ))));
     }
     let writes: Vec<(&'static str, FieldValue)> = vec![
         ("request.customer_id", customer.id.to_string().into()),
