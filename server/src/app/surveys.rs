@@ -169,7 +169,8 @@ pub async fn answer_campaign(
         return Err(AppError::new(
             ErrorCode::CampaignClosed,
             "this campaign is closed; it takes no more answers",
-        ));
+        )
+        .with_zh(Some("该回访调查已结束,不再登记回答".into())));
     }
     if !(1..=5).contains(&body.rating) {
         return Err(AppError::invalid(format!(
@@ -190,12 +191,16 @@ pub async fn answer_campaign(
             .parse::<usize>()
             .ok()
             .and_then(|n| questions.get(n.wrapping_sub(1)))
-            .ok_or_else(|| AppError::invalid(format!("the template has no question {k}")))?;
+            .ok_or_else(|| {
+                AppError::invalid(format!("the template has no question {k}"))
+                    .with_zh(Some(format!("问卷没有第 {k} 题")))
+            })?;
         if *v < 1 || *v > i64::from(q.scale) {
             return Err(AppError::invalid(format!(
                 "question {k} is answered 1 to {}, not {v}",
                 q.scale
-            )));
+            ))
+            .with_zh(Some(format!("第 {k} 题的回答应为 1 到 {}", q.scale))));
         }
     }
     let region = campaign

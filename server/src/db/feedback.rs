@@ -195,6 +195,24 @@ impl Db {
         .transpose()
     }
 
+    /// The campaigns still taking answers, newest first.
+    pub async fn open_campaigns(&self) -> sqlx::Result<Vec<Campaign>> {
+        let rows = sqlx::query(
+            "SELECT id FROM campaigns WHERE closed_at IS NULL ORDER BY opens_on DESC, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id = Uuid::parse_str(&r.try_get::<String, _>(0)?)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            if let Some(c) = self.campaign(id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn close_campaign(&self, id: Uuid, at: i64) -> sqlx::Result<bool> {
         let n =
             sqlx::query("UPDATE campaigns SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")

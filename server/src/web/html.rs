@@ -112,6 +112,21 @@ const NAV: &[NavItem] = &[
         },
     },
     NavItem {
+        href: "/web/surveys",
+        zh: "回访",
+        en: "Surveys",
+        shown: |r| {
+            matches!(
+                r,
+                Role::Clerk
+                    | Role::Salesperson
+                    | Role::MarketingHead
+                    | Role::GmOffice
+                    | Role::Admin
+            )
+        },
+    },
+    NavItem {
         href: "/web/finance",
         zh: "财务",
         en: "Finance",

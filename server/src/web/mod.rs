@@ -18,6 +18,7 @@ mod records;
 mod reports;
 mod reviews;
 mod settlements;
+mod surveys;
 
 use axum::Form;
 use axum::Router;
@@ -87,6 +88,8 @@ pub fn routes() -> Router<AppState> {
         .route("/web/settlements/{id}", get(settlements::settlement_page))
         .route("/web/complaints/{id}/reopen", post(cases::reopen))
         .route("/web/feedback", get(feedback::feedback_page))
+        .route("/web/surveys", get(surveys::surveys_page))
+        .route("/web/surveys/{id}/answers", post(surveys::answer))
         .route("/web/feedback/{id}/{step}", post(feedback::feedback_step))
         .route(
             "/web/receipts/{id}/will-miss",

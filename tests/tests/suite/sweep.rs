@@ -776,3 +776,85 @@ async fn lists(server: TestServer) -> anyhow::Result<()> {
 }
 
 both_engines!(lists_find_the_work, lists);
+
+/// A survey answer taken by phone, entered through the page (§3.1): the campaign's questions
+/// are offered with their scales; a missing rating is refused in Chinese and enters nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_answer_is_entered_in_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let people = People::sign_in(
+        &server,
+        &[
+            ("clerk", Role::Clerk, Some("wuhan")),
+            ("head", Role::MarketingHead, Some("wuhan")),
+            ("tech", Role::Technician, Some("wuhan")),
+        ],
+    )
+    .await?;
+    let template = people
+        .ok("head", Method::POST, "/api/surveys/templates", Some(json!({"name": "回访", "questions": [{"text_zh": "服务态度", "text_en": "Manner", "scale": 5}]})))
+        .await?;
+    let campaign = people
+        .ok("head", Method::POST, "/api/surveys/campaigns", Some(json!({"template_id": template["id"], "name": "十二月回访", "period": "monthly", "region": "wuhan", "opens_on": "2026-12-01", "closes_on": "2026-12-31"})))
+        .await?;
+    let cid = campaign["id"].as_str().unwrap_or_default().to_string();
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "clerk").await?;
+    browser.goto(&format!("{base}/web/surveys")).await?;
+    let form = format!("#campaign-{cid}");
+    browser.find(&format!("{form} select[name=q1]")).await?;
+    assert!(browser.visible_text().await?.contains("服务态度"));
+    // No rating chosen: refused, nothing entered.
+    browser
+        .type_into(&format!("{form} #f-customer_name"), "武汉某工地")
+        .await?;
+    browser
+        .click(&format!(
+            "{form} select[name=technician] option:nth-child(2)"
+        ))
+        .await?;
+    browser
+        .script(&format!(
+            "document.querySelector('{form} select[name=rating]').removeAttribute('required');"
+        ))
+        .await?;
+    browser.click(&format!("#answer-{cid}")).await?;
+    assert!(
+        browser
+            .text(".flash.err")
+            .await?
+            .contains("请选择 1 到 5 的评分")
+    );
+    browser
+        .type_into(&format!("{form} #f-customer_name"), "武汉某工地")
+        .await?;
+    browser
+        .click(&format!(
+            "{form} select[name=technician] option:nth-child(2)"
+        ))
+        .await?;
+    browser
+        .click(&format!("{form} select[name=rating] option:nth-child(6)"))
+        .await?;
+    browser
+        .click(&format!("{form} select[name=q1] option:nth-child(5)"))
+        .await?;
+    browser.click(&format!("#answer-{cid}")).await?;
+    assert!(browser.text(".flash.ok").await?.contains("已登记回访回答"));
+    browser.screenshot(&shot("clerk", "survey-answer")).await?;
+    // The answer is the technician's rating in the month's feedback register: one, a 5.
+    let (_, register) = fieldloop_e2e::call(
+        Method::GET,
+        &format!("{base}/api/reports/feedback"),
+        &people.tokens["head"],
+        None,
+    )
+    .await?;
+    let rows = register["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{register}");
+    assert_eq!(rows[0][3], json!(5), "{register}");
+    Ok(())
+}
