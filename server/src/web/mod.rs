@@ -87,6 +87,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/web/settlements/{id}", get(settlements::settlement_page))
         .route("/web/complaints/{id}/reopen", post(cases::reopen))
+        .route("/web/visits/{id}/reassign", post(pages::reassign))
         .route("/web/feedback", get(feedback::feedback_page))
         .route("/web/surveys", get(surveys::surveys_page))
         .route("/web/surveys/{id}/answers", post(surveys::answer))

@@ -859,7 +859,41 @@ pub(super) async fn visit_office_section(
     let waiting = |zh: &'static str, en: &'static str| {
         maud::html! { p.flash.warn #form-waiting { (s.t(zh, en)) } }
     };
+    // §2.2: the director gives a dispatched job to another technician of its office, while the
+    // form has not come back.
+    let current_tech = text("dispatch.technician");
+    let may_reassign = !current_tech.is_empty()
+        && !completed
+        && (state.config.dispatchers.contains(&role) || role == Role::Admin);
+    let others: Vec<_> = if may_reassign {
+        state
+            .db
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.role == Role::Technician
+                    && u.active
+                    && u.region.as_deref() == Some(doc.region())
+                    && u.id.to_string() != current_tech
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let section = maud::html! {
+        @if may_reassign && !others.is_empty() {
+            form.action #reassign-form method="post" action={ "/web/visits/" (doc.id()) "/reassign" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                label { (s.t("改派给", "Reassign to")) " "
+                    select name="technician_id" required {
+                        option value="" { (s.t("选择技术人员", "Choose a technician")) }
+                        @for u in &others { option value=(u.id) { (u.display_name) } }
+                    }
+                }
+                " " button #reassign type="submit" { (s.t("改派", "Reassign")) }
+            }
+        }
         h2 { (s.t("反馈表登记与归档", "Logging and archiving the form")) " (§2.3)" }
         @if !receipts.is_empty() {
             p #visit-receipts {
@@ -897,6 +931,33 @@ pub(super) async fn visit_office_section(
         }
     };
     Ok(section)
+}
+
+/// §2.2: the director gives a dispatched job to another technician; the new one's phone gets it
+/// at its next sync, the old one's drops it.
+pub async fn reassign(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Posted { s, form }: Posted,
+) -> Response {
+    let result = async {
+        let technician_id = Uuid::parse_str(form.get("technician_id")).map_err(|_| {
+            AppError::invalid("choose a technician").with_zh(Some("请选择技术人员".into()))
+        })?;
+        let body = visits::DispatchRequest {
+            technician_id,
+            priority: false,
+            reassign: true,
+        };
+        visits::dispatch(&state, &s.p, id, body).await?;
+        Ok(s.t(
+            "已改派,新技术员下次同步时收到任务",
+            "Reassigned: the new technician's phone gets the job at its next sync",
+        )
+        .to_string())
+    }
+    .await;
+    back_with(&s, &format!("/web/records/{id}"), result)
 }
 
 /// The clerk logs a returned form in the service record (§2.3).

@@ -113,6 +113,7 @@ async fn office_tasks(engine: Engine) -> anyhow::Result<()> {
             ("finance", Role::Finance, None),
             ("gmo", Role::GmOffice, None),
             ("tech", Role::Technician, Some("wuhan")),
+            ("tech2", Role::Technician, Some("wuhan")),
         ],
     )
     .await?;
@@ -139,6 +140,47 @@ async fn office_tasks(engine: Engine) -> anyhow::Result<()> {
             Some(json!({"technician_id": people.ids["tech"]})),
         )
         .await?;
+    // §2.2: the director gives the job to another technician through the record page, and
+    // back; a job nobody may take (a technician id of another office) is refused in Chinese.
+    let director = Desk::open(&base, "director").await?;
+    let record_page = format!("/web/records/{visit}");
+    assert!(
+        director
+            .page(&record_page)
+            .await?
+            .contains(r#"id="reassign""#)
+    );
+    let assigned = || async {
+        let doc = people
+            .ok("director", Method::GET, &format!("/api/docs/{visit}"), None)
+            .await?;
+        Ok::<_, anyhow::Error>(
+            doc["fields"]
+                .as_array()
+                .and_then(|f| f.iter().find(|f| f["path"] == "dispatch.technician"))
+                .map(|f| f["value"].clone()),
+        )
+    };
+    for who in ["tech2", "tech"] {
+        let id = people.ids[who].to_string();
+        let flash = director
+            .post(
+                &record_page,
+                &format!("/web/visits/{visit}/reassign"),
+                &[("technician_id", &id)],
+            )
+            .await?;
+        assert!(flash.contains("ok=已改派"), "{flash}");
+        assert_eq!(assigned().await?, Some(json!(id)));
+    }
+    let flash = director
+        .post(
+            &record_page,
+            &format!("/web/visits/{visit}/reassign"),
+            &[("technician_id", "")],
+        )
+        .await?;
+    assert!(flash.contains("err=请选择技术人员"), "{flash}");
     let dev = server.device("tech").await?;
     dev.sync().await?;
     let t = at("2026-11-27T10:00:00+08:00").timestamp();
