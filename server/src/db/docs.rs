@@ -189,6 +189,9 @@ pub struct DocQuery<'a> {
     pub state: Option<&'a str>,
     /// Part of a customer's name or phone, a product serial, a receipt or case number.
     pub text: &'a str,
+    /// Made on the server in [from, to), unix milliseconds.
+    pub created_from: i64,
+    pub created_to: i64,
     pub offset: i64,
     pub limit: i64,
 }
@@ -532,7 +535,8 @@ impl Db {
                   AND f.path IN ({states}) AND f.value = $5)
                   OR EXISTS (SELECT 1 FROM receipts r WHERE r.id = documents.id AND r.location = $5))
              AND ($6 = '' OR EXISTS (SELECT 1 FROM doc_fields f WHERE f.doc_id = documents.id
-                  AND f.path IN ({searched}) AND LOWER(f.value) LIKE $6 ESCAPE '\\'))",
+                  AND f.path IN ({searched}) AND LOWER(f.value) LIKE $6 ESCAPE '\\'))
+             AND created_at >= $7 AND created_at < $8",
             states = list(LIST_STATE),
             searched = list(LIST_SEARCHED),
         );
@@ -556,7 +560,7 @@ impl Db {
         );
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT id, kind, region, updated_at, {customer}, {number}, {state}, {person}
-             FROM documents WHERE {filter} ORDER BY updated_at DESC, id LIMIT $7 OFFSET $8",
+             FROM documents WHERE {filter} ORDER BY updated_at DESC, id LIMIT $9 OFFSET $10",
             customer = pick(LIST_CUSTOMER),
             number = pick(LIST_NUMBER),
             person = pick(LIST_PERSON),
@@ -568,6 +572,8 @@ impl Db {
             .bind(q.region.unwrap_or(""))
             .bind(q.state.unwrap_or(""))
             .bind(pattern.clone())
+            .bind(q.created_from)
+            .bind(q.created_to)
             .bind(q.limit)
             .bind(q.offset)
             .fetch_all(&self.pool)
@@ -581,6 +587,8 @@ impl Db {
             .bind(q.region.unwrap_or(""))
             .bind(q.state.unwrap_or(""))
             .bind(pattern)
+            .bind(q.created_from)
+            .bind(q.created_to)
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?;

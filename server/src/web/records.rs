@@ -29,7 +29,20 @@ pub struct RecordsQuery {
     region: Option<String>,
     state: Option<String>,
     q: Option<String>,
+    /// Registered from and to (company days, both included), `YYYY-MM-DD`.
+    from: Option<String>,
+    to: Option<String>,
     page: Option<i64>,
+}
+
+/// The start of a company day as unix milliseconds; `None` for a text that is not a date.
+fn day_start(tz: chrono_tz::Tz, day: &str) -> Option<i64> {
+    use chrono::TimeZone as _;
+    let date = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?;
+    let midnight = date.and_hms_opt(0, 0, 0)?;
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.timestamp_millis())
 }
 
 /// The name of a record's form, as the regulation calls it.
@@ -88,11 +101,39 @@ pub async fn records(
     let text = q.q.as_deref().unwrap_or("").trim();
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let region = q.region.as_deref().filter(|r| !r.is_empty());
+    let tz = state.config.timezone;
+    let from = q.from.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let to = q.to.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let bound = |day: Option<&str>, next: bool| -> Result<Option<i64>, AppError> {
+        match day {
+            None => Ok(None),
+            Some(d) => {
+                let parsed = if next {
+                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                        .ok()
+                        .and_then(|d| d.succ_opt())
+                        .and_then(|n| day_start(tz, &n.to_string()))
+                } else {
+                    day_start(tz, d)
+                };
+                parsed.map(Some).ok_or_else(|| {
+                    AppError::invalid(format!("'{d}' is not a date (YYYY-MM-DD)"))
+                        .with_zh(Some(format!("「{d}」不是日期,应为 年-月-日")))
+                })
+            }
+        }
+    };
+    let (created_from, created_to) = match (bound(from, false), bound(to, true)) {
+        (Ok(f), Ok(t)) => (f.unwrap_or(0), t.unwrap_or(i64::MAX)),
+        (Err(e), _) | (_, Err(e)) => return error_page(&s, e),
+    };
     let query = DocQuery {
         kind,
         region,
         state: Some(state_code),
         text,
+        created_from,
+        created_to,
         offset: (page_no - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
     };
@@ -105,15 +146,16 @@ pub async fn records(
         (Err(e), _) => return error_page(&s, e),
         (_, Err(e)) => return error_page(&s, e.into()),
     };
-    let tz = state.config.timezone;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let link = |page: i64| {
         format!(
-            "/web/records?kind={}&region={}&state={}&q={}&page={page}",
+            "/web/records?kind={}&region={}&state={}&q={}&from={}&to={}&page={page}",
             kind.map(|k| k.code()).unwrap_or(""),
             url_encode(region.unwrap_or("")),
             state_code,
             url_encode(text),
+            url_encode(from.unwrap_or("")),
+            url_encode(to.unwrap_or("")),
         )
     };
     let head_office = s.p.is_head_office();
@@ -151,6 +193,14 @@ pub async fn records(
                         option value=(code) selected[state_code == *code] { (state_words(&s, code)) }
                     }
                 }
+            }
+            " "
+            label { (s.t("登记日期从", "Registered from")) " "
+                input type="date" name="from" value=(from.unwrap_or(""));
+            }
+            " "
+            label { (s.t("到", "to")) " "
+                input type="date" name="to" value=(to.unwrap_or(""));
             }
             " "
             button type="submit" { (s.t("查找", "Search")) }

@@ -720,6 +720,12 @@ async fn lists(server: TestServer) -> anyhow::Result<()> {
         bad.contains("没有这种记录") && !bad.contains("invalid_input"),
         "{bad}"
     );
+    // Registered between two days (both included), from a date picker; a bad date refused.
+    assert!(count(&list("from=2000-01-01&to=2099-12-31").await?).contains("56"));
+    assert!(count(&list("from=2099-01-01").await?).contains(" 0 "));
+    assert!(count(&list("to=2000-01-01").await?).contains(" 0 "));
+    let bad = list("from=2026-13-01").await?;
+    assert!(bad.contains("不是日期"), "{bad}");
 
     // Complaints: one accepted (numbered), one waiting.
     let file = |customer: &str| {
