@@ -203,6 +203,29 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks something that loads another page (a submit button, a link) and waits until
+    /// the page it was on is gone, so that what is read next is read from the new page and
+    /// not from the old one (both may show a `.flash`).
+    pub async fn submit(&self, css: &str) -> anyhow::Result<()> {
+        let old = self.find("html").await?;
+        self.click(css).await?;
+        let deadline = fieldloop_server::clock::monotonic() + Duration::from_secs(10);
+        loop {
+            let same = self
+                .command(reqwest::Method::GET, &format!("/element/{old}/name"), None)
+                .await
+                .is_ok();
+            if !same {
+                self.find("body").await?;
+                return Ok(());
+            }
+            if fieldloop_server::clock::monotonic() > deadline {
+                anyhow::bail!("clicking '{css}' did not load another page");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         let el = self.find(css).await?;
         Ok(self
@@ -221,7 +244,7 @@ impl Browser {
         self.type_into("#username", username).await?;
         self.type_into("#password", &format!("{username}-password-for-tests"))
             .await?;
-        self.click("#sign-in").await?;
+        self.submit("#sign-in").await?;
         self.find("header nav").await?;
         Ok(())
     }

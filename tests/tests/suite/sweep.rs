@@ -508,7 +508,7 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
     let browser = Browser::start().await?;
     browser.sign_in(&base, "clerk").await?;
     browser.type_into("#f-q", "黄石").await?;
-    browser.click("#find-customer").await?;
+    browser.submit("#find-customer").await?;
     browser.find("#no-customer").await?;
     browser
         .type_into("#customer-form #f-name", "黄石某矿业")
@@ -519,7 +519,7 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
     browser
         .type_into("#customer-form #f-phone", "0714-555")
         .await?;
-    browser.click("#customer-form button").await?;
+    browser.submit("#customer-form button").await?;
     assert!(
         browser
             .text("#chosen-customer")
@@ -543,7 +543,7 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
     browser
         .set_value("#product-form #f-purchase_date", "2026-03-15")
         .await?;
-    browser.click("#product-form button").await?;
+    browser.submit("#product-form button").await?;
     browser.find(".flash.ok").await?;
     // Only the chosen customer's product is offered.
     let offered = browser.count("#request-form #f-product_id option").await?;
@@ -557,7 +557,7 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
     browser
         .type_into("#request-form #f-description", "皮带打滑")
         .await?;
-    browser.click("#register").await?;
+    browser.submit("#register").await?;
     browser.find("#sheet-request").await?;
     let text = browser.visible_text().await?;
     assert!(text.contains("黄石某矿业") && text.contains("皮带打滑") && text.contains("HS-77"));
@@ -586,7 +586,7 @@ async fn a_new_caller_is_registered_in_the_browser() -> anyhow::Result<()> {
             "document.querySelector('#product-form #f-customer_id').removeAttribute('required');",
         )
         .await?;
-    browser.click("#product-form button").await?;
+    browser.submit("#product-form button").await?;
     let refusal = browser.text(".flash.err").await?;
     assert!(refusal.contains("请选择客户"), "{refusal}");
     // The API finds the caller too (name or phone), with their products: two in all.
@@ -827,7 +827,7 @@ async fn a_phone_answer_is_entered_in_the_browser() -> anyhow::Result<()> {
             "document.querySelector('{form} select[name=rating]').removeAttribute('required');"
         ))
         .await?;
-    browser.click(&format!("#answer-{cid}")).await?;
+    browser.submit(&format!("#answer-{cid}")).await?;
     assert!(
         browser
             .text(".flash.err")
@@ -848,7 +848,7 @@ async fn a_phone_answer_is_entered_in_the_browser() -> anyhow::Result<()> {
     browser
         .click(&format!("{form} select[name=q1] option:nth-child(5)"))
         .await?;
-    browser.click(&format!("#answer-{cid}")).await?;
+    browser.submit(&format!("#answer-{cid}")).await?;
     assert!(browser.text(".flash.ok").await?.contains("已登记回访回答"));
     browser.screenshot(&shot("clerk", "survey-answer")).await?;
     // The answer is the technician's rating in the month's feedback register: one, a 5.

@@ -749,7 +749,7 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     browser
         .screenshot(&shot("01-clerk-request-form.png"))
         .await?;
-    browser.click("#register").await?;
+    browser.submit("#register").await?;
     browser.find("#sheet-request").await?;
     let url = browser.url().await?;
     assert!(url.contains("/web/records/"), "{url}");
@@ -773,7 +773,7 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     browser
         .click("form.dispatch select option:nth-child(2)")
         .await?;
-    browser.click("form.dispatch button").await?;
+    browser.submit("form.dispatch button").await?;
     browser.find(".flash.ok").await?;
     let (_, doc) = call(
         Method::GET,
@@ -796,9 +796,9 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
     browser.sign_in(&base, "quality").await?;
     assert!(browser.url().await?.ends_with("/web/inbox"));
     browser
-        .click(&format!("#inbox a[href='/web/complaints/{case}']"))
+        .submit(&format!("#inbox a[href='/web/complaints/{case}']"))
         .await?;
-    browser.click("#act-accept").await?;
+    browser.submit("#act-accept").await?;
     browser.find(".flash.ok").await?;
     let number = browser.text("#case-number").await?;
     let parts: Vec<&str> = number.split('-').collect();
@@ -836,7 +836,7 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
         "8,000 is above the GM's authority: not offered"
     );
     browser.screenshot(&shot("05-gm-case-page.png")).await?;
-    browser.click("#act-approve-1").await?;
+    browser.submit("#act-approve-1").await?;
     browser.find(".flash.ok").await?;
     let (status, body) = office
         .act("gm", &case2, json!({"action": "approve", "decision": 2}))
@@ -915,7 +915,7 @@ async fn browser_walkthrough() -> anyhow::Result<()> {
         "the return waiting to be posted is in finance's inbox"
     );
     browser.goto(&format!("{base}/web/finance")).await?;
-    browser.click(&format!("#settle-post-{rid}")).await?;
+    browser.submit(&format!("#settle-post-{rid}")).await?;
     let refusal = browser.text(".flash.err").await?;
     assert!(
         refusal.contains("(5)")
