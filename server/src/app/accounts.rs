@@ -88,7 +88,8 @@ pub fn check_new_user(body: &NewUser) -> Result<(String, Option<String>), String
 /// Creates an account (admin only).
 pub async fn create_user(state: &AppState, p: &Principal, body: NewUser) -> AppResult<UserInfo> {
     if p.role != Role::Admin {
-        return Err(AppError::forbidden("only an admin creates accounts"));
+        return Err(AppError::forbidden("only an admin creates accounts")
+            .with_zh(Some("只有管理员可以建立账号".into())));
     }
     let (username, region) = check_new_user(&body).map_err(AppError::invalid)?;
     if let Some(region) = &region {
@@ -152,13 +153,15 @@ pub async fn register_device(
 ) -> AppResult<DeviceInfo> {
     let actor = body.actor_id.trim().to_ascii_lowercase();
     if actor.len() != 32 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(AppError::invalid(
-            "a device's actor id is 16 bytes in hex (32 characters)",
-        ));
+        return Err(
+            AppError::invalid("a device's actor id is 16 bytes in hex (32 characters)")
+                .with_zh(Some("手机标识须为 32 位十六进制字符".into())),
+        );
     }
     let name = body.name.trim();
     if name.is_empty() || name.len() > 100 {
-        return Err(AppError::invalid("a device name is 1 to 100 characters"));
+        return Err(AppError::invalid("a device name is 1 to 100 characters")
+            .with_zh(Some("手机名称须为 1 到 100 个字符".into())));
     }
     if state.db.device_by_actor(&actor).await?.is_some() {
         return Err(AppError::new(
@@ -190,11 +193,9 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> AppResult<()> {
-    let user = state
-        .db
-        .user_by_id(p.user_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("no such account"))?;
+    let user = state.db.user_by_id(p.user_id).await?.ok_or_else(|| {
+        AppError::not_found("no such account").with_zh(Some("没有这个账号".into()))
+    })?;
     auth::check_new_password(new, &user.username).map_err(|e| {
         let zh = auth::password_refusal_zh(&e);
         AppError::invalid(e).with_zh(Some(zh))
@@ -249,7 +250,8 @@ fn admin_only(p: &Principal, what: &str) -> AppResult<()> {
     if p.role == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!("only an admin may {what}")))
+        Err(AppError::forbidden(format!("only an admin may {what}"))
+            .with_zh(Some("只有管理员可以办理此事".into())))
     }
 }
 
@@ -260,11 +262,9 @@ fn rfc3339(ms: i64) -> String {
 }
 
 async fn account(state: &AppState, id: Uuid) -> AppResult<User> {
-    state
-        .db
-        .user_by_id(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("there is no such account"))
+    state.db.user_by_id(id).await?.ok_or_else(|| {
+        AppError::not_found("there is no such account").with_zh(Some("没有这个账号".into()))
+    })
 }
 
 /// Writes what an admin did to the audit log, and to the security log.
@@ -294,7 +294,10 @@ pub async fn reset_password(
     if id == p.user_id {
         return Err(AppError::invalid(
             "change your own password with your current one (the password page), not by a reset",
-        ));
+        )
+        .with_zh(Some(
+            "请在修改密码页面用当前密码修改自己的密码,不要用重置".into(),
+        )));
     }
     let user = account(state, id).await?;
     auth::check_new_password(&body.password, &user.username).map_err(|e| {
@@ -329,7 +332,8 @@ pub async fn set_user_active(
     if id == p.user_id && !active {
         return Err(AppError::invalid(
             "an admin cannot disable their own account; ask another admin",
-        ));
+        )
+        .with_zh(Some("管理员不能停用自己的账号,请另一位管理员办理".into())));
     }
     let user = account(state, id).await?;
     let at = state.now_ms();
@@ -367,11 +371,9 @@ pub async fn user_devices(state: &AppState, p: &Principal, id: Uuid) -> AppResul
 /// signs in on a new phone. Revoking one twice is refused.
 pub async fn revoke_device(state: &AppState, p: &Principal, id: Uuid) -> AppResult<()> {
     admin_only(p, "revoke devices")?;
-    let device = state
-        .db
-        .device(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("there is no such device"))?;
+    let device = state.db.device(id).await?.ok_or_else(|| {
+        AppError::not_found("there is no such device").with_zh(Some("没有这台手机".into()))
+    })?;
     let at = state.now_ms();
     if !state.db.revoke_device(device.id, at).await? {
         return Err(AppError::new(

@@ -636,7 +636,8 @@ fn admin_only(p: &Principal) -> AppResult<()> {
     if p.role == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::forbidden("only an admin sets up alerts"))
+        Err(AppError::forbidden("only an admin sets up alerts")
+            .with_zh(Some("只有管理员可以设置提醒".into())))
     }
 }
 
@@ -774,7 +775,10 @@ pub async fn add_channel(state: &AppState, p: &Principal, body: NewChannel) -> A
     if channel.kind == "email" && state.config.smtp_url.is_none() {
         return Err(AppError::invalid(
             "mail needs an SMTP relay: set FIELDLOOP_SMTP_URL (and FIELDLOOP_MAIL_FROM) first",
-        ));
+        )
+        .with_zh(Some(
+            "发送邮件须先设置 SMTP 中继(FIELDLOOP_SMTP_URL 与 FIELDLOOP_MAIL_FROM)".into(),
+        )));
     }
     state.db.add_alert_channel(&channel, state.now_ms()).await?;
     Ok(channel)
@@ -790,7 +794,8 @@ pub async fn delete_channel(state: &AppState, p: &Principal, id: Uuid) -> AppRes
     if state.db.delete_alert_channel(id).await? {
         Ok(())
     } else {
-        Err(AppError::not_found("there is no such channel"))
+        Err(AppError::not_found("there is no such channel")
+            .with_zh(Some("没有这个通知渠道".into())))
     }
 }
 
@@ -798,7 +803,8 @@ pub async fn delete_channel(state: &AppState, p: &Principal, id: Uuid) -> AppRes
 pub async fn outbox(state: &AppState, p: &Principal, which: &str) -> AppResult<Vec<OutboxRow>> {
     admin_only(p)?;
     if !matches!(which, "queued" | "sent" | "failed") {
-        return Err(AppError::invalid("the state is queued, sent or failed"));
+        return Err(AppError::invalid("the state is queued, sent or failed")
+            .with_zh(Some("状态须为待发送、已发送或发送失败".into())));
     }
     Ok(state.db.alert_outbox(which, 500).await?)
 }

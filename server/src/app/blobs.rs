@@ -24,9 +24,10 @@ fn check_sha(sha: &str) -> AppResult<()> {
     {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "a blob is named by its SHA-256 in lowercase hex",
-        ))
+        Err(
+            AppError::invalid("a blob is named by its SHA-256 in lowercase hex")
+                .with_zh(Some("文件须以小写十六进制 SHA-256 命名".into())),
+        )
     }
 }
 
@@ -41,7 +42,9 @@ pub async fn put_blob(
 ) -> AppResult<bool> {
     check_sha(sha)?;
     if bytes.is_empty() {
-        return Err(AppError::invalid("an empty blob is not stored"));
+        return Err(
+            AppError::invalid("an empty blob is not stored").with_zh(Some("空文件不予保存".into()))
+        );
     }
     if bytes.len() > MAX_BLOB_BYTES {
         return Err(AppError::new(
@@ -53,7 +56,8 @@ pub async fn put_blob(
         return Err(AppError::invalid(format!(
             "blobs are one of {}; got '{mime}'",
             MIMES.join(", ")
-        )));
+        ))
+        .with_zh(Some("不支持此文件类型".into())));
     }
     let actual = sha256_hex(bytes);
     if actual != sha {
@@ -82,7 +86,10 @@ pub async fn put_blob(
 /// may see a record that refers to it. Anyone else is told there is no such blob.
 pub async fn get_blob(state: &AppState, p: &Principal, sha: &str) -> AppResult<(String, Vec<u8>)> {
     check_sha(sha)?;
-    let missing = || AppError::not_found(format!("no blob {sha} that you may see"));
+    let missing = || {
+        AppError::not_found(format!("no blob {sha} that you may see"))
+            .with_zh(Some("找不到该文件".into()))
+    };
     if !may_see_blob(state, p, sha).await? {
         return Err(missing());
     }

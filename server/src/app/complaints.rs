@@ -5,7 +5,6 @@
 //! the pages both call these, and the overdue sweeper too.
 
 use chrono::{DateTime, Utc};
-use fieldloop_client_core::model::money::parse_yuan;
 use fieldloop_client_core::model::{DocKind, FieldValue, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,7 +38,10 @@ pub(super) async fn visible_case(
         .await?
         .filter(|c| may_see_case(p, &c.case))
         .map(|c| (c.case, c.version))
-        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))
+        .ok_or_else(|| {
+            AppError::not_found(format!("no complaint case {id} that you may see"))
+                .with_zh(Some("找不到该投诉案件".into()))
+        })
 }
 
 /// 客户投诉处理单 as filed by a salesperson (§4.6.1).
@@ -152,7 +154,10 @@ pub async fn file_complaint(
         let orig = load_case(&mut tx, original)
             .await?
             .filter(|c| may_see_case(p, &c.case))
-            .ok_or_else(|| AppError::not_found(format!("no complaint case {original}")))?;
+            .ok_or_else(|| {
+                AppError::not_found(format!("no complaint case {original}"))
+                    .with_zh(Some("找不到该投诉案件".into()))
+            })?;
         if orig.case.state != CaseState::Closed {
             return Err(AppError::new(
                 ErrorCode::NotClosed,
@@ -238,28 +243,34 @@ fn check_new_complaint(p: &Principal, body: &NewComplaint) -> AppResult<(String,
         .region
         .clone()
         .or_else(|| p.region.clone())
-        .ok_or_else(|| AppError::invalid("name the regional office of the complaint"))?;
+        .ok_or_else(|| {
+            AppError::invalid("name the regional office of the complaint")
+                .with_zh(Some("请选择投诉所属的办事处".into()))
+        })?;
     if !p.may_create_in(&region) {
         return Err(AppError::forbidden(format!(
             "you file complaints for your own region, not '{region}'"
-        )));
+        ))
+        .with_zh(Some("只能登记本办事处的投诉".into())));
     }
     if body.quantity < 0 {
-        return Err(AppError::invalid("a quantity cannot be negative"));
+        return Err(AppError::invalid("a quantity cannot be negative")
+            .with_zh(Some("数量不能为负数".into())));
     }
     let claimed_fen = match body.claimed.as_deref() {
         None | Some("") => 0,
-        Some(text) => parse_yuan(text).map_err(AppError::invalid)?,
+        Some(text) => super::yuan(text)?,
     };
-    for (what, v) in [
-        ("customer name", &body.customer_name),
-        ("order number", &body.order_number),
-        ("product model", &body.product_model),
-        ("defect", &body.defect),
-        ("customer's demand", &body.customer_demand),
+    for (what, zh, v) in [
+        ("customer name", "客户名称", &body.customer_name),
+        ("order number", "订单号", &body.order_number),
+        ("product model", "产品型号", &body.product_model),
+        ("defect", "不良情况", &body.defect),
+        ("customer's demand", "客户要求", &body.customer_demand),
     ] {
         if v.trim().is_empty() {
-            return Err(AppError::invalid(format!("the {what} is needed")));
+            return Err(AppError::invalid(format!("the {what} is needed"))
+                .with_zh(Some(format!("请填写{zh}"))));
         }
     }
     Ok((region, claimed_fen))
@@ -308,14 +319,16 @@ pub async fn register(
     q: RegisterQuery,
 ) -> AppResult<Vec<CaseView>> {
     if p.role == Role::Technician {
-        return Err(AppError::forbidden(
-            "technicians do not see the complaint register",
-        ));
+        return Err(
+            AppError::forbidden("technicians do not see the complaint register")
+                .with_zh(Some("技术员不查看投诉登记表".into())),
+        );
     }
     if let Some(s) = &q.state
         && !["submitted", "open", "closed"].contains(&s.as_str())
     {
-        return Err(AppError::invalid("state is submitted, open or closed"));
+        return Err(AppError::invalid("state is submitted, open or closed")
+            .with_zh(Some("状态须为已提交、处理中或已结案".into())));
     }
     let region = if p.is_head_office() {
         None
@@ -335,9 +348,10 @@ pub async fn register(
 /// also raises a notification, once, to each department concerned.
 pub async fn overdue(state: &AppState, p: &Principal) -> AppResult<Vec<OverdueItem>> {
     if p.role == Role::Technician {
-        return Err(AppError::forbidden(
-            "technicians do not see the complaint register",
-        ));
+        return Err(
+            AppError::forbidden("technicians do not see the complaint register")
+                .with_zh(Some("技术员不查看投诉登记表".into())),
+        );
     }
     let region = if p.is_head_office() {
         None
@@ -446,7 +460,10 @@ async fn act_once(
     let stored = load_case(&mut tx, id)
         .await?
         .filter(|c| may_see_case(p, &c.case))
-        .ok_or_else(|| AppError::not_found(format!("no complaint case {id} that you may see")))?;
+        .ok_or_else(|| {
+            AppError::not_found(format!("no complaint case {id} that you may see"))
+                .with_zh(Some("找不到该投诉案件".into()))
+        })?;
     if let Some(v) = body.version
         && v != stored.version
     {
@@ -521,11 +538,10 @@ async fn act_once(
 /// the original, which stays closed.
 pub async fn reopen(state: &AppState, p: &Principal, id: Uuid) -> AppResult<CaseView> {
     let (original, _) = visible_case(state, p, id).await?;
-    let row = state
-        .db
-        .doc(id)
-        .await?
-        .ok_or_else(|| AppError::not_found("the complaint form is missing"))?;
+    let row = state.db.doc(id).await?.ok_or_else(|| {
+        AppError::not_found("the complaint form is missing")
+            .with_zh(Some("找不到投诉处理单".into()))
+    })?;
     let form = row.record().map_err(AppError::internal)?;
     let text = |path: &str| {
         form.get(path)
@@ -595,7 +611,10 @@ pub async fn customer_view(
         .await?
         .map(|c| c.case)
         .filter(|c| !c.access_code.is_empty() && c.access_code == q.code)
-        .ok_or_else(|| AppError::not_found("no case with that number and code"))?;
+        .ok_or_else(|| {
+            AppError::not_found("no case with that number and code")
+                .with_zh(Some("编号与查询码不符".into()))
+        })?;
     let (zh, en) = match case.state {
         CaseState::Submitted => ("已受理", "received"),
         CaseState::Open => ("处理中", "being handled"),

@@ -26,7 +26,8 @@ fn admin_only(p: &Principal, what: &str) -> AppResult<()> {
     if p.role == Role::Admin {
         Ok(())
     } else {
-        Err(AppError::forbidden(format!("only an admin may {what}")))
+        Err(AppError::forbidden(format!("only an admin may {what}"))
+            .with_zh(Some("只有管理员可以办理此事".into())))
     }
 }
 
@@ -59,9 +60,10 @@ pub async fn add_region(state: &AppState, p: &Principal, body: Region) -> AppRes
         name: body.name.trim().to_string(),
     };
     if region.name.is_empty() {
-        return Err(AppError::invalid(
-            "give the region a name (such as 武汉办事处)",
-        ));
+        return Err(
+            AppError::invalid("give the region a name (such as 武汉办事处)")
+                .with_zh(Some("请填写办事处名称(如 武汉办事处)".into())),
+        );
     }
     if !state.db.add_region(&region, state.now_ms()).await? {
         return Err(AppError::new(
@@ -80,7 +82,10 @@ pub async fn known_region(state: &AppState, code: &str) -> AppResult<()> {
     } else {
         Err(AppError::invalid(format!(
             "there is no region '{code}': an admin adds it first (regions)"
-        )))
+        ))
+        .with_zh(Some(format!(
+            "没有办事处「{code}」:请管理员先在办事处页面添加"
+        ))))
     }
 }
 
@@ -122,7 +127,8 @@ impl ImportKind {
             "users" => Ok(ImportKind::Users),
             other => Err(AppError::not_found(format!(
                 "there is no import of '{other}': customers, products or users"
-            ))),
+            ))
+            .with_zh(Some("只能导入客户、产品或用户".into()))),
         }
     }
 
@@ -742,7 +748,8 @@ pub async fn import(
     let table = read_table(bytes).map_err(AppError::invalid)?;
     let rows = rows_of(kind, table).map_err(AppError::invalid)?;
     if rows.is_empty() {
-        return Err(AppError::invalid("the file has a header but no rows"));
+        return Err(AppError::invalid("the file has a header but no rows")
+            .with_zh(Some("文件只有表头,没有数据行".into())));
     }
     let mut errors = Errors {
         kind,

@@ -23,6 +23,17 @@ use fieldloop_client_core::model::Role;
 use crate::access::Principal;
 use crate::error::{AppError, AppResult};
 
+/// An amount in yuan as a person writes it ("1500", "1500.50"), in fen; refused in both
+/// languages when it is not one (negative, more than two decimals, words).
+pub fn yuan(text: &str) -> AppResult<i64> {
+    let text = text.trim();
+    fieldloop_client_core::model::money::parse_yuan(text).map_err(|e| {
+        AppError::invalid(e).with_zh(Some(format!(
+            "「{text}」不是金额:请填写元,最多两位小数,例如 1500 或 1500.50"
+        )))
+    })
+}
+
 /// Refuses a caller whose role is not among `roles` (an admin may do anything).
 pub fn role_in(p: &Principal, roles: &[Role], what: &str) -> AppResult<()> {
     if roles.contains(&p.role) || p.role == Role::Admin {

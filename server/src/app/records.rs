@@ -79,7 +79,9 @@ pub async fn list_docs(
         .map_err(AppError::invalid)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(AppError::invalid("limit is 1 to 1000"));
+        return Err(
+            AppError::invalid("limit is 1 to 1000").with_zh(Some("limit 须为 1 到 1000".into()))
+        );
     }
     let rows = state.db.list_docs(&p.scope(), kind, limit).await?;
     Ok(rows
@@ -124,7 +126,10 @@ pub async fn get_doc(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Rec
         .doc(id)
         .await?
         .filter(|r| p.sees(&r.region, r.created_by, r.assignee))
-        .ok_or_else(|| AppError::not_found(format!("no record {id} that you may see")))?;
+        .ok_or_else(|| {
+            AppError::not_found(format!("no record {id} that you may see"))
+                .with_zh(Some("找不到该记录".into()))
+        })?;
     let doc = row.record().map_err(AppError::internal)?;
     let history = state
         .db

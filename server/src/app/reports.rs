@@ -185,13 +185,15 @@ pub async fn report_table(
     region: Option<&str>,
 ) -> AppResult<(Table, String)> {
     if p.role == Role::Technician {
-        return Err(AppError::forbidden("reports are for the office"));
+        return Err(AppError::forbidden("reports are for the office")
+            .with_zh(Some("报表供办公室使用".into())));
     }
     let region = match (region, &p.region) {
         (Some(r), Some(mine)) if r != mine => {
             return Err(AppError::forbidden(format!(
                 "you may see reports of '{mine}' only, not '{r}'"
-            )));
+            ))
+            .with_zh(Some("只能查看本办事处的报表".into())));
         }
         (Some(r), _) => Some(r.to_string()),
         (None, Some(mine)) => Some(mine.clone()),
@@ -203,13 +205,15 @@ pub async fn report_table(
         Some(text) => {
             let parsed = parse_month(text)?;
             if parsed > year_month(tz, now) {
-                return Err(AppError::invalid(format!("{text} is in the future")));
+                return Err(AppError::invalid(format!("{text} is in the future"))
+                    .with_zh(Some(format!("{text} 是将来的日期"))));
             }
             parsed
         }
         None => year_month(tz, now),
     };
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m)
+        .ok_or_else(|| AppError::invalid("no such month").with_zh(Some("没有这个月份".into())))?;
     let ctx = Ctx {
         state,
         regions: state.db.region_names().await?,
@@ -228,7 +232,10 @@ pub async fn report_table(
         "technicians" => technicians(&ctx).await?,
         "feedback" => feedback(&ctx).await?,
         "personnel-notice" => personnel_notice(&ctx).await?,
-        other => return Err(AppError::not_found(format!("no report '{other}'"))),
+        other => {
+            return Err(AppError::not_found(format!("no report '{other}'"))
+                .with_zh(Some("没有这个报表".into())));
+        }
     };
     Ok((table, ctx.month))
 }
@@ -823,6 +830,7 @@ async fn personnel_notice(ctx: &Ctx<'_>) -> AppResult<Table> {
     );
     let (_, _, notice) = ctx.state.db.review(&ctx.month).await?.ok_or_else(|| {
         AppError::not_found(format!("the review of {} is not confirmed", ctx.month))
+            .with_zh(Some("该月的月度检讨尚未确认(§4.8)".into()))
     })?;
     for row in notice.lines().skip(1) {
         let cells: Vec<Cell> = row.split('\t').map(Cell::from).collect();

@@ -48,10 +48,11 @@ async fn build_review(state: &AppState, month: &str) -> AppResult<ReviewView> {
         ))
         .with_zh(Some(format!("{month} 尚未结束:月度评审针对已过去的月份"))));
     }
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m)
+        .ok_or_else(|| AppError::invalid("no such month").with_zh(Some("没有这个月份".into())))?;
     let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
     let tenth = chrono::NaiveDate::from_ymd_opt(ny, nm, 10)
-        .ok_or_else(|| AppError::invalid("no such month"))?;
+        .ok_or_else(|| AppError::invalid("no such month").with_zh(Some("没有这个月份".into())))?;
     let cases = state
         .db
         .cases_closed_between(from.timestamp_millis(), to.timestamp_millis())

@@ -3,7 +3,6 @@
 //! by the pure `workflow::settlement` state machine.
 
 use fieldloop_client_core::model::Role;
-use fieldloop_client_core::model::money::parse_yuan;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -84,15 +83,11 @@ pub async fn new_return(
     body: NewReturn,
 ) -> AppResult<SettlementView> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
-        return Err(AppError::forbidden("marketing opens return forms (§4.9.3)"));
+        return Err(AppError::forbidden("marketing opens return forms (§4.9.3)")
+            .with_zh(Some("退货单由市场部开立(§4.9.3)".into())));
     }
     let case = closed_case_for_settlement(state, p, id).await?;
-    let amount_fen = body
-        .amount
-        .as_deref()
-        .map(parse_yuan)
-        .transpose()
-        .map_err(AppError::invalid)?;
+    let amount_fen = body.amount.as_deref().map(super::yuan).transpose()?;
     // §4.9.1: marketing handles the closed case as it was decided: a return needs a return
     // value approved with its quantity, and one approval backs one return form.
     let approved = approved_returns(&case);
@@ -160,12 +155,13 @@ pub async fn new_allowance(
     body: NewAllowance,
 ) -> AppResult<SettlementView> {
     if !matches!(p.role, Role::Salesperson | Role::MarketingHead) {
-        return Err(AppError::forbidden(
-            "salespeople open allowance certificates (§4.9.2)",
-        ));
+        return Err(
+            AppError::forbidden("salespeople open allowance certificates (§4.9.2)")
+                .with_zh(Some("销货折让证明单由业务员开立(§4.9.2)".into())),
+        );
     }
     let case = closed_case_for_settlement(state, p, id).await?;
-    let amount_fen = parse_yuan(&body.amount).map_err(AppError::invalid)?;
+    let amount_fen = super::yuan(&body.amount)?;
     // What was approved for allowance or compensation on the case, less the certificates already
     // opened against it: one approval does not back two certificates.
     let approved: i64 = case
@@ -256,11 +252,9 @@ async fn settlement_step_once(
     step: &str,
     body: &StepBody,
 ) -> AppResult<Option<SettlementView>> {
-    let row = state
-        .db
-        .settlement(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no settlement {id}")))?;
+    let row = state.db.settlement(id).await?.ok_or_else(|| {
+        AppError::not_found(format!("no settlement {id}")).with_zh(Some("找不到该单据".into()))
+    })?;
     let (case, _) = visible_case(state, p, row.case_id).await?;
     let settlement = stored_settlement(&row.kind, &row.body)?;
     let step = SettlementStep::parse(step).ok_or_else(|| {

@@ -50,18 +50,20 @@ pub async fn create_template(
         "survey templates",
     )?;
     if body.name.trim().is_empty() || body.questions.is_empty() {
-        return Err(AppError::invalid(
-            "a template has a name and at least one question",
-        ));
+        return Err(
+            AppError::invalid("a template has a name and at least one question")
+                .with_zh(Some("问卷须有名称和至少一题".into())),
+        );
     }
     if body
         .questions
         .iter()
         .any(|q| !(2..=10).contains(&q.scale) || q.text_zh.trim().is_empty())
     {
-        return Err(AppError::invalid(
-            "each question has text and a scale of 2 to 10",
-        ));
+        return Err(
+            AppError::invalid("each question has text and a scale of 2 to 10")
+                .with_zh(Some("每题须有题目,评分等级为 2 到 10".into())),
+        );
     }
     let id = Uuid::now_v7();
     let questions = serde_json::to_string(&body.questions).map_err(AppError::internal)?;
@@ -96,16 +98,21 @@ pub async fn create_campaign(
         "survey campaigns",
     )?;
     if !["monthly", "quarterly", "ad_hoc"].contains(&body.period.as_str()) {
-        return Err(AppError::invalid("period is monthly, quarterly or ad_hoc"));
+        return Err(AppError::invalid("period is monthly, quarterly or ad_hoc")
+            .with_zh(Some("周期须为每月、每季或临时".into())));
     }
     if body.closes_on < body.opens_on {
-        return Err(AppError::invalid("a campaign closes after it opens"));
+        return Err(AppError::invalid("a campaign closes after it opens")
+            .with_zh(Some("回访活动的结束日期须晚于开始日期".into())));
     }
     state
         .db
         .template_questions(body.template_id)
         .await?
-        .ok_or_else(|| AppError::invalid(format!("no survey template {}", body.template_id)))?;
+        .ok_or_else(|| {
+            AppError::invalid(format!("no survey template {}", body.template_id))
+                .with_zh(Some("没有这个回访问卷".into()))
+        })?;
     let c = Campaign {
         id: Uuid::now_v7(),
         template_id: body.template_id,
@@ -160,11 +167,9 @@ pub async fn answer_campaign(
     body: PhoneAnswer,
 ) -> AppResult<serde_json::Value> {
     role_in(p, OFFICE, "entering survey answers")?;
-    let campaign = state
-        .db
-        .campaign(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no campaign {id}")))?;
+    let campaign = state.db.campaign(id).await?.ok_or_else(|| {
+        AppError::not_found(format!("no campaign {id}")).with_zh(Some("找不到该回访活动".into()))
+    })?;
     if campaign.closed {
         return Err(AppError::new(
             ErrorCode::CampaignClosed,
@@ -173,10 +178,10 @@ pub async fn answer_campaign(
         .with_zh(Some("该回访调查已结束,不再登记回答".into())));
     }
     if !(1..=5).contains(&body.rating) {
-        return Err(AppError::invalid(format!(
-            "a rating is 1 to 5, not {}",
-            body.rating
-        )));
+        return Err(
+            AppError::invalid(format!("a rating is 1 to 5, not {}", body.rating))
+                .with_zh(Some("评分须为 1 到 5".into())),
+        );
     }
     let questions: Vec<Question> = serde_json::from_str(
         &state
@@ -209,6 +214,7 @@ pub async fn answer_campaign(
         .or(p.region.clone())
         .ok_or_else(|| {
             AppError::invalid("the campaign has no region; answer from a regional office")
+                .with_zh(Some("该回访活动没有指定办事处,请由办事处登记回答".into()))
         })?;
     let mut writes: Vec<(&'static str, FieldValue)> = vec![
         ("answer.kind", "rating".into()),
@@ -341,14 +347,16 @@ pub async fn feedback_step(
         .feedback_item(id)
         .await?
         .filter(|i| p.is_head_office() || p.region.as_deref() == Some(i.region.as_str()))
-        .ok_or_else(|| AppError::not_found(format!("no feedback {id} that you may see")))?;
+        .ok_or_else(|| {
+            AppError::not_found(format!("no feedback {id} that you may see"))
+                .with_zh(Some("找不到该意见".into()))
+        })?;
     let write = plan_feedback_step(&item, &step, &body)?;
     if let Some(case) = write.case {
-        state
-            .db
-            .case(case)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no complaint case {case}")))?;
+        state.db.case(case).await?.ok_or_else(|| {
+            AppError::not_found(format!("no complaint case {case}"))
+                .with_zh(Some("找不到该投诉案件".into()))
+        })?;
     }
     let applied = state
         .db
@@ -455,9 +463,10 @@ fn plan_feedback_step(
         }
         "to-complaint" => {
             if item.kind != "complaint" {
-                return Err(AppError::invalid(
-                    "only a complaint can become a complaint case",
-                ));
+                return Err(
+                    AppError::invalid("only a complaint can become a complaint case")
+                        .with_zh(Some("只有投诉才能立为投诉案件".into())),
+                );
             }
             if item.complaint_id.is_some() {
                 return Err(AppError::new(
@@ -465,10 +474,14 @@ fn plan_feedback_step(
                     "this feedback already has a complaint case",
                 ));
             }
-            let text =
-                text.ok_or_else(|| AppError::invalid("give the complaint case id to link"))?;
-            let case =
-                Uuid::parse_str(&text).map_err(|_| AppError::invalid("not a complaint case id"))?;
+            let text = text.ok_or_else(|| {
+                AppError::invalid("give the complaint case id to link")
+                    .with_zh(Some("请指定要关联的投诉案件".into()))
+            })?;
+            let case = Uuid::parse_str(&text).map_err(|_| {
+                AppError::invalid("not a complaint case id")
+                    .with_zh(Some("不是有效的投诉案件".into()))
+            })?;
             StepWrite {
                 case: Some(case),
                 ..write("complaint", None, Some(text))

@@ -21,7 +21,10 @@ pub async fn sync(
 ) -> AppResult<SyncResponse> {
     let device = device
         .filter(|d| d.id == request.device_id && d.user_id == p.user_id)
-        .ok_or_else(|| AppError::forbidden("this device is not registered to you"))?;
+        .ok_or_else(|| {
+            AppError::forbidden("this device is not registered to you")
+                .with_zh(Some("此手机未登记在您名下".into()))
+        })?;
     if device.revoked {
         return Err(AppError::new(
             ErrorCode::DeviceRevoked,
@@ -45,9 +48,10 @@ pub struct FeedQuery {
 pub async fn feed(state: &AppState, p: &Principal, q: FeedQuery) -> AppResult<FeedPage> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) || q.after < 0 {
-        return Err(AppError::invalid(
-            "limit is 1 to 5000 and after is 0 or more",
-        ));
+        return Err(
+            AppError::invalid("limit is 1 to 5000 and after is 0 or more")
+                .with_zh(Some("limit 须为 1 到 5000,after 须不小于 0".into())),
+        );
     }
     let mut rows = state.db.feed(&p.scope(), q.after, limit + 1).await?;
     let more = rows.len() as i64 > limit;

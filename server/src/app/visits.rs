@@ -57,7 +57,7 @@ pub async fn dispatch(
     let now = at.to_rfc3339();
     let doc = server_edit(state, p, id, |doc| {
         if doc.kind() != DocKind::Visit {
-            return Err(AppError::invalid("only service visits are dispatched"));
+            return Err(AppError::invalid("only service visits are dispatched").with_zh(Some("只有售后服务才需派工".into())));
         }
         let current = doc
             .get("dispatch.technician")

@@ -391,8 +391,14 @@ pub fn back_with(s: &Session, to: &str, result: Result<String, AppError>) -> Res
 pub(super) fn refusal_text(s: &Session, e: &AppError) -> String {
     match (s.lang, &e.message_zh, gist_zh(e.code.as_str())) {
         (Lang::Zh, Some(zh), _) => zh.clone(),
-        // The server's own failures say nothing a clerk can act on beyond the gist.
-        (Lang::Zh, None, Some(g)) if e.code.as_str() == "internal" => g.to_string(),
+        // The server's own failures say nothing a clerk can act on beyond the gist; a missing
+        // record's message names its id, which a person does not read.
+        (Lang::Zh, None, Some(g)) if matches!(e.code.as_str(), "internal" | "not_found") => {
+            g.to_string()
+        }
+        (Lang::En, _, _) if e.code.as_str() == "not_found" => {
+            "Not found, or not yours to see".to_string()
+        }
         (Lang::Zh, None, Some(g)) => format!("{g}:{}", e.message),
         (Lang::Zh, None, None) => format!("无法完成:{}", e.message),
         _ => e.message.clone(),

@@ -49,8 +49,17 @@ pub enum SettlementError {
     /// The step was done already (by someone else, maybe at the same moment).
     #[error("{0}")]
     AlreadyDone(String),
-    #[error("{0}")]
-    Invalid(String),
+    /// Bad input, in English and in Chinese.
+    #[error("{en}")]
+    Invalid { en: String, zh: String },
+}
+
+/// Bad input for a settlement step, said in both languages.
+fn invalid(en: impl Into<String>, zh: impl Into<String>) -> SettlementError {
+    SettlementError::Invalid {
+        en: en.into(),
+        zh: zh.into(),
+    }
 }
 
 /// A quantity as it is, a value in yuan.
@@ -99,6 +108,7 @@ impl SettlementError {
             SettlementError::NotReady(_) => "前置步骤尚未完成".into(),
             SettlementError::AlreadyDone(_) => "该步骤已办理过,只做一次".into(),
             SettlementError::NoSuchStep { .. } => "该单据没有这一步骤".into(),
+            SettlementError::Invalid { zh, .. } => zh.clone(),
             _ => return None,
         })
     }
@@ -116,7 +126,7 @@ impl SettlementError {
             SettlementError::NoSuchStep { .. } => ErrorCode::InvalidInput,
             SettlementError::NotReady(_) => ErrorCode::NotReady,
             SettlementError::AlreadyDone(_) => ErrorCode::AlreadyDone,
-            SettlementError::Invalid(_) => ErrorCode::InvalidInput,
+            SettlementError::Invalid { .. } => ErrorCode::InvalidInput,
         }
     }
 }
@@ -181,15 +191,24 @@ impl ReturnForm {
         notes: [&str; 3],
     ) -> Result<ReturnForm, SettlementError> {
         if quantity.is_some_and(|q| q <= 0) {
-            return Err(SettlementError::Invalid(
-                "a return covers at least one piece".into(),
+            return Err(invalid(
+                "a return covers at least one piece",
+                "退货数量至少一件",
             ));
         }
-        for (note, what) in notes.iter().zip(["reason", "handling", "basis"]) {
+        let named = [
+            ("reason", "原因"),
+            ("handling", "处理方式"),
+            ("basis", "依据"),
+        ];
+        for (note, (en, zh)) in notes.iter().zip(named) {
             if note.trim().is_empty() {
-                return Err(SettlementError::Invalid(format!(
-                    "a return form notes the return's reason, handling and basis (§4.9.3): the {what} is missing"
-                )));
+                return Err(invalid(
+                    format!(
+                        "a return form notes the return's reason, handling and basis (§4.9.3): the {en} is missing"
+                    ),
+                    format!("退货单须写明退货原因、处理方式与依据(§4.9.3):缺少{zh}"),
+                ));
             }
         }
         if let Some(q) = quantity.filter(|q| *q != approved.quantity) {
@@ -233,15 +252,22 @@ impl ReturnForm {
             ));
         }
         if quantity < 0 {
-            return Err(SettlementError::Invalid(
-                "a received quantity cannot be negative".into(),
+            return Err(invalid(
+                "a received quantity cannot be negative",
+                "实收数量不能为负数",
             ));
         }
         if quantity != self.approved_quantity && note.trim().is_empty() {
-            return Err(SettlementError::Invalid(format!(
-                "{quantity} received against {} on the form: note what was checked and who was asked",
-                self.approved_quantity
-            )));
+            return Err(invalid(
+                format!(
+                    "{quantity} received against {} on the form: note what was checked and who was asked",
+                    self.approved_quantity
+                ),
+                format!(
+                    "实收 {quantity} 件与退货单的 {} 件不符:请注明核对情况及询问了谁(§4.9.5)",
+                    self.approved_quantity
+                ),
+            ));
         }
         let mut next = self.clone();
         next.received_quantity = Some(quantity);
@@ -494,9 +520,9 @@ impl Settlement {
                     }
                 }
                 SettlementStep::Receive => {
-                    let quantity = input.quantity.ok_or_else(|| {
-                        SettlementError::Invalid("give the quantity received".into())
-                    })?;
+                    let quantity = input
+                        .quantity
+                        .ok_or_else(|| invalid("give the quantity received", "请填写实收数量"))?;
                     form.receive(quantity, &input.note)?
                 }
                 _ => form.post(approved_for(form, case)?)?,

@@ -1328,6 +1328,47 @@ async fn linked_cases_and_one_shot_actions() -> anyhow::Result<()> {
         (409, json!("already_done")),
         "{again}"
     );
+    // §3.3: a general case (this one) is not offered the written report to the head.
+    assert!(
+        !page.contains(r#"id="act-written_report_to_head""#),
+        "a written report is for severe feedback"
+    );
+    // §4.6.11: the other company is recorded once; the second is refused in Chinese and the
+    // first stays.
+    let gmo = sign_in(&http, &base, "gmo").await?;
+    let page = page_text(&http, format!("{base}/web/complaints/{id}"), &gmo).await?;
+    assert!(
+        page.contains(r#"id="act-involve_external""#),
+        "offered at first"
+    );
+    office
+        .ok(
+            "gmo",
+            &id,
+            json!({"action": "involve_external", "party": "某钢材供应商"}),
+        )
+        .await?;
+    let page = page_text(&http, format!("{base}/web/complaints/{id}"), &gmo).await?;
+    assert!(!page.contains(r#"id="act-involve_external""#), "not twice");
+    let (status, again) = office
+        .act(
+            "gmo",
+            &id,
+            json!({"action": "involve_external", "party": "另一家公司"}),
+        )
+        .await?;
+    assert_eq!(
+        (status, again["error"]["code"].clone()),
+        (409, json!("already_done")),
+        "{again}"
+    );
+    assert!(
+        again["error"]["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("只做一次")),
+        "{again}"
+    );
+    assert!(page.contains("某钢材供应商") && !page.contains("另一家公司"));
 
     let id = office.file("0").await?;
     office.run_to_close(&id, 50_000, "head").await?;

@@ -37,7 +37,10 @@ async fn visible_receipt(
                 || p.region.as_deref() == Some(r.region.as_str())
                     && (p.role != Role::Technician || r.technician == p.user_id)
         })
-        .ok_or_else(|| AppError::not_found(format!("no receipt {id} that you may see")))
+        .ok_or_else(|| {
+            AppError::not_found(format!("no receipt {id} that you may see"))
+                .with_zh(Some("找不到该收据".into()))
+        })
 }
 
 pub(super) fn location_of(code: &str) -> AppResult<Location> {
@@ -82,20 +85,24 @@ async fn custody_once(
     body: &CustodyRequest,
 ) -> AppResult<Option<RegisterEntry>> {
     let mut tx = state.db.begin_write().await?;
-    let receipt = load_receipt(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no receipt {id}")))?;
+    let receipt = load_receipt(&mut tx, id).await?.ok_or_else(|| {
+        AppError::not_found(format!("no receipt {id}")).with_zh(Some("找不到该收据".into()))
+    })?;
     let visible = p.is_head_office()
         || p.region.as_deref() == Some(receipt.region.as_str())
             && (p.role != Role::Technician || receipt.technician == p.user_id);
     if !visible {
-        return Err(AppError::not_found(format!(
-            "no receipt {id} that you may see"
-        )));
+        return Err(
+            AppError::not_found(format!("no receipt {id} that you may see"))
+                .with_zh(Some("找不到该收据".into())),
+        );
     }
     let doc_row = crate::db::docs::load_doc(&mut tx, id)
         .await?
-        .ok_or_else(|| AppError::not_found("the receipt document is missing"))?;
+        .ok_or_else(|| {
+            AppError::not_found("the receipt document is missing")
+                .with_zh(Some("找不到收据单据".into()))
+        })?;
     let doc = doc_row.record().map_err(AppError::internal)?;
     let signed = ["handback.signer_name", "handback.blob_sha256"]
         .iter()
@@ -176,7 +183,8 @@ pub async fn customer_told(state: &AppState, p: &Principal, id: Uuid) -> AppResu
 /// 客户产品进出登记簿: where every product taken back is, with its history.
 pub async fn product_register(state: &AppState, p: &Principal) -> AppResult<Vec<RegisterEntry>> {
     if p.role == Role::Technician {
-        return Err(AppError::forbidden("the register is kept by the office"));
+        return Err(AppError::forbidden("the register is kept by the office")
+            .with_zh(Some("登记表由办公室保管".into())));
     }
     let mut out = Vec::new();
     for r in state.db.receipts(region_filter(p)).await? {

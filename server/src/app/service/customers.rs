@@ -48,7 +48,10 @@ pub(super) async fn visible_customer(
     p: &Principal,
     id: Uuid,
 ) -> AppResult<Customer> {
-    let missing = || AppError::not_found(format!("no customer {id} that you may see"));
+    let missing = || {
+        AppError::not_found(format!("no customer {id} that you may see"))
+            .with_zh(Some("找不到该客户".into()))
+    };
     let customer = state
         .db
         .customer(id)
@@ -177,11 +180,9 @@ pub async fn create_product(
 
 /// A product record.
 pub async fn get_product(state: &AppState, p: &Principal, id: Uuid) -> AppResult<Product> {
-    let product = state
-        .db
-        .product(id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no product {id}")))?;
+    let product = state.db.product(id).await?.ok_or_else(|| {
+        AppError::not_found(format!("no product {id}")).with_zh(Some("找不到该产品".into()))
+    })?;
     visible_customer(state, p, product.customer_id).await?;
     Ok(product)
 }

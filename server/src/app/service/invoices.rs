@@ -114,7 +114,8 @@ pub async fn set_invoice(
             .and_then(|v| v.as_text().map(str::to_string))
             .unwrap_or_default();
         if !matches!(target.as_str(), "issued" | "collected") {
-            return Err(AppError::invalid("state is issued or collected"));
+            return Err(AppError::invalid("state is issued or collected")
+                .with_zh(Some("状态须为已开票或已收款".into())));
         }
         billing.record(&method, &target).map_err(|why| {
             let zh = if why.contains("already issued") {

@@ -48,8 +48,10 @@ pub async fn reconciliation(
     )?;
     let tz = state.config.timezone;
     let date = match q.date.as_deref() {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| AppError::invalid(format!("'{d}' is not a date")))?,
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            AppError::invalid(format!("'{d}' is not a date"))
+                .with_zh(Some(format!("「{d}」不是日期")))
+        })?,
         None => local_date(tz, state.now()),
     };
     let mut offices: BTreeMap<String, OfficeDay> = BTreeMap::new();
@@ -125,11 +127,13 @@ pub struct CostLedger {
 /// product model and category for a month; paid amounts beside cost. Exact to the fen.
 pub async fn cost_ledger(state: &AppState, p: &Principal, q: MonthQuery) -> AppResult<CostLedger> {
     if p.role == Role::Technician {
-        return Err(AppError::forbidden("the cost ledger is kept by the office"));
+        return Err(AppError::forbidden("the cost ledger is kept by the office")
+            .with_zh(Some("费用台账由办公室保管".into())));
     }
     let tz = state.config.timezone;
     let (y, m) = parse_month(&q.month)?;
-    let (from, to) = month_bounds(tz, y, m).ok_or_else(|| AppError::invalid("no such month"))?;
+    let (from, to) = month_bounds(tz, y, m)
+        .ok_or_else(|| AppError::invalid("no such month").with_zh(Some("没有这个月份".into())))?;
     let mut lines = Vec::new();
     for v in state.db.visits(region_filter(p)).await? {
         let at = v.registered_at();

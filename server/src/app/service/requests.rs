@@ -31,11 +31,10 @@ pub async fn register_request(
         &[Role::Clerk, Role::MarketingHead],
         "registering requests",
     )?;
-    let product = state
-        .db
-        .product(body.product_id)
-        .await?
-        .ok_or_else(|| AppError::invalid(format!("no product {}", body.product_id)))?;
+    let product = state.db.product(body.product_id).await?.ok_or_else(|| {
+        AppError::invalid(format!("no product {}", body.product_id))
+            .with_zh(Some("找不到该产品".into()))
+    })?;
     let customer = visible_customer(state, p, product.customer_id).await?;
     let now = state.now();
     let tz = state.config.timezone;

@@ -126,8 +126,7 @@ impl Case {
         if let Some(n) = &self.number {
             return Err(WorkflowError::AlreadyAccepted(n.clone()));
         }
-        let number =
-            number.ok_or_else(|| WorkflowError::Invalid("no number was assigned".into()))?;
+        let number = number.ok_or_else(|| invalid("no number was assigned", "未取得投诉编号"))?;
         self.number = Some(number.to_string());
         self.state = CaseState::Open;
         self.accepted_at = Some(at.now);
@@ -145,7 +144,7 @@ impl Case {
         joint_visit: &bool,
     ) -> Result<(), WorkflowError> {
         dept(at.actor.role, Department::Marketing, "investigate")?;
-        let findings = non_empty(findings, "the investigation's findings")?;
+        let findings = non_empty(findings, ("the investigation's findings", "调查结果"))?;
         self.finish_step(StepKind::Investigation, at.actor, at.now, findings)?;
         self.joint_visit = *joint_visit;
         self.report_due_at = Some(due_after(at.rules.tz, at.now, 3));
@@ -159,7 +158,7 @@ impl Case {
         if self.report_due_at.is_none() {
             return Err(WorkflowError::WrongStep("调查报告".into()));
         }
-        self.report_text = non_empty(text, "the report")?;
+        self.report_text = non_empty(text, ("the report", "调查报告"))?;
         self.report_at = Some(at.now);
         Ok(())
     }
@@ -176,8 +175,9 @@ impl Case {
     ) -> Result<(), WorkflowError> {
         dept(at.actor.role, Department::Quality, "determine")?;
         if *valid && *fault_ours && responsible_department.is_none() {
-            return Err(WorkflowError::Invalid(
-                "when the fault is ours, name the responsible department".into(),
+            return Err(invalid(
+                "when the fault is ours, name the responsible department",
+                "责任在我方时,请指定责任部门",
             ));
         }
         self.finish_step(StepKind::Responsibility, at.actor, at.now, note.to_string())?;
@@ -203,7 +203,7 @@ impl Case {
         countermeasure: &str,
     ) -> Result<(), WorkflowError> {
         dept(at.actor.role, Department::Production, "production_report")?;
-        let countermeasure = non_empty(countermeasure, "the countermeasure")?;
+        let countermeasure = non_empty(countermeasure, ("the countermeasure", "对策"))?;
         self.finish_step(StepKind::Countermeasure, at.actor, at.now, countermeasure)?;
         let r = self
             .responsibility
@@ -219,7 +219,7 @@ impl Case {
     /// R&D comments on the countermeasure (§4.6.4).
     fn rnd_opinion(&mut self, at: &Acting, text: &str) -> Result<(), WorkflowError> {
         dept(at.actor.role, Department::RnD, "rnd_opinion")?;
-        let text = non_empty(text, "R&D's opinion")?;
+        let text = non_empty(text, ("R&D's opinion", "研发部意见"))?;
         self.finish_step(StepKind::RndOpinion, at.actor, at.now, text)?;
         self.advance(StepKind::RndOpinion, at.now, at.rules.tz);
         Ok(())
@@ -236,15 +236,17 @@ impl Case {
             penalty,
         } = draft;
         need(at.actor.role, &[Role::GmOffice], "consolidate", "总经理室")?;
-        let text = non_empty(text, "the consolidated decision")?;
+        let text = non_empty(text, ("the consolidated decision", "汇总决定"))?;
         if loss_fen < 0 {
-            return Err(WorkflowError::Invalid(
-                "a loss amount cannot be negative".into(),
+            return Err(invalid(
+                "a loss amount cannot be negative",
+                "损失金额不能为负数",
             ));
         }
         if self.fault_ours == Some(true) && remedy.trim().is_empty() {
-            return Err(WorkflowError::Invalid(
-                "the fault is ours: decide the remedy (§4.6.6)".into(),
+            return Err(invalid(
+                "the fault is ours: decide the remedy (§4.6.6)",
+                "责任在我方:请决定补救方式(§4.6.6)",
             ));
         }
         self.finish_step(StepKind::Consolidation, at.actor, at.now, text.to_string())?;
@@ -280,20 +282,20 @@ impl Case {
             "市场部或总经理室",
         )?;
         if *amount_fen <= 0 {
-            return Err(WorkflowError::Invalid(
-                "an amount must be more than zero".into(),
-            ));
+            return Err(invalid("an amount must be more than zero", "金额须大于零"));
         }
         match (kind, quantity) {
             (MoneyKind::ReturnValue, Some(q)) if *q > 0 => {}
             (MoneyKind::ReturnValue, _) => {
-                return Err(WorkflowError::Invalid(
-                        "a return value is decided with the quantity to return, at least one piece (§4.9.4)".into(),
-                    ));
+                return Err(invalid(
+                    "a return value is decided with the quantity to return, at least one piece (§4.9.4)",
+                    "退货价值须同时核定退货数量,至少一件(§4.9.4)",
+                ));
             }
             (_, Some(_)) => {
-                return Err(WorkflowError::Invalid(
-                    "only a return value carries a quantity".into(),
+                return Err(invalid(
+                    "only a return value carries a quantity",
+                    "只有退货价值才填写数量",
                 ));
             }
             (_, None) => {}
@@ -308,7 +310,10 @@ impl Case {
             .iter()
             .try_fold(*amount_fen, |sum, m| sum.checked_add(m.amount_fen))
             .ok_or_else(|| {
-                WorkflowError::Invalid("the case's amounts are too large to add up".into())
+                invalid(
+                    "the case's amounts are too large to add up",
+                    "该案件的金额过大,无法合计",
+                )
             })?;
         self.money.push(MoneyDecision {
             id,
@@ -329,11 +334,17 @@ impl Case {
             .money
             .iter_mut()
             .find(|m| m.id == *decision)
-            .ok_or_else(|| WorkflowError::Invalid(format!("no amount #{decision} on this case")))?;
+            .ok_or_else(|| {
+                invalid(
+                    format!("no amount #{decision} on this case"),
+                    format!("该案件没有第 {decision} 项金额"),
+                )
+            })?;
         if m.approved_by.is_some() {
-            return Err(WorkflowError::Invalid(format!(
-                "amount #{decision} is already approved"
-            )));
+            return Err(invalid(
+                format!("amount #{decision} is already approved"),
+                format!("第 {decision} 项金额已批准"),
+            ));
         }
         let own = ApprovalLevel::of_role(at.actor.role);
         if own.is_none_or(|level| level < m.required) {
@@ -376,11 +387,15 @@ impl Case {
             .as_mut()
             .filter(|d| d.needs_director())
             .ok_or_else(|| {
-                WorkflowError::Invalid("there is no loss amount or penalty to approve".into())
+                invalid(
+                    "there is no loss amount or penalty to approve",
+                    "没有待批示的损失金额或处分",
+                )
             })?;
         if d.penalty_approved_by.is_some() {
-            return Err(WorkflowError::Invalid(
-                "the loss amount and penalty are already approved".into(),
+            return Err(invalid(
+                "the loss amount and penalty are already approved",
+                "损失金额与处分已批示",
             ));
         }
         d.penalty_approved_by = Some(at.actor.user);
@@ -400,11 +415,12 @@ impl Case {
             "communicate",
             "业务人员",
         )?;
-        let result = non_empty(result, "what the customer was told")?;
+        let result = non_empty(result, ("what the customer was told", "客户答复"))?;
         if let Some(p) = promised_fen {
             if *p < 0 {
-                return Err(WorkflowError::Invalid(
-                    "a promised amount cannot be negative".into(),
+                return Err(invalid(
+                    "a promised amount cannot be negative",
+                    "承诺金额不能为负数",
                 ));
             }
             let ceiling = self.approved_ceiling(&at.rules.thresholds);
@@ -455,7 +471,7 @@ impl Case {
         }
         self.head_visit = Some((
             at.actor.user,
-            non_empty(visitor, "who visited the customer")?,
+            non_empty(visitor, ("who visited the customer", "拜访人"))?,
         ));
         Ok(())
     }
@@ -483,7 +499,15 @@ impl Case {
             "involve_external",
             "总经理室",
         )?;
-        self.external_party = Some(non_empty(party, "the other company or supplier")?);
+        if self.external_party.is_some() {
+            return Err(WorkflowError::AlreadyDone(
+                "the other company or supplier the case involves",
+            ));
+        }
+        self.external_party = Some(non_empty(
+            party,
+            ("the other company or supplier", "涉及的公司或供应商"),
+        )?);
         Ok(())
     }
 
@@ -498,7 +522,7 @@ impl Case {
         self.petitions.push(Petition {
             department,
             by: at.actor.user,
-            text: non_empty(text, "the petition")?,
+            text: non_empty(text, ("the petition", "申诉理由"))?,
             at: at.now,
         });
         Ok(())

@@ -403,8 +403,9 @@ pub enum WorkflowError {
         /// What the one who tried may approve.
         limit: Limit,
     },
-    #[error("{0}")]
-    Invalid(String),
+    /// Bad input for the step, in English and in Chinese.
+    #[error("{en}")]
+    Invalid { en: String, zh: String },
     #[error("the case cannot close yet: {en}")]
     NotReady { en: String, zh: String },
     #[error("{0} is recorded already; it is done once")]
@@ -498,10 +499,7 @@ impl WorkflowError {
             }
             WorkflowError::WrongStep(step) => format!("现在不是「{step}」这一步"),
             WorkflowError::AlreadyDone(_) => "该事项已记录过,只做一次".into(),
-            WorkflowError::Invalid(why) if why.ends_with(" is needed") => {
-                "有必填项未填写,请补全后再提交".into()
-            }
-            _ => return None,
+            WorkflowError::Invalid { zh, .. } => zh.clone(),
         })
     }
 
@@ -513,7 +511,7 @@ impl WorkflowError {
             WorkflowError::WrongDepartment { .. } => ErrorCode::WrongDepartment,
             WorkflowError::WrongStep(_) => ErrorCode::WrongStep,
             WorkflowError::AboveAuthority { .. } => ErrorCode::AboveAuthority,
-            WorkflowError::Invalid(_) => ErrorCode::InvalidInput,
+            WorkflowError::Invalid { .. } => ErrorCode::InvalidInput,
             WorkflowError::NotReady { .. } => ErrorCode::NotReady,
             WorkflowError::AlreadyDone(_) => ErrorCode::AlreadyDone,
         }
@@ -706,10 +704,22 @@ fn dept(role: Role, d: Department, action: &'static str) -> Result<(), WorkflowE
     }
 }
 
-fn non_empty(text: &str, what: &str) -> Result<String, WorkflowError> {
+/// Bad input for a step, said in both languages.
+pub(crate) fn invalid(en: impl Into<String>, zh: impl Into<String>) -> WorkflowError {
+    WorkflowError::Invalid {
+        en: en.into(),
+        zh: zh.into(),
+    }
+}
+
+/// The text, trimmed; refused when nothing is left (`what` in English and Chinese).
+fn non_empty(text: &str, what: (&str, &str)) -> Result<String, WorkflowError> {
     let t = text.trim();
     if t.is_empty() {
-        Err(WorkflowError::Invalid(format!("{what} is needed")))
+        Err(invalid(
+            format!("{} is needed", what.0),
+            format!("请填写{}", what.1),
+        ))
     } else {
         Ok(t.to_string())
     }

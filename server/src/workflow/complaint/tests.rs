@@ -583,3 +583,47 @@ fn one_shot_records_are_done_once() {
     );
     assert_eq!(again.unwrap_err().code(), ErrorCode::AlreadyDone);
 }
+
+/// Bad input to a step is refused in Chinese as well as in English: an empty finding, a
+/// negative loss, an amount of nothing, a second company (tried each).
+#[test]
+fn refusals_have_their_chinese_words() {
+    let t0 = at("2026-11-03T09:00:00+08:00");
+    let c = run(&filed(7, t0), Role::Quality, Action::Accept, t0);
+    let refused = |c: &Case, role: Role, action: Action| {
+        apply(c, &action, actor(role), t0, &rules(), None).expect_err("refused")
+    };
+    let empty = refused(
+        &c,
+        Role::MarketingHead,
+        Action::RecordHeadVisit {
+            visitor: "  ".into(),
+        },
+    );
+    assert_eq!(empty.code(), ErrorCode::InvalidInput);
+    assert_eq!(empty.message_zh().as_deref(), Some("请填写拜访人"));
+    let c = run(
+        &c,
+        Role::GmOffice,
+        Action::InvolveExternal {
+            party: "某供应商".into(),
+        },
+        t0,
+    );
+    let twice = refused(
+        &c,
+        Role::GmOffice,
+        Action::InvolveExternal {
+            party: "另一家".into(),
+        },
+    );
+    assert_eq!(twice.code(), ErrorCode::AlreadyDone);
+    assert_eq!(c.external_party.as_deref(), Some("某供应商"));
+    for e in [empty, twice] {
+        let zh = e.message_zh().unwrap_or_default();
+        assert!(
+            !zh.chars().any(|ch| ch.is_ascii_alphabetic()),
+            "no English in the Chinese refusal: {zh}"
+        );
+    }
+}
