@@ -257,6 +257,13 @@ fn check_new_complaint(p: &Principal, body: &NewComplaint) -> AppResult<(String,
         return Err(AppError::invalid("a quantity cannot be negative")
             .with_zh(Some("数量不能为负数".into())));
     }
+    let delivered = body.delivery_date.trim();
+    if !delivered.is_empty() && chrono::NaiveDate::parse_from_str(delivered, "%Y-%m-%d").is_err() {
+        return Err(AppError::invalid(format!(
+            "'{delivered}' is not a delivery date (YYYY-MM-DD)"
+        ))
+        .with_zh(Some(format!("「{delivered}」不是交货日期,应为 年-月-日"))));
+    }
     let claimed_fen = match body.claimed.as_deref() {
         None | Some("") => 0,
         Some(text) => super::yuan(text)?,

@@ -19,7 +19,8 @@ use uuid::Uuid;
 use maud::Markup;
 
 use super::html::{
-    Flash, csrf_field, date_input, deadline, input, local, local_ms, page, select, url_encode,
+    Flash, count_input, csrf_field, date_input, deadline, input, local, local_ms, money_input,
+    page, select, url_encode,
 };
 use super::pages::{error_page, names, not_found};
 use super::settlements::settlement_section;
@@ -77,6 +78,9 @@ pub struct ComplaintsQuery {
     region: Option<String>,
     step: Option<String>,
     overdue: Option<String>,
+    /// Filed from and to (company days, both included), `YYYY-MM-DD`.
+    from: Option<String>,
+    to: Option<String>,
     page: Option<usize>,
     #[serde(flatten)]
     flash: Flash,
@@ -108,6 +112,12 @@ pub async fn complaints(
     let want_region = q.region.as_deref().filter(|v| !v.is_empty());
     let want_step = q.step.as_deref().filter(|v| !v.is_empty());
     let only_overdue = q.overdue.as_deref() == Some("1");
+    let from = q.from.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let to = q.to.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let (filed_from, filed_to) = match super::records::day_range(tz, from, to) {
+        Ok(range) => range,
+        Err(e) => return error_page(&s, e),
+    };
     let blank = (String::new(), String::new());
     let current = |c: &Case| c.steps.iter().find(|st| st.done_at.is_none()).cloned();
     let matching: Vec<&Case> = cases
@@ -117,6 +127,7 @@ pub async fn complaints(
         .filter(|c| want_region.is_none_or(|w| c.region == w))
         .filter(|c| want_step.is_none_or(|w| current(c).is_some_and(|st| step_code(st.kind) == w)))
         .filter(|c| !only_overdue || !c.overdue(now).is_empty())
+        .filter(|c| (filed_from..filed_to).contains(&c.submitted_at.timestamp_millis()))
         .filter(|c| {
             let (customer, defect) = forms.get(&c.id).unwrap_or(&blank);
             text.is_empty()
@@ -136,12 +147,14 @@ pub async fn complaints(
         .take(CASES_PER_PAGE);
     let link = |p: usize| {
         format!(
-            "/web/complaints?q={}&state={}&region={}&step={}&overdue={}&page={p}",
+            "/web/complaints?q={}&state={}&region={}&step={}&overdue={}&from={}&to={}&page={p}",
             url_encode(q.q.as_deref().unwrap_or("")),
             url_encode(want_state.unwrap_or("")),
             url_encode(want_region.unwrap_or("")),
             url_encode(want_step.unwrap_or("")),
             if only_overdue { "1" } else { "" },
+            url_encode(from.unwrap_or("")),
+            url_encode(to.unwrap_or("")),
         )
     };
     let steps = [
@@ -153,7 +166,14 @@ pub async fn complaints(
         StepKind::CustomerCommunication,
         StepKind::HeadReview,
     ];
+    let may_file = fieldloop_client_core::model::roles::may_create(
+        s.p.role,
+        fieldloop_client_core::model::DocKind::Complaint,
+    );
     let body = maud::html! {
+        @if may_file {
+            p { a.button #new-complaint href="/web/complaints/new" { (s.t("填写客户投诉处理单", "File a complaint form")) } }
+        }
         form.filters #complaints-filter method="get" action="/web/complaints" {
             label { (s.t("查找", "Search")) " "
                 input type="search" name="q" value=(q.q.as_deref().unwrap_or(""))
@@ -190,6 +210,14 @@ pub async fn complaints(
             }
             " "
             label { input type="checkbox" name="overdue" value="1" checked[only_overdue]; " " (s.t("只看逾期", "Overdue only")) }
+            " "
+            label { (s.t("提交日期从", "Filed from")) " "
+                input type="date" name="from" value=(from.unwrap_or(""));
+            }
+            " "
+            label { (s.t("到", "to")) " "
+                input type="date" name="to" value=(to.unwrap_or(""));
+            }
             " "
             button type="submit" { (s.t("查找", "Search")) }
         }
@@ -443,7 +471,7 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                 input("remedy", s.t("补救措施", "Remedy"), "", false),
                 tick("track_improvement", s.t("跟踪改善", "Track improvement")),
                 tick("human_error", s.t("人为失误", "Human error")),
-                input(
+                money_input(
                     "loss",
                     s.t("责任部门损失(元)", "Department's loss (yuan)"),
                     "0",
@@ -470,8 +498,8 @@ fn step_offers(s: &Session) -> Vec<Offer> {
                         ("return_value", s.t("退货金额", "Return value")),
                     ]),
                 ),
-                text_field("amount", s.t("金额(元)", "Amount (yuan)")),
-                input(
+                money_input("amount", s.t("金额(元)", "Amount (yuan)"), "", true),
+                count_input(
                     "quantity",
                     s.t("退货数量(退货金额时)", "Pieces (with a return value)"),
                     "",
@@ -521,7 +549,7 @@ fn later_offers(s: &Session) -> Vec<Offer> {
             label: t("记录向客户说明", "Record customer communication"),
             inputs: parts([
                 text_field("result", s.t("客户答复", "Customer's answer")),
-                input(
+                money_input(
                     "promised",
                     s.t("承诺金额(元)", "Promised (yuan)"),
                     "",

@@ -271,6 +271,22 @@ pub fn input(name: &str, label: &str, value: &str, required: bool) -> Markup {
     }
 }
 
+/// A labelled amount in yuan: a number field (a numeric keypad on a tablet), fen at most.
+pub fn money_input(name: &str, label: &str, value: &str, required: bool) -> Markup {
+    html! {
+        label { (label) input type="number" min="0" step="0.01" inputmode="decimal"
+            name=(name) id={ "f-" (name) } value=(value) required[required]; }
+    }
+}
+
+/// A labelled count of pieces (or months): a whole number, not negative.
+pub fn count_input(name: &str, label: &str, value: &str, required: bool) -> Markup {
+    html! {
+        label { (label) input type="number" min="0" step="1" inputmode="numeric"
+            name=(name) id={ "f-" (name) } value=(value) required[required]; }
+    }
+}
+
 /// A labelled date input (the browser's date picker), `YYYY-MM-DD`.
 pub fn date_input(name: &str, label: &str, required: bool) -> Markup {
     html! {

@@ -10,6 +10,7 @@ mod admin;
 mod alerts;
 mod cases;
 mod feedback;
+mod filing;
 mod finance;
 pub(crate) mod html;
 mod inbox;
@@ -74,7 +75,8 @@ pub fn routes() -> Router<AppState> {
         .route("/web/receipts/{id}/custody", post(pages::receipt_custody))
         .route("/web/visits/{id}/log-form", post(pages::log_form))
         .route("/web/visits/{id}/archive", post(pages::archive_form))
-        .route("/web/complaints", get(cases::complaints))
+        .route("/web/complaints", get(cases::complaints).post(filing::file))
+        .route("/web/complaints/new", get(filing::complaint_form))
         .route("/web/complaints/{id}", get(cases::case_page))
         .route("/web/complaints/{id}/act", post(cases::act))
         .route(

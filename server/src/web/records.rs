@@ -45,6 +45,34 @@ fn day_start(tz: chrono_tz::Tz, day: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// The instants (ms) a list's "from" and "to" days span in company time, both days included;
+/// a missing end is open. A day that is not `YYYY-MM-DD` is refused in both languages.
+pub(super) fn day_range(
+    tz: chrono_tz::Tz,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(i64, i64), AppError> {
+    let bound = |day: Option<&str>, next: bool| -> Result<Option<i64>, AppError> {
+        let Some(d) = day else { return Ok(None) };
+        let parsed = if next {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.succ_opt())
+                .and_then(|n| day_start(tz, &n.to_string()))
+        } else {
+            day_start(tz, d)
+        };
+        parsed.map(Some).ok_or_else(|| {
+            AppError::invalid(format!("'{d}' is not a date (YYYY-MM-DD)"))
+                .with_zh(Some(format!("「{d}」不是日期,应为 年-月-日")))
+        })
+    };
+    Ok((
+        bound(from, false)?.unwrap_or(0),
+        bound(to, true)?.unwrap_or(i64::MAX),
+    ))
+}
+
 /// The name of a record's form, as the regulation calls it.
 pub(super) fn kind_label(s: &Session, kind: DocKind) -> &'static str {
     match kind {
@@ -104,28 +132,9 @@ pub async fn records(
     let tz = state.config.timezone;
     let from = q.from.as_deref().map(str::trim).filter(|d| !d.is_empty());
     let to = q.to.as_deref().map(str::trim).filter(|d| !d.is_empty());
-    let bound = |day: Option<&str>, next: bool| -> Result<Option<i64>, AppError> {
-        match day {
-            None => Ok(None),
-            Some(d) => {
-                let parsed = if next {
-                    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                        .ok()
-                        .and_then(|d| d.succ_opt())
-                        .and_then(|n| day_start(tz, &n.to_string()))
-                } else {
-                    day_start(tz, d)
-                };
-                parsed.map(Some).ok_or_else(|| {
-                    AppError::invalid(format!("'{d}' is not a date (YYYY-MM-DD)"))
-                        .with_zh(Some(format!("「{d}」不是日期,应为 年-月-日")))
-                })
-            }
-        }
-    };
-    let (created_from, created_to) = match (bound(from, false), bound(to, true)) {
-        (Ok(f), Ok(t)) => (f.unwrap_or(0), t.unwrap_or(i64::MAX)),
-        (Err(e), _) | (_, Err(e)) => return error_page(&s, e),
+    let (created_from, created_to) = match day_range(tz, from, to) {
+        Ok(range) => range,
+        Err(e) => return error_page(&s, e),
     };
     let query = DocQuery {
         kind,

@@ -8,7 +8,7 @@ use fieldloop_client_core::model::money::yuan_text;
 use maud::{Markup, html};
 use uuid::Uuid;
 
-use super::html::{Flash, csrf_field, input, page};
+use super::html::{Flash, count_input, csrf_field, input, money_input, page};
 use super::pages::{error_page, not_found};
 use super::{Posted, Session, back_with};
 use crate::AppState;
@@ -62,7 +62,7 @@ pub(super) fn settlement_section<'a>(
         @if marketing && returns_left {
             form.action method="post" action={ "/web/complaints/" (case) "/returns" } {
                 (csrf_field(s))
-                (input("approved_quantity", s.t("退货数量(按批准)", "Quantity (as approved)"), "", false))
+                (count_input("approved_quantity", s.t("退货数量(按批准)", "Quantity (as approved)"), "", false))
                 (input("reason", s.t("退货原因", "Reason"), "", true))
                 (input("handling", s.t("处理方式", "Handling"), "", true))
                 (input("basis", s.t("退回依据", "Basis"), "", true))
@@ -72,7 +72,7 @@ pub(super) fn settlement_section<'a>(
         @if marketing && allowance_left > 0 {
             form.action method="post" action={ "/web/complaints/" (case) "/allowances" } {
                 (csrf_field(s))
-                (input("amount", s.t("折让金额(元)", "Allowance (yuan)"), &fieldloop_client_core::model::money::fen_to_yuan(allowance_left).to_string(), true))
+                (money_input("amount", s.t("折让金额(元)", "Allowance (yuan)"), &fieldloop_client_core::model::money::fen_to_yuan(allowance_left).to_string(), true))
                 button { (s.t("开折让证明单", "Open an allowance certificate")) }
             }
         }
@@ -130,7 +130,7 @@ pub(super) fn settlement_table<'a>(
                                     (csrf_field(s))
                                     input type="hidden" name="back" value=(back);
                                     @if step == "receive" {
-                                        (input("quantity", s.t("实收数量", "Quantity received"), "", true))
+                                        (count_input("quantity", s.t("实收数量", "Quantity received"), "", true))
                                         (input("note", s.t("差异说明", "Note on a difference"), "", false))
                                     }
                                     button id={ "settle-" (step) "-" (r.id) } { (s.t(zh, en)) }
@@ -261,7 +261,7 @@ pub async fn settlement_page(
                 (csrf_field(&s))
                 input type="hidden" name="back" value=(back);
                 @if *step == "receive" {
-                    (input("quantity", s.t("实收数量", "Quantity received"), "", true))
+                    (count_input("quantity", s.t("实收数量", "Quantity received"), "", true))
                     (input("note", s.t("差异说明", "Note on a difference"), "", false))
                 }
                 button id={ "settle-" (step) "-" (row.id) } { (s.t(zh, en)) }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use fieldloop_client_core::model::ownership::Author;
 use fieldloop_client_core::model::{DocKind, FieldValue as V, Role, fields};
 use fieldloop_e2e::browser::Browser;
@@ -778,10 +779,133 @@ async fn lists(server: TestServer) -> anyhow::Result<()> {
         "by defect"
     );
     assert!(ccount(&cases("overdue=1".into()).await?).contains(" 0 "));
+    // Filed between two company days, both included: today holds both, tomorrow none; a
+    // bad date (month 13, words) is refused in Chinese.
+    let today = chrono::DateTime::from_timestamp(fieldloop_e2e::now() + 8 * 3600, 0)
+        .context("a clock reading")?
+        .date_naive();
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    assert!(ccount(&cases(format!("from={today}&to={today}")).await?).contains(" 2 "));
+    assert!(ccount(&cases(format!("from={tomorrow}")).await?).contains(" 0 "));
+    assert!(
+        ccount(&cases(format!("to={}", today.pred_opt().unwrap_or(today))).await?).contains(" 0 ")
+    );
+    for bad in ["from=2026-13-01", "to=昨天"] {
+        let page = cases(bad.into()).await?;
+        assert!(page.contains("不是日期"), "{bad}: {page}");
+    }
     Ok(())
 }
 
 both_engines!(lists_find_the_work, lists);
+
+/// §4.6.1 in the browser: a salesperson files the 客户投诉处理单 from the complaints list; a
+/// claim with three decimals is refused in Chinese with everything typed kept, and nothing is
+/// filed; corrected, the case is filed for the salesperson's office and waits for quality.
+/// Through the API a delivery date that is no date (month 13) is refused in Chinese as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_is_filed_in_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let people = People::sign_in(
+        &server,
+        &[
+            ("sales", Role::Salesperson, Some("wuhan")),
+            ("quality", Role::Quality, None),
+        ],
+    )
+    .await?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "sales").await?;
+    browser.goto(&format!("{base}/web/complaints")).await?;
+    browser.submit("#new-complaint").await?;
+    browser.type_into("#f-customer_name", "黄石某矿业").await?;
+    browser.type_into("#f-order_number", "SO-2026-301").await?;
+    browser.type_into("#f-product_model", "PC-600").await?;
+    browser.set_value("#f-delivery_date", "2026-10-08").await?;
+    browser.type_into("#f-defect", "轴承异响").await?;
+    browser.type_into("#f-customer_demand", "更换轴承").await?;
+    browser.click("#f-severe").await?;
+    // The page's own check would stop 12.345; the server must refuse it too.
+    browser
+        .script("const c = document.querySelector('#f-claimed'); c.setAttribute('step', 'any'); c.value = '12.345';")
+        .await?;
+    browser.submit("#file-complaint").await?;
+    let refusal = browser.text(".flash.err").await?;
+    assert!(refusal.contains("不是金额"), "{refusal}");
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#f-customer_name').value;")
+            .await?,
+        json!("黄石某矿业"),
+        "what was typed is kept"
+    );
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#f-severe').checked;")
+            .await?,
+        json!(true)
+    );
+    let (_, none) = fieldloop_e2e::call(
+        Method::GET,
+        &format!("{base}/api/complaints"),
+        &people.tokens["quality"],
+        None,
+    )
+    .await?;
+    assert_eq!(
+        none.as_array().map(Vec::len),
+        Some(0),
+        "nothing filed: {none}"
+    );
+    browser.set_value("#f-claimed", "1500").await?;
+    browser.submit("#file-complaint").await?;
+    assert!(browser.text(".flash.ok").await?.contains("等待品质部受理"));
+    let text = browser.visible_text().await?;
+    assert!(
+        text.contains("黄石某矿业") && text.contains("轴承异响") && text.contains("¥1,500.00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("严重意见书面报告部长"),
+        "a severe case: {text}"
+    );
+    browser
+        .screenshot(&shot("sales", "complaint-filed"))
+        .await?;
+    let (_, filed) = fieldloop_e2e::call(
+        Method::GET,
+        &format!("{base}/api/complaints"),
+        &people.tokens["quality"],
+        None,
+    )
+    .await?;
+    assert_eq!(filed[0]["state"], "submitted", "{filed}");
+    assert_eq!(filed[0]["case"]["region"], "wuhan", "{filed}");
+    assert_eq!(filed[0]["case"]["claimed_fen"], 150_000, "{filed}");
+
+    let (status, bad) = fieldloop_e2e::call(
+        Method::POST,
+        &format!("{base}/api/complaints"),
+        &people.tokens["sales"],
+        Some(
+            json!({"customer_name": "某厂", "order_number": "SO-1", "product_model": "PC-600",
+                    "quantity": 1, "delivery_date": "2026-13-01", "defect": "异响",
+                    "customer_demand": "更换"}),
+        ),
+    )
+    .await?;
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["error"]["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("不是交货日期")),
+        "{bad}"
+    );
+    Ok(())
+}
 
 /// A survey answer taken by phone, entered through the page (§3.1): the campaign's questions
 /// are offered with their scales; a missing rating is refused in Chinese and enters nothing.
