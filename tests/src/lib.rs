@@ -420,6 +420,19 @@ pub fn one_won(
     won.1
 }
 
+/// A message a page carried back in its address (`ok=` or `err=`), decoded; "" when none.
+pub fn flash_of(location: &str, key: &str) -> String {
+    reqwest::Url::parse("http://localhost/")
+        .and_then(|base| base.join(location))
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.into_owned())
+        })
+        .unwrap_or_default()
+}
+
 pub fn now() -> i64 {
     fieldloop_client_core::clock::device_now().timestamp()
 }

@@ -664,7 +664,8 @@ pub async fn list_ladders(state: &AppState, p: &Principal) -> AppResult<Vec<Ladd
 /// Saves a kind's ladder (admin only).
 pub async fn set_ladder(state: &AppState, p: &Principal, ladder: Ladder) -> AppResult<Ladder> {
     admin_only(p)?;
-    rules::check_ladder(&ladder.rungs).map_err(AppError::invalid)?;
+    rules::check_ladder(&ladder.rungs)
+        .map_err(|(en, zh)| AppError::invalid(en).with_zh(Some(zh)))?;
     let json = serde_json::to_string(&ladder.rungs)
         .map_err(|e| AppError::internal(format!("a ladder cannot be written: {e}")))?;
     state

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::html::{Flash, page};
 use super::pages::error_page;
-use super::{Posted, Session, back_with};
+use super::{Fields, Posted, Session, back_with};
 use crate::AppState;
 use crate::app::alerts::{self as app, Ladder, NewChannel};
 use crate::error::AppError;
@@ -99,17 +99,6 @@ fn audience_code(a: Audience) -> &'static str {
     }
 }
 
-/// A rung as one line of the ladder form: `share 50 acting`, `before 120 acting`,
-/// `after 0 head`.
-fn rung_line(r: &Rung) -> String {
-    let when = match r.when {
-        When::Share { percent } => format!("share {percent}"),
-        When::Before { minutes } => format!("before {minutes}"),
-        When::After { minutes } => format!("after {minutes}"),
-    };
-    format!("{when} {}", audience_code(r.to))
-}
-
 /// A rung in words, for the table.
 fn rung_words(s: &Session, r: &Rung) -> String {
     let when = match (r.when, s.lang) {
@@ -122,45 +111,77 @@ fn rung_words(s: &Session, r: &Rung) -> String {
         (When::After { minutes: 0 }, _) => "at the limit".to_string(),
         (When::After { minutes }, _) => format!("{minutes} min after the limit"),
     };
-    let to = match s.lang {
-        crate::export::Lang::Zh => r.to.label_zh().to_string(),
-        crate::export::Lang::En => audience_code(r.to).replace('_', " "),
-    };
-    format!("{when} → {to}")
+    format!("{when} → {}", audience_words(s, r.to))
 }
 
-/// Reads the ladder form's lines back into rungs; a line that does not read is named.
-fn parse_rungs(text: &str) -> Result<Vec<Rung>, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            let [when, n, to] = parts.as_slice() else {
-                return Err(format!(
-                    "'{line}': a rung is three words, such as 'before 120 acting'"
-                ));
-            };
-            let n: u32 = n
-                .parse()
-                .map_err(|_| format!("'{line}': '{n}' is not a whole number"))?;
-            let when = match *when {
-                "share" => When::Share { percent: n },
-                "before" => When::Before { minutes: n },
-                "after" => When::After { minutes: n },
-                other => return Err(format!("'{line}': '{other}' is share, before or after")),
-            };
-            let to = match *to {
-                "acting" => Audience::Acting,
-                "head" => Audience::Head,
-                "gm_office" => Audience::GmOffice,
-                other => {
-                    return Err(format!("'{line}': '{other}' is acting, head or gm_office"));
-                }
-            };
-            Ok(Rung { when, to })
-        })
-        .collect()
+/// Whom a rung tells, in the user's language.
+fn audience_words(s: &Session, a: Audience) -> &'static str {
+    match a {
+        Audience::Acting => s.t("经办部门", "The acting department"),
+        Audience::Head => s.t("部门负责人", "The department's head"),
+        Audience::GmOffice => s.t("总经理室", "The GM office"),
+    }
+}
+
+/// What a rung's "when" is called on the form, and its unit.
+const WHENS: [(&str, &str, &str); 3] = [
+    ("share", "时限过去(%)", "Share of the time gone (%)"),
+    ("before", "期限前(分钟)", "Minutes before the limit"),
+    (
+        "after",
+        "逾期后(分钟,0 为到期时)",
+        "Minutes after the limit (0: at it)",
+    ),
+];
+
+const AUDIENCES: [Audience; 3] = [Audience::Acting, Audience::Head, Audience::GmOffice];
+
+/// A rung's parts as the form carries them: when, the number, whom.
+fn rung_parts(r: &Rung) -> (&'static str, u32, &'static str) {
+    match r.when {
+        When::Share { percent } => ("share", percent, audience_code(r.to)),
+        When::Before { minutes } => ("before", minutes, audience_code(r.to)),
+        When::After { minutes } => ("after", minutes, audience_code(r.to)),
+    }
+}
+
+/// The ladder form's rows back into rungs, in order; a row whose "when" is left empty is
+/// dropped (that is how a rung is removed). A row that does not read is named by its number.
+fn parse_rungs(form: &Fields) -> Result<Vec<Rung>, AppError> {
+    let column = |name: &str| -> Vec<&str> {
+        form.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .collect()
+    };
+    let (whens, numbers, audiences) = (column("when"), column("n"), column("to"));
+    let mut rungs = Vec::new();
+    for (row, when) in whens.iter().enumerate() {
+        if when.is_empty() {
+            continue;
+        }
+        let refused = |en: &str, zh: &str| {
+            AppError::invalid(format!("row {}: {en}", row + 1))
+                .with_zh(Some(format!("第 {} 行:{zh}", row + 1)))
+        };
+        let n: u32 = numbers
+            .get(row)
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| refused("give a whole number", "请填写整数"))?;
+        let when = match *when {
+            "share" => When::Share { percent: n },
+            "before" => When::Before { minutes: n },
+            "after" => When::After { minutes: n },
+            _ => return Err(refused("choose when", "请选择提醒时机")),
+        };
+        let to = AUDIENCES
+            .into_iter()
+            .find(|a| Some(&audience_code(*a)) == audiences.get(row))
+            .ok_or_else(|| refused("choose whom to tell", "请选择通知对象"))?;
+        rungs.push(Rung { when, to });
+    }
+    Ok(rungs)
 }
 
 const DEPARTMENTS: [(&str, &str, &str); 8] = [
@@ -188,7 +209,11 @@ pub async fn setup(
     Query(flash): Query<Flash>,
 ) -> Response {
     if s.p.role != Role::Admin {
-        return error_page(&s, AppError::forbidden("alert setup is for an admin"));
+        return error_page(
+            &s,
+            AppError::forbidden("alert setup is for an admin")
+                .with_zh(Some("只有管理员可以设置提醒".into())),
+        );
     }
     let (ladders, channels, failed, queued) = match (
         app::list_ladders(&state, &s.p).await,
@@ -204,8 +229,8 @@ pub async fn setup(
     let body = html! {
         h2 { (s.t("升级规则", "Escalation ladders")) }
         p { (s.t(
-            "每行一级:share 50 acting(时限过去 50% 提醒经办部门)、before 120 acting(期限前 120 分钟)、after 0 head(到期时告知部门负责人)、after 1440 gm_office(逾期一天告知总经理室)。",
-            "One rung a line: share 50 acting (half the time gone, the acting department), before 120 acting, after 0 head (at the limit, the head), after 1440 gm_office (a day late, the GM office)."
+            "每行一级提醒:何时(时限过去的百分比、期限前或逾期后的分钟数)与通知谁。要删去一级,把它的时机选为空;最多 8 级。",
+            "One rung a row: when (a share of the time gone, minutes before or after the limit) and whom to tell. To remove a rung, set its \"when\" to empty; at most 8 rungs."
         )) }
         table #ladders {
             thead { tr { th { (s.t("期限", "Deadline")) } th { (s.t("现行规则", "In force")) } th { (s.t("修改", "Change")) } } }
@@ -215,11 +240,27 @@ pub async fn setup(
                         td { (kind_label(&s, l.kind)) }
                         td { @for r in &l.rungs { (rung_words(&s, r)) br; } }
                         td {
-                            form method="post" action="/web/admin/alerts/ladders" {
+                            form.ladder method="post" action="/web/admin/alerts/ladders" {
                                 (csrf(&s))
                                 input type="hidden" name="kind" value=(l.kind.code());
-                                textarea name="rungs" rows="4" cols="28" aria-label=(kind_label(&s, l.kind)) {
-                                    @for r in &l.rungs { (rung_line(r)) "\n" }
+                                // The rungs in force, then empty rows to add to, up to 8.
+                                @for i in 0..(l.rungs.len() + 2).min(8) {
+                                    @let (when, n, to) = l.rungs.get(i).map(rung_parts).unwrap_or(("", 0, "acting"));
+                                    div.rung {
+                                        select name="when" aria-label=(s.t("时机", "When")) {
+                                            option value="" { "—" }
+                                            @for (code, zh, en) in WHENS {
+                                                option value=(code) selected[when == code] { (s.t(zh, en)) }
+                                            }
+                                        }
+                                        input type="number" name="n" min="0" step="1" value=(if when.is_empty() { String::new() } else { n.to_string() })
+                                            aria-label=(s.t("数值", "Number"));
+                                        select name="to" aria-label=(s.t("通知对象", "Whom")) {
+                                            @for a in AUDIENCES {
+                                                option value=(audience_code(a)) selected[to == audience_code(a)] { (audience_words(&s, a)) }
+                                            }
+                                        }
+                                    }
                                 }
                                 button { (s.t("保存", "Save")) }
                             }
@@ -293,9 +334,10 @@ pub async fn setup(
 
 pub async fn save_ladder(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
     let result = async {
-        let kind = DeadlineKind::parse(form.get("kind"))
-            .ok_or_else(|| AppError::invalid("choose a kind of deadline"))?;
-        let rungs = parse_rungs(form.get("rungs")).map_err(AppError::invalid)?;
+        let kind = DeadlineKind::parse(form.get("kind")).ok_or_else(|| {
+            AppError::invalid("choose a kind of deadline").with_zh(Some("请选择期限种类".into()))
+        })?;
+        let rungs = parse_rungs(&form)?;
         app::set_ladder(&state, &s.p, Ladder { kind, rungs }).await?;
         Ok(s.t("规则已保存", "Ladder saved").to_string())
     }
@@ -333,23 +375,49 @@ mod tests {
     use super::*;
     use crate::workflow::alerts::ALL_KINDS;
 
+    /// The form's rows for these (when, number, whom) triples.
+    fn rows(rows: &[(&str, &str, &str)]) -> Fields {
+        let mut fields = vec![("kind".to_string(), "step".to_string())];
+        for (when, n, to) in rows {
+            fields.push(("when".into(), when.to_string()));
+            fields.push(("n".into(), n.to_string()));
+            fields.push(("to".into(), to.to_string()));
+        }
+        Fields(fields)
+    }
+
     #[test]
-    fn ladder_lines_read_back() {
+    fn ladder_rows_read_back() {
         for kind in ALL_KINDS {
-            let text: String = kind
+            let shown: Vec<(String, String, String)> = kind
                 .default_ladder()
                 .iter()
-                .map(|r| rung_line(r) + "\n")
+                .map(rung_parts)
+                .map(|(w, n, t)| (w.to_string(), n.to_string(), t.to_string()))
                 .collect();
-            assert_eq!(parse_rungs(&text), Ok(kind.default_ladder()));
+            let triples: Vec<(&str, &str, &str)> = shown
+                .iter()
+                .map(|(w, n, t)| (w.as_str(), n.as_str(), t.as_str()))
+                .collect();
+            let read = parse_rungs(&rows(&triples)).expect("the defaults read back");
+            assert_eq!(read, kind.default_ladder());
         }
+        // An emptied row is dropped.
+        let read =
+            parse_rungs(&rows(&[("", "5", "acting"), ("after", "0", "head")])).expect("one rung");
+        assert_eq!(read.len(), 1);
         for bad in [
-            "soon 5 acting",
-            "before x acting",
-            "before 5 boss",
-            "before 5",
+            ("soon", "5", "acting"),
+            ("before", "x", "acting"),
+            ("before", "-5", "acting"),
+            ("before", "5", "boss"),
+            ("before", "", "acting"),
         ] {
-            assert!(parse_rungs(bad).is_err(), "{bad}");
+            let refused = parse_rungs(&rows(&[bad])).expect_err("refused");
+            assert!(
+                refused.message_zh.is_some_and(|m| m.starts_with("第 1 行")),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -170,20 +170,26 @@ pub struct Rung {
 }
 
 /// A ladder an admin may save: 1 to 8 rungs, shares of 1 to 99 %, offsets of at most 30 days.
-pub fn check_ladder(rungs: &[Rung]) -> Result<(), String> {
+/// A refusal is said in English and in Chinese.
+pub fn check_ladder(rungs: &[Rung]) -> Result<(), (String, String)> {
     if rungs.is_empty() || rungs.len() > 8 {
-        return Err("a ladder has 1 to 8 rungs".into());
+        return Err((
+            "a ladder has 1 to 8 rungs".into(),
+            "每种期限的提醒规则为 1 到 8 级".into(),
+        ));
     }
     for r in rungs {
         match r.when {
             When::Share { percent } if !(1..=99).contains(&percent) => {
-                return Err(format!(
-                    "a share of the time is 1 to 99 percent, not {percent}"
+                return Err((
+                    format!("a share of the time is 1 to 99 percent, not {percent}"),
+                    format!("时限过去的比例须为 1% 到 99%,不能是 {percent}%"),
                 ));
             }
             When::Before { minutes } | When::After { minutes } if minutes > 30 * 1440 => {
-                return Err(format!(
-                    "an offset is at most 30 days (43200 minutes), not {minutes}"
+                return Err((
+                    format!("an offset is at most 30 days (43200 minutes), not {minutes}"),
+                    format!("提前或逾期最多 30 天(43200 分钟),不能是 {minutes} 分钟"),
                 ));
             }
             _ => {}

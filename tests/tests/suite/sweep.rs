@@ -370,7 +370,14 @@ async fn walk(
             .into_iter()
             .find(|prefix| path.starts_with(prefix) && path.len() > prefix.len() + 30)
             .filter(|prefix| shot_kinds.insert(*prefix));
-        if screenshots && (path == start || nav.contains(&path) || detail.is_some()) {
+        // Pages reached from another page rather than the navigation, kept too.
+        let also = ["/web/admin/alerts", "/web/complaints/new", "/web/reviews"];
+        if screenshots
+            && (path == start
+                || nav.contains(&path)
+                || also.contains(&path.as_str())
+                || detail.is_some())
+        {
             let name = match detail {
                 Some(prefix) => format!("{}-form", prefix.trim_matches('/').replace('/', "-")),
                 None => path

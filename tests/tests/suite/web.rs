@@ -1201,23 +1201,43 @@ async fn alert_pages() -> anyhow::Result<()> {
     )
     .await?;
     assert!(went.contains("ok="), "{went}");
+    // The ladder is edited row by row (when, number, whom). Refused, each in Chinese and
+    // changing nothing: a "when" that is none of the three, a number that is not whole, a
+    // share of 100 %, every row emptied.
+    let rows = |rows: &[(&str, &str, &str)]| {
+        let mut fields = vec![("kind", "step".to_string())];
+        for (when, n, to) in rows {
+            fields.push(("when", when.to_string()));
+            fields.push(("n", n.to_string()));
+            fields.push(("to", to.to_string()));
+        }
+        fields
+    };
+    for (bad, says) in [
+        (rows(&[("soon", "5", "acting")]), "请选择提醒时机"),
+        (rows(&[("before", "1.5", "acting")]), "请填写整数"),
+        (rows(&[("share", "100", "acting")]), "1% 到 99%"),
+        (rows(&[("", "10", "acting")]), "1 到 8 级"),
+    ] {
+        let went = post("/web/admin/alerts/ladders", bad).await?;
+        let said = fieldloop_e2e::flash_of(&went, "err");
+        assert!(said.contains(says), "{said}");
+    }
+    let html = page_text(&http, format!("{base}/web/admin/alerts"), &boss).await?;
+    assert!(!html.contains("时限过去 10%"), "nothing changed");
     let went = post(
         "/web/admin/alerts/ladders",
-        vec![("kind", "step".into()), ("rungs", "soon 5 acting".into())],
-    )
-    .await?;
-    assert!(went.contains("err="), "a line that does not read: {went}");
-    let went = post(
-        "/web/admin/alerts/ladders",
-        vec![
-            ("kind", "step".into()),
-            ("rungs", "share 10 acting\nafter 0 head\n".into()),
-        ],
+        rows(&[
+            ("share", "10", "acting"),
+            ("", "", "acting"),
+            ("after", "0", "head"),
+        ]),
     )
     .await?;
     assert!(went.contains("ok="), "{went}");
     let html = page_text(&http, format!("{base}/web/admin/alerts"), &boss).await?;
     assert!(html.contains("时限过去 10%"), "the new ladder is in force");
+    assert!(html.contains("到期时 → 部门负责人"), "{html}");
 
     // A case at production's step; a tenth of its time later, the alert.
     office.run_to_countermeasure().await?;
