@@ -21,8 +21,13 @@ use crate::error::AppError;
 
 /// The refusal page for anyone but an admin; `None` for an admin.
 fn not_admin(s: &Session) -> Option<Response> {
-    (s.p.role != Role::Admin)
-        .then(|| error_page(s, AppError::forbidden("account management is for an admin")))
+    (s.p.role != Role::Admin).then(|| {
+        error_page(
+            s,
+            AppError::forbidden("account management is for an admin")
+                .with_zh(Some("账号管理只由管理员办理".into())),
+        )
+    })
 }
 
 fn csrf(s: &Session) -> Markup {
@@ -166,7 +171,10 @@ pub async fn users(
 pub async fn create_user(State(state): State<AppState>, Posted { s, form }: Posted) -> Response {
     let role = match form.get("role").parse::<Role>() {
         Ok(r) => r,
-        Err(e) => return back_with(&s, "/web/admin", Err(AppError::invalid(e))),
+        Err(e) => {
+            let refused = AppError::invalid(e).with_zh(Some("请选择角色".into()));
+            return back_with(&s, "/web/admin", Err(refused));
+        }
     };
     let body = NewUser {
         username: form.get("username").into(),
@@ -232,7 +240,13 @@ pub async fn user_page(
     }
     let user = match state.db.user_by_id(id).await {
         Ok(Some(u)) => u,
-        Ok(None) => return error_page(&s, AppError::not_found("there is no such account")),
+        Ok(None) => {
+            return error_page(
+                &s,
+                AppError::not_found("there is no such account")
+                    .with_zh(Some("没有这个账号".into())),
+            );
+        }
         Err(e) => return error_page(&s, e.into()),
     };
     let devices = match accounts::user_devices(&state, &s.p, id).await {
@@ -443,7 +457,8 @@ pub async fn import_upload(
                         return back_with(
                             &s,
                             "/web/admin/import",
-                            Err(AppError::invalid(format!("the upload broke off: {e}"))),
+                            Err(AppError::invalid(format!("the upload broke off: {e}"))
+                                .with_zh(Some("上传中断,请重新上传文件".into()))),
                         );
                     }
                 };
@@ -458,7 +473,8 @@ pub async fn import_upload(
                 return back_with(
                     &s,
                     "/web/admin/import",
-                    Err(AppError::invalid(format!("the upload cannot be read: {e}"))),
+                    Err(AppError::invalid(format!("the upload cannot be read: {e}"))
+                        .with_zh(Some("无法读取上传的文件,请重新上传".into()))),
                 );
             }
         }

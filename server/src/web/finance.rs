@@ -41,7 +41,8 @@ pub async fn finance(
     ) {
         return error_page(
             &s,
-            AppError::forbidden("the finance desk is for finance and the management"),
+            AppError::forbidden("the finance desk is for finance and the management")
+                .with_zh(Some("财务页面只供财务部与管理层使用".into())),
         );
     }
     let queue = service::invoice_queue(&state, &s.p).await;
