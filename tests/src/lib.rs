@@ -254,6 +254,8 @@ impl TestServer {
             "wuhan" => "武汉办事处",
             "shanghai" => "上海办事处",
             "beijing" => "北京办事处",
+            "xian" => "西安办事处",
+            "chengdu" => "成都办事处",
             other => other,
         };
         let region = fieldloop_server::db::masters::Region {
@@ -418,6 +420,25 @@ pub fn one_won(
         "{won:?} {lost:?}"
     );
     won.1
+}
+
+/// A customer's signature as the phone captures it: a dark pen stroke on white, as a JPEG.
+pub fn signature_jpeg() -> Vec<u8> {
+    let (width, height) = (240u32, 80u32);
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        let t = f64::from(x) / f64::from(width);
+        let pen = 40.0 + 22.0 * (t * 9.0).sin() * (1.0 - t) - 10.0 * (t * 3.0).cos();
+        if (f64::from(y) - pen).abs() < 2.5 && (12..228).contains(&x) {
+            image::Rgb([20, 30, 90])
+        } else {
+            image::Rgb([255, 255, 255])
+        }
+    });
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+        .encode_image(&picture)
+        .expect("a JPEG is encoded in memory");
+    bytes
 }
 
 /// A message a page carried back in its address (`ok=` or `err=`), decoded; "" when none.

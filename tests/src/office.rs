@@ -109,8 +109,8 @@ impl Office {
                 "/api/complaints",
                 Some(json!({
                     "customer_name": "湖北某建设公司", "order_number": "SO-2026-118", "product_model": "BC-300",
-                    "quantity": 2, "delivery_date": "2026-09-01", "defect": "weld cracked",
-                    "customer_demand": "replace and compensate", "claimed": claimed
+                    "quantity": 2, "delivery_date": "2026-09-01", "defect": "焊缝开裂",
+                    "customer_demand": "更换并赔偿", "claimed": claimed
                 })),
             )
             .await?;
@@ -130,13 +130,13 @@ impl Office {
         self.ok(
             "sales",
             &id,
-            json!({"action": "investigate", "findings": "seen on site"}),
+            json!({"action": "investigate", "findings": "现场查看属实"}),
         )
         .await?;
         self.ok(
             "quality",
             &id,
-            json!({"action": "submit_report", "text": "r"}),
+            json!({"action": "submit_report", "text": "调查报告已报总经理"}),
         )
         .await?;
         self.ok("quality", &id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
@@ -168,22 +168,27 @@ impl Office {
         amounts_fen: &[i64],
     ) -> anyhow::Result<()> {
         self.ok("quality", id, json!({"action": "accept"})).await?;
-        self.ok("sales", id, json!({"action": "investigate", "findings": "weld seam cracked at the base", "joint_visit": true})).await?;
+        self.ok(
+            "sales",
+            id,
+            json!({"action": "investigate", "findings": "底座焊缝开裂", "joint_visit": true}),
+        )
+        .await?;
         self.ok(
             "quality",
             id,
-            json!({"action": "submit_report", "text": "report to the GM"}),
+            json!({"action": "submit_report", "text": "调查报告:底座焊缝开裂,已报总经理"}),
         )
         .await?;
         self.ok("quality", id, json!({"action": "determine", "cause_class": "quality", "valid": true, "fault_ours": true, "responsible_department": "production"})).await?;
-        self.ok("production", id, json!({"action": "production_report", "workshop": "welding", "shift": "B", "operators": "Zhao", "production_date": "2026-08-20", "countermeasure": "new fixture"})).await?;
+        self.ok("production", id, json!({"action": "production_report", "workshop": "焊接车间", "shift": "乙班", "operators": "赵师傅", "production_date": "2026-08-20", "countermeasure": "改用新夹具"})).await?;
         self.ok(
             "rnd",
             id,
-            json!({"action": "rnd_opinion", "text": "agree; change the weld spec"}),
+            json!({"action": "rnd_opinion", "text": "同意;修改焊接工艺规范"}),
         )
         .await?;
-        self.ok("gmo", id, json!({"action": "consolidate", "text": "compensate", "remedy": "replace the frame", "track_improvement": true, "loss_fen": loss_fen, "penalty": "written warning"})).await?;
+        self.ok("gmo", id, json!({"action": "consolidate", "text": "赔偿客户", "remedy": "更换机架", "track_improvement": true, "loss_fen": loss_fen, "penalty": "书面警告"})).await?;
         for amount in amounts_fen {
             self.ok(
                 "sales",

@@ -142,7 +142,7 @@ pub fn code_label(code: &str) -> Option<(&'static str, &'static str)> {
         "collected" => ("已收款", "Paid"),
         // §2.2
         "phone" => ("电话", "Telephone"),
-        "letter" => ("文件", "Letter"),
+        "letter" => ("信函", "Letter"),
         "on_site" => ("来访", "In person"),
         "normal" => ("一般", "Normal"),
         "priority" => ("优先", "Priority"),

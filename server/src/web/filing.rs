@@ -81,10 +81,10 @@ async fn form_page(state: &AppState, s: &Session, values: &Fields, flash: &Flash
             label { (s.t("交货日期", "Delivered on"))
                 input type="date" name="delivery_date" id="f-delivery_date" value=(v("delivery_date")) required;
             }
-            label { (s.t("不良情况", "Defect"))
+            label.wide { (s.t("不良情况", "Defect"))
                 textarea name="defect" id="f-defect" rows="3" required { (v("defect")) }
             }
-            label { (s.t("客户要求", "Customer's demand"))
+            label.wide { (s.t("客户要求", "Customer's demand"))
                 textarea name="customer_demand" id="f-customer_demand" rows="3" required { (v("customer_demand")) }
             }
             (money_input("claimed", s.t("客户索赔金额(元)", "Claimed (yuan)"), &or("claimed", "0"), false))
@@ -92,7 +92,7 @@ async fn form_page(state: &AppState, s: &Session, values: &Fields, flash: &Flash
                 input type="checkbox" name="severe" id="f-severe" value="1" checked[values.ticked("severe")];
                 " " (s.t("严重意见(须书面报告部长,§3.3)", "Severe (reported to the head in writing, §3.3)"))
             }
-            button #file-complaint type="submit" { (s.t("提交品质部", "File with quality")) }
+            div.wide { button #file-complaint type="submit" { (s.t("提交品质部", "File with quality")) } }
         }
     };
     page(s, s.t("客户投诉处理单", "Complaint form"), flash, body).into_response()

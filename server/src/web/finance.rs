@@ -64,7 +64,7 @@ pub async fn finance(
                         th { (s.t("方式", "Method")) }
                         th { (s.t("状态", "State")) }
                         th { (s.t("发票号码", "Invoice number")) }
-                        th {}
+                        th { (s.t("操作", "Action")) }
                     } }
                     tbody {
                         @for i in items {

@@ -245,8 +245,13 @@ pub fn report_table(t: &Table, lang: Lang) -> Markup {
                         @for c in row {
                             @match c {
                                 // Money on a page as people write it; the downloads keep numbers.
-                                crate::export::Cell::Fen(f) => td.num { "¥" (fieldloop_client_core::model::money::yuan_text(*f)) },
-                                _ => td { (Table::text_in(c, lang)) },
+                                crate::export::Cell::Fen(f) => td.num.nw { "¥" (fieldloop_client_core::model::money::yuan_text(*f)) },
+                                // A short value (a date, a phone, a model) stays on one line;
+                                // long text wraps.
+                                _ => {
+                                    @let text = Table::text_in(c, lang);
+                                    td.nw[text.chars().count() <= 20] { (text) }
+                                }
                             }
                         }
                     }

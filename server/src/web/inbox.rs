@@ -116,8 +116,9 @@ fn case_tasks(
             tasks.push(task(
                 case.due_at,
                 format!(
-                    "{} ¥{}",
-                    s.t("审批金额", "Approve amount"),
+                    "{}{} ¥{}",
+                    s.t("审批", "Approve "),
+                    money_kind_words(s, m.kind),
                     yuan_text(m.amount_fen)
                 ),
             ));
@@ -159,20 +160,19 @@ fn task_table(s: &Session, tasks: &[Task], now: DateTime<Utc>, tz: chrono_tz::Tz
     html! {
         table #inbox {
             thead { tr {
-                th { (s.t("状态", "State")) } th { (s.t("期限", "Due")) }
+                th { (s.t("期限", "Due")) }
                 th { (s.t("案件或记录", "Case or record")) } th { (s.t("任务", "Task")) }
             } }
             tbody {
                 @for t in tasks {
                     tr {
-                        td { @if t.due.is_some_and(|d| d < now) { span.badge.overdue { (s.t("逾期", "Overdue")) } } }
                         td { @match t.due { Some(d) => (deadline(s.lang, tz, d, now, false)), None => "—" } }
                         td { a href=(t.href) { (t.title) } }
                         td { (t.what) }
                     }
                 }
                 @if tasks.is_empty() {
-                    tr { td.empty colspan="4" { (s.t("没有待办事项", "Nothing waits for you")) } }
+                    tr { td.empty colspan="3" { (s.t("没有待办事项", "Nothing waits for you")) } }
                 }
             }
         }
@@ -298,7 +298,15 @@ async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppEr
                 due: None,
                 what,
                 href: "/web/feedback".into(),
-                title: super::code_words(s, &chase.item.kind),
+                title: format!(
+                    "{}{}",
+                    if chase.item.severity == "severe" {
+                        s.t("严重", "Severe ")
+                    } else {
+                        ""
+                    },
+                    super::code_words(s, &chase.item.kind)
+                ),
             });
         }
     }
@@ -334,7 +342,8 @@ async fn service_tasks(state: &AppState, s: &Session) -> Result<Vec<Task>, AppEr
             });
         }
     }
-    if matches!(role, Role::GmOffice | Role::Admin) {
+    // The GM office confirms the review (§4.8); no one else is offered it.
+    if role == Role::GmOffice {
         let (y, m) = crate::workflow::calendar::year_month(state.config.timezone, state.now());
         let (py, pm) = crate::workflow::calendar::previous_month(y, m);
         let month = format!("{py:04}-{pm:02}");
@@ -392,5 +401,15 @@ fn tracker(s: &Session, cases: &[Case], now: DateTime<Utc>, tz: chrono_tz::Tz) -
                 }
             }
         }
+    }
+}
+
+/// A kind of money on a case, as the office says it (lower case in English, inside a sentence).
+fn money_kind_words(s: &Session, kind: crate::workflow::complaint::MoneyKind) -> &'static str {
+    use crate::workflow::complaint::MoneyKind;
+    match kind {
+        MoneyKind::Compensation => s.t("赔款", "compensation"),
+        MoneyKind::Allowance => s.t("折让", "allowance"),
+        MoneyKind::ReturnValue => s.t("退货金额", "return value"),
     }
 }

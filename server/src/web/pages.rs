@@ -346,6 +346,7 @@ pub async fn dispatch_board(
                         td { (regions.get(&item.region).unwrap_or(&item.region)) }
                         td {
                             @if !may_dispatch {
+                                span.meta { (s.t("由厂长派工", "The factory director dispatches")) }
                             } @else if techs.is_empty() {
                                 (s.t("本区域没有技术人员", "no technician in this region"))
                             } @else {

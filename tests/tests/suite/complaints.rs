@@ -69,8 +69,8 @@ async fn full_case_and_customer_view(server: TestServer) -> anyhow::Result<()> {
         "penalty",
         "responsib",
         "cause",
-        "weld seam",
-        "Zhao",
+        "底座焊缝",
+        "赵师傅",
         "approved",
         "access_code",
     ] {
@@ -490,7 +490,7 @@ async fn register_tracks_open_cases(engine: Engine) -> anyhow::Result<()> {
     let row = &rows[1];
     assert_eq!(row[2], "湖北某建设公司");
     assert_eq!(row[3], "BC-300");
-    assert_eq!(row[4], "weld cracked");
+    assert_eq!(row[4], "焊缝开裂");
     assert_eq!(row[5], "处理中");
     // Accepted on 3 November: 6 days, due by 24:00 on 9 November.
     assert_eq!(row[8], "2026-11-09", "{row:?}");
@@ -781,19 +781,14 @@ async fn settlements_and_review(engine: Engine) -> anyhow::Result<()> {
         "confirmed on the 9th, just in time"
     );
     assert_eq!(confirmed["confirmed_at"], json!("2026-11-09T15:59:59Z"));
-    assert!(
-        confirmed["notice"]
-            .as_str()
-            .unwrap()
-            .contains("written warning")
-    );
+    assert!(confirmed["notice"].as_str().unwrap().contains("书面警告"));
     let (status, _) = office
         .call("gmo", Method::POST, "/api/reviews/2026-10/confirm", None)
         .await?;
     assert_eq!(status, 409);
     let notice = office.report("personnel-notice", "2026-10").await?;
     assert_eq!(notice["columns"][2][0], "处分");
-    assert_eq!(notice["rows"][0][2], "written warning");
+    assert_eq!(notice["rows"][0][2], "书面警告");
     let (status, _) = office
         .call("sales", Method::GET, "/api/reviews/2026-10", None)
         .await?;

@@ -235,7 +235,7 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<S
         .await?;
     let sha = dev
         .store()
-        .put_blob(b"\x89PNG customer signature strokes", "image/png")
+        .put_blob(&fieldloop_e2e::signature_jpeg(), "image/jpeg")
         .await?;
     dev.store()
         .sign(
@@ -255,9 +255,6 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<S
         "receipt number {number}"
     );
     dev.store()
-        .sign(receipt, TECH, &sha, "王经理", &[], t)
-        .await?;
-    dev.store()
         .edit(
             receipt,
             TECH,
@@ -269,6 +266,9 @@ async fn a_working_day(server: &TestServer, office: &Office) -> anyhow::Result<S
             ],
             t,
         )
+        .await?;
+    dev.store()
+        .sign(receipt, TECH, &sha, "王经理", &[], t)
         .await?;
     // A severe complaint the customer made to the technician (§3.3).
     let feedback = dev
