@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::access::Principal;
 use crate::clock::Clock as _;
-use crate::db::alerts::{BellItem, Channel, OutboxRow, Outgoing};
+use crate::db::alerts::{BellItem, BellRow, Channel, OutboxRow, Outgoing};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::metrics::ALERTS;
 use crate::workflow::alerts::{
@@ -82,6 +82,7 @@ pub async fn deadlines(
                     subject: format!("{}:{code}", case.id),
                     number: number.clone(),
                     what_zh: step.kind.label_zh().into(),
+                    what_en: step.kind.label_en().into(),
                     desk: Desk::Dept(step.department),
                     started_at: step.started_at,
                     due_at: step.due_at,
@@ -97,6 +98,7 @@ pub async fn deadlines(
                     subject: case.id.to_string(),
                     number: number.clone(),
                     what_zh: "投诉结案".into(),
+                    what_en: "Close the case".into(),
                     desk: Desk::Dept(Department::GmOffice),
                     started_at: accepted,
                     due_at: due,
@@ -121,6 +123,7 @@ pub async fn deadlines(
                     subject: case.id.to_string(),
                     number: number.clone(),
                     what_zh: "调查报告呈总经理".into(),
+                    what_en: "Investigation report to the GM".into(),
                     desk: Desk::Dept(Department::Quality),
                     started_at: started,
                     due_at: due,
@@ -147,6 +150,7 @@ pub async fn deadlines(
                 subject: month.clone(),
                 number: format!("{month} 月度检讨"),
                 what_zh: "检讨上月结案投诉并公布处分".into(),
+                what_en: "Review last month's closed cases and publish penalties".into(),
                 desk: Desk::Dept(Department::GmOffice),
                 started_at: calendar::start_of_day(tz, first),
                 due_at: calendar::start_of_day(tz, tenth),
@@ -200,6 +204,7 @@ async fn service_deadlines(state: &AppState) -> AppResult<Vec<(Deadline, Option<
                 subject: r.id.to_string(),
                 number: format!("收据 {}", r.number),
                 what_zh: "修复延期,告知客户".into(),
+                what_en: "Repair late: tell the customer".into(),
                 desk: Desk::Dept(Department::Marketing),
                 started_at: started,
                 due_at: due,
@@ -219,6 +224,7 @@ async fn service_deadlines(state: &AppState) -> AppResult<Vec<(Deadline, Option<
                 subject: v.id.to_string(),
                 number: format!("{} 服务请求", v.text("request.customer_name")),
                 what_zh: "派工".into(),
+                what_en: "Dispatch".into(),
                 desk: Desk::Dispatch,
                 started_at: registered,
                 due_at: calendar::due_after(tz, registered, 0),
@@ -240,6 +246,7 @@ async fn service_deadlines(state: &AppState) -> AppResult<Vec<(Deadline, Option<
                 subject: f.id.to_string(),
                 number: "严重客户意见".into(),
                 what_zh: "书面报告部门负责人并尽早处理".into(),
+                what_en: "Report in writing to the head and handle early".into(),
                 desk: Desk::Dept(Department::Marketing),
                 started_at: created,
                 due_at: calendar::due_after(tz, created, 1),
@@ -372,6 +379,8 @@ pub async fn sweep(state: &AppState) -> AppResult<u64> {
     for alert in &due {
         let (title, body) = rules::message_zh(alert, state.config.timezone, now, &base);
         let body = format!("{body}\n提醒编号:{}", short_id(&alert.key));
+        let (title_en, body_en) = rules::message_en(alert, state.config.timezone, now, &base);
+        let body_en = format!("{body_en}\nAlert: {}", short_id(&alert.key));
         let d = &alert.deadline;
         for c in channels_for(&channels, alert.to, d.desk) {
             outbox.push((alert.key.clone(), c.id, title.clone(), body.clone()));
@@ -387,13 +396,15 @@ pub async fn sweep(state: &AppState) -> AppResult<u64> {
             d.desk,
             region.as_deref(),
         ) {
-            bell.push((
-                alert.key.clone(),
-                u.id,
-                title.clone(),
-                body.clone(),
-                d.link.clone(),
-            ));
+            bell.push(BellRow {
+                key: alert.key.clone(),
+                user: u.id,
+                title: title.clone(),
+                body: body.clone(),
+                title_en: title_en.clone(),
+                body_en: body_en.clone(),
+                link: d.link.clone(),
+            });
         }
     }
     let new = state

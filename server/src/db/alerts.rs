@@ -65,10 +65,25 @@ pub struct BellItem {
     pub alert_key: String,
     pub title: String,
     pub body: String,
+    /// The same in English ("" for alerts written before English was kept).
+    pub title_en: String,
+    pub body_en: String,
     pub link: String,
     /// Unix ms.
     pub created_at: i64,
     pub read: bool,
+}
+
+/// One alert for one person's bell, in both languages.
+#[derive(Debug, Clone)]
+pub struct BellRow {
+    pub key: String,
+    pub user: Uuid,
+    pub title: String,
+    pub body: String,
+    pub title_en: String,
+    pub body_en: String,
+    pub link: String,
 }
 
 fn uuid_of(text: &str) -> sqlx::Result<Uuid> {
@@ -168,7 +183,7 @@ impl Db {
     pub async fn enqueue_alerts(
         &self,
         outbox: &[(String, Uuid, String, String)],
-        bell: &[(String, Uuid, String, String, String)],
+        bell: &[BellRow],
         at: i64,
     ) -> sqlx::Result<u64> {
         let mut tx = self.begin_write().await?;
@@ -187,16 +202,18 @@ impl Db {
             .await?
             .rows_affected();
         }
-        for (key, user, title, body, link) in bell {
+        for row in bell {
             sqlx::query(
-                "INSERT INTO alert_bell (alert_key, user_id, title, body, link, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (alert_key, user_id) DO NOTHING",
+                "INSERT INTO alert_bell (alert_key, user_id, title, body, title_en, body_en, link, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (alert_key, user_id) DO NOTHING",
             )
-            .bind(key)
-            .bind(user.to_string())
-            .bind(title)
-            .bind(body)
-            .bind(link)
+            .bind(&row.key)
+            .bind(row.user.to_string())
+            .bind(&row.title)
+            .bind(&row.body)
+            .bind(&row.title_en)
+            .bind(&row.body_en)
+            .bind(&row.link)
             .bind(at)
             .execute(&mut **tx)
             .await?;
@@ -377,7 +394,7 @@ impl Db {
     /// A person's bell: the newest alerts, unread first.
     pub async fn bell(&self, user: Uuid, limit: i64) -> sqlx::Result<Vec<BellItem>> {
         let rows = sqlx::query(
-            "SELECT alert_key, title, body, link, created_at, read_at FROM alert_bell
+            "SELECT alert_key, title, body, title_en, body_en, link, created_at, read_at FROM alert_bell
              WHERE user_id = $1 ORDER BY (read_at IS NULL) DESC, created_at DESC, alert_key LIMIT $2",
         )
         .bind(user.to_string())
@@ -390,6 +407,8 @@ impl Db {
                     alert_key: r.try_get("alert_key")?,
                     title: r.try_get("title")?,
                     body: r.try_get("body")?,
+                    title_en: r.try_get("title_en")?,
+                    body_en: r.try_get("body_en")?,
                     link: r.try_get("link")?,
                     created_at: r.try_get("created_at")?,
                     read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),

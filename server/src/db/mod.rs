@@ -148,6 +148,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/sqlite/0013_device_numbers.sql"),
         include_str!("../../../migrations/postgres/0013_device_numbers.sql"),
     ),
+    (
+        14,
+        include_str!("../../../migrations/sqlite/0014_alert_words_en.sql"),
+        include_str!("../../../migrations/postgres/0014_alert_words_en.sql"),
+    ),
 ];
 
 /// How long a start waits for the database before saying it cannot be reached.

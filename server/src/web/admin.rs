@@ -63,10 +63,7 @@ fn local(state: &AppState, rfc3339: &str) -> String {
 }
 
 fn role_label(s: &Session, role: Role) -> String {
-    match s.lang {
-        crate::export::Lang::Zh => role.label_zh().to_string(),
-        crate::export::Lang::En => role.code().replace('_', " "),
-    }
+    s.t(role.label_zh(), role.label_en()).to_string()
 }
 
 fn region_label(regions: &[Region], code: Option<&str>) -> String {

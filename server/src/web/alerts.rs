@@ -56,8 +56,12 @@ pub async fn bell(
                     @for i in &items {
                         tr class=[(!i.read).then_some("unread")] {
                             td { (local_ms(&state, i.created_at)) }
-                            td { a href=(i.link) { (i.title) } }
-                            td { @for line in i.body.lines().skip(1).take(5) { (line) br; } }
+                            // In the reader's language; an alert kept before English was
+                            // kept reads in Chinese.
+                            @let english = s.lang == crate::export::Lang::En && !i.title_en.is_empty();
+                            @let (title, body) = if english { (&i.title_en, &i.body_en) } else { (&i.title, &i.body) };
+                            td { a href=(i.link) { (title) } }
+                            td { @for line in body.lines().skip(1).take(5) { (line) br; } }
                             td {
                                 @if !i.read {
                                     form.inline method="post" action="/web/alerts/read" {
@@ -85,10 +89,7 @@ pub async fn read(State(state): State<AppState>, Posted { s, form }: Posted) -> 
 }
 
 fn kind_label(s: &Session, k: DeadlineKind) -> String {
-    match s.lang {
-        crate::export::Lang::Zh => k.label_zh().to_string(),
-        crate::export::Lang::En => k.code().replace('_', " "),
-    }
+    s.t(k.label_zh(), k.label_en()).to_string()
 }
 
 fn audience_code(a: Audience) -> &'static str {

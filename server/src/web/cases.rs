@@ -46,23 +46,11 @@ pub(super) fn visible(s: &Session, case: &Case) -> bool {
 }
 
 pub(super) fn step_label(s: &Session, k: StepKind) -> String {
-    match s.lang {
-        crate::export::Lang::Zh => k.label_zh().to_string(),
-        crate::export::Lang::En => serde_json::to_value(k)
-            .ok()
-            .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
-            .unwrap_or_default(),
-    }
+    s.t(k.label_zh(), k.label_en()).to_string()
 }
 
 pub(super) fn dept_label(s: &Session, d: Department) -> String {
-    match s.lang {
-        crate::export::Lang::Zh => d.label_zh().to_string(),
-        crate::export::Lang::En => serde_json::to_value(d)
-            .ok()
-            .and_then(|v| v.as_str().map(|t| t.replace('_', " ")))
-            .unwrap_or_default(),
-    }
+    s.t(d.label_zh(), d.label_en()).to_string()
 }
 
 pub(super) fn case_title(s: &Session, case: &Case) -> String {

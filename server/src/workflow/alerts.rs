@@ -70,6 +70,18 @@ impl DeadlineKind {
         }
     }
 
+    pub fn label_en(self) -> &'static str {
+        match self {
+            DeadlineKind::Step => "Complaint step (§4.7.2)",
+            DeadlineKind::Case => "Case closing (§4.7.1)",
+            DeadlineKind::Report => "Investigation report (§4.6.3)",
+            DeadlineKind::MonthlyReview => "Monthly review (§4.8.1)",
+            DeadlineKind::LateRepair => "Late repair: tell the customer (§2.7)",
+            DeadlineKind::PriorityDispatch => "Next-day priority dispatch (§2.8)",
+            DeadlineKind::SevereFeedback => "Written report of severe feedback (§3.3)",
+        }
+    }
+
     /// The ladder that follows the regulation out of the box.
     pub fn default_ladder(self) -> Vec<Rung> {
         use Audience::*;
@@ -143,6 +155,14 @@ impl Audience {
             Audience::GmOffice => "总经理室",
         }
     }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Audience::Acting => "The acting department",
+            Audience::Head => "The department's head",
+            Audience::GmOffice => "The GM office",
+        }
+    }
 }
 
 /// Who must act on a deadline: a department, or whoever dispatches service work (§2.2, §2.8:
@@ -158,6 +178,13 @@ impl Desk {
         match self {
             Desk::Dept(d) => d.label_zh(),
             Desk::Dispatch => "厂长(派工)",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Desk::Dept(d) => d.label_en(),
+            Desk::Dispatch => "The factory director (dispatch)",
         }
     }
 }
@@ -206,8 +233,9 @@ pub struct Deadline {
     pub subject: String,
     /// What people call it: the case number, or the month.
     pub number: String,
-    /// What must be done, in Chinese.
+    /// What must be done, in Chinese and in English.
     pub what_zh: String,
+    pub what_en: String,
     /// Who must act.
     pub desk: Desk,
     pub started_at: DateTime<Utc>,
@@ -329,6 +357,37 @@ pub fn message_zh(alert: &Alert, tz: Tz, now: DateTime<Utc>, base_url: &str) -> 
     (title, text)
 }
 
+/// The same alert in English, for the bell of someone who reads the pages in English (the
+/// chat groups and mail get the Chinese).
+pub fn message_en(alert: &Alert, tz: Tz, now: DateTime<Utc>, base_url: &str) -> (String, String) {
+    let d = &alert.deadline;
+    let last_day = d.last_day(tz);
+    let days = (last_day - now.with_timezone(&tz).date_naive()).num_days();
+    let late_days = (now - d.due_at).num_days();
+    let state = match (alert.overdue, late_days, days) {
+        (true, 0, _) => "past the limit".to_string(),
+        (true, 1, _) => "1 day late".to_string(),
+        (true, n, _) => format!("{n} days late"),
+        (false, _, 0) => "due today".to_string(),
+        (false, _, 1) => "1 day left".to_string(),
+        (false, _, n) => format!("{n} days left"),
+    };
+    let tag = if alert.overdue { "Overdue" } else { "Reminder" };
+    let title = format!("[{tag}] {} {}", d.number, d.what_en);
+    let text = format!(
+        "{title}\nNumber: {}\nTask: {} ({})\nLast day: {} ({state})\nActs: {}\nTold: {}\nOpen: {}{}",
+        d.number,
+        d.what_en,
+        d.kind.label_en(),
+        last_day.format("%Y-%m-%d"),
+        d.desk.label_en(),
+        alert.to.label_en(),
+        base_url.trim_end_matches('/'),
+        d.link,
+    );
+    (title, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +404,7 @@ mod tests {
             subject: "case-1:countermeasure".into(),
             number: "2026-11-0001".into(),
             what_zh: "处理对策".into(),
+            what_en: "Countermeasure".into(),
             desk: Desk::Dept(Department::Production),
             started_at: at("2026-11-03T15:00:00+08:00"),
             due_at: at("2026-11-06T00:00:00+08:00"),

@@ -1257,6 +1257,20 @@ async fn alert_pages() -> anyhow::Result<()> {
         html.contains("处理对策") && html.contains("最后期限:2026-11-05"),
         "{html}"
     );
+    // Read in English, the same alert is in English.
+    let english = page_text(
+        &http,
+        format!("{base}/web/alerts"),
+        &format!("{worker}; fl_lang=en"),
+    )
+    .await?;
+    assert!(
+        english.contains("[Reminder]")
+            && english.contains("Countermeasure")
+            && english.contains("Last day: 2026-11-05")
+            && !english.contains("最后期限"),
+        "{english}"
+    );
     let resp = http
         .post(format!("{base}/web/alerts/read"))
         .header(COOKIE, &worker)

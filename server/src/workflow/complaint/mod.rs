@@ -58,6 +58,18 @@ impl Department {
             Department::Warehouse => "货仓",
         }
     }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Department::Marketing => "Marketing",
+            Department::Quality => "Quality",
+            Department::Production => "Production",
+            Department::RnD => "R&D",
+            Department::GmOffice => "GM office",
+            Department::Finance => "Finance",
+            Department::Warehouse => "Warehouse",
+        }
+    }
 }
 
 /// §4.3 cause classes.
@@ -113,6 +125,18 @@ impl StepKind {
             StepKind::Consolidation => "总经理室综合意见",
             StepKind::CustomerCommunication => "向客户说明",
             StepKind::HeadReview => "部长核阅",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            StepKind::Investigation => "Investigation",
+            StepKind::Responsibility => "Cause and responsibility",
+            StepKind::Countermeasure => "Countermeasure",
+            StepKind::RndOpinion => "R&D opinion",
+            StepKind::Consolidation => "GM office's consolidation",
+            StepKind::CustomerCommunication => "Telling the customer",
+            StepKind::HeadReview => "Head's review",
         }
     }
 }
