@@ -86,7 +86,7 @@ pub async fn review_page(
                         tr {
                             td { (c.number) }
                             td { (local(tz, c.closed_at)) }
-                            td { (c.responsible_department.as_deref().unwrap_or("—")) }
+                            td { (c.responsible_department.as_deref().map(|d| department_words(&s, d)).unwrap_or("—")) }
                             td.num { "¥" (yuan_text(c.loss_fen)) }
                             td { (c.penalty.as_deref().unwrap_or("—")) }
                             td { @if c.penalty.is_none() { "—" } @else if c.penalty_approved { (s.t("是", "Yes")) } @else { (s.t("否", "No")) } }
@@ -130,4 +130,21 @@ pub async fn confirm(
         )
     });
     back_with(&s, &back, result)
+}
+
+/// A department the review names in Chinese, in the reader's language.
+fn department_words<'a>(s: &Session, zh: &'a str) -> &'a str {
+    use crate::workflow::complaint::Department as D;
+    [
+        D::Marketing,
+        D::Quality,
+        D::Production,
+        D::RnD,
+        D::GmOffice,
+        D::Finance,
+        D::Warehouse,
+    ]
+    .into_iter()
+    .find(|d| d.label_zh() == zh)
+    .map_or(zh, |d| s.t(d.label_zh(), d.label_en()))
 }
