@@ -229,7 +229,8 @@ pub async fn complaints(
                 @for c in shown {
                     @let (customer, defect) = forms.get(&c.id).unwrap_or(&blank);
                     tr {
-                        td { a href={ "/web/complaints/" (c.id) } { (case_title(&s, c)) } }
+                        // The state has its own column: an unnumbered case says only that.
+                        td { a href={ "/web/complaints/" (c.id) } { (c.number.as_deref().unwrap_or(s.t("未编号", "not numbered"))) } }
                         td { (customer) }
                         td.desc { (defect) }
                         td.num { "¥" (yuan_text(c.claimed_fen)) }

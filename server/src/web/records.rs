@@ -275,12 +275,12 @@ fn list_row(
     html! {
         tr {
             td { a href=(open) { (kind_label(s, r.kind)) } }
-            td { (r.number.as_deref().unwrap_or("—")) }
+            td.nw { (r.number.as_deref().unwrap_or("—")) }
             td { (r.customer.as_deref().unwrap_or("—")) }
             td { (r.state.as_deref().map(|c| state_words(s, c)).unwrap_or_else(|| "—".into())) }
             td { (r.person.and_then(|p| names.get(&p)).map(String::as_str).unwrap_or("—")) }
             td { (regions.get(&r.region).unwrap_or(&r.region)) }
-            td { (local_ms(tz, r.updated_at)) }
+            td.nw { (local_ms(tz, r.updated_at)) }
         }
     }
 }

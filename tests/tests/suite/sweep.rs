@@ -914,6 +914,196 @@ async fn a_complaint_is_filed_in_the_browser() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One person's step on a case through its page alone: sign in, open the case, fill the
+/// step's form (texts and choices by name, boxes to tick), press its button. Returns the
+/// page's message; a refusal fails the test with its words.
+async fn step_in_page(
+    browser: &Browser,
+    base: &str,
+    who: &str,
+    case: &str,
+    button: &str,
+    values: &[(&str, &str)],
+    ticks: &[&str],
+) -> anyhow::Result<String> {
+    browser.sign_in(base, who).await?;
+    browser
+        .goto(&format!("{base}/web/complaints/{case}"))
+        .await?;
+    let form = format!("form:has(#act-{button})");
+    for (name, value) in values {
+        browser
+            .set_value(&format!("{form} [name={name}]"), value)
+            .await?;
+    }
+    for name in ticks {
+        browser.click(&format!("{form} [name={name}]")).await?;
+    }
+    browser.submit(&format!("#act-{button}")).await?;
+    let said = browser.text(".flash").await?;
+    anyhow::ensure!(
+        browser.count(".flash.err").await? == 0,
+        "{who} {button}: {said}"
+    );
+    Ok(said)
+}
+
+/// A complaint's whole course (§4.6) through the pages alone, each department at its own
+/// step as the office works it: filed by the salesperson, accepted and numbered by quality,
+/// investigated, reported, determined, production's countermeasure, R&D's opinion, the GM
+/// office's decision with a loss and a penalty, the amount proposed and approved by the
+/// marketing head (¥800, within 1,000), the director's approval of the penalty, the customer
+/// told, the head's review and visit, closed by the GM office. No step goes through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complaint_runs_its_course_in_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let office = Office::new(&server).await?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "sales").await?;
+    browser.goto(&format!("{base}/web/complaints/new")).await?;
+    for (field, value) in [
+        ("#f-customer_name", "湖北某建设公司"),
+        ("#f-order_number", "SO-2026-118"),
+        ("#f-product_model", "BC-300"),
+        ("#f-quantity", "2"),
+        ("#f-delivery_date", "2026-09-01"),
+        ("#f-defect", "焊缝开裂"),
+        ("#f-customer_demand", "更换并赔偿"),
+        ("#f-claimed", "800"),
+    ] {
+        browser.set_value(field, value).await?;
+    }
+    browser.submit("#file-complaint").await?;
+    let url = browser.url().await?;
+    let case = url
+        .split("/web/complaints/")
+        .nth(1)
+        .and_then(|rest| rest.split('?').next())
+        .context("the new case's page")?
+        .to_string();
+    let step = |who: &'static str,
+                button: &'static str,
+                values: Vec<(&'static str, &'static str)>,
+                ticks: Vec<&'static str>| {
+        let (browser, base, case) = (&browser, base.clone(), case.clone());
+        async move { step_in_page(browser, &base, who, &case, button, &values, &ticks).await }
+    };
+    step("quality", "accept", vec![], vec![]).await?;
+    let number = browser.text("#case-number").await?;
+    assert_eq!(number.len(), 12, "numbered as 2026-12-0001: {number}");
+    step(
+        "sales",
+        "investigate",
+        vec![("findings", "底座焊缝开裂")],
+        vec!["joint_visit"],
+    )
+    .await?;
+    step(
+        "quality",
+        "submit_report",
+        vec![("text", "调查报告:底座焊缝开裂")],
+        vec![],
+    )
+    .await?;
+    step(
+        "quality",
+        "determine",
+        vec![
+            ("cause_class", "quality"),
+            ("responsible_department", "production"),
+        ],
+        vec!["valid", "fault_ours"],
+    )
+    .await?;
+    step(
+        "production",
+        "production_report",
+        vec![
+            ("workshop", "焊接车间"),
+            ("shift", "乙班"),
+            ("operators", "赵师傅"),
+            ("production_date", "2026-08-20"),
+            ("countermeasure", "改用新夹具"),
+        ],
+        vec![],
+    )
+    .await?;
+    step(
+        "rnd",
+        "rnd_opinion",
+        vec![("text", "同意;修改焊接工艺规范")],
+        vec![],
+    )
+    .await?;
+    step(
+        "gmo",
+        "consolidate",
+        vec![
+            ("text", "赔偿客户"),
+            ("remedy", "更换机架"),
+            ("loss", "500"),
+            ("penalty", "书面警告"),
+        ],
+        vec!["track_improvement"],
+    )
+    .await?;
+    step(
+        "sales",
+        "propose_amount",
+        vec![("kind", "compensation"), ("amount", "800")],
+        vec![],
+    )
+    .await?;
+    step("head", "approve-1", vec![], vec![]).await?;
+    step("director", "approve_penalty", vec![], vec![]).await?;
+    step(
+        "sales",
+        "communicate",
+        vec![("result", "客户接受赔偿方案"), ("promised", "800")],
+        vec![],
+    )
+    .await?;
+    step("head", "head_review", vec![], vec![]).await?;
+    step(
+        "head",
+        "record_head_visit",
+        vec![("visitor", "部长亲自拜访")],
+        vec![],
+    )
+    .await?;
+    step("gmo", "close", vec![], vec![]).await?;
+    assert_eq!(browser.text("#case-state").await?, "已结案");
+    let handling = browser.text("#handling").await?;
+    for shown in [
+        "生产部",
+        "焊接车间",
+        "更换机架",
+        "¥500.00",
+        "书面警告",
+        "客户接受赔偿方案",
+        "部长亲自拜访",
+    ] {
+        assert!(handling.contains(shown), "{shown} in the form: {handling}");
+    }
+    browser.screenshot(&shot("gmo", "case-closed")).await?;
+    let (_, view) = fieldloop_e2e::call(
+        Method::GET,
+        &format!("{base}/api/complaints/{case}"),
+        &office.tokens["gmo"],
+        None,
+    )
+    .await?;
+    assert_eq!(view["state"], "closed", "{view}");
+    assert_eq!(
+        view["case"]["money"][0]["approved_level"], "marketing",
+        "{view}"
+    );
+    Ok(())
+}
+
 /// A survey answer taken by phone, entered through the page (§3.1): the campaign's questions
 /// are offered with their scales; a missing rating is refused in Chinese and enters nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
