@@ -238,7 +238,7 @@ pub async fn settlement_page(
                         dt { (s.t("退货原因", "Reason")) } dd { (f.reason) }
                         dt { (s.t("处理方式", "Handling")) } dd { (f.handling) }
                         dt { (s.t("退回依据", "Basis")) } dd { (f.basis) }
-                        dt { (s.t("总经理批准", "Approved by the GM")) } dd { (yes_no(f.manager_approved)) }
+                        dt { (s.t("经(副)理核示", "Approved by the manager")) } dd { (yes_no(f.manager_approved)) }
                         dt { (s.t("货仓实收数量", "Received by the warehouse")) }
                         dd { (f.received_quantity.map(|q| q.to_string()).unwrap_or_else(|| "—".into())) }
                         dt { (s.t("差异说明", "Note on a difference")) } dd { (f.receipt_note) }

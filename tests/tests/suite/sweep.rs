@@ -1104,6 +1104,129 @@ async fn a_complaint_runs_its_course_in_the_browser() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// §4.9 through the pages alone, after a case closed with a compensation (¥500) and a return
+/// (3 pieces worth ¥200) approved: marketing opens the return form and the allowance
+/// certificate from the case page; the marketing head approves the return, the warehouse
+/// signs for the goods (2 pieces without a note is refused in Chinese and changes nothing; 3
+/// is taken), finance posts it; the GM countersigns the certificate, the salesperson records
+/// the customer's signature, finance posts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_and_allowances_in_the_browser() -> anyhow::Result<()> {
+    let server = TestServer::start(Engine::Sqlite)
+        .await?
+        .expect("sqlite always starts");
+    let base = server.base();
+    let office = Office::new(&server).await?;
+    let case = office.file("700").await?;
+    office
+        .run_to_close_returning(&case, 50_000, &[(20_000, 3)], "head")
+        .await?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&base, "sales").await?;
+    browser
+        .goto(&format!("{base}/web/complaints/{case}"))
+        .await?;
+    let returns = "form[action$='/returns']";
+    for (name, value) in [
+        ("approved_quantity", "3"),
+        ("reason", "焊缝开裂"),
+        ("handling", "返厂重焊"),
+        ("basis", "投诉处理单核决"),
+    ] {
+        browser
+            .set_value(&format!("{returns} [name={name}]"), value)
+            .await?;
+    }
+    browser.submit(&format!("{returns} button")).await?;
+    browser.find(".flash.ok").await?;
+    browser.submit("form[action$='/allowances'] button").await?;
+    browser.find(".flash.ok").await?;
+    let forms = browser
+        .script(
+            "return Array.from(document.querySelectorAll(\"#settlements a[href^='/web/settlements/']\")).map(a => [a.textContent, a.getAttribute('href')]);",
+        )
+        .await?;
+    let id_of = |name: &str| {
+        forms
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f[0] == name)
+            .and_then(|f| f[1].as_str())
+            .and_then(|href| href.strip_prefix("/web/settlements/"))
+            .map(str::to_string)
+            .with_context(|| format!("no {name} in {forms}"))
+    };
+    let (ret, allowance) = (id_of("退货单")?, id_of("销货折让证明单")?);
+    let settle =
+        |who: &'static str, id: String, step: &'static str, quantity: Option<&'static str>| {
+            let (browser, base) = (&browser, base.clone());
+            async move {
+                browser.sign_in(&base, who).await?;
+                browser
+                    .goto(&format!("{base}/web/settlements/{id}"))
+                    .await?;
+                if let Some(q) = quantity {
+                    browser
+                        .set_value("#settlement-form ~ form [name=quantity]", q)
+                        .await?;
+                }
+                browser.submit(&format!("#settle-{step}-{id}")).await?;
+                browser.text(".flash").await
+            }
+        };
+    // The form as it reads now: each line's name and value.
+    let sheet = || async {
+        browser
+            .script("return Object.fromEntries(Array.from(document.querySelectorAll('#settlement-form dt')).map(dt => [dt.textContent, dt.nextElementSibling.textContent]));")
+            .await
+    };
+    settle("head", ret.clone(), "approve", None).await?;
+    assert_eq!(browser.count(".flash.ok").await?, 1);
+    let short = settle("warehouse", ret.clone(), "receive", Some("2")).await?;
+    assert!(
+        browser.count(".flash.err").await? == 1 && short.contains("实收 2 件与退货单的 3 件不符"),
+        "{short}"
+    );
+    assert_eq!(sheet().await?["货仓实收数量"], "—", "nothing received");
+    for (who, step, quantity) in [
+        ("warehouse", "receive", Some("3")),
+        ("finance", "post", None),
+    ] {
+        let said = settle(who, ret.clone(), step, quantity).await?;
+        assert_eq!(browser.count(".flash.ok").await?, 1, "{who} {step}: {said}");
+    }
+    let form = sheet().await?;
+    assert_eq!(
+        (form["货仓实收数量"].as_str(), form["财务过账"].as_str()),
+        (Some("3"), Some("是")),
+        "{form}"
+    );
+    browser
+        .screenshot(&shot("finance", "return-posted"))
+        .await?;
+    for (who, step) in [
+        ("gm", "countersign"),
+        ("sales", "customer-signed"),
+        ("finance", "post"),
+    ] {
+        let said = settle(who, allowance.clone(), step, None).await?;
+        assert_eq!(browser.count(".flash.ok").await?, 1, "{who} {step}: {said}");
+    }
+    let form = sheet().await?;
+    assert_eq!(
+        (
+            form["折让金额"].as_str(),
+            form["总经理会签"].as_str(),
+            form["客户签认"].as_str(),
+            form["财务过账"].as_str()
+        ),
+        (Some("¥500.00"), Some("是"), Some("是"), Some("是")),
+        "{form}"
+    );
+    Ok(())
+}
+
 /// A survey answer taken by phone, entered through the page (§3.1): the campaign's questions
 /// are offered with their scales; a missing rating is refused in Chinese and enters nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
