@@ -199,13 +199,7 @@ pub async fn complaints(
             " "
             label { input type="checkbox" name="overdue" value="1" checked[only_overdue]; " " (s.t("只看逾期", "Overdue only")) }
             " "
-            label { (s.t("提交日期从", "Filed from")) " "
-                input type="date" name="from" value=(from.unwrap_or(""));
-            }
-            " "
-            label { (s.t("到", "to")) " "
-                input type="date" name="to" value=(to.unwrap_or(""));
-            }
+            (super::html::day_range_inputs(&s, ("提交日期从", "Filed from"), from.unwrap_or(""), to.unwrap_or("")))
             " "
             button type="submit" { (s.t("查找", "Search")) }
         }

@@ -292,6 +292,20 @@ pub fn count_input(name: &str, label: &str, value: &str, required: bool) -> Mark
     }
 }
 
+/// A list filter's "from … to …" days (date pickers named `from` and `to`), `label` naming
+/// what the days are of ("登记日期从").
+pub fn day_range_inputs(s: &Session, label: (&str, &str), from: &str, to: &str) -> Markup {
+    html! {
+        label { (s.t(label.0, label.1)) " "
+            input type="date" name="from" value=(from);
+        }
+        " "
+        label { (s.t("到", "to")) " "
+            input type="date" name="to" value=(to);
+        }
+    }
+}
+
 /// A labelled date input (the browser's date picker), `YYYY-MM-DD`.
 pub fn date_input(name: &str, label: &str, required: bool) -> Markup {
     html! {

@@ -204,13 +204,7 @@ pub async fn records(
                 }
             }
             " "
-            label { (s.t("登记日期从", "Registered from")) " "
-                input type="date" name="from" value=(from.unwrap_or(""));
-            }
-            " "
-            label { (s.t("到", "to")) " "
-                input type="date" name="to" value=(to.unwrap_or(""));
-            }
+            (super::html::day_range_inputs(&s, ("登记日期从", "Registered from"), from.unwrap_or(""), to.unwrap_or("")))
             " "
             button type="submit" { (s.t("查找", "Search")) }
         }
